@@ -1,0 +1,5 @@
+"""`python -m deploytui` is the same as the `deploytui` console script."""
+
+from deploytui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,132 @@
+"""The typed configuration model: what the rest of deploytui reads, never raw YAML.
+
+Every object is immutable once loaded; defaults live here so that the loader, the
+engine and the console agree on them. The keys mirror DESIGN.md's config section.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Strategy = Literal["release", "artifact", "pull"]
+STRATEGIES: tuple[str, ...] = ("release", "artifact", "pull")
+HostKeyPolicy = Literal["strict", "accept-new"]
+NotifyEvent = Literal["start", "success", "failure", "rollback"]
+NOTIFY_EVENTS: tuple[str, ...] = ("start", "success", "failure", "rollback")
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A `{secret: NAME}` value: resolved from the keyring only when it is needed."""
+
+    name: str
+
+    def __str__(self) -> str:  # never the value: there is none here
+        return f"{{secret: {self.name}}}"
+
+
+# A value that may be written in clear or as a reference to the keyring.
+Secretish = str | SecretRef
+
+
+@dataclass(frozen=True)
+class SSHSettings:
+    config: Path | None = None  # ~/.ssh/config when it exists
+    # computed per instance, so a changed $HOME (tests, sudo -H) is honoured
+    known_hosts: Path = field(default_factory=lambda: Path("~/.ssh/known_hosts").expanduser())
+    host_keys: HostKeyPolicy = "strict"
+    identity_file: Path | None = None
+    passphrase: Secretish | None = None  # for an encrypted identity_file
+    connect_timeout: float = 10.0
+    max_parallel: int = 20
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    tasks: tuple[str, ...] = ()  # every host of the role, in prepare
+    once: tuple[str, ...] = ()  # the role's first host only, after the barrier
+    restart: tuple[str, ...] = ()  # after the switch, roles in configured order
+    parallel: bool = True  # False: one host at a time
+    batch: int | None = None  # restart in rolling batches of N hosts
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    address: str  # DNS name, IP, or an alias from ~/.ssh/config
+    roles: tuple[str, ...] = ()
+    port: int | None = None  # None: from ~/.ssh/config, else 22
+    user: str | None = None  # None: from ~/.ssh/config, else the local user
+    transport: Literal["ssh", "local"] = "ssh"  # local: run on this machine (the demo)
+    deploy_to: str | None = None  # overrides the project's deploy_to for this host
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    hosts: tuple[Host, ...]
+    confirm: bool = False  # TUI asks to type the name; CLI needs --yes
+    branch: str | None = None  # overrides the project's branch
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    repo: str  # git URL, a local path, or "builtin:demo" (the bundled sample app)
+    deploy_to: str  # absolute POSIX path on the hosts
+    environments: dict[str, Environment]
+    branch: str = "main"
+    strategy: Strategy = "release"
+    keep_releases: int = 5
+    shared: tuple[str, ...] = ()
+    build: tuple[str, ...] = ()
+    roles: dict[str, Role] = field(default_factory=dict)  # insertion order = deploy order
+    timeout: float = 600.0  # seconds a single remote step may take
+    min_free_mb: int = 100  # preflight refuses a host with less free disk
+    env: dict[str, Secretish] = field(default_factory=dict)  # exported to every step
+    sudo_password: Secretish | None = None
+
+    def host_deploy_to(self, host: Host) -> str:
+        return host.deploy_to or self.deploy_to
+
+    def roles_of(self, host: Host) -> list[Role]:
+        """The host's roles in the project's configured order."""
+        return [role for name, role in self.roles.items() if name in host.roles]
+
+
+@dataclass(frozen=True)
+class NotifyTarget:
+    url: Secretish
+    format: Literal["slack", "json"] = "json"
+    on: tuple[str, ...] = NOTIFY_EVENTS
+    timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class HistorySettings:
+    keep_days: int = 90  # per-host log files older than this are removed
+    keep_deploys: int = 1000  # journal rows kept per project/environment
+
+
+@dataclass(frozen=True)
+class UISettings:
+    theme: str | None = None
+    keys: dict[str, str] = field(default_factory=dict)  # binding id -> keys, e.g. deploy: "D"
+    log_lines: int = 5000  # lines a log widget keeps; the full log is on disk
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None
+    projects: dict[str, Project]
+    ssh: SSHSettings = SSHSettings()
+    notify: tuple[NotifyTarget, ...] = ()
+    history: HistorySettings = HistorySettings()
+    ui: UISettings = UISettings()
+    warnings: tuple[str, ...] = ()  # one line each, FILE:LINE: key: what
+
+    def project(self, name: str) -> Project:
+        return self.projects[name]

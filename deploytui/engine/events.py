@@ -1,0 +1,142 @@
+"""The engine's one output channel: typed events sent to a sink callable.
+
+The engine never knows who listens (CLI printer, console, journal, notifier). Sinks are
+called from engine threads, so they must be thread-safe and cheap: a sink that needs
+to do slow work (HTTP, UI repaint) queues the event and returns.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+Operation = Literal["deploy", "rollback", "prune"]
+Outcome = Literal["success", "failed", "cancelled"]
+
+
+@dataclass(frozen=True)
+class Event:
+    at: float = field(default_factory=time.time, kw_only=True)
+
+
+@dataclass(frozen=True)
+class DeployStarted(Event):
+    operation: Operation
+    project: str
+    environment: str
+    hosts: tuple[str, ...]
+    user: str  # user@machine
+    strategy: str = ""
+    ref: str = ""
+    sha: str = ""
+    release_id: str = ""
+
+
+@dataclass(frozen=True)
+class PhaseStarted(Event):
+    phase: str  # preflight, prepare, barrier, once, switch, restart, finish
+    hosts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PhaseFinished(Event):
+    phase: str
+    ok: bool
+
+
+@dataclass(frozen=True)
+class HostLine(Event):
+    host: str
+    line: str
+    stream: Literal["out", "err", "info"] = "out"
+
+
+@dataclass(frozen=True)
+class HostStepStarted(Event):
+    host: str
+    phase: str
+    step: str  # a short description or the command
+
+
+@dataclass(frozen=True)
+class HostStepDone(Event):
+    host: str
+    phase: str
+    step: str
+    duration: float
+    exit_code: int = 0
+
+
+@dataclass(frozen=True)
+class HostFailed(Event):
+    host: str
+    phase: str
+    step: str
+    reason: str  # one line, already redacted
+
+
+@dataclass(frozen=True)
+class Switched(Event):
+    host: str
+    release_id: str
+    previous: str | None
+
+
+@dataclass(frozen=True)
+class SwitchedBack(Event):
+    host: str
+    release_id: str | None  # what `current` points at again
+
+
+@dataclass(frozen=True)
+class DeployFinished(Event):
+    operation: Operation
+    outcome: Outcome
+    duration: float
+    release_id: str = ""
+    failed_hosts: dict[str, str] = field(default_factory=dict)  # host -> "step: reason"
+    error: str = ""  # one line for the whole run, when it failed
+
+
+Sink = Callable[[Event], None]
+
+
+def discard(event: Event) -> None:
+    """A sink that drops everything (tests, dry runs)."""
+
+
+class Broadcast:
+    """Fan one event out to several sinks; a failing sink never breaks a deploy."""
+
+    def __init__(self, sinks: Iterable[Sink]) -> None:
+        self._sinks = list(sinks)
+        self.errors: list[str] = []
+
+    def add(self, sink: Sink) -> None:
+        self._sinks.append(sink)
+
+    def __call__(self, event: Event) -> None:
+        for sink in self._sinks:
+            try:
+                sink(event)
+            except Exception as exc:  # a listener's bug must not abort a deploy
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+
+
+class Recorder:
+    """Keeps every event; the tests' and the console's way to read what happened."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.events: list[Event] = []
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            self.events.append(event)
+
+    def of(self, kind: type) -> list:
+        with self._lock:
+            return [e for e in self.events if isinstance(e, kind)]

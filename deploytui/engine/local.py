@@ -1,0 +1,139 @@
+"""A Transport that runs on this machine: the built-in demo's hosts need no server.
+
+It behaves like the SSH transport in every way the engine can see: bash, the same
+wrapper, process-group termination on cancel/timeout, line-by-line output.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from deploytui.engine.output import LineSplitter, env_block, wrapper_argv
+from deploytui.engine.transport import (
+    Cancelled,
+    CommandResult,
+    CommandTimedOut,
+    LineCallback,
+    TransportError,
+)
+
+KILL_GRACE = 2.0
+
+
+class LocalTransport:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._closed = False
+        self._procs: set[subprocess.Popen[bytes]] = set()
+        self._lock = threading.Lock()
+
+    def connect(self) -> None:
+        if shutil.which("bash") is None or shutil.which("setsid") is None:
+            raise TransportError(self.name, "local host needs bash and setsid on PATH")
+        self._closed = False
+
+    def run(
+        self,
+        command: str,
+        *,
+        on_line: LineCallback | None = None,
+        timeout: float | None = None,
+        cancel: threading.Event | None = None,
+        env: Mapping[str, str] | None = None,
+        stdin: bytes | None = None,
+        capture: bool = False,
+    ) -> CommandResult:
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            wrapper_argv(command, bool(env)),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            cwd=os.path.expanduser("~"),
+        )
+        with self._lock:
+            self._procs.add(proc)
+        out = LineSplitter((lambda ln: on_line(ln, "out")) if on_line else None, capture=capture)
+        err = LineSplitter((lambda ln: on_line(ln, "err")) if on_line else None)
+        try:
+            self._feed_stdin(proc, env_block(env) + (stdin or b""))
+            self._pump(proc, out, err, started, timeout, cancel)
+        finally:
+            with self._lock:
+                self._procs.discard(proc)
+        out.close()
+        err.close()
+        return CommandResult(proc.returncode, out.text(), err.text(),
+                             time.monotonic() - started)
+
+    @staticmethod
+    def _feed_stdin(proc: subprocess.Popen[bytes], payload: bytes) -> None:
+        assert proc.stdin is not None
+        try:
+            if payload:
+                proc.stdin.write(payload)
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+
+    def _pump(self, proc: subprocess.Popen[bytes], out: LineSplitter, err: LineSplitter,
+              started: float, timeout: float | None, cancel: threading.Event | None) -> None:
+        assert proc.stdout is not None and proc.stderr is not None
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ, out)
+        sel.register(proc.stderr, selectors.EVENT_READ, err)
+        open_streams = 2
+        while open_streams:
+            for key, _ in sel.select(0.1):
+                data = os.read(key.fd, 65536)
+                if data:
+                    key.data.feed(data)
+                else:
+                    sel.unregister(key.fileobj)
+                    open_streams -= 1
+            if cancel is not None and cancel.is_set():
+                self._terminate(proc, err.pgid)
+                raise Cancelled(self.name, "cancelled; the command was terminated")
+            if timeout is not None and time.monotonic() - started > timeout:
+                self._terminate(proc, err.pgid)
+                raise CommandTimedOut(self.name, f"timed out after {timeout:g}s;"
+                                                 " the command was terminated")
+        sel.close()
+        proc.wait()
+
+    @staticmethod
+    def _terminate(proc: subprocess.Popen[bytes], pgid: int | None) -> None:
+        group = pgid or proc.pid
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(group, sig)
+            except ProcessLookupError:
+                break
+            try:
+                proc.wait(KILL_GRACE)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+        proc.wait()
+
+    def upload(self, local: Path, remote: str, *, cancel: threading.Event | None = None
+               ) -> None:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(self.name, "cancelled before upload")
+        try:
+            shutil.copyfile(local, remote)
+        except OSError as exc:
+            raise TransportError(self.name, f"upload to {remote} failed: {exc.strerror}"
+                                 ) from None
+
+    def close(self) -> None:
+        self._closed = True
