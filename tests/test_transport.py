@@ -1,0 +1,276 @@
+"""The SSH transport, against real sshd hosts: what the engine may rely on."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from fleet import Fleet, FleetHost
+
+from deploytui.config import load_config
+from deploytui.config.model import Config, Host
+from deploytui.engine.hostpool import HostPool, transport_factory
+from deploytui.engine.ssh import SSHTransport
+from deploytui.engine.transport import (
+    Cancelled,
+    CommandTimedOut,
+    ConnectionLost,
+    HostKeyChanged,
+    HostKeyUnknown,
+    Unreachable,
+)
+
+
+def _config(fleet: Fleet, tmp_path: Path, hosts: int = 3, **ssh: object) -> Config:
+    data = fleet.config(hosts)
+    data["ssh"].update(ssh)
+    return load_config(fleet.write_config(tmp_path / "deploytui.yml", data))
+
+
+def _host(config: Config, index: int = 0) -> Host:
+    return config.projects["app"].environments["prod"].hosts[index]
+
+
+def _connected(config: Config, index: int = 0) -> SSHTransport:
+    transport = SSHTransport(_host(config, index), config.ssh)
+    transport.connect()
+    return transport
+
+
+def _ssh_keygen_fingerprint(fleet_host: FleetHost) -> str:
+    key = fleet_host.root / "ssh_host_ed25519_key"
+    out = subprocess.run(["ssh-keygen", "-lf", str(key)], capture_output=True, text=True,
+                         check=True).stdout
+    return out.split()[1]
+
+
+def test_a_command_runs_on_the_host_it_names_and_reports_its_exit_status(hosts, tmp_path):
+    transport = _connected(_config(hosts, tmp_path))
+    try:
+        result = transport.run("hostname; echo oops >&2; exit 7", capture=True)
+    finally:
+        transport.close()
+    assert result.exit_code == 7
+    assert result.stdout.strip() == "host1"
+    assert result.stderr.strip() == "oops"
+
+
+def test_lines_arrive_while_the_command_is_still_running(hosts, tmp_path):
+    transport = _connected(_config(hosts, tmp_path))
+    arrivals: list[tuple[str, float]] = []
+    started = time.monotonic()
+    try:
+        transport.run("echo first; sleep 1; echo second",
+                      on_line=lambda line, _s: arrivals.append((line, time.monotonic())))
+    finally:
+        transport.close()
+    assert [line for line, _ in arrivals] == ["first", "second"]
+    assert arrivals[0][1] - started < 0.8, "the first line waited for the command to end"
+
+
+def test_an_unknown_host_key_is_refused_with_its_sha256_fingerprint(hosts, tmp_path):
+    empty = tmp_path / "empty_known_hosts"
+    empty.write_text("")
+    config = _config(hosts, tmp_path, known_hosts=str(empty))
+    with pytest.raises(HostKeyUnknown) as caught:
+        SSHTransport(_host(config), config.ssh).connect()
+    assert caught.value.fingerprint == _ssh_keygen_fingerprint(hosts.hosts[0])
+    assert caught.value.key_name == f"[{hosts.hosts[0].address}]:{hosts.hosts[0].port}"
+    assert empty.read_text() == "", "strict checking must never write known_hosts"
+
+
+def test_a_changed_host_key_is_refused_showing_both_fingerprints(hosts, tmp_path):
+    lines = hosts.known_hosts.read_text().splitlines()
+    swapped = tmp_path / "swapped_known_hosts"
+    first, second = lines[0].split(), lines[1].split()
+    swapped.write_text(f"{first[0]} {second[1]} {second[2]}\n")  # host2's key under host1
+    config = _config(hosts, tmp_path, known_hosts=str(swapped))
+    with pytest.raises(HostKeyChanged) as caught:
+        SSHTransport(_host(config), config.ssh).connect()
+    assert caught.value.presented == _ssh_keygen_fingerprint(hosts.hosts[0])
+    assert caught.value.expected == _ssh_keygen_fingerprint(hosts.hosts[1])
+
+
+def test_accept_new_records_every_new_key_once_even_when_hosts_connect_in_parallel(
+        hosts, tmp_path):
+    known = tmp_path / "known_hosts"
+    config = _config(hosts, tmp_path, hosts=10, known_hosts=str(known), host_keys="accept-new")
+    env = config.projects["app"].environments["prod"]
+    with HostPool(env.hosts, transport_factory(config)) as pool:
+        assert pool.connect() == {}
+    recorded = known.read_text().splitlines()
+    assert len(recorded) == 10 and len(set(recorded)) == 10
+    # and the recorded keys are the hosts' real keys: strict checking now passes
+    strict = dataclasses.replace(config.ssh, host_keys="strict")
+    transport = SSHTransport(env.hosts[9], strict)
+    transport.connect()
+    transport.close()
+
+
+def test_a_dead_address_is_unreachable_in_one_line(hosts, tmp_path):
+    config = _config(hosts, tmp_path)
+    hosts.hosts[0].kill()
+    with pytest.raises(Unreachable) as caught:
+        SSHTransport(_host(config), config.ssh).connect()
+    assert "connection refused" in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_one_connection_serves_every_command_of_an_operation(hosts, tmp_path):
+    transport = _connected(_config(hosts, tmp_path))
+    try:
+        for _ in range(20):
+            assert transport.run("true").ok
+    finally:
+        transport.close()
+    assert hosts.hosts[0].connections() == 1
+
+
+def test_cancel_terminates_the_remote_command_and_its_children(hosts, tmp_path):
+    transport = _connected(_config(hosts, tmp_path))
+    cancel = threading.Event()
+    threading.Timer(0.5, cancel.set).start()
+    try:
+        with pytest.raises(Cancelled):
+            transport.run("sleep 301 & sleep 302; echo never", cancel=cancel)
+    finally:
+        transport.close()
+    left = hosts.hosts[0].run_inside("pgrep -f 'sleep 30[12]' || true").stdout.strip()
+    assert left == "", f"remote processes survived the cancel: {left}"
+
+
+def test_a_step_past_its_timeout_is_terminated_on_the_host(hosts, tmp_path):
+    transport = _connected(_config(hosts, tmp_path))
+    try:
+        with pytest.raises(CommandTimedOut):
+            transport.run("sleep 303", timeout=0.5)
+    finally:
+        transport.close()
+    assert hosts.hosts[0].run_inside("pgrep -f 'slee[p] 303' || true").stdout.strip() == ""
+
+
+@pytest.mark.timeout(30)
+def test_a_frozen_host_fails_the_running_command_within_the_connect_timeout(hosts, tmp_path):
+    transport = _connected(_config(hosts, tmp_path, connect_timeout=2))
+    threading.Timer(0.5, hosts.hosts[0].freeze).start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(ConnectionLost):
+            transport.run("sleep 60")
+    finally:
+        transport.close()
+        hosts.hosts[0].thaw()
+    assert time.monotonic() - started < 8
+
+
+def test_a_killed_host_fails_the_running_command_at_once(hosts, tmp_path):
+    transport = _connected(_config(hosts, tmp_path))
+    killer = threading.Timer(0.5, hosts.hosts[0].kill)
+    killer.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(ConnectionLost):
+            transport.run("sleep 60")
+    finally:
+        transport.close()
+        killer.join()
+    assert time.monotonic() - started < 5
+
+
+def test_the_remote_command_never_waits_for_input(hosts, tmp_path):
+    transport = _connected(_config(hosts, tmp_path))
+    try:
+        result = transport.run("cat; echo done", timeout=5, capture=True)
+    finally:
+        transport.close()
+    assert result.stdout.strip() == "done"
+
+
+def test_environment_values_reach_the_command_but_never_its_command_line(hosts, tmp_path):
+    transport = _connected(_config(hosts, tmp_path))
+    secret = "s3cr3t-value-in-env"
+    seen: list[str] = []
+    try:
+        runner = threading.Thread(target=lambda: seen.append(transport.run(
+            'echo "got=$TOKEN"; sleep 1', env={"TOKEN": secret}, capture=True).stdout))
+        runner.start()
+        time.sleep(0.5)
+        listing = transport.run("ps -eo args", capture=True).stdout
+        runner.join()
+    finally:
+        transport.close()
+    assert seen == [f"got={secret}"]
+    assert secret not in listing
+
+
+def test_sudo_gets_its_password_without_it_showing_anywhere(hosts, tmp_path):
+    transport = _connected(_config(hosts, tmp_path))
+    lines: list[str] = []
+    try:
+        result = transport.run("sudo -k; sudo id -u", env={
+            "DEPLOYTUI_SUDO_PASSWORD": hosts.sudo_password},
+            on_line=lambda line, _s: lines.append(line), capture=True, timeout=20)
+    finally:
+        transport.close()
+    assert result.stdout.strip() == "0"
+    assert all(hosts.sudo_password not in line for line in lines)
+
+
+def test_a_big_output_arrives_whole_and_fast(hosts, tmp_path):
+    transport = _connected(_config(hosts, tmp_path))
+    count = 0
+
+    def on_line(_line: str, _stream: str) -> None:
+        nonlocal count
+        count += 1
+
+    try:
+        result = transport.run("seq 1 300000", on_line=on_line)  # ~2 MB
+    finally:
+        transport.close()
+    assert count == 300000
+    assert result.duration < 10
+
+
+def test_an_upload_arrives_byte_for_byte(hosts, tmp_path):
+    payload = bytes(range(256)) * 4096
+    local = tmp_path / "artifact.bin"
+    local.write_bytes(payload)
+    transport = _connected(_config(hosts, tmp_path))
+    try:
+        transport.upload(local, "/tmp/artifact.bin")
+    finally:
+        transport.close()
+    assert hosts.hosts[0].path("/tmp/artifact.bin").read_bytes() == payload
+
+
+def test_an_ssh_config_alias_is_honoured(hosts, tmp_path):
+    target = hosts.hosts[2]
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_text(f"Host web-alias\n  HostName {target.address}\n  Port {target.port}\n"
+                          f"  User {hosts.user}\n  IdentityFile {hosts.client_key}\n")
+    data = hosts.config(1)
+    data["ssh"]["config"] = str(ssh_config)
+    data["ssh"].pop("identity_file")
+    data["projects"]["app"]["environments"]["prod"]["hosts"] = {"web": {"address": "web-alias"}}
+    config = load_config(hosts.write_config(tmp_path / "deploytui.yml", data))
+    transport = SSHTransport(_host(config), config.ssh)
+    transport.connect()
+    try:
+        assert transport.run("hostname", capture=True).stdout.strip() == target.name
+    finally:
+        transport.close()
+
+
+def test_thirty_simultaneous_connections_to_one_host_all_succeed(hosts, tmp_path):
+    config = _config(hosts, tmp_path, hosts=1)
+    host = _host(config)
+    clones = [dataclasses.replace(host, name=f"clone{i}") for i in range(30)]
+    with HostPool(clones, transport_factory(config), max_parallel=30) as pool:
+        assert pool.connect() == {}
+        outcomes = pool.map(lambda _h, t: t.run("hostname", capture=True).stdout.strip())
+    assert {o.value for o in outcomes.values()} == {"host1"}
