@@ -1,0 +1,60 @@
+"""`deploytui prune PROJECT ENV [--keep N] [--dry-run] [--yes]`: per host, what goes and
+the bytes freed; then it deletes (never current, never the rollback target)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from deploytui.commands import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, select
+from deploytui.commands.printer import Printer
+from deploytui.commands.rollback import confirmed
+from deploytui.commands.sinks import build_sinks
+from deploytui.config.model import Config
+from deploytui.engine.events import HostFailed
+from deploytui.engine.prune import PruneResult, human_bytes, run_prune
+
+
+def report(result: PruneResult) -> str:
+    lines = []
+    for name, plan in result.hosts.items():
+        if not plan.deletions and not plan.error:
+            lines.append(f"{name}: nothing to delete (keeps {len(plan.kept)})")
+            continue
+        for d in plan.deletions:
+            status = ("would delete" if result.dry_run else
+                      "deleted" if d.deleted else "NOT deleted")
+            lines.append(f"{name}: {status} {d.release_id} ({human_bytes(d.size_bytes)},"
+                         f" {d.reason})")
+        if plan.error:
+            lines.append(f"{name}: FAILED: {plan.error}")
+        amount = plan.bytes_planned if result.dry_run else plan.bytes_freed
+        verb = "would free" if result.dry_run else "freed"
+        lines.append(f"{name}: {verb} {human_bytes(amount)}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    project, env = select(config, args.project, args.env)
+    keep = args.keep or project.keep_releases
+    if not args.dry_run and env.confirm and not args.yes and sys.stdin.isatty():
+        plan = run_prune(config, project, env, keep=keep, dry_run=True)
+        print(report(plan))
+    if not args.dry_run:
+        refused = confirmed(env, args.yes, f"prune {project.name}/{env.name}")
+        if refused is not None:
+            return refused
+    printer = Printer()
+    sink, close = build_sinks(config, project=project.name, environment=env.name,
+                              operation="prune",
+                              printer=lambda e: printer(e) if isinstance(e, HostFailed)
+                              else None)
+    try:
+        result = run_prune(config, project, env, keep=keep, dry_run=args.dry_run, sink=sink)
+    finally:
+        close()
+    if result.error:
+        print(f"deploytui: prune failed: {result.error}", file=sys.stderr)
+        return EXIT_LOCKED if result.locked else EXIT_FAILED
+    print(report(result))
+    return EXIT_OK if result.ok else EXIT_FAILED

@@ -1,0 +1,63 @@
+"""`deploytui rollback PROJECT ENV [--to RELEASE] [--yes]`: every host back to one release.
+
+Also home of the confirmation an environment may ask for, shared with prune.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from deploytui.commands import (
+    EXIT_CANCELLED,
+    EXIT_FAILED,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_USAGE,
+    select,
+)
+from deploytui.commands.printer import Printer
+from deploytui.commands.sinks import build_sinks
+from deploytui.config.model import Config, Environment
+from deploytui.engine.rollback import run_rollback
+
+
+def confirmed(env: Environment, yes: bool, action: str) -> int | None:
+    """None when the operation may go ahead, else the exit status to return.
+
+    A `confirm: true` environment needs --yes when stdin is not a terminal; on a
+    terminal the user types the environment's name instead.
+    """
+    if not env.confirm or yes:
+        return None
+    if not sys.stdin.isatty():
+        print(f"deploytui: environment '{env.name}' asks for confirmation: pass --yes to "
+              f"{action}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        typed = input(f"type '{env.name}' to {action}: ")
+    except EOFError:
+        typed = ""
+    if typed.strip() != env.name:
+        print("deploytui: not confirmed; nothing done", file=sys.stderr)
+        return EXIT_CANCELLED
+    return None
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    project, env = select(config, args.project, args.env)
+    refused = confirmed(env, args.yes, f"roll back {project.name}/{env.name}")
+    if refused is not None:
+        return refused
+    sink, close = build_sinks(config, project=project.name, environment=env.name,
+                              operation="rollback", printer=Printer())
+    try:
+        result = run_rollback(config, project, env, to=args.to, sink=sink)
+    finally:
+        close()
+    if result.ok:
+        print(f"rolled back {project.name}/{env.name} to {result.target} on "
+              f"{len(result.hosts)} host(s) in {result.duration:.1f}s")
+        return EXIT_OK
+    print(f"deploytui: rollback failed: {result.error}", file=sys.stderr)
+    return EXIT_LOCKED if result.locked else EXIT_FAILED

@@ -1,0 +1,332 @@
+"""Deleting old releases without ever touching what must stay.
+
+Never `current`, never the rollback target (the newest ok release before current),
+never anything but a real directory directly under `releases/` named like a release id
+(safety.delete_release_command checks that again on the host, at deletion time).
+Failed and unfinished releases go first and do not count toward `keep`. The same code
+runs after a successful deploy (prune_hosts) and from `deploytui prune`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from deploytui.config.model import Config, Environment, Host, Project
+from deploytui.engine.events import (
+    DeployFinished,
+    DeployStarted,
+    HostFailed,
+    HostLine,
+    PhaseFinished,
+    PhaseStarted,
+    Sink,
+    discard,
+)
+from deploytui.engine.hostpool import HostPool, TransportFactory, transport_factory
+from deploytui.engine.layout import Layout
+from deploytui.engine.lock import Locked, LockInfo, acquire_locks, local_user, release_locks
+from deploytui.engine.releases import (
+    FAILED,
+    UNFINISHED,
+    HostScan,
+    one_line,
+    scan_host,
+    select_names,
+)
+from deploytui.engine.safety import delete_release_command, q, release_path
+from deploytui.engine.transport import TransportError
+
+
+@dataclass
+class Deletion:
+    release_id: str
+    size_bytes: int
+    reason: str  # "failed", "unfinished", "beyond keep=N", "requested"
+    deleted: bool = False
+    error: str = ""
+
+
+@dataclass
+class HostPrune:
+    host: str
+    deletions: list[Deletion] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    error: str = ""  # one line: the host could not be listed or a deletion failed
+
+    @property
+    def bytes_freed(self) -> int:
+        return sum(d.size_bytes for d in self.deletions if d.deleted)
+
+    @property
+    def bytes_planned(self) -> int:
+        return sum(d.size_bytes for d in self.deletions)
+
+    def to_json(self) -> dict:
+        return {"delete": [{"id": d.release_id, "size_bytes": d.size_bytes,
+                            "reason": d.reason, "deleted": d.deleted,
+                            "error": d.error or None} for d in self.deletions],
+                "kept": list(self.kept), "bytes_planned": self.bytes_planned,
+                "bytes_freed": self.bytes_freed, "error": self.error or None}
+
+
+@dataclass
+class PruneResult:
+    """Per-host plan and outcome; `dry_run` plans carry nothing deleted."""
+
+    hosts: dict[str, HostPrune] = field(default_factory=dict)
+    dry_run: bool = False
+    error: str = ""  # one line when the whole operation could not run (lock, connect)
+    locked: bool = False  # another operation holds the lock
+    duration: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and not any(h.error for h in self.hosts.values())
+
+    @property
+    def errors(self) -> dict[str, str]:
+        return {name: h.error for name, h in self.hosts.items() if h.error}
+
+    @property
+    def bytes_freed(self) -> int:
+        return sum(h.bytes_freed for h in self.hosts.values())
+
+    def to_json(self) -> dict:
+        return {"dry_run": self.dry_run, "ok": self.ok, "error": self.error or None,
+                "locked": self.locked, "bytes_freed": self.bytes_freed,
+                "hosts": {name: h.to_json() for name, h in self.hosts.items()}}
+
+
+PrunePlan = PruneResult  # the plan is a result in which nothing was deleted yet
+
+
+def plan_host(scan: HostScan, keep: int, protect: Iterable[str] = ()) -> HostPrune:
+    """What to delete on one host; pure, so the rules are testable without a host."""
+    keep = max(1, keep)
+    protected = set(protect)
+    if scan.current:
+        protected.add(scan.current)
+    if scan.previous:
+        protected.add(scan.previous)
+    plan = HostPrune(scan.host)
+    good_seen = 0
+    for rid in sorted(scan.releases, reverse=True):
+        if scan.releases[rid].kind != "dir":  # a pull project's deploys: nothing on disk
+            continue
+        state = scan.state(rid)
+        if state in (FAILED, UNFINISHED) and rid not in protected:
+            plan.deletions.append(Deletion(rid, scan.releases[rid].size_bytes, state))
+            continue
+        if state not in (FAILED, UNFINISHED):
+            good_seen += 1
+        if rid in protected or good_seen <= keep:
+            plan.kept.append(rid)
+        else:
+            plan.deletions.append(
+                Deletion(rid, scan.releases[rid].size_bytes, f"beyond keep={keep}"))
+    return plan
+
+
+def delete_command(layout: Layout, release_ids: Iterable[str]) -> str:
+    """One command deleting several releases, each through safety's checked command.
+
+    Each deletion runs in its own subshell and reports `@@ ID RC LAST-LINE`; the
+    metadata file goes only when its directory went.
+    """
+    parts = []
+    for rid in release_ids:
+        check = delete_release_command(layout.deploy_to, rid)
+        parts.append(
+            f"out=$( ( {check} ) 2>&1 ); rc=$?; "
+            f"if [ $rc -eq 0 ]; then rm -f -- {q(layout.metadata(rid))}; fi; "
+            f"echo \"@@ {rid} $rc $(printf '%s' \"$out\" | tail -n 1 | tr '\\n' ' ')\"")
+    return "; ".join(parts) + "; true"
+
+
+def apply_deletions(transport, layout: Layout, plan: HostPrune, sink: Sink,
+                    timeout: float = 600.0) -> None:
+    """Run the deletions of one host's plan; fills deleted/error per release."""
+    if not plan.deletions:
+        return
+    result = transport.run(delete_command(layout, [d.release_id for d in plan.deletions]),
+                           capture=True, timeout=timeout)
+    by_id = {d.release_id: d for d in plan.deletions}
+    for line in result.stdout.splitlines():
+        if not line.startswith("@@ "):
+            continue
+        _, rid, rc, *rest = [*line.split(" ", 3), ""]
+        deletion = by_id.get(rid)
+        if deletion is None:
+            continue
+        if rc == "0":
+            deletion.deleted = True
+            sink(HostLine(plan.host, f"deleted release {rid} ({human_bytes(deletion.size_bytes)})",
+                          "info"))
+        else:
+            deletion.error = (rest[0].strip() if rest else "") or f"exit status {rc}"
+    failed = [d for d in plan.deletions if not d.deleted]
+    for d in failed:
+        d.error = d.error or "no report from the host"
+    if failed:
+        plan.error = "; ".join(f"could not delete release {d.release_id}: {d.error}"
+                               for d in failed)
+        sink(HostFailed(plan.host, "prune", "delete release", plan.error))
+
+
+def prune_hosts(pool: HostPool, project: Project, hosts: Iterable[Host] | Iterable[str] | None,
+                *, keep: int, sink: Sink = discard, protect: Iterable[str] = (),
+                dry_run: bool = False) -> PruneResult:
+    """Plan and (unless dry_run) delete on every host in parallel; never raises.
+
+    The caller holds the deploy lock. `protect` names releases kept whatever their
+    state (a deploy passes the release it just switched to).
+    """
+    protected = set(protect)
+    return _per_host(pool, project, hosts, sink, dry_run,
+                     lambda scan: plan_host(scan, keep, protected))
+
+
+def _per_host(pool: HostPool, project: Project, hosts: Iterable[Host] | Iterable[str] | None,
+              sink: Sink, dry_run: bool, planner: Callable[[HostScan], HostPrune]
+              ) -> PruneResult:
+    targets = _hosts(pool, hosts)
+    result = PruneResult(dry_run=dry_run)
+
+    def one(host: Host, transport) -> HostPrune:
+        layout = Layout(project.host_deploy_to(host))
+        plan = planner(scan_host(transport, layout))
+        if plan.error:
+            sink(HostFailed(host.name, "prune", "plan", plan.error))
+            return plan
+        for d in plan.deletions:
+            verb = "would delete" if dry_run else "deleting"
+            sink(HostLine(host.name, f"{verb} release {d.release_id}"
+                                     f" ({human_bytes(d.size_bytes)}, {d.reason})", "info"))
+        if not dry_run:
+            apply_deletions(transport, layout, plan, sink, timeout=project.timeout)
+        return plan
+
+    outcomes = pool.map(one, targets)
+    for host in targets:
+        outcome = outcomes[host.name]
+        if outcome.error is not None:
+            result.hosts[host.name] = HostPrune(host.name, error=one_line(outcome.error))
+            sink(HostFailed(host.name, "prune", "list releases", one_line(outcome.error)))
+        else:
+            result.hosts[host.name] = outcome.value  # type: ignore[assignment]
+    return result
+
+
+def _hosts(pool: HostPool, hosts: Iterable[Host] | Iterable[str] | None) -> list[Host]:
+    if hosts is None:
+        return list(pool.hosts)
+    return [pool.host(h) if isinstance(h, str) else h for h in hosts]
+
+
+def human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def plan_single(scan: HostScan, release_id: str) -> HostPrune:
+    """Delete one named release on this host, never the current one."""
+    plan = HostPrune(scan.host)
+    if release_id == scan.current:
+        plan.error = f"refusing to delete release {release_id}: it is current"
+    elif release_id in scan.releases:
+        plan.deletions.append(Deletion(release_id, scan.releases[release_id].size_bytes,
+                                       "requested"))
+    plan.kept = [rid for rid in scan.releases if rid != release_id]
+    return plan
+
+
+def _locked_run(config: Config, project: str | Project, environment: str | Environment,
+                *, sink: Sink, factory: TransportFactory | None, user: str | None,
+                dry_run: bool, ref: str,
+                body: Callable[[HostPool, Project, list[Host]], PruneResult]) -> PruneResult:
+    """Connect, take the lock (unless dry_run), run body, release; events around it."""
+    proj, env = select_names(config, project, environment)
+    if proj.strategy == "pull":
+        return PruneResult(dry_run=dry_run, error=f"project {proj.name} uses the pull "
+                           "strategy: it keeps no releases to prune")
+    user = user or local_user()
+    started = time.monotonic()
+    names = [h.name for h in env.hosts]
+    sink(DeployStarted(operation="prune", project=proj.name, environment=env.name,
+                       hosts=tuple(names), user=user, strategy=proj.strategy))
+    pool = HostPool(env.hosts, factory or transport_factory(config),
+                    max_parallel=config.ssh.max_parallel)
+    layouts = {h.name: Layout(proj.host_deploy_to(h)) for h in env.hosts}
+    info = LockInfo(user=user, project=proj.name, environment=env.name, ref=ref,
+                    operation="prune")
+    result = PruneResult(dry_run=dry_run)
+    locked = False
+    try:
+        sink(PhaseStarted("preflight", tuple(names)))
+        failed = pool.connect()
+        if failed:
+            for name, err in failed.items():
+                sink(HostFailed(name, "preflight", "connect", err.message))
+            raise _Stop(str(next(iter(failed.values()))))
+        if not dry_run:
+            try:
+                acquire_locks(pool, layouts, info)
+            except Locked as exc:
+                result.locked = True
+                raise _Stop(str(exc)) from None
+            locked = True
+        sink(PhaseFinished("preflight", True))
+        sink(PhaseStarted("prune", tuple(names)))
+        result = body(pool, proj, list(env.hosts))
+        sink(PhaseFinished("prune", result.ok))
+    except _Stop as exc:
+        result.error = str(exc)
+        sink(PhaseFinished("preflight", False))
+    except TransportError as exc:
+        result.error = str(exc)
+    finally:
+        if locked:
+            release_locks(pool, layouts, info)
+        pool.close()
+        result.duration = time.monotonic() - started
+        failed_hosts = result.errors
+        sink(DeployFinished(operation="prune", outcome="success" if result.ok else "failed",
+                            duration=result.duration, failed_hosts=failed_hosts,
+                            error=result.error or next(iter(failed_hosts.values()), "")))
+    return result
+
+
+class _Stop(Exception):
+    pass
+
+
+def run_prune(config: Config, project: str | Project, environment: str | Environment, *,
+              keep: int | None = None, dry_run: bool = False, sink: Sink = discard,
+              factory: TransportFactory | None = None, user: str | None = None
+              ) -> PruneResult:
+    """`deploytui prune`: keep `keep` (default keep_releases) good releases per host."""
+    proj, _ = select_names(config, project, environment)
+    count = keep if keep is not None else proj.keep_releases
+    return _locked_run(config, project, environment, sink=sink, factory=factory, user=user,
+                       dry_run=dry_run, ref=f"keep {count}",
+                       body=lambda pool, p, hosts: prune_hosts(
+                           pool, p, hosts, keep=count, sink=sink, dry_run=dry_run))
+
+
+def delete_release(config: Config, project: str | Project, environment: str | Environment,
+                   release_id: str, *, sink: Sink = discard,
+                   factory: TransportFactory | None = None, user: str | None = None,
+                   dry_run: bool = False) -> PruneResult:
+    """The console's "delete one": this release on every host that has it, never current."""
+    release_path("/x", release_id)  # validates the id before anything connects
+    return _locked_run(config, project, environment, sink=sink, factory=factory, user=user,
+                       dry_run=dry_run, ref=release_id,
+                       body=lambda pool, p, hosts: _per_host(
+                           pool, p, hosts, sink, dry_run,
+                           lambda scan: plan_single(scan, release_id)))
