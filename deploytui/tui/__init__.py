@@ -1,0 +1,1 @@
+"""The Textual console. Imported only when `deploytui` runs without a subcommand."""

@@ -1,0 +1,465 @@
+"""The deploytui console: projects → environments, hosts, live logs, deploys, releases.
+
+Threads: the engine runs in one plain thread owned by the App (`Runner`), reporting to a
+LogBuffer; one 15 Hz UI timer drains it. Status loading, plans and previews run in
+thread workers. No SSH, git or keyring call ever runs on the UI thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer, Header, Input, Label, ProgressBar, Tree
+
+from deploytui.config.model import Config, Environment
+from deploytui.tui import themes as theme_files
+from deploytui.tui.commands import ConsoleCommands
+from deploytui.tui.keymap import MAIN_BINDINGS, VIM_BINDINGS, user_keymap
+from deploytui.tui.log_buffer import Drained, LogBuffer
+from deploytui.tui.runner import Runner
+from deploytui.tui.screens.modals import ConfirmModal, HostKeyModal, SummaryModal, error_line
+from deploytui.tui.widgets.hosts_table import HostInfo, HostsTable
+from deploytui.tui.widgets.log_panel import LogPanel
+
+TICK = 1 / 15
+
+
+class ProjectTree(Tree):
+    BINDINGS = VIM_BINDINGS
+
+
+def format_elapsed(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+class DeployConsole(App[int]):
+    CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses live elsewhere
+    TITLE = "deploytui"
+    BINDINGS = MAIN_BINDINGS
+    COMMANDS = App.COMMANDS | {ConsoleCommands}
+
+    def __init__(self, config: Config, theme: str | None = None, *,
+                 clock: Callable[[], float] = time.monotonic, load_status: bool = True,
+                 theme_dirs: list[Path] | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.requested_theme = theme
+        self.clock = clock
+        self.load_status_enabled = load_status
+        self.theme_dirs = theme_dirs
+        self.user_themes: set[str] = set()
+        self.buffer = LogBuffer(config.ui.log_lines, clock=clock)
+        self.runner = Runner(self)
+        self.project: str | None = None
+        self.environment: str | None = None
+        self.host_info: dict[str, HostInfo] = {}
+        self.all_hosts = False
+        self.failed_hosts: set[str] = set()
+        self._op_started: float | None = None
+        self._op_finished: float | None = None
+        self._theme_ready = False
+
+    # -- layout ----------------------------------------------------------------------------
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return {"status-running": "#5FA8D3"}
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="⇪")
+        with Horizontal(id="main"):
+            tree: ProjectTree = ProjectTree("projects", id="projects")
+            tree.border_title = "projects"
+            tree.show_root = False
+            yield tree
+            with Vertical(id="right"):
+                with Horizontal(id="deploy-bar"):
+                    yield Label("", id="phase-label")
+                    yield ProgressBar(id="phase-progress", show_eta=False)
+                    yield Label("", id="op-elapsed")
+                table = HostsTable(id="hosts")
+                table.border_title = "hosts"
+                yield table
+                log = LogPanel(self.config.ui.log_lines, id="log")
+                log.border_title = "log"
+                yield log
+        yield Input(placeholder="filter hosts and logs (esc clears)", id="filter")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=32,
+                                                     thread_name_prefix="deploytui"))
+        self._load_themes()
+        keymap, warnings = user_keymap(dict(self.config.ui.keys))
+        self.set_keymap(keymap)
+        for w in warnings:
+            self.notify(w, severity="warning")
+        self.query_one("#deploy-bar").display = False
+        self.query_one("#filter").display = False
+        self.query_one(LogPanel).set_follow(True)
+        self._fill_tree()
+        self.set_interval(TICK, self.tick)
+        self.query_one(HostsTable).focus()
+
+    def _load_themes(self) -> None:
+        found, errors = theme_files.load_themes(self.theme_dirs)
+        builtin = theme_files.builtin_dir()
+        for theme in found:
+            self.register_theme(theme)
+            if not (builtin / f"{theme.name}.yml").exists():
+                self.user_themes.add(theme.name)
+        for err in errors:
+            self.notify(f"theme skipped: {err}", severity="error", timeout=10)
+        wanted = [self.requested_theme, theme_files.remembered_theme(), self.config.ui.theme,
+                  theme_files.DEFAULT_THEME]
+        for name in wanted:
+            if name and name in self.available_themes:
+                self.theme = name
+                break
+            if name and name == self.requested_theme:
+                self.notify(f"no theme named {name!r}", severity="warning")
+        self._theme_ready = True
+
+    def watch_theme(self, theme: str) -> None:
+        if self._theme_ready and theme:
+            theme_files.remember_theme(theme)
+
+    def _fill_tree(self) -> None:
+        tree = self.query_one(ProjectTree)
+        first = None
+        for project in self.config.projects.values():
+            node = tree.root.add(project.name, data=(project.name, None), expand=True)
+            for env in project.environments:
+                leaf = node.add_leaf(env, data=(project.name, env))
+                first = first or leaf
+        if first is not None:
+            tree.move_cursor(first)
+            self.select_environment(*first.data)
+
+    # -- selection -------------------------------------------------------------------------
+    @property
+    def env(self) -> Environment | None:
+        if self.project is None or self.environment is None:
+            return None
+        return self.config.projects[self.project].environments[self.environment]
+
+    def select_environment(self, project: str, environment: str) -> None:
+        if (project, environment) == (self.project, self.environment):
+            return
+        if self.runner.running:
+            self.notify("an operation is running: its environment stays selected",
+                        severity="warning")
+            return
+        self.project, self.environment = project, environment
+        self.buffer.reset()
+        self.buffer.drain()
+        self.failed_hosts.clear()
+        self.host_info = {}
+        self._op_started = self._op_finished = None
+        self.query_one("#deploy-bar").display = False
+        self.query_one(HostsTable).show_environment(self.env)
+        self._show_log()
+        self._update_header()
+        self.action_refresh()
+
+    @on(Tree.NodeHighlighted, "#projects")
+    @on(Tree.NodeSelected, "#projects")
+    def _tree_moved(self, event: Tree.NodeHighlighted) -> None:
+        data = event.node.data
+        if data and data[1] is not None:
+            self.select_environment(*data)
+
+    @on(DataTable.RowHighlighted, "#hosts")
+    def _host_moved(self, event: DataTable.RowHighlighted) -> None:
+        if not self.all_hosts:
+            self._show_log()
+
+    def _show_log(self) -> None:
+        host = None if self.all_hosts else self.query_one(HostsTable).selected_host
+        self.query_one(LogPanel).show(host, self.buffer.lines(host))
+
+    def _update_header(self) -> None:
+        if self.env is None:
+            self.sub_title = "no project configured"
+            return
+        currents = sorted({i.current for i in self.host_info.values() if i.current})
+        release = currents[0] if len(currents) == 1 else (
+            "differs between hosts" if currents else "—")
+        self.sub_title = f"{self.project} / {self.environment} · current {release}"
+
+    # -- status loading (thread worker) ----------------------------------------------------
+    def action_refresh(self) -> None:
+        if self.load_status_enabled and self.env is not None:
+            self.load_status(self.project, self.environment)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="status")
+    def load_status(self, project: str, environment: str) -> None:
+        from deploytui.tui.operations import load_status
+
+        try:
+            status = load_status(self.config, project, environment)
+        except Exception as exc:
+            self.call_from_thread(self.notify, f"status: {error_line(exc)}", severity="error")
+            return
+        self.call_from_thread(self.apply_status, project, environment, status)
+
+    def apply_status(self, project: str, environment: str, status: Any) -> None:
+        if (project, environment) != (self.project, self.environment):
+            return
+        table = self.query_one(HostsTable)
+        for host in table.hosts:
+            info = HostInfo(reachable=status.reachable.get(host),
+                            error=status.errors.get(host, ""),
+                            current=status.current.get(host, ""),
+                            lock=status.locks.get(host, ""))
+            self.host_info[host] = info
+            table.set_info(host, info)
+        self._update_header()
+        if status.unknown_keys:
+            self.ask_host_keys(status.unknown_keys)
+
+    @work(exclusive=True, group="host-keys")
+    async def ask_host_keys(self, unknown: dict[str, Any]) -> None:
+        """One modal per unknown key; accepted keys are written, then status reloads."""
+        from deploytui.engine.hostkeys import add_host_key
+
+        accepted = 0
+        for host, err in unknown.items():
+            known = str(self.config.ssh.known_hosts)
+            ok = await self.push_screen_wait(HostKeyModal(
+                host, err.key_name, err.key_type, err.fingerprint, known))
+            if not ok:
+                self.notify(f"{host}: host key rejected; not connecting", severity="warning")
+                continue
+            await asyncio.to_thread(add_host_key, self.config.ssh.known_hosts, err.key_name,
+                                    err.key_type, err.key_base64)
+            accepted += 1
+        if accepted:
+            self.notify(f"{accepted} host key(s) added to {self.config.ssh.known_hosts}")
+            self.action_refresh()
+
+    # -- the UI tick -----------------------------------------------------------------------
+    def tick(self) -> None:
+        drained = self.buffer.drain()
+        running = self.runner.running
+        if drained.empty and not running:
+            return
+        self.apply_drained(drained)
+
+    def apply_drained(self, d: Drained) -> None:
+        table = self.query_one(HostsTable)
+        log = self.query_one(LogPanel)
+        if d.started is not None:
+            self._op_started = self.clock()
+            self.query_one("#deploy-bar").display = True
+        if log.host is None:
+            if d.all_lines:
+                log.add(d.all_lines)
+        elif log.host in d.lines:
+            log.add(d.lines[log.host])
+        now = self.clock()
+        states = self.buffer.states() if self.runner.running else d.states
+        newly_failed = False
+        for host, state in states.items():
+            end = state.finished if state.finished is not None else now
+            elapsed = format_elapsed(end - state.started) if state.started is not None else ""
+            table.set_state(host, state, elapsed)
+            if state.status == "failed" and host not in self.failed_hosts:
+                self.failed_hosts.add(host)
+                newly_failed = True
+        if newly_failed:
+            table.failed_first(self.failed_hosts)
+        if d.progress is not None:
+            p = d.progress
+            self.query_one("#phase-label", Label).update(f"{p.phase} {p.done}/{p.total}")
+            self.query_one("#phase-progress", ProgressBar).update(total=max(p.total, 1),
+                                                                   progress=p.done)
+        if self._op_started is not None:
+            end = self._op_finished if self._op_finished is not None else now
+            self.query_one("#op-elapsed", Label).update(
+                format_elapsed(end - self._op_started))
+        if d.finished is not None:
+            self._op_finished = now
+            self.announce(d.finished)
+
+    def announce(self, finished: Any) -> None:
+        """notify + a summary modal, failed hosts first."""
+        what = finished.operation.capitalize()
+        ok = finished.outcome == "success"
+        title = f"{what} {'succeeded' if ok else finished.outcome}"
+        lines = [f"{self.project} / {self.environment}"
+                 + (f" · release {finished.release_id}" if finished.release_id else "")
+                 + f" · {finished.duration:.1f}s"]
+        if finished.error:
+            lines.append(f"error: {finished.error}")
+        for host, why in finished.failed_hosts.items():
+            why = why.removeprefix(f"{host}: ")
+            lines.append(f"✗ {host}: {why}")
+        states = self.buffer.states()
+        for host in self.query_one(HostsTable).hosts:
+            if host not in finished.failed_hosts:
+                lines.append(f"{'✓' if ok else '·'} {host}: {states.get(host).status}"
+                             if host in states else f"· {host}")
+        self.notify(title, severity="information" if ok else "error")
+        self.push_screen(SummaryModal(title, lines, ok=ok))
+        self.action_refresh()  # current release, locks, and any unknown host key
+
+    # -- actions ---------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_deploy":
+            return True if self.runner.running else None
+        if action in ("deploy", "releases") and self.runner.running:
+            return None
+        return True
+
+    def action_deploy(self) -> None:
+        if self.env is None or self.runner.running:
+            return
+        self.notify(f"planning {self.project} / {self.environment}…", timeout=2)
+        self.prepare_plan(self.project, self.environment)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="plan")
+    def prepare_plan(self, project: str, environment: str) -> None:
+        from deploytui.engine.deploy import DeployRequest
+        from deploytui.engine.plan import build_plan
+
+        proj = self.config.projects[project]
+        request = DeployRequest(proj, proj.environments[environment])
+        try:
+            plan = build_plan(self.config, request)
+        except Exception as exc:
+            self.call_from_thread(self.notify, f"cannot plan: {error_line(exc)}",
+                                  severity="error")
+            return
+        self.call_from_thread(self.show_plan, request, plan)
+
+    def show_plan(self, request: Any, plan: Any) -> None:
+        from dataclasses import replace
+
+        from deploytui.tui.screens.plan import PlanScreen
+
+        env = request.environment
+
+        def chosen(ok: bool | None) -> None:
+            if ok:
+                # deploy exactly what was shown: the resolved sha and release id
+                self.start_deploy(replace(request, ref=plan.sha, release_id=plan.release_id))
+
+        self.push_screen(PlanScreen(plan, request.project.name, env.name,
+                                    confirm=env.confirm), chosen)
+
+    def start_deploy(self, request: Any) -> None:
+        self.failed_hosts.clear()
+        self.runner.start_deploy(request)
+        self.refresh_bindings()
+
+    def start_rollback(self, project: str, environment: str, release: str | None) -> None:
+        self.select_environment(project, environment)
+        self.failed_hosts.clear()
+        self.runner.start_rollback(project, environment, release)
+        self.refresh_bindings()
+
+    def operation_ended(self, error: str | None) -> None:
+        """Called on the UI thread by the Runner when its thread ends."""
+        self.tick()
+        if error:
+            self.notify(error, severity="error", timeout=10)
+        self.refresh_bindings()
+
+    def action_cancel_deploy(self) -> None:
+        if not self.runner.running:
+            return
+
+        def chosen(ok: bool | None) -> None:
+            if ok:
+                self.runner.cancel()
+                self.notify("cancelling… hosts stop at their next step")
+
+        self.push_screen(ConfirmModal(
+            "Cancel", "Cancel the running operation? Before the switch, no host changes\n"
+            "what it serves; after it, the switch completes.", "Cancel it"), chosen)
+
+    def action_quit_console(self) -> None:
+        if not self.runner.running:
+            self.exit(0)
+            return
+
+        def chosen(ok: bool | None) -> None:
+            if ok:
+                self.runner.cancel()
+                self.exit(130)
+
+        self.push_screen(ConfirmModal("Quit", "An operation is running. Cancel it and quit?",
+                                      "Cancel and quit"), chosen)
+
+    def action_releases(self) -> None:
+        from deploytui.tui.screens.release_browser import ReleaseBrowser
+
+        if self.env is not None:
+            self.push_screen(ReleaseBrowser(self.project, self.environment))
+
+    def action_history(self) -> None:
+        from deploytui.tui.screens.history import HistoryScreen
+
+        self.push_screen(HistoryScreen(self.project, self.environment))
+
+    def action_help(self) -> None:
+        from deploytui.tui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def action_toggle_follow(self) -> None:
+        log = self.query_one(LogPanel)
+        log.set_follow(not log.follow)
+
+    def action_all_hosts(self) -> None:
+        self.all_hosts = not self.all_hosts
+        self._show_log()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.apply_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        self.query_one(HostsTable).focus()
+
+    def apply_filter(self, text: str) -> None:
+        table = self.query_one(HostsTable)
+        table.set_filter(text)
+        for host, info in self.host_info.items():
+            table.set_info(host, info)
+        for host, state in self.buffer.states().items():
+            table.set_state(host, state, "")
+        self.query_one(LogPanel).filter_text = text
+        self._show_log()
+
+    def on_key(self, event: Any) -> None:
+        box = self.query_one("#filter", Input)
+        if event.key == "escape" and box.has_focus:
+            box.value = ""
+            box.display = False
+            self.query_one(HostsTable).focus()
+            event.stop()
+
+
+def run_console(config: Config, theme: str | None = None) -> int:
+    """`deploytui` with no subcommand: run the console; returns the exit code."""
+    app = DeployConsole(config, theme)
+    result = app.run()
+    return int(result or 0)

@@ -1,0 +1,50 @@
+"""The command palette (ctrl+p): every console action, every environment, every theme."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+ACTIONS: list[tuple[str, str, str]] = [
+    ("Deploy the selected environment", "deploy", "show the plan, then deploy"),
+    ("Cancel the running operation", "cancel_deploy", "safe before the switch"),
+    ("Releases: browse, roll back, prune", "releases", "releases x hosts"),
+    ("History of deploys", "history", "past operations and their logs"),
+    ("Filter hosts and logs", "filter", "type to filter"),
+    ("Follow logs on/off", "toggle_follow", ""),
+    ("Show all hosts' logs", "all_hosts", "interleaved, host prefixed"),
+    ("Refresh host status", "refresh", "reachability, current release, lock"),
+    ("Help: keys", "help", ""),
+    ("Quit", "quit_console", ""),
+]
+
+
+class ConsoleCommands(Provider):
+    def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
+        app = self.app
+        out: list[tuple[str, Callable[[], object], str]] = [
+            (label, partial(app.run_action, action), help_text)
+            for label, action, help_text in ACTIONS]
+        for name in sorted(app.available_themes):
+            if name.startswith("deploytui") or name in getattr(app, "user_themes", ()):
+                out.append((f"Theme: {name}", partial(setattr, app, "theme", name),
+                            "switch and remember"))
+        for project in app.config.projects.values():
+            for env in project.environments:
+                out.append((f"Open {project.name} / {env}",
+                            partial(app.select_environment, project.name, env),
+                            f"{len(project.environments[env].hosts)} host(s)"))
+        return out
+
+    async def discover(self) -> Hits:
+        for label, callback, help_text in self._commands():
+            yield DiscoveryHit(label, callback, help=help_text or None)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for label, callback, help_text in self._commands():
+            score = matcher.match(label)
+            if score > 0:
+                yield Hit(score, matcher.highlight(label), callback, help=help_text or None)

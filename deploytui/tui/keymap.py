@@ -1,0 +1,57 @@
+"""Every console binding, each with an id, so users remap keys via `ui.keys` in the config.
+
+`ui.keys: {deploy: "D", quit: "ctrl+q"}` is handed to `App.set_keymap`; ids not listed
+here are reported once as a warning instead of silently ignored.
+"""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+MAIN_BINDINGS: list[Binding] = [
+    Binding("d", "deploy", "Deploy", id="deploy"),
+    Binding("c", "cancel_deploy", "Cancel", id="cancel"),
+    Binding("r", "releases", "Releases", id="releases"),
+    Binding("h", "history", "History", id="history"),
+    Binding("slash", "filter", "Filter", id="filter"),
+    Binding("f", "toggle_follow", "Follow", id="follow"),
+    Binding("a", "all_hosts", "All hosts", id="all-hosts"),
+    Binding("ctrl+r", "refresh", "Refresh", id="refresh", show=False),
+    Binding("tab", "focus_next", "Next pane", id="next-pane", show=False),
+    Binding("shift+tab", "focus_previous", "Prev pane", id="prev-pane", show=False),
+    Binding("question_mark", "help", "Help", id="help"),
+    Binding("q", "quit_console", "Quit", id="quit"),
+]
+
+# j/k on the table, tree and logs (widgets' own bindings, also remappable)
+VIM_BINDINGS: list[Binding] = [
+    Binding("j", "cursor_down", "Down", show=False, id="down"),
+    Binding("k", "cursor_up", "Up", show=False, id="up"),
+]
+LOG_VIM_BINDINGS: list[Binding] = [
+    Binding("j", "scroll_down", "Down", show=False, id="down"),
+    Binding("k", "scroll_up", "Up", show=False, id="up"),
+]
+
+BROWSER_BINDINGS: list[Binding] = [
+    Binding("b", "rollback", "Roll back to", id="rollback"),
+    Binding("p", "prune", "Prune", id="prune"),
+    Binding("x", "delete", "Delete", id="delete-release"),
+    Binding("escape", "close", "Back", id="back"),
+]
+
+HISTORY_BINDINGS: list[Binding] = [
+    Binding("enter", "open", "Logs", id="open-logs"),
+    Binding("escape", "close", "Back", id="back"),
+]
+
+ALL_IDS = {b.id for b in [*MAIN_BINDINGS, *VIM_BINDINGS, *BROWSER_BINDINGS,
+                          *HISTORY_BINDINGS] if b.id}
+
+
+def user_keymap(keys: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The config's `ui.keys` split into a valid keymap and one warning per unknown id."""
+    keymap = {k: v for k, v in keys.items() if k in ALL_IDS}
+    warnings = [f"ui.keys: no binding with id {k!r} (known: {', '.join(sorted(ALL_IDS))})"
+                for k in keys if k not in ALL_IDS]
+    return keymap, warnings

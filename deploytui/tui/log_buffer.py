@@ -1,0 +1,240 @@
+"""Per-host output buffers between engine threads and the console's one UI timer.
+
+Engine threads call the buffer as a sink: it only appends under a lock and records
+status changes. The console drains it on a timer (notes/textual.md §0: never one UI
+call per line). No Textual import here, so it is testable on its own.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from deploytui.engine.events import (
+    DeployFinished,
+    DeployStarted,
+    Event,
+    HostFailed,
+    HostLine,
+    HostStepDone,
+    HostStepStarted,
+    PhaseFinished,
+    PhaseStarted,
+    Switched,
+    SwitchedBack,
+)
+
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean_line(line: str) -> str:
+    """One printable line: ANSI removed, a `\\r` progress redraw reduced to its last state."""
+    line = _ANSI.sub("", line)
+    if "\r" in line:
+        parts = [p for p in line.split("\r") if p]
+        line = parts[-1] if parts else ""
+    return _CONTROL.sub("", line.replace("\t", "    "))
+
+
+@dataclass(frozen=True)
+class HostState:
+    """What the hosts table shows for one host during an operation."""
+
+    status: str = "idle"  # idle, running, done, failed, switched
+    phase: str = ""
+    step: str = ""
+    started: float | None = None
+    finished: float | None = None
+    last_line: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class PhaseProgress:
+    phase: str = ""
+    total: int = 0
+    done: int = 0
+    ok: bool | None = None  # None while running
+
+
+@dataclass
+class Drained:
+    """What changed since the last tick."""
+
+    lines: dict[str, list[str]] = field(default_factory=dict)  # host -> new lines
+    all_lines: list[str] = field(default_factory=list)  # "host │ line"
+    states: dict[str, HostState] = field(default_factory=dict)  # changed hosts only
+    progress: PhaseProgress | None = None  # when it changed
+    started: DeployStarted | None = None
+    finished: DeployFinished | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.lines or self.states or self.progress or self.started
+                    or self.finished)
+
+
+class LogBuffer:
+    """Thread-safe sink keeping the last `max_lines` per host and the pending changes."""
+
+    def __init__(self, max_lines: int = 5000, clock: Callable[[], float] = time.monotonic,
+                 ) -> None:
+        self.max_lines = max(1, max_lines)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._lines: dict[str, deque[str]] = {}
+        self._all: deque[str] = deque(maxlen=self.max_lines)
+        self._pending: dict[str, deque[str]] = {}
+        self._pending_all: deque[str] = deque(maxlen=self.max_lines)
+        self._states: dict[str, HostState] = {}
+        self._changed: set[str] = set()
+        self._phase_hosts: dict[str, set[str]] = {}
+        self._busy: set[str] = set()
+        self._progress = PhaseProgress()
+        self._progress_changed = False
+        self._started: DeployStarted | None = None
+        self._finished: DeployFinished | None = None
+        self.prefix_width = 12
+
+    # -- engine side (any thread) ------------------------------------------------------
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            self._apply(event)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._lines.clear()
+            self._all.clear()
+            self._pending.clear()
+            self._pending_all.clear()
+            self._states.clear()
+            self._changed.clear()
+            self._progress = PhaseProgress()
+            self._progress_changed = True
+            self._started = self._finished = None
+
+    def _apply(self, event: Event) -> None:
+        if isinstance(event, HostLine):
+            self._append(event.host, clean_line(event.line))
+        elif isinstance(event, HostStepStarted):
+            self._busy.add(event.host)
+            state = self._state(event.host)
+            self._set(event.host, replace(state, status="running", phase=event.phase,
+                                          step=event.step,
+                                          started=state.started or self._clock()))
+            self._count_phase()
+        elif isinstance(event, HostStepDone):
+            self._busy.discard(event.host)
+            self._set(event.host, replace(self._state(event.host), step=event.step))
+            self._count_phase()
+        elif isinstance(event, HostFailed):
+            self._busy.discard(event.host)
+            self._set(event.host, replace(self._state(event.host), status="failed",
+                                          phase=event.phase, step=event.step,
+                                          error=event.reason, finished=self._clock()))
+            self._append(event.host, f"FAILED in {event.phase} ({event.step}): {event.reason}")
+            self._count_phase()
+        elif isinstance(event, Switched):
+            self._set(event.host, replace(self._state(event.host), status="switched"))
+            self._append(event.host, f"switched current -> {event.release_id}")
+        elif isinstance(event, SwitchedBack):
+            self._append(event.host, f"switched back current -> {event.release_id or '-'}")
+        elif isinstance(event, PhaseStarted):
+            hosts = set(event.hosts) or set(self._states)
+            self._phase_hosts[event.phase] = hosts
+            self._progress = PhaseProgress(event.phase, len(hosts), 0)
+            self._progress_changed = True
+            for host in hosts:
+                state = self._state(host)
+                if state.status != "failed":
+                    self._set(host, replace(state, phase=event.phase))
+        elif isinstance(event, PhaseFinished):
+            p = self._progress
+            if p.phase == event.phase:
+                self._progress = replace(p, done=p.total, ok=event.ok)
+                self._progress_changed = True
+        elif isinstance(event, DeployStarted):
+            self._started = event
+            now = self._clock()
+            for host in event.hosts:
+                self._set(host, HostState(status="running", phase="preflight", started=now))
+        elif isinstance(event, DeployFinished):
+            self._finished = event
+            now = self._clock()
+            for host, state in list(self._states.items()):
+                if state.status == "failed":
+                    continue
+                status = "done" if event.outcome == "success" else (
+                    "cancelled" if event.outcome == "cancelled" else "stopped")
+                self._set(host, replace(state, status=status, step="", finished=now))
+
+    def _count_phase(self) -> None:
+        p = self._progress
+        hosts = self._phase_hosts.get(p.phase, set())
+        done = sum(1 for h in hosts if h not in self._busy
+                   and (self._states.get(h, HostState()).phase == p.phase
+                        or self._states.get(h, HostState()).status == "failed"))
+        if done != p.done:
+            self._progress = replace(p, done=done)
+            self._progress_changed = True
+
+    def _state(self, host: str) -> HostState:
+        return self._states.get(host) or HostState()
+
+    def _set(self, host: str, state: HostState) -> None:
+        self._states[host] = state
+        self._changed.add(host)
+
+    def _append(self, host: str, line: str) -> None:
+        kept = self._lines.get(host)
+        if kept is None:
+            kept = self._lines[host] = deque(maxlen=self.max_lines)
+            self._pending[host] = deque(maxlen=self.max_lines)
+        kept.append(line)
+        self._pending[host].append(line)
+        tagged = f"{host:<{self.prefix_width}} │ {line}"
+        self._all.append(tagged)
+        self._pending_all.append(tagged)
+        if line.strip():
+            self._set(host, replace(self._state(host), last_line=line))
+
+    # -- UI side (the timer) -----------------------------------------------------------
+    def drain(self) -> Drained:
+        """Everything new since the last call; cheap when nothing happened."""
+        with self._lock:
+            out = Drained()
+            for host, pending in self._pending.items():
+                if pending:
+                    out.lines[host] = list(pending)
+                    pending.clear()
+            if self._pending_all:
+                out.all_lines = list(self._pending_all)
+                self._pending_all.clear()
+            out.states = {h: self._states[h] for h in self._changed}
+            self._changed.clear()
+            if self._progress_changed:
+                out.progress = self._progress
+                self._progress_changed = False
+            out.started, self._started = self._started, None
+            out.finished, self._finished = self._finished, None
+            return out
+
+    def lines(self, host: str | None) -> list[str]:
+        """The kept lines of one host, or of all hosts (prefixed) when host is None."""
+        with self._lock:
+            if host is None:
+                return list(self._all)
+            return list(self._lines.get(host, ()))
+
+    def states(self) -> dict[str, HostState]:
+        with self._lock:
+            return dict(self._states)
+
+    def progress(self) -> PhaseProgress:
+        with self._lock:
+            return self._progress

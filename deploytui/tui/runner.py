@@ -1,0 +1,93 @@
+"""The one engine operation the console runs at a time, in a plain thread owned by the App.
+
+A thread on the App (not a Screen worker) survives screen changes (notes §0.7). The
+engine reports to the App's LogBuffer plus the journal/notify sinks; when the thread
+ends, the App is told on its own thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from deploytui.engine.events import Sink
+
+
+class Runner:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.thread: threading.Thread | None = None
+        self.cancel_event = threading.Event()
+        self.result: Any = None
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    def start_deploy(self, request: Any) -> None:
+        from deploytui.engine.deploy import run_deploy
+
+        def call(sink: Sink, cancel: threading.Event) -> Any:
+            return run_deploy(self.app.config, request, sink=sink, cancel=cancel)
+
+        self._start("deploy", request.project.name, request.environment.name, call)
+
+    def start_rollback(self, project: str, environment: str, release: str | None) -> None:
+        from deploytui.engine.rollback import run_rollback
+
+        def call(sink: Sink, cancel: threading.Event) -> Any:
+            return run_rollback(self.app.config, project, environment, to=release,
+                                sink=sink, cancel=cancel)
+
+        self._start("rollback", project, environment, call)
+
+    def _start(self, operation: str, project: str, environment: str,
+               call: Callable[[Sink, threading.Event], Any]) -> None:
+        if self.running:
+            raise RuntimeError("an operation is already running")
+        self.cancel_event = threading.Event()
+        self.result = None
+        self.app.buffer.reset()
+        self.thread = threading.Thread(
+            target=self._run, args=(operation, project, environment, call),
+            name=f"deploytui-{operation}", daemon=True)
+        self.thread.start()
+
+    def _run(self, operation: str, project: str, environment: str,
+             call: Callable[[Sink, threading.Event], Any]) -> None:
+        error: str | None = None
+        close: Callable[[], None] = lambda: None  # noqa: E731
+        sink: Sink = self.app.buffer
+        try:
+            try:
+                from deploytui.commands.sinks import build_sinks
+
+                sink, close = build_sinks(self.app.config, project=project,
+                                          environment=environment, operation=operation,
+                                          printer=self.app.buffer)
+            except Exception as exc:  # journal/notify trouble must not stop a deploy
+                error = f"journal/notify unavailable: {_one_line(exc)}"
+            self.result = call(sink, self.cancel_event)
+        except Exception as exc:
+            error = f"{operation} failed: {_one_line(exc)}"
+        finally:
+            try:
+                close()
+            except Exception as exc:
+                error = error or f"journal: {_one_line(exc)}"
+        with contextlib.suppress(RuntimeError):  # the app has already exited
+            self.app.call_from_thread(self.app.operation_ended, error)
+
+    def join(self, timeout: float | None = None) -> None:
+        if self.thread is not None:
+            self.thread.join(timeout)
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -1,0 +1,144 @@
+"""Past deploys from the local journal; enter opens one deploy's per-host logs."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Log, Static
+
+from deploytui.tui.keymap import HISTORY_BINDINGS, VIM_BINDINGS
+from deploytui.tui.screens.modals import error_line
+
+_OUTCOME_STYLE = {"success": "success", "failed": "error", "cancelled": "warning",
+                  "interrupted": "warning", "running": "primary"}
+
+
+class HistoryTable(DataTable):
+    BINDINGS = VIM_BINDINGS
+
+
+class HistoryScreen(Screen[None]):
+    BINDINGS = HISTORY_BINDINGS
+
+    def __init__(self, project: str | None, environment: str | None) -> None:
+        super().__init__()
+        self.project = project
+        self.environment = environment
+        self.entries: dict[str, Any] = {}
+
+    def compose(self) -> ComposeResult:
+        scope = f"{self.project} / {self.environment}" if self.project else "all projects"
+        yield Static(f" History · {scope}", id="browser-title")
+        yield HistoryTable(id="history", cursor_type="row", zebra_stripes=True)
+        yield Static("loading…", id="browser-status", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(HistoryTable)
+        for key, label in [("when", "started"), ("op", "operation"), ("target", "project/env"),
+                           ("outcome", "outcome"), ("release", "release"), ("who", "by"),
+                           ("took", "took"), ("failed", "failed hosts")]:
+            table.add_column(label, key=key)
+        table.focus()
+        self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="history")
+    def load(self) -> None:
+        from deploytui.history import list_entries
+
+        try:
+            entries = list_entries(self.project, self.environment, limit=200)
+        except Exception as exc:
+            self.app.call_from_thread(self._status, f"cannot read history: {error_line(exc)}")
+            return
+        self.app.call_from_thread(self.show_entries, entries)
+
+    def _status(self, text: str) -> None:
+        self.query_one("#browser-status", Static).update(text)
+
+    def show_entries(self, entries: list[Any]) -> None:
+        table = self.query_one(HistoryTable)
+        table.clear()
+        theme = self.app.current_theme
+        for e in entries:
+            key = str(e.id)
+            self.entries[key] = e
+            failed = [h for h, rec in e.hosts.items() if rec.outcome == "failed"]
+            style = str(getattr(theme, _OUTCOME_STYLE.get(e.outcome, "foreground"), "") or "")
+            table.add_row(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.started)),
+                          e.operation, f"{e.project}/{e.environment}",
+                          Text(e.outcome, style=style), e.release_id or "-", e.user,
+                          f"{e.duration:.1f}s" if e.duration is not None else "-",
+                          ", ".join(failed), key=key)
+        self._status(f"{len(entries)} operation(s); enter: logs" if entries
+                     else "no deploys recorded yet")
+
+    def action_open(self) -> None:
+        table = self.query_one(HistoryTable)
+        if not table.row_count:
+            return
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        entry = self.entries.get(str(key))
+        if entry is not None:
+            self.app.push_screen(DeployLogScreen(entry))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class DeployLogScreen(Screen[None]):
+    """One past operation's per-host logs, read from disk in a thread."""
+
+    BINDINGS = [Binding("escape", "close", "Back", id="back")]
+
+    def __init__(self, entry: Any) -> None:
+        super().__init__()
+        self.entry = entry
+
+    def compose(self) -> ComposeResult:
+        e = self.entry
+        yield Static(f" {e.operation} {e.project}/{e.environment} · {e.outcome}"
+                     f" · {e.release_id or '-'}", id="browser-title", markup=False)
+        log = Log(id="history-log", max_lines=self.app.config.ui.log_lines)
+        log.border_title = "logs"
+        yield log
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(Log).focus()
+        self.read_logs()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="history-log")
+    def read_logs(self) -> None:
+        from deploytui.tui.log_buffer import clean_line
+
+        e = self.entry
+        lines: list[str] = []
+        if e.error:
+            lines.append(f"error: {e.error}")
+        failed_first = sorted(e.host_logs.items(),
+                              key=lambda kv: e.hosts[kv[0]].outcome != "failed")
+        for host, path in failed_first:
+            rec = e.hosts[host]
+            lines.append(f"── {host} · {rec.outcome}"
+                         + (f" · {rec.phase}/{rec.step}: {rec.error}" if rec.error else "")
+                         + " ──")
+            try:
+                text = path.read_text(errors="replace")
+            except OSError as exc:
+                lines.append(f"(no log: {error_line(exc)})")
+                continue
+            lines.extend(clean_line(ln) for ln in text.splitlines()[-5000:])
+        self.app.call_from_thread(self.query_one(Log).write_lines, lines)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

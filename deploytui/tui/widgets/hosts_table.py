@@ -1,0 +1,118 @@
+"""The selected environment's hosts: one row per host (row key = host name), no per-host widgets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from deploytui.config.model import Environment
+from deploytui.tui.keymap import VIM_BINDINGS
+from deploytui.tui.log_buffer import HostState
+
+# (key, label, width): None = sized to the content at load; the rest change live
+COLUMNS = [("name", "host", None), ("address", "address", None), ("roles", "roles", None),
+           ("reach", "reachable", 9), ("release", "current release", 15), ("lock", "lock", 16),
+           ("status", "status", 20), ("elapsed", "elapsed", 7), ("last", "last output", 60)]
+
+_STATUS_STYLE = {"failed": "error", "done": "success", "switched": "success",
+                 "running": "primary", "cancelled": "warning", "stopped": "warning"}
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    """What the status worker learned about one host (reachability, release, lock)."""
+
+    reachable: bool | None = None  # None: not checked yet
+    error: str = ""
+    current: str = ""
+    lock: str = ""
+
+
+class HostsTable(DataTable):
+    BINDINGS = VIM_BINDINGS
+    DEFAULT_CSS = "HostsTable { height: 1fr; }"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.hosts: list[str] = []
+        self._addresses: dict[str, tuple[str, str]] = {}
+        self.filter_text = ""
+
+    def on_mount(self) -> None:
+        for key, label, width in COLUMNS:
+            self.add_column(label, key=key, width=width)
+
+    def _style(self, name: str) -> str:
+        theme = self.app.current_theme
+        return str(getattr(theme, name, None) or "")
+
+    def show_environment(self, env: Environment | None) -> None:
+        """Rows for one environment only (fast start with thousands of hosts elsewhere)."""
+        self._addresses = {}
+        self.hosts = []
+        if env is not None:
+            for host in env.hosts:
+                self.hosts.append(host.name)
+                self._addresses[host.name] = (host.address if host.transport != "local"
+                                              else "local", ",".join(host.roles))
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        selected = self.selected_host
+        self.clear()
+        needle = self.filter_text.lower()
+        for name in self.hosts:
+            address, roles = self._addresses[name]
+            if needle and needle not in f"{name} {address} {roles}".lower():
+                continue
+            self.add_row(name, address, roles, "…", "", "", "idle", "", "", key=name)
+        if selected and selected in self.rows:
+            self.move_cursor(row=self.get_row_index(selected))
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text
+        self._rebuild()
+
+    @property
+    def selected_host(self) -> str | None:
+        if not self.row_count:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        except Exception:
+            return None
+        return key.value
+
+    def set_info(self, host: str, info: HostInfo) -> None:
+        if host not in self.rows:
+            return
+        if info.reachable is None:
+            reach = Text("…")
+        elif info.reachable:
+            reach = Text("yes", style=self._style("success"))
+        else:
+            reach = Text("no", style=self._style("error"))
+        self.update_cell(host, "reach", reach)
+        self.update_cell(host, "release", info.current or "-")
+        self.update_cell(host, "lock", Text(info.lock, style=self._style("warning")))
+        if info.error:
+            self.update_cell(host, "last", Text(info.error, style=self._style("error")))
+
+    def set_state(self, host: str, state: HostState, elapsed: str) -> None:
+        if host not in self.rows:
+            return
+        label = state.status + (f" · {state.phase}" if state.phase else "")
+        style = self._style(_STATUS_STYLE.get(state.status, "foreground"))
+        self.update_cell(host, "status", Text(label, style=style))
+        self.update_cell(host, "elapsed", elapsed)
+        last = state.error or state.last_line
+        self.update_cell(host, "last", Text(last[:200], style=style if state.error else ""))
+
+    def failed_first(self, failed: set[str]) -> None:
+        """Move failed hosts to the top; rows keep their keys, so updates still land."""
+        if not failed:
+            return
+        order = {h: i for i, h in enumerate(self.hosts)}
+        self.sort("name", key=lambda name: (str(name) not in failed, order.get(str(name), 0)))

@@ -1,0 +1,45 @@
+"""The log pane: one `Log` showing the selected host, or all hosts with prefixes.
+
+Only this widget is ever written to (the rest stays in LogBuffer). Follow mode keeps
+the view at the end; switching host back-fills from the buffer.
+"""
+
+from __future__ import annotations
+
+from textual.widgets import Log
+
+from deploytui.tui.keymap import LOG_VIM_BINDINGS
+
+
+class LogPanel(Log):
+    BINDINGS = LOG_VIM_BINDINGS
+
+    def __init__(self, max_lines: int, **kwargs) -> None:
+        super().__init__(max_lines=max_lines, highlight=False, auto_scroll=True, **kwargs)
+        self.host: str | None = None  # None: all hosts
+        self.filter_text = ""
+        self.follow = True
+
+    def _keep(self, lines: list[str]) -> list[str]:
+        if not self.filter_text:
+            return lines
+        needle = self.filter_text.lower()
+        return [ln for ln in lines if needle in ln.lower()]
+
+    def show(self, host: str | None, lines: list[str]) -> None:
+        self.host = host
+        self.border_title = f"log · {host}" if host else "log · all hosts"
+        self.clear()
+        self.write_lines(self._keep(lines), scroll_end=self.follow)
+
+    def add(self, lines: list[str]) -> None:
+        kept = self._keep(lines)
+        if kept:
+            self.write_lines(kept, scroll_end=self.follow if self.follow else False)
+
+    def set_follow(self, follow: bool) -> None:
+        self.follow = follow
+        self.auto_scroll = follow
+        self.border_subtitle = "follow" if follow else "paused"
+        if follow:
+            self.scroll_end(animate=False)

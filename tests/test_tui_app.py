@@ -1,0 +1,144 @@
+"""The console's main screen: projects, hosts, logs, filter, keys (local hosts, no server)."""
+
+from __future__ import annotations
+
+import pytest
+from test_tui_support import local_config, seed_releases
+
+from deploytui.engine.events import HostLine
+from deploytui.tui.app import DeployConsole
+from deploytui.tui.widgets.hosts_table import HostsTable
+from deploytui.tui.widgets.log_panel import LogPanel
+
+SIZE = (160, 48)
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEPLOYTUI_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DEPLOYTUI_CONFIG_DIR", str(tmp_path / "config"))
+
+
+async def settle(app, pilot) -> None:
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def test_the_console_opens_on_the_first_project_and_environment(tmp_path):
+    config = local_config(tmp_path)
+    seed_releases(config.projects["demo"].environments["staging"].hosts[0].deploy_to,
+                  ["20240101000000"], "20240101000000")
+    app = DeployConsole(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert (app.project, app.environment) == ("demo", "staging")
+        table = app.query_one(HostsTable)
+        assert table.hosts == ["staging-1", "staging-2", "staging-3"]
+        assert str(table.get_cell("staging-1", "reach")) == "yes"
+        assert table.get_cell("staging-1", "release") == "20240101000000"
+        assert "demo / staging" in app.sub_title
+
+
+async def test_choosing_another_environment_shows_only_its_hosts(tmp_path):
+    app = DeployConsole(local_config(tmp_path))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.select_environment("demo", "production")
+        await settle(app, pilot)
+        assert app.query_one(HostsTable).hosts == ["production-1", "production-2"]
+        assert app.query_one(HostsTable).row_count == 2
+
+
+async def test_the_log_shows_the_selected_host_or_all_hosts_with_prefixes(tmp_path):
+    app = DeployConsole(local_config(tmp_path), load_status=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.buffer(HostLine("staging-1", "hello from one"))
+        app.buffer(HostLine("staging-2", "hello from two"))
+        app.runner.thread = None
+        app.tick()
+        log = app.query_one(LogPanel)
+        app._show_log()
+        assert log.host == "staging-1"
+        assert list(log.lines) == ["hello from one"]
+        await pilot.press("a")
+        assert log.host is None
+        assert [ln.split("│")[0].strip() for ln in log.lines] == ["staging-1", "staging-2"]
+
+
+async def test_slash_filters_host_rows_and_log_lines(tmp_path):
+    app = DeployConsole(local_config(tmp_path), load_status=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        for host in ("staging-1", "staging-2"):
+            app.buffer(HostLine(host, f"{host} says apple"))
+            app.buffer(HostLine(host, f"{host} says pear"))
+        app.tick()
+        await pilot.press("a", "slash")
+        await pilot.press(*"2")
+        table = app.query_one(HostsTable)
+        assert [r.value for r in table.rows] == ["staging-2"]
+        await pilot.press("backspace", *"pear")
+        assert table.row_count == 0  # no host name contains "pear"
+        assert all("pear" in ln for ln in app.query_one(LogPanel).lines)
+        assert len(app.query_one(LogPanel).lines) == 2
+        await pilot.press("escape")
+        assert table.row_count == 3
+        assert app.query_one("#filter").display is False
+
+
+async def test_f_toggles_follow_mode(tmp_path):
+    app = DeployConsole(local_config(tmp_path), load_status=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        log = app.query_one(LogPanel)
+        assert log.follow
+        await pilot.press("f")
+        assert not log.follow and log.border_subtitle == "paused"
+        await pilot.press("f")
+        assert log.follow
+
+
+async def test_keys_are_remapped_from_the_config_by_binding_id(tmp_path):
+    app = DeployConsole(local_config(tmp_path, keys={"history": "H", "nope": "z"}),
+                        load_status=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("H")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HistoryScreen"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "Screen"
+
+
+async def test_help_lists_every_binding_with_its_id(tmp_path):
+    app = DeployConsole(local_config(tmp_path, keys={"deploy": "D"}), load_status=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        table = app.screen.query_one("#help-keys")
+        rows = [table.get_row_at(i) for i in range(table.row_count)]
+        assert ["console", "D", "Deploy", "deploy"] in [list(map(str, r)) for r in rows]
+
+
+async def test_the_command_palette_offers_actions_environments_and_themes(tmp_path):
+    from deploytui.tui.commands import ConsoleCommands
+
+    app = DeployConsole(local_config(tmp_path), load_status=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        provider = ConsoleCommands(app.screen)
+        labels = [label for label, _, _ in provider._commands()]
+        assert "Deploy the selected environment" in labels
+        assert "Open shop / qa" in labels
+        assert "Theme: deploytui-high-contrast" in labels
+
+
+async def test_q_quits_when_nothing_runs(tmp_path):
+    app = DeployConsole(local_config(tmp_path), load_status=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_value == 0

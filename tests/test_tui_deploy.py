@@ -1,0 +1,165 @@
+"""Deploying from the console: plan, confirm (by typing for production), live status,
+cancel, outcome summary — on local hosts with the real engine and a real sample repo."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from test_tui_support import local_config
+
+from deploytui.sample_app import create_sample_repo
+from deploytui.tui.app import DeployConsole
+from deploytui.tui.screens.modals import ConfirmModal, SummaryModal
+from deploytui.tui.screens.plan import PlanScreen
+from deploytui.tui.widgets.hosts_table import HostsTable
+from deploytui.tui.widgets.log_panel import LogPanel
+
+SIZE = (160, 48)
+
+
+@pytest.fixture
+def config(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("DEPLOYTUI_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DEPLOYTUI_CONFIG_DIR", str(tmp_path / "config"))
+    repo = create_sample_repo(tmp_path / "repo")
+    return local_config(tmp_path, str(repo))
+
+
+async def wait_until(pilot, predicate, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting for the console"
+        await pilot.pause(0.1)
+
+
+async def open_plan(app, pilot) -> PlanScreen:
+    await pilot.press("d")
+    await wait_until(pilot, lambda: isinstance(app.screen, PlanScreen))
+    return app.screen
+
+
+def current_of(config, env: str, host: int) -> str:
+    link = Path(config.projects["demo"].environments[env].hosts[host].deploy_to) / "current"
+    return os.path.basename(os.readlink(link))
+
+
+async def test_d_shows_the_plan_then_deploys_every_host_and_announces_success(config):
+    app = DeployConsole(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        plan = await open_plan(app, pilot)
+        text = str(plan.query_one("#plan-text").render())
+        assert "release" in text and "role web: staging-1, staging-2, staging-3" in text
+        assert not plan.needs_typing
+        await pilot.press("enter")  # Deploy is focused on a non-confirm environment
+        await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
+        assert app.screen._title == "Deploy succeeded"
+        table = app.query_one(HostsTable)
+        for host in table.hosts:
+            assert str(table.get_cell(host, "status")).startswith("done")
+        release = plan.plan.release_id
+        assert all(current_of(config, "staging", i) == release for i in range(3))
+        log = app.query_one(LogPanel)
+        assert any("Building sample app" in ln for ln in log.lines)
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert table.get_cell("staging-1", "release") == release
+        assert release in app.sub_title
+
+
+async def test_production_needs_its_name_typed_before_deploy_is_enabled(config):
+    app = DeployConsole(config, load_status=False)
+    async with app.run_test(size=SIZE) as pilot:
+        app.select_environment("demo", "production")
+        plan = await open_plan(app, pilot)
+        button = plan.query_one("#deploy")
+        assert plan.needs_typing and button.disabled
+        await pilot.press(*"prod")
+        assert button.disabled
+        await pilot.press(*"uction")
+        assert not button.disabled
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not app.runner.running  # escape cancels: nothing deployed
+        assert not (Path(config.projects["demo"].environments["production"].hosts[0]
+                         .deploy_to) / "current").exists()
+
+
+async def test_cancel_asks_first_then_stops_the_deploy_before_the_switch(config, tmp_path):
+    (tmp_path / "home" / ".deploytui-slow-build").write_text("20\n")
+    app = DeployConsole(config, load_status=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_plan(app, pilot)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.runner.running and any(
+            s.phase == "prepare" for s in app.buffer.states().values()))
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("tab", "enter")  # focus moves from "Cancel" (safe) to "Cancel it"
+        await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal), timeout=30)
+        assert app.screen._title == "Deploy cancelled"
+        for i in range(3):
+            assert not (Path(config.projects["demo"].environments["staging"].hosts[i]
+                             .deploy_to) / "current").exists()
+
+
+async def test_a_failed_host_is_sorted_to_the_top_and_listed_first(config, tmp_path):
+    (tmp_path / "home" / ".deploytui-fail-build").write_text("")
+    app = DeployConsole(config, load_status=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_plan(app, pilot)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
+        assert app.screen._title == "Deploy failed"
+        assert app.screen._lines[1].startswith(("✗", "error:"))
+        table = app.query_one(HostsTable)
+        first = table.coordinate_to_cell_key((0, 0)).row_key.value
+        assert str(table.get_cell(first, "status")).startswith("failed")
+
+
+async def test_quitting_during_a_deploy_asks_and_cancels_it(config, tmp_path):
+    (tmp_path / "home" / ".deploytui-slow-build").write_text("20\n")
+    app = DeployConsole(config, load_status=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_plan(app, pilot)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.runner.running)
+        await pilot.press("q")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        assert app.runner.running  # asking did not stop anything yet
+        app.screen.query_one("#yes").press()
+        await pilot.pause()
+    assert app.return_value == 130
+    app.runner.join(45)
+    assert not app.runner.running
+
+
+async def test_history_lists_the_deploy_and_enter_opens_its_per_host_logs(config):
+    from textual.widgets import Log
+
+    from deploytui.tui.screens.history import DeployLogScreen, HistoryScreen
+
+    app = DeployConsole(config, load_status=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_plan(app, pilot)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
+        await pilot.press("escape", "h")
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen)
+                         and app.screen.entries)
+        table = app.screen.query_one("#history")
+        row = [str(c) for c in table.get_row_at(0)]
+        assert row[1:4] == ["deploy", "demo/staging", "success"]
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DeployLogScreen)
+                         and len(app.screen.query_one(Log).lines) > 3)
+        lines = list(app.screen.query_one(Log).lines)
+        assert any(ln.startswith("── staging-1 · success") for ln in lines)
+        assert any("Building sample app" in ln for ln in lines)

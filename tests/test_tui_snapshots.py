@@ -1,0 +1,111 @@
+"""SVG snapshots of the console's screens, from fixed data (no clocks, no live ids).
+
+Regenerate after an intended change: pytest tests/test_tui_snapshots.py --snapshot-update
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_tui_support import local_config
+
+from deploytui.engine.events import (
+    DeployStarted,
+    HostFailed,
+    HostLine,
+    HostStepDone,
+    HostStepStarted,
+    PhaseStarted,
+)
+from deploytui.engine.plan import DeployPlan
+from deploytui.engine.releases import FleetReleases, HostReleases, ReleaseRow
+from deploytui.tui.app import DeployConsole
+from deploytui.tui.screens.plan import PlanScreen
+from deploytui.tui.screens.release_browser import ReleaseBrowser
+
+SIZE = (140, 40)
+FIXED = Path("/srv/snapshots")
+
+
+@pytest.fixture(autouse=True)
+def _dirs(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEPLOYTUI_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DEPLOYTUI_CONFIG_DIR", str(tmp_path / "config"))
+
+
+def console() -> DeployConsole:
+    return DeployConsole(local_config(FIXED, deploy_root=FIXED), "deploytui-dark",
+                         clock=lambda: 0.0, load_status=False)
+
+
+def test_main_screen(snap_compare):
+    assert snap_compare(console(), terminal_size=SIZE)
+
+
+def test_plan_screen_for_a_confirm_environment(snap_compare):
+    plan = DeployPlan("demo", "production", "20250101120000", "3f2a9c1" + "0" * 33,
+                      "Add a health endpoint", "main", "release",
+                      hosts_by_role={"web": ["production-1", "production-2"]},
+                      once_host={"web": "production-1"},
+                      commands={"production-1": ["git clone --mirror ...", "sh build.sh"],
+                                "production-2": ["git clone --mirror ...", "sh build.sh"]})
+
+    async def run_before(pilot) -> None:
+        pilot.app.push_screen(PlanScreen(plan, "demo", "production", confirm=True))
+        await pilot.pause()
+        await pilot.press(*"prod")
+
+    assert snap_compare(console(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_deploy_in_progress_with_one_failed_host(snap_compare):
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        hosts = ("staging-1", "staging-2", "staging-3")
+        for event in [
+            DeployStarted(operation="deploy", project="demo", environment="staging",
+                          hosts=hosts, user="ana@laptop"),
+            PhaseStarted("prepare", hosts),
+            *[HostStepStarted(h, "prepare", "sh build.sh") for h in hosts],
+            *[HostLine(h, f"Building sample app v3 on {h}") for h in hosts],
+            HostStepDone("staging-1", "prepare", "sh build.sh", 1.0),
+            HostLine("staging-3", "\x1b[31merror: disk quota exceeded\x1b[0m", "err"),
+            HostFailed("staging-3", "prepare", "sh build.sh", "exit status 1"),
+        ]:
+            app.buffer(event)
+        app.tick()
+        await pilot.press("a")
+        await pilot.pause()
+
+    assert snap_compare(console(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_release_browser(snap_compare):
+    ids = ["20250103000000", "20250102000000", "20250101000000"]
+    fleet = FleetReleases("demo", "staging", hosts={
+        "staging-1": HostReleases("staging-1", current=ids[0], previous=ids[1]),
+        "staging-2": HostReleases("staging-2", current=ids[0], previous=ids[1]),
+        "staging-3": HostReleases("staging-3", current=ids[1], previous=ids[2]),
+    }, drift=["current differs between hosts: staging-1, staging-2 on 20250103000000;"
+              " staging-3 on 20250102000000"])
+    for i, rid in enumerate(ids):
+        hosts = ["staging-1", "staging-2", "staging-3"]
+        fleet.releases.append(ReleaseRow(
+            rid, sha=f"{i}abc1234def", subject=f"Commit number {3 - i}",
+            deployed_at=f"2025-01-0{3 - i}T00:00:00Z", deployed_by="ana@laptop",
+            state="ok", hosts=hosts, size_bytes={h: 1_500_000 * (i + 1) for h in hosts}))
+
+    class FixedBrowser(ReleaseBrowser):
+        def load(self) -> None:  # fixed data instead of listing hosts
+            self.show_fleet(fleet)
+
+    async def run_before(pilot) -> None:
+        pilot.app.push_screen(FixedBrowser("demo", "staging"))
+        await pilot.pause()
+
+    assert snap_compare(console(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_help_screen(snap_compare):
+    assert snap_compare(console(), terminal_size=SIZE, press=["question_mark"])

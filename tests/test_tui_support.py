@@ -1,0 +1,44 @@
+"""Shared builders for the console tests (no tests here): configs with local hosts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deploytui.config.model import Config, Environment, Host, Project, Role, UISettings
+
+
+def local_config(tmp_path: Path, repo: str = "builtin:demo", *, hosts: int = 3,
+                 confirm_prod: bool = True, keys: dict[str, str] | None = None,
+                 deploy_root: Path | None = None) -> Config:
+    """A `demo` project whose hosts are local directories under tmp_path."""
+    root = deploy_root or tmp_path / "srv"
+
+    def env(name: str, count: int, confirm: bool = False) -> Environment:
+        return Environment(name, tuple(
+            Host(f"{name}-{i}", "localhost", roles=("web",), transport="local",
+                 deploy_to=str(root / name / f"h{i}")) for i in range(1, count + 1)),
+            confirm=confirm)
+
+    project = Project(
+        name="demo", repo=repo, deploy_to=str(root / "default"),
+        environments={"staging": env("staging", hosts),
+                      "production": env("production", 2, confirm_prod)},
+        keep_releases=2, build=("sh build.sh",),
+        roles={"web": Role("web", restart=("sh restart.sh",))})
+    shop = Project(name="shop", repo=repo, deploy_to=str(root / "shop"),
+                   environments={"qa": env("qa", 1)})
+    return Config(path=None, projects={"demo": project, "shop": shop},
+                  ui=UISettings(keys=keys or {}, log_lines=500))
+
+
+def seed_releases(deploy_to: str | Path, ids: list[str], current: str | None) -> None:
+    """A host as a previous deploy leaves it: releases/<id> with REVISION, `current` link."""
+    root = Path(deploy_to)
+    for i, rid in enumerate(ids):
+        rel = root / "releases" / rid
+        rel.mkdir(parents=True, exist_ok=True)
+        (rel / "REVISION").write_text(f"{i:040x}\n")
+        (rel / "restart.sh").write_text("echo restarted\n")
+        (rel / "payload.bin").write_bytes(b"x" * 4096 * (i + 1))
+    if current is not None:
+        (root / "current").symlink_to(root / "releases" / current)
