@@ -1,0 +1,456 @@
+"""The local journal: every deploy, rollback and prune, with per-host log files.
+
+A row is written as `running` (with pid and machine) BEFORE the operation starts, and
+completed when it ends, so a crash or a kill leaves a trace: readers report a `running`
+row whose process is gone (or that was written on another machine, where its pid
+means nothing here) as `interrupted`. SQLite in WAL mode with a busy timeout and one
+short transaction per write lets several processes record at once.
+
+One JournalSink per operation: it is a Sink (reacts to the engine's events) and owns
+that operation's log directory `<logs>/<project>/<env>/<started>-<id>/`, one
+`<host>.log` per host plus `_deploy.log` (phases and events).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import getpass
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from deploytui import paths
+from deploytui.config.model import HistorySettings
+from deploytui.engine.events import (
+    DeployFinished,
+    DeployStarted,
+    Event,
+    HostFailed,
+    HostLine,
+    HostStepDone,
+    HostStepStarted,
+    PhaseFinished,
+    PhaseStarted,
+    Switched,
+    SwitchedBack,
+)
+
+DEPLOY_LOG = "_deploy.log"
+BUSY_TIMEOUT_MS = 15000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    operation TEXT NOT NULL, project TEXT NOT NULL, environment TEXT NOT NULL,
+    strategy TEXT NOT NULL DEFAULT '', ref TEXT NOT NULL DEFAULT '',
+    sha TEXT NOT NULL DEFAULT '', release_id TEXT NOT NULL DEFAULT '',
+    user TEXT NOT NULL, machine TEXT NOT NULL, pid INTEGER NOT NULL,
+    started REAL NOT NULL, finished REAL, duration REAL,
+    outcome TEXT NOT NULL, error TEXT NOT NULL DEFAULT '', log_dir TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS entries_by_target ON entries (project, environment, id);
+CREATE TABLE IF NOT EXISTS hosts (
+    entry_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+    host TEXT NOT NULL, outcome TEXT NOT NULL, phase TEXT NOT NULL DEFAULT '',
+    step TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (entry_id, host)
+);
+"""
+
+
+def this_machine() -> str:
+    return socket.gethostname()
+
+
+def who() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = "unknown"
+    return f"{user}@{this_machine()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def safe_name(name: str) -> str:
+    """A host/project name usable as one path component (no '/', no leading dot)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._@+-]", "_", name) or "_"
+    return "_" + cleaned if cleaned.startswith(".") else cleaned
+
+
+@dataclass(frozen=True)
+class HostRecord:
+    outcome: str  # success | failed | cancelled | aborted (another host failed) | running
+    phase: str = ""
+    step: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    id: int
+    operation: str
+    project: str
+    environment: str
+    strategy: str
+    ref: str
+    sha: str
+    release_id: str
+    user: str  # user@machine
+    machine: str
+    pid: int
+    started: float
+    finished: float | None
+    duration: float | None
+    outcome: str  # running | success | failed | cancelled | interrupted
+    error: str
+    log_dir: Path | None
+    hosts: dict[str, HostRecord] = field(default_factory=dict)
+
+    @property
+    def host_logs(self) -> dict[str, Path]:
+        if self.log_dir is None:
+            return {}
+        return {h: self.log_dir / f"{safe_name(h)}.log" for h in self.hosts}
+
+    @property
+    def deploy_log(self) -> Path | None:
+        return self.log_dir / DEPLOY_LOG if self.log_dir else None
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable `history --json` object (docs/json-output-history.md)."""
+        logs = self.host_logs
+        return {
+            "id": self.id, "operation": self.operation, "project": self.project,
+            "environment": self.environment, "strategy": self.strategy, "ref": self.ref,
+            "sha": self.sha, "release": self.release_id, "user": self.user,
+            "machine": self.machine, "pid": self.pid, "started": _iso(self.started),
+            "finished": _iso(self.finished) if self.finished else None,
+            "duration": round(self.duration, 3) if self.duration is not None else None,
+            "outcome": self.outcome, "error": self.error,
+            "log_dir": str(self.log_dir) if self.log_dir else None,
+            "hosts": {h: {**dataclasses.asdict(r), "log": str(logs[h]) if h in logs else None}
+                      for h, r in self.hosts.items()},
+        }
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Journal:
+    """The SQLite journal; one short-lived connection per call (safe across threads)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = Path(path) if path else paths.journal_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._db() as db:
+            db.executescript(_SCHEMA)
+
+    @contextlib.contextmanager
+    def _db(self):  # type: ignore[no-untyped-def]
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        try:
+            db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL: still consistent after a crash
+            db.execute("PRAGMA foreign_keys=ON")
+            yield db
+        finally:
+            db.close()
+
+    def begin(self, operation: str, project: str, environment: str, *,
+              user: str | None = None, started: float | None = None,
+              log_dir: Callable[[int], Path] | None = None) -> int:
+        """Insert a `running` row (and its log dir, named after its id) in one transaction."""
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            cur = db.execute(
+                "INSERT INTO entries (operation, project, environment, user, machine, pid,"
+                " started, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, 'running')",
+                (operation, project, environment, user or who(), this_machine(), os.getpid(),
+                 started or time.time()))
+            entry_id = int(cur.lastrowid or 0)
+            if log_dir is not None:
+                db.execute("UPDATE entries SET log_dir=? WHERE id=?",
+                           (str(log_dir(entry_id)), entry_id))
+            db.execute("COMMIT")
+            return entry_id
+
+    def set_log_dir(self, entry_id: int, log_dir: Path) -> None:
+        with self._db() as db:
+            db.execute("UPDATE entries SET log_dir=? WHERE id=?", (str(log_dir), entry_id))
+
+    def started(self, entry_id: int, ev: DeployStarted) -> None:
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("UPDATE entries SET strategy=?, ref=?, sha=?, release_id=?, user=?"
+                       " WHERE id=?", (ev.strategy, ev.ref, ev.sha, ev.release_id,
+                                       ev.user or who(), entry_id))
+            db.executemany("INSERT OR IGNORE INTO hosts (entry_id, host, outcome)"
+                           " VALUES (?, ?, 'running')", [(entry_id, h) for h in ev.hosts])
+            db.execute("COMMIT")
+
+    def finish(self, entry_id: int, *, outcome: str, duration: float | None,
+               error: str = "", release_id: str = "",
+               hosts: dict[str, HostRecord] | None = None) -> None:
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute(
+                "UPDATE entries SET outcome=?, finished=?, duration=?, error=?,"
+                " release_id=CASE WHEN ?='' THEN release_id ELSE ? END WHERE id=?",
+                (outcome, time.time(), duration, error, release_id, release_id, entry_id))
+            db.executemany(
+                "INSERT OR REPLACE INTO hosts (entry_id, host, outcome, phase, step, error)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(entry_id, h, r.outcome, r.phase, r.step, r.error)
+                 for h, r in (hosts or {}).items()])
+            db.execute("COMMIT")
+
+    def prune(self, project: str, environment: str, keep: int) -> list[Path]:
+        """Drop rows beyond the newest `keep` of a project/env; returns their log dirs."""
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            rows = db.execute(
+                "SELECT id, log_dir FROM entries WHERE project=? AND environment=?"
+                " ORDER BY id DESC LIMIT -1 OFFSET ?", (project, environment, keep)).fetchall()
+            db.executemany("DELETE FROM entries WHERE id=?", [(r[0],) for r in rows])
+            db.execute("COMMIT")
+        return [Path(r[1]) for r in rows if r[1]]
+
+    def get(self, entry_id: int) -> JournalEntry | None:
+        found = self._select("WHERE id=?", (entry_id,), 1)
+        return found[0] if found else None
+
+    def list_entries(self, project: str | None = None, environment: str | None = None,
+                     limit: int = 100) -> list[JournalEntry]:
+        """Newest first."""
+        where, args = [], []
+        if project is not None:
+            where.append("project=?")
+            args.append(project)
+        if environment is not None:
+            where.append("environment=?")
+            args.append(environment)
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        return self._select(clause, tuple(args), limit)
+
+    def _select(self, clause: str, args: tuple, limit: int) -> list[JournalEntry]:
+        with self._db() as db:
+            db.execute("BEGIN")
+            rows = db.execute(
+                "SELECT id, operation, project, environment, strategy, ref, sha, release_id,"
+                " user, machine, pid, started, finished, duration, outcome, error, log_dir"
+                f" FROM entries {clause} ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
+            ids = [r[0] for r in rows]
+            hosts: dict[int, dict[str, HostRecord]] = {i: {} for i in ids}
+            if ids:
+                marks = ",".join("?" * len(ids))
+                for eid, host, outcome, phase, step, error in db.execute(
+                        "SELECT entry_id, host, outcome, phase, step, error FROM hosts"
+                        f" WHERE entry_id IN ({marks}) ORDER BY rowid", ids):
+                    hosts[eid][host] = HostRecord(outcome, phase, step, error)
+            db.execute("COMMIT")
+        return [self._entry(r, hosts[r[0]]) for r in rows]
+
+    @staticmethod
+    def _entry(r: tuple, hosts: dict[str, HostRecord]) -> JournalEntry:
+        outcome = r[14]
+        if outcome == "running" and (r[9] != this_machine() or not _pid_alive(r[10])):
+            outcome = "interrupted"
+            hosts = {h: (HostRecord("interrupted", rec.phase, rec.step, rec.error)
+                         if rec.outcome == "running" else rec) for h, rec in hosts.items()}
+        return JournalEntry(
+            id=r[0], operation=r[1], project=r[2], environment=r[3], strategy=r[4], ref=r[5],
+            sha=r[6], release_id=r[7], user=r[8], machine=r[9], pid=r[10], started=r[11],
+            finished=r[12], duration=r[13], outcome=outcome, error=r[15],
+            log_dir=Path(r[16]) if r[16] else None, hosts=hosts)
+
+
+def list_entries(project: str | None = None, environment: str | None = None,
+                 limit: int = 100) -> list[JournalEntry]:
+    """The console's API: newest first, from the user's journal."""
+    return Journal().list_entries(project, environment, limit)
+
+
+def remove_old_logs(logs_root: Path, keep_days: int, now: float | None = None) -> int:
+    """Delete operation log directories older than keep_days; returns how many."""
+    cutoff = (now or time.time()) - keep_days * 86400
+    removed = 0
+    for run_dir in logs_root.glob("*/*/*"):
+        try:
+            if run_dir.is_symlink() or not run_dir.is_dir():
+                continue
+            if run_dir.stat().st_mtime < cutoff:
+                shutil.rmtree(run_dir, ignore_errors=True)
+                removed += 1
+        except OSError:
+            continue
+    return removed
+
+
+def _remove_log_dir(logs_root: Path, log_dir: Path) -> None:
+    """Only ever a run directory three levels under logs_root."""
+    try:
+        if log_dir.resolve().parent.parent.parent == logs_root.resolve() and log_dir.is_dir():
+            shutil.rmtree(log_dir, ignore_errors=True)
+    except OSError:
+        pass
+
+
+class JournalSink:
+    """Records one operation: the row (begun now, before any work) and its log files."""
+
+    def __init__(self, *, operation: str, project: str, environment: str,
+                 journal: Journal | None = None, logs_root: Path | None = None,
+                 settings: HistorySettings | None = None) -> None:
+        self.journal = journal or Journal()
+        self.logs_root = logs_root or paths.logs_dir()
+        self.operation = operation
+        settings = settings or HistorySettings()
+        started = time.time()
+        stamp = datetime.fromtimestamp(started, UTC).strftime("%Y%m%dT%H%M%SZ")
+        parent = self.logs_root / safe_name(project) / safe_name(environment)
+        self.entry_id = self.journal.begin(operation, project, environment, started=started,
+                                           log_dir=lambda i: parent / f"{stamp}-{i}")
+        self.log_dir = parent / f"{stamp}-{self.entry_id}"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._files: dict[str, IO[str]] = {}
+        self._hosts: tuple[str, ...] = ()
+        self._records: dict[str, HostRecord] = {}
+        self._finished = False
+        self._closed = False
+        self._deploy_log = self._open(DEPLOY_LOG)
+        self._retention(project, environment, settings)
+
+    def _retention(self, project: str, environment: str, settings: HistorySettings) -> None:
+        for old in self.journal.prune(project, environment, settings.keep_deploys):
+            _remove_log_dir(self.logs_root, old)
+        remove_old_logs(self.logs_root, settings.keep_days)
+
+    def _open(self, filename: str) -> IO[str]:
+        return open(self.log_dir / filename, "a", encoding="utf-8", errors="replace",
+                    buffering=64 * 1024)
+
+    def _host_file(self, host: str) -> IO[str]:
+        f = self._files.get(host)
+        if f is None:
+            f = self._files[host] = self._open(f"{safe_name(host)}.log")
+        return f
+
+    def __call__(self, event: Event) -> None:
+        if self._closed:
+            return
+        ts = time.strftime("%H:%M:%S", time.localtime(event.at))
+        if isinstance(event, HostLine):
+            tag = "" if event.stream == "out" else f"[{event.stream}] "
+            with self._lock:
+                if self._closed:
+                    return
+                known = not self._hosts or event.host in self._hosts
+                target = self._host_file(event.host) if known else self._deploy_log
+                prefix = "" if known else f"[{event.host}] "
+                target.write(f"{ts} {prefix}{tag}{event.line}\n")
+            return
+        self._on_event(event, ts)
+
+    def _on_event(self, event: Event, ts: str) -> None:
+        line = _describe(event)
+        with self._lock:
+            if self._closed:
+                return
+            if line:
+                self._deploy_log.write(f"{ts} {line}\n")
+            if isinstance(event, DeployStarted):
+                self._hosts = event.hosts
+                self._records = {h: HostRecord("running") for h in event.hosts}
+            elif isinstance(event, HostFailed):
+                self._records[event.host] = HostRecord("failed", event.phase, event.step,
+                                                       event.reason)
+            elif isinstance(event, PhaseFinished):
+                self._flush()
+        if isinstance(event, DeployStarted):
+            self.journal.started(self.entry_id, event)
+        elif isinstance(event, DeployFinished):
+            self._finish(event)
+
+    def _finish(self, event: DeployFinished) -> None:
+        with self._lock:
+            for host, why in event.failed_hosts.items():
+                if self._records.get(host, HostRecord("running")).outcome != "failed":
+                    step, _, reason = why.partition(": ")
+                    self._records[host] = HostRecord("failed", "", step, reason or why)
+            others = {"success": "success", "cancelled": "cancelled"}.get(event.outcome,
+                                                                          "aborted")
+            records = {h: (r if r.outcome == "failed" else HostRecord(others))
+                       for h, r in self._records.items()}
+            self._finished = True
+            self._flush()
+        self.journal.finish(self.entry_id, outcome=event.outcome, duration=event.duration,
+                            error=event.error, release_id=event.release_id, hosts=records)
+
+    def _flush(self) -> None:
+        for f in (*self._files.values(), self._deploy_log):
+            f.flush()
+
+    def close(self) -> None:
+        """Flush and close the logs; an operation that never finished is `interrupted`."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for f in (*self._files.values(), self._deploy_log):
+                f.close()
+            finished = self._finished
+            records = {h: (r if r.outcome != "running" else HostRecord("interrupted"))
+                       for h, r in self._records.items()}
+        if not finished:
+            self.journal.finish(self.entry_id, outcome="interrupted", duration=None,
+                                error="ended without a result", hosts=records)
+
+
+def _describe(event: Event) -> str:
+    """One `_deploy.log` line per event that is not host output."""
+    match event:
+        case DeployStarted():
+            return (f"{event.operation} {event.project}/{event.environment} by {event.user}"
+                    f" strategy={event.strategy} ref={event.ref} sha={event.sha}"
+                    f" release={event.release_id} hosts={','.join(event.hosts)}")
+        case PhaseStarted():
+            return f"phase {event.phase} started"
+        case PhaseFinished():
+            return f"phase {event.phase} {'ok' if event.ok else 'FAILED'}"
+        case HostStepStarted():
+            return f"[{event.host}] {event.phase}: {event.step}"
+        case HostStepDone():
+            return (f"[{event.host}] {event.phase}: done in {event.duration:.1f}s"
+                    f" (exit {event.exit_code})")
+        case HostFailed():
+            return f"[{event.host}] FAILED in {event.phase} at {event.step}: {event.reason}"
+        case Switched():
+            return f"[{event.host}] switched to {event.release_id} (was {event.previous})"
+        case SwitchedBack():
+            return f"[{event.host}] switched back to {event.release_id}"
+        case DeployFinished():
+            extra = f": {event.error}" if event.error else ""
+            return f"{event.operation} {event.outcome} in {event.duration:.1f}s{extra}"
+    return ""

@@ -1,0 +1,187 @@
+"""Chat/webhook notifications: the team hears about every deploy, without slowing it.
+
+Events sent (docs/notifications.md):
+  start     a deploy begins (rollbacks and prunes send no start message);
+  success   a deploy succeeded;
+  failure   a deploy or a rollback failed or was cancelled (`outcome` tells which);
+  rollback  a rollback succeeded.
+Prunes send nothing. Each target has its own daemon thread and queue; a webhook that
+fails or hangs produces one warning line (the URL reduced to scheme://host/…, never
+its token) and never fails the deploy. `close()` waits at most `wait` seconds in total.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from deploytui.config.model import NotifyTarget
+from deploytui.engine.events import DeployFinished, DeployStarted, Event, HostFailed
+
+Warn = Callable[[str], None]
+Resolve = Callable[[Any], str | None]
+
+
+def safe_url(url: str) -> str:
+    """scheme://host/… : enough to know which hook, never its path or token."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or "?"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme or '?'}://{host}{port}/…"
+
+
+def event_name(operation: str, finished: DeployFinished | None) -> str | None:
+    """Which notification a start (finished=None) or a finish is, or None for none."""
+    if operation == "prune":
+        return None
+    if finished is None:
+        return "start" if operation == "deploy" else None
+    if finished.outcome == "success":
+        return "rollback" if operation == "rollback" else "success"
+    return "failure"
+
+
+def payload(fmt: str, message: dict[str, Any]) -> dict[str, Any]:
+    """The body for one target: the flat json object, or a Slack text + fields."""
+    if fmt != "slack":
+        return message
+    return {"text": summary(message), "attachments": [{
+        "color": {"success": "good", "rollback": "warning", "start": "#439FE0"}.get(
+            message["event"], "danger"),
+        "fields": [{"title": k, "value": str(v), "short": True} for k, v in (
+            ("Project", f"{message['project']}/{message['environment']}"),
+            ("Ref", message["ref"]), ("Commit", message["sha"][:12]),
+            ("Release", message["release"]), ("By", message["user"]),
+            ("Duration", f"{message['duration']:.0f}s" if message["duration"] else ""),
+            ("Failed host", message["failed_host"]), ("Failed step", message["failed_step"]),
+        ) if v],
+    }]}
+
+
+def summary(m: dict[str, Any]) -> str:
+    target = f"{m['project']}/{m['environment']}"
+    ref = f" {m['ref']}" if m["ref"] else ""
+    sha = f" ({m['sha'][:8]})" if m["sha"] else ""
+    if m["event"] == "start":
+        return f"{m['user']} is deploying {target}{ref}{sha}"
+    if m["event"] == "success":
+        return f"{m['user']} deployed {target}{ref}{sha} in {m['duration']:.0f}s"
+    if m["event"] == "rollback":
+        return f"{m['user']} rolled {target} back to {m['release']}"
+    where = f" on {m['failed_host']} at {m['failed_step']}" if m["failed_host"] else ""
+    return f"{m['operation']} of {target}{ref}{sha} by {m['user']} {m['outcome']}{where}"
+
+
+class _Worker:
+    """One target: a daemon thread posting queued bodies with the target's timeout."""
+
+    def __init__(self, target: NotifyTarget, url: str, warn: Warn) -> None:
+        self.target, self.url, self.warn = target, url, warn
+        self.queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.sent = 0
+        self.thread = threading.Thread(target=self._run, name="deploytui-notify", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (body := self.queue.get()) is not None:
+            self._post(body)
+
+    def _post(self, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        request = urllib.request.Request(self.url, data=data, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.target.timeout) as resp:
+                resp.read(1024)
+            self.sent += 1
+        except urllib.error.HTTPError as exc:
+            self.warn(f"webhook {safe_url(self.url)} answered HTTP {exc.code}")
+        except Exception as exc:  # refused, timed out, DNS: never the deploy's problem
+            reason = getattr(exc, "reason", None) or exc
+            text = " ".join(str(reason).split()).replace(self.url, safe_url(self.url))
+            self.warn(f"webhook {safe_url(self.url)} failed: {text[:120]}")
+
+
+class Notifier:
+    """A Sink: turns DeployStarted/DeployFinished into webhook messages."""
+
+    def __init__(self, targets: Iterable[NotifyTarget], *, resolve: Resolve,
+                 warn: Warn, operation: str) -> None:
+        self.operation = operation
+        self._warn = warn
+        self._workers: list[_Worker] = []
+        self._started: DeployStarted | None = None
+        self._failures: list[HostFailed] = []
+        self._lock = threading.Lock()
+        for target in targets:
+            try:
+                url = resolve(target.url)
+            except Exception as exc:  # SecretUnavailable: one line, no value
+                warn(f"webhook disabled: {exc}")
+                continue
+            if url:
+                self._workers.append(_Worker(target, url, warn))
+
+    def __call__(self, event: Event) -> None:
+        if not self._workers:
+            return
+        if isinstance(event, DeployStarted):
+            with self._lock:
+                self._started = event
+            self._send(event_name(event.operation, None), None)
+        elif isinstance(event, HostFailed):
+            with self._lock:
+                self._failures.append(event)
+        elif isinstance(event, DeployFinished):
+            self._send(event_name(event.operation, event), event)
+
+    def message(self, name: str, finished: DeployFinished | None) -> dict[str, Any]:
+        """The flat json message (documented in docs/notifications.md)."""
+        with self._lock:
+            s, failures = self._started, list(self._failures)
+        host = step = ""
+        if failures:
+            host, step = failures[0].host, failures[0].step
+        elif finished and finished.failed_hosts:
+            host, why = next(iter(finished.failed_hosts.items()))
+            step = why.partition(": ")[0]
+        return {
+            "event": name,
+            "operation": finished.operation if finished else (s.operation if s else ""),
+            "outcome": finished.outcome if finished else "running",
+            "project": s.project if s else "", "environment": s.environment if s else "",
+            "user": s.user if s else "", "ref": s.ref if s else "", "sha": s.sha if s else "",
+            "release": (finished.release_id if finished and finished.release_id
+                        else (s.release_id if s else "")),
+            "duration": round(finished.duration, 3) if finished else None,
+            "hosts": list(s.hosts) if s else [],
+            "failed_host": host, "failed_step": step,
+            "error": finished.error if finished else "",
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+
+    def _send(self, name: str | None, finished: DeployFinished | None) -> None:
+        if name is None:
+            return
+        message = self.message(name, finished)
+        for worker in self._workers:
+            if name in worker.target.on:
+                worker.queue.put(payload(worker.target.format, message))
+
+    def close(self, wait: float = 1.0) -> None:
+        """Let queued messages go out, waiting at most `wait` seconds for all targets."""
+        deadline = time.monotonic() + wait
+        for worker in self._workers:
+            worker.queue.put(None)
+        for worker in self._workers:
+            worker.thread.join(max(0.0, deadline - time.monotonic()))
+            if worker.thread.is_alive():
+                self._warn(f"webhook {safe_url(worker.url)} did not answer in time; "
+                           "its message may be lost")
