@@ -1,0 +1,132 @@
+"""`deploytui deploy PROJECT ENV [--ref REF] [--yes] [--dry-run] [--break-lock]`.
+
+Ctrl-C sets the engine's cancel event (before the switch nothing changes on any
+host; the engine cleans up and releases the lock); a second Ctrl-C exits at once
+with 130. The engine runs in a worker thread so the main thread stays free to take
+the signal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+
+from deploytui.commands import (
+    EXIT_CANCELLED,
+    EXIT_FAILED,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_USAGE,
+    select,
+)
+from deploytui.commands.printer import Printer, summary_table
+from deploytui.config.model import Config, Environment
+from deploytui.engine.deploy import DeployRequest, DeployResult, run_deploy
+from deploytui.engine.events import Sink
+from deploytui.engine.plan import build_plan
+from deploytui.engine.source import SourceError
+
+EXIT_BY_OUTCOME = {"success": EXIT_OK, "failed": EXIT_FAILED, "locked": EXIT_LOCKED,
+                   "cancelled": EXIT_CANCELLED}
+
+
+def confirmed(env: Environment, yes: bool) -> int | None:
+    """None when the deploy may go ahead, else the exit status to return."""
+    if not env.confirm or yes:
+        return None
+    if not sys.stdin.isatty():
+        print(f"deploytui: environment '{env.name}' asks for confirmation: pass --yes",
+              file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        typed = input(f"Type the environment's name ({env.name}) to deploy to it: ")
+    except EOFError:
+        typed = ""
+    if typed.strip() != env.name:
+        print("deploytui: not confirmed; nothing was done", file=sys.stderr)
+        return EXIT_CANCELLED
+    return None
+
+
+def make_sinks(config: Config, project: str, env: str, printer: Sink, resolver
+               ) -> tuple[Sink, Callable[[], None]]:
+    try:
+        from deploytui.commands.sinks import build_sinks
+    except ImportError:
+        return printer, lambda: None
+    return build_sinks(config, project=project, environment=env, operation="deploy",
+                       printer=printer, resolver=resolver)
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    project, env = select(config, args.project, args.env)
+    request = DeployRequest(project, env, ref=args.ref, break_lock=args.break_lock)
+    if args.dry_run:
+        try:
+            plan = build_plan(config, request)
+        except SourceError as exc:
+            print(f"deploytui: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        print("\n".join(plan.lines()))
+        return EXIT_OK
+    refused = confirmed(env, args.yes)
+    if refused is not None:
+        return refused
+    from deploytui.config.secrets import SecretResolver
+
+    resolver = SecretResolver()
+    printer = Printer()
+    sink, close = make_sinks(config, project.name, env.name, printer, resolver)
+    cancel = threading.Event()
+    holder: list[DeployResult] = []
+
+    def work() -> None:
+        holder.append(run_deploy(config, request, sink=sink, cancel=cancel, resolver=resolver))
+
+    restore = _install_sigint(cancel, printer)
+    try:
+        worker = threading.Thread(target=work, name="deploy", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.2)
+    finally:
+        restore()
+        close()
+    if not holder:
+        print("deploytui: the deploy stopped without a result", file=sys.stderr)
+        return EXIT_FAILED
+    return report(holder[0], printer)
+
+
+def report(result: DeployResult, printer: Printer) -> int:
+    rows = [(h, r.outcome, r.duration, result.release_id if r.outcome == "deployed" else "-")
+            for h, r in result.hosts.items()]
+    printer.write("")
+    for line in summary_table(rows):
+        printer.write(line)
+    for warning in result.warnings:
+        printer.write(f"warning: {warning}")
+    if result.outcome == "success":
+        printer.write(f"deployed release {result.release_id} ({result.sha[:12]}) to"
+                      f" {len(result.hosts)} host(s) in {result.duration:.1f}s")
+    else:
+        print(f"deploytui: deploy {result.outcome}: {result.error}", file=sys.stderr)
+    return EXIT_BY_OUTCOME.get(result.outcome, EXIT_FAILED)
+
+
+def _install_sigint(cancel: threading.Event, printer: Printer) -> Callable[[], None]:
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, frame: object) -> None:
+        if cancel.is_set():
+            os._exit(EXIT_CANCELLED)  # second Ctrl-C: hard exit, no cleanup
+        cancel.set()
+        printer.write("cancelling... (Ctrl-C again to exit at once)")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    return lambda: signal.signal(signal.SIGINT, previous)

@@ -1,0 +1,71 @@
+"""The CLI's sink: phase headers, `[host] line` as lines arrive, and the summary table.
+
+Called from engine threads, so every write holds one lock and flushes: lines of two
+hosts never interleave mid-line, and CI logs show progress as it happens.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import TextIO
+
+from deploytui.engine.events import (
+    DeployStarted,
+    Event,
+    HostFailed,
+    HostLine,
+    HostStepStarted,
+    PhaseStarted,
+    Switched,
+    SwitchedBack,
+)
+
+
+class Printer:
+    def __init__(self, out: TextIO | None = None, *, steps: bool = True) -> None:
+        self._out = out
+        self._lock = threading.Lock()
+        self._steps = steps
+
+    def write(self, text: str) -> None:
+        out = self._out or sys.stdout  # looked up late: capsys swaps sys.stdout
+        with self._lock:
+            out.write(text + "\n")
+            out.flush()
+
+    def __call__(self, event: Event) -> None:
+        line = format_event(event, steps=self._steps)
+        if line is not None:
+            self.write(line)
+
+
+def format_event(event: Event, *, steps: bool = True) -> str | None:
+    """One printed line for an event, or None for events the CLI does not show."""
+    if isinstance(event, DeployStarted):
+        sha = f" ({event.sha[:12]})" if event.sha else ""
+        rel = f" as release {event.release_id}" if event.release_id else ""
+        return (f"{event.operation} {event.project}/{event.environment}: {event.ref}{sha}{rel}"
+                f" to {len(event.hosts)} host(s) [{event.strategy}] by {event.user}")
+    if isinstance(event, PhaseStarted):
+        return f"== {event.phase} =="
+    if isinstance(event, HostLine):
+        return f"[{event.host}] {event.line}"
+    if isinstance(event, HostStepStarted):
+        return f"[{event.host}] $ {event.step}" if steps else None
+    if isinstance(event, HostFailed):
+        return f"[{event.host}] FAILED {event.step}: {event.reason}"
+    if isinstance(event, Switched):
+        return f"[{event.host}] current -> {event.release_id} (was {event.previous or 'none'})"
+    if isinstance(event, SwitchedBack):
+        return f"[{event.host}] switched back to {event.release_id or 'nothing'}"
+    return None
+
+
+def summary_table(rows: list[tuple[str, str, float, str]]) -> list[str]:
+    """host / outcome / duration / release, aligned; `rows` in host order."""
+    header = ("HOST", "OUTCOME", "DURATION", "RELEASE")
+    cells = [header] + [(h, o, f"{d:.1f}s", r) for h, o, d, r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(4)]
+    return ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+            for row in cells]

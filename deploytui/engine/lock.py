@@ -1,0 +1,197 @@
+"""The deploy lock: `mkdir <deploy_to>/.deploytui/lock` on every host, atomically.
+
+mkdir(2) either creates the directory or fails because it exists, so two deploys can
+never both hold a host. The holder is written to `lock/info` as JSON; a random token
+in it lets a deploy remove only its own lock (a lock broken and re-taken by someone
+else is never released by the first holder's `finally`).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import secrets
+import socket
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+
+from deploytui.engine.hostpool import HostPool
+from deploytui.engine.layout import Layout
+from deploytui.engine.safety import q
+from deploytui.engine.transport import Transport, TransportError
+
+LOCK_TIMEOUT = 30.0
+_HELD = "DEPLOYTUI-LOCK-HELD"
+_TAKEN = "DEPLOYTUI-LOCK-TAKEN"
+
+
+def local_user() -> str:
+    """`user@machine` of whoever runs this process."""
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _iso_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+@dataclass
+class LockInfo:
+    """Who holds the lock, since when, and what for."""
+
+    user: str = field(default_factory=local_user)  # user@machine
+    pid: int = field(default_factory=os.getpid)
+    started: str = field(default_factory=_iso_now)  # ISO 8601 UTC
+    project: str = ""
+    environment: str = ""
+    ref: str = ""
+    operation: str = "deploy"  # deploy | rollback | prune | lock (manual)
+    token: str = field(default_factory=lambda: secrets.token_hex(8))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> LockInfo:
+        """Tolerant: a lock whose info is missing or garbled still reads as held."""
+        try:
+            data = json.loads(text)
+            known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+            return cls(**known)
+        except (ValueError, TypeError):
+            return cls(user="unknown", pid=0, started="unknown time", token="")
+
+    def describe(self) -> str:
+        """`USER@MACHINE since TIME (deploying REF)`: the one-line holder description."""
+        doing = {"deploy": "deploying", "rollback": "rolling back", "prune": "pruning",
+                 "lock": "locked by hand"}.get(self.operation, self.operation)
+        what = f"{doing} {self.ref}".strip() if self.operation != "lock" else doing
+        return f"{self.user} since {self.started} ({what})"
+
+
+class Locked(Exception):
+    """Another operation holds the lock on `host`."""
+
+    def __init__(self, host: str, holder: LockInfo) -> None:
+        super().__init__(f"{host}: locked by {holder.describe()}")
+        self.host = host
+        self.holder = holder
+
+
+def _take_command(layout: Layout, info: LockInfo, break_lock: bool) -> str:
+    lock = q(layout.lock)
+    breaking = ""
+    if break_lock:  # print the old holder, then remove only the lock directory
+        breaking = (f"if [ -d {lock} ]; then echo BROKEN; cat {lock}/info 2>/dev/null; echo;"
+                    f" rm -f {lock}/info; rmdir {lock} || exit 1; fi; ")
+    return (f"mkdir -p {q(layout.state_dir)} || exit 1; {breaking}"
+            f"if mkdir {lock} 2>/dev/null; then"
+            f" printf '%s\\n' {q(info.to_json())} > {lock}/info && echo {_TAKEN};"
+            f" else echo {_HELD}; cat {lock}/info 2>/dev/null; echo; fi")
+
+
+def _release_command(layout: Layout, info: LockInfo) -> str:
+    lock = q(layout.lock)
+    return (f"if [ -d {lock} ] && grep -qF {q(info.token)} {lock}/info 2>/dev/null; then"
+            f" rm -f {lock}/info && rmdir {lock}; fi")
+
+
+def acquire_locks(pool: HostPool, layouts: dict[str, Layout], info: LockInfo, *,
+                  break_lock: bool = False) -> dict[str, LockInfo]:
+    """Take the lock on every host of `layouts`, or on none of them.
+
+    Raises Locked (naming the first holder found) or the first TransportError; in both
+    cases the locks already taken are released before raising. Returns the holders
+    whose locks were broken (break_lock), so the caller can say whose they were.
+    """
+    hosts = [pool.host(name) for name in layouts]
+
+    def take(host, transport: Transport) -> tuple[bool, LockInfo | None, LockInfo | None]:
+        result = transport.run(_take_command(layouts[host.name], info, break_lock),
+                               capture=True, timeout=LOCK_TIMEOUT)
+        if not result.ok:
+            raise TransportError(host.name, f"lock: {result.last_line()}")
+        out = result.stdout
+        broken = None
+        if "BROKEN" in out.splitlines()[:1]:
+            after = out.split("BROKEN", 1)[1].split(_TAKEN)[0].split(_HELD)[0]
+            broken = LockInfo.from_json(after.strip())
+        if _TAKEN in out:
+            return True, None, broken
+        return False, LockInfo.from_json(out.split(_HELD, 1)[1].strip()), broken
+
+    # The first host is taken alone, before the others: of two deploys started together,
+    # the one that gets it gets them all (taking all at once, each could win some hosts
+    # and both would give up).
+    outcomes = pool.map(take, hosts[:1])
+    if all(o.ok and o.value and o.value[0] for o in outcomes.values()):
+        outcomes.update(pool.map(take, hosts[1:]))
+    taken = [n for n, o in outcomes.items() if o.ok and o.value and o.value[0]]
+    broken = {n: o.value[2] for n, o in outcomes.items() if o.ok and o.value and o.value[2]}
+    problem: BaseException | None = None
+    for name in layouts:  # configured order: the report names the first host
+        outcome = outcomes.get(name)
+        if outcome is None:
+            continue
+        if outcome.error is not None:
+            err = outcome.error
+            problem = err if isinstance(err, TransportError) else TransportError(
+                name, f"lock: {type(err).__name__}: {err}")
+            break
+        if outcome.value is not None and not outcome.value[0]:
+            problem = Locked(name, outcome.value[1] or LockInfo.from_json(""))
+            break
+    if problem is not None:
+        release_locks(pool, {n: layouts[n] for n in taken}, info)
+        raise problem
+    return broken
+
+
+def release_locks(pool: HostPool, layouts: dict[str, Layout], info: LockInfo
+                  ) -> dict[str, str]:
+    """Remove our own lock from every host (best effort); returns host -> error."""
+    hosts = [pool.host(name) for name in layouts if name in pool.transports]
+    outcomes = pool.map(lambda h, t: t.run(_release_command(layouts[h.name], info),
+                                           timeout=LOCK_TIMEOUT), hosts)
+    errors = {n: str(o.error) for n, o in outcomes.items() if o.error is not None}
+    for name in layouts:
+        if name not in pool.transports:
+            errors[name] = f"{name}: not connected; its lock could not be released"
+    return errors
+
+
+def read_lock(transport: Transport, layout: Layout) -> LockInfo | None:
+    """The holder of the lock on this host, or None when it is free."""
+    lock = q(layout.lock)
+    result = transport.run(f"if [ -d {lock} ]; then echo {_HELD}; cat {lock}/info 2>/dev/null;"
+                           f" fi; true", capture=True, timeout=LOCK_TIMEOUT)
+    if _HELD not in result.stdout:
+        return None
+    return LockInfo.from_json(result.stdout.split(_HELD, 1)[1].strip())
+
+
+def break_locks(pool: HostPool, layouts: dict[str, Layout], hosts: Iterable[str] | None = None
+                ) -> dict[str, LockInfo | None]:
+    """Remove whatever lock is on each host (unlock); returns host -> whose it was."""
+    names = list(hosts if hosts is not None else layouts)
+
+    def remove(host, transport: Transport) -> LockInfo | None:
+        holder = read_lock(transport, layouts[host.name])
+        lock = q(layouts[host.name].lock)
+        result = transport.run(f"if [ -d {lock} ]; then rm -f {lock}/info && rmdir {lock}; fi",
+                               timeout=LOCK_TIMEOUT)
+        if not result.ok:
+            raise TransportError(host.name, f"unlock: {result.last_line()}")
+        return holder
+
+    outcomes = pool.map(remove, [pool.host(n) for n in names])
+    errors = [o.error for o in outcomes.values() if o.error is not None]
+    if errors:
+        err = errors[0]
+        raise err if isinstance(err, TransportError) else TransportError("unlock", str(err))
+    return {n: o.value for n, o in outcomes.items()}

@@ -1,0 +1,177 @@
+"""Running commands on hosts as named steps, and the roles' tasks / once / restart.
+
+Every remote step of an operation goes through `run_step`, so every step reports the
+same events (started, each output line, done or failed) and fails the same way: a
+StepFailed whose message is one line naming the host and the step. Role semantics:
+roles run in the configured order; `tasks` on every host of a role; `once` on the
+role's first host, once per operation; `restart` role by role, honouring
+`parallel: false` (one host at a time) and `batch: N` (rolling batches).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+from deploytui.config.model import Host, Project, Role
+from deploytui.engine.events import HostFailed, HostLine, HostStepDone, HostStepStarted, Sink
+from deploytui.engine.hostpool import HostPool
+from deploytui.engine.safety import q
+from deploytui.engine.transport import (
+    Cancelled,
+    CommandResult,
+    ConnectionLost,
+    Transport,
+    TransportError,
+    Unreachable,
+)
+
+EnvForHost = Callable[[str], dict[str, str]]
+RELEASE_PATH_KEY = "DEPLOYTUI_RELEASE_PATH"
+
+
+class StepFailed(Exception):
+    """A step failed on a host; str() is `host: step: reason`, one line."""
+
+    def __init__(self, host: str, step: str, reason: str, *, cancelled: bool = False,
+                 lost: bool = False) -> None:
+        super().__init__(f"{host}: {step}: {reason}")
+        self.host = host
+        self.step = step
+        self.reason = reason
+        self.cancelled = cancelled
+        self.lost = lost  # the host stopped answering: later cleanup is best effort
+
+
+def in_dir(cwd: str, command: str) -> str:
+    """`command` (the user's shell text) run inside `cwd` (quoted)."""
+    return f"cd {q(cwd)} || exit 1\n{command}"
+
+
+def run_step(transport: Transport, phase: str, step: str, command: str, *, sink: Sink,
+             cancel: threading.Event | None = None, timeout: float | None = None,
+             env: Mapping[str, str] | None = None) -> CommandResult:
+    """Run one command as a named step; raises StepFailed unless it exits 0."""
+    host = transport.name
+    sink(HostStepStarted(host=host, phase=phase, step=step))
+    if cancel is not None and cancel.is_set():
+        raise StepFailed(host, step, "cancelled", cancelled=True)
+
+    def line(text: str, stream: str) -> None:
+        sink(HostLine(host=host, line=text, stream="err" if stream == "err" else "out"))
+
+    started = time.monotonic()
+    try:
+        result = transport.run(command, on_line=line, timeout=timeout, cancel=cancel,
+                               env=dict(env) if env else None)
+    except Cancelled:
+        raise StepFailed(host, step, "cancelled", cancelled=True) from None
+    except TransportError as exc:
+        reason = exc.message
+        sink(HostFailed(host=host, phase=phase, step=step, reason=reason))
+        raise StepFailed(host, step, reason,
+                         lost=isinstance(exc, ConnectionLost | Unreachable)) from None
+    sink(HostStepDone(host=host, phase=phase, step=step, duration=time.monotonic() - started,
+                      exit_code=result.exit_code))
+    if not result.ok:
+        reason = result.last_line()
+        if reason != f"exit status {result.exit_code}":
+            reason = f"{reason} (exit {result.exit_code})"
+        sink(HostFailed(host=host, phase=phase, step=step, reason=reason))
+        raise StepFailed(host, step, reason)
+    return result
+
+
+def role_hosts(project: Project, hosts: list[Host], role: str) -> list[Host]:
+    """The hosts of `role`, in the environment's order."""
+    return [h for h in hosts if role in h.roles]
+
+
+def once_hosts(project: Project, hosts: list[Host]) -> dict[str, str]:
+    """role -> the host that runs its `once` commands (the role's first host)."""
+    chosen: dict[str, str] = {}
+    for name, role in project.roles.items():
+        members = role_hosts(project, hosts, name)
+        if role.once and members:
+            chosen[name] = members[0].name
+    return chosen
+
+
+def task_commands(project: Project, host: Host) -> list[tuple[str, str]]:
+    """(step name, command) of the host's roles' tasks, roles in configured order."""
+    return [(f"task {role.name}: {cmd}", cmd) for role in project.roles_of(host)
+            for cmd in role.tasks]
+
+
+def _error(host: str, exc: BaseException | None) -> str:
+    text = str(exc) if exc is not None else "unknown error"
+    return text if text.startswith(f"{host}: ") else f"{host}: {text}"
+
+
+def run_once(pool: HostPool, project: Project, hosts: list[Host], sink: Sink,
+             cancel: threading.Event | None, env_for_host: EnvForHost, *,
+             phase: str = "once") -> dict[str, str]:
+    """Each role's `once` commands on its first host, roles in order; host -> error.
+
+    Stops at the first failure: a migration that failed must not be followed by more.
+    """
+    for role_name, host_name in once_hosts(project, hosts).items():
+        role = project.roles[role_name]
+        transport = pool.transports.get(host_name)
+        if transport is None:
+            return {host_name: f"{host_name}: once {role_name}: not connected"}
+        env = env_for_host(host_name)
+        try:
+            for cmd in role.once:
+                run_step(transport, phase, f"once {role_name}: {cmd}",
+                         in_dir(env[RELEASE_PATH_KEY], cmd), sink=sink, cancel=cancel,
+                         timeout=project.timeout, env=env)
+        except StepFailed as exc:
+            return {host_name: str(exc)}
+    return {}
+
+
+def _restart_batches(role: Role, members: list[Host], max_parallel: int) -> list[list[Host]]:
+    if not role.parallel:
+        size = 1
+    elif role.batch:
+        size = max(1, role.batch)
+    else:
+        size = max(1, max_parallel)
+    return [members[i:i + size] for i in range(0, len(members), size)]
+
+
+def run_restarts(pool: HostPool, project: Project, hosts: list[Host], sink: Sink,
+                 cancel: threading.Event | None, env_for_host: EnvForHost, *,
+                 phase: str = "restart") -> dict[str, str]:
+    """Each role's `restart` commands, role by role, batch by batch; host -> error.
+
+    A failed batch stops the rollout: later batches and roles are not restarted (their
+    hosts are reported as not restarted), so a bad release never restarts everywhere.
+    Commands run in DEPLOYTUI_RELEASE_PATH from env_for_host(host).
+    """
+    errors: dict[str, str] = {}
+    for role_name, role in project.roles.items():
+        members = role_hosts(project, hosts, role_name)
+        if not role.restart or not members:
+            continue
+        for batch in _restart_batches(role, members, pool.max_parallel):
+            if errors:
+                for h in batch:
+                    errors.setdefault(h.name, f"{h.name}: restart {role_name}: not restarted"
+                                              " (an earlier restart failed)")
+                continue
+
+            def restart(host: Host, transport: Transport, role: Role = role) -> None:
+                env = env_for_host(host.name)
+                for cmd in role.restart:
+                    run_step(transport, phase, f"restart {role.name}: {cmd}",
+                             in_dir(env[RELEASE_PATH_KEY], cmd), sink=sink, cancel=cancel,
+                             timeout=project.timeout, env=env)
+
+            outcomes = pool.map(restart, batch)
+            for name, outcome in outcomes.items():
+                if outcome.error is not None:
+                    errors[name] = _error(name, outcome.error)
+    return errors

@@ -1,0 +1,177 @@
+"""The code being deployed, seen from the deploying machine.
+
+The commit is resolved ONCE, here, into a full sha, and every host deploys exactly
+that sha: a branch moving during a deploy cannot split the fleet. Resolution uses a
+local bare mirror of the repository (a cache under the data dir), which also gives the
+commit subject and, for the artifact strategy, the tree to build. Every git call is an
+argv list (no shell), with `--end-of-options` before user input, so a ref such as
+`master; touch /tmp/x` is only ever a failed lookup.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from deploytui import paths
+from deploytui.config.model import Environment, Project
+from deploytui.engine.events import Sink
+from deploytui.engine.local import LocalTransport
+from deploytui.engine.roles import in_dir, run_step
+
+BUILTIN_DEMO = "builtin:demo"
+GIT_TIMEOUT = 300.0
+
+
+class SourceError(Exception):
+    """The repository or the ref cannot be used; str() is one line."""
+
+
+@dataclass(frozen=True)
+class Resolved:
+    repo_url: str  # what hosts clone from
+    ref: str  # what the user asked for (branch, tag or sha)
+    branch: str  # for revisions.log: the ref as given
+    sha: str  # full 40-hex commit id
+    subject: str
+    cache: Path  # local bare mirror
+
+
+@dataclass(frozen=True)
+class Artifact:
+    path: Path
+    sha256: str
+    size: int
+    workdir: Path  # temp dir holding it; remove with `discard()`
+
+    def discard(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def demo_repo() -> Path:
+    """The bundled sample app as a git repo in the user data dir (made on first use)."""
+    from deploytui.sample_app import create_sample_repo
+
+    return create_sample_repo(paths.data_dir() / "demo-repo")
+
+
+def repo_url(project: Project) -> str:
+    return str(demo_repo()) if project.repo == BUILTIN_DEMO else project.repo
+
+
+def _git_env() -> dict[str, str]:
+    return {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_ASKPASS": "true", "SSH_ASKPASS": "true"}
+
+
+def _git(*args: str, git_dir: Path | None = None, timeout: float = GIT_TIMEOUT
+         ) -> subprocess.CompletedProcess[str]:
+    argv = ["git"] + ([f"--git-dir={git_dir}"] if git_dir else []) + list(args)
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, env=_git_env(),
+                              timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise SourceError(f"git {args[0]} timed out after {timeout:g}s") from None
+
+
+def _last(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1] if lines else "no output"
+
+
+def cache_dir(url: str) -> Path:
+    digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+    return paths.data_dir() / "git-cache" / f"{digest}.git"
+
+
+def update_cache(url: str) -> Path:
+    """Clone (first time) or fetch the local mirror of `url`; serialised by a file lock."""
+    cache = cache_dir(url)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with open(cache.parent / f"{cache.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (cache / "HEAD").exists():
+            res = _git("remote", "update", "--prune", git_dir=cache)
+        else:
+            shutil.rmtree(cache, ignore_errors=True)
+            res = _git("clone", "--mirror", "--quiet", "--", url, str(cache))
+        if res.returncode != 0:
+            raise SourceError(f"cannot fetch {url}: {_last(res.stderr)}")
+    return cache
+
+
+def resolve(project: Project, environment: Environment, ref: str | None = None) -> Resolved:
+    """Resolve the branch (or --ref) to a full sha on this machine, once per deploy."""
+    url = repo_url(project)
+    wanted = ref or environment.branch or project.branch
+    if not wanted or wanted.startswith("-") or "\n" in wanted:
+        raise SourceError(f"ref {wanted!r} not found in {url}")
+    cache = update_cache(url)
+    res = _git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{wanted}^{{commit}}",
+               git_dir=cache)
+    sha = res.stdout.strip()
+    if res.returncode != 0 or len(sha) != 40:
+        raise SourceError(f"ref {wanted!r} not found in {url}")
+    subject = _git("log", "-1", "--format=%s", sha, git_dir=cache).stdout.strip()
+    return Resolved(repo_url=url, ref=wanted, branch=wanted, sha=sha, subject=subject,
+                    cache=cache)
+
+
+def subjects(resolved: Resolved, shas: list[str]) -> dict[str, str]:
+    """Commit subjects for known shas (for listings); unknown shas are left out."""
+    found: dict[str, str] = {}
+    for sha in shas:
+        res = _git("log", "-1", "--format=%s", "--end-of-options", sha, git_dir=resolved.cache)
+        if res.returncode == 0:
+            found[sha] = res.stdout.strip()
+    return found
+
+
+def build_artifact(project: Project, resolved: Resolved, env: dict[str, str], sink: Sink,
+                   cancel: threading.Event | None = None) -> Artifact:
+    """Check the sha out in a temp dir, run `build` there once, pack a tar.gz.
+
+    Build output streams as HostLine events of the pseudo-host "local". Raises
+    StepFailed (host "local") when a build command fails or is cancelled.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="deploytui-artifact-"))
+    try:
+        src = workdir / "src"
+        src.mkdir()
+        tar = workdir / "src.tar"
+        res = _git("archive", "--format=tar", "-o", str(tar), resolved.sha, git_dir=resolved.cache)
+        if res.returncode != 0:
+            raise SourceError(f"git archive {resolved.sha}: {_last(res.stderr)}")
+        unpack = subprocess.run(["tar", "-x", "-f", str(tar), "-C", str(src)],
+                                capture_output=True, text=True)
+        tar.unlink()
+        if unpack.returncode != 0:
+            raise SourceError(f"unpacking {resolved.sha}: {_last(unpack.stderr)}")
+        local = LocalTransport("local")
+        local.connect()
+        build_env = {**env, "DEPLOYTUI_HOST": "local", "DEPLOYTUI_RELEASE_PATH": str(src)}
+        for cmd in project.build:
+            run_step(local, "prepare", f"build (local): {cmd}", in_dir(str(src), cmd), sink=sink,
+                     cancel=cancel, timeout=project.timeout, env=build_env)
+        out = workdir / "artifact.tar.gz"
+        packed = subprocess.run(["tar", "-czf", str(out), "-C", str(src), "."],
+                                capture_output=True, text=True)
+        if packed.returncode != 0:
+            raise SourceError(f"packing the artifact: {_last(packed.stderr)}")
+        digest = hashlib.sha256()
+        with open(out, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        shutil.rmtree(src, ignore_errors=True)
+        return Artifact(path=out, sha256=digest.hexdigest(), size=out.stat().st_size,
+                        workdir=workdir)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise

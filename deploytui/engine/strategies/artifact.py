@@ -1,0 +1,40 @@
+"""`artifact`: one tarball built on the deploying machine, unpacked on every host.
+
+The upload lands inside the new release directory (the only place the engine may
+delete from) and its sha256 is verified on the host before it is unpacked.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deploytui.engine.safety import q
+from deploytui.engine.strategies import (
+    HostContext,
+    Step,
+    build_and_tasks,
+    new_release_step,
+    shared_step,
+)
+
+UPLOAD_NAME = ".deploytui-artifact.tar.gz"
+
+
+def prepare_steps(ctx: HostContext) -> list[Step]:
+    rel = ctx.release_path
+    remote = f"{rel}/{UPLOAD_NAME}"
+    local = ctx.artifact or Path("artifact.tar.gz")  # the plan shows a placeholder
+    steps = [
+        new_release_step(ctx),
+        Step("upload artifact", upload=local, remote=remote),
+        Step("unpack", (
+            f"got=$(sha256sum {q(remote)} | cut -d' ' -f1); "
+            f"if [ \"$got\" != {q(ctx.artifact_sha256)} ]; then"
+            f" echo \"artifact checksum mismatch: $got\" >&2; exit 1; fi; "
+            f"tar -x -z -f {q(remote)} -C {q(rel)} && rm -f {q(remote)} &&"
+            f" printf '%s\\n' {q(ctx.sha)} > {q(rel)}/REVISION")),
+    ]
+    shared = shared_step(ctx)
+    if shared is not None:
+        steps.append(shared)
+    return steps + build_and_tasks(ctx, build=False)  # built once, locally

@@ -1,0 +1,106 @@
+"""The deploy lock over real SSH, and the CLI's lock, unlock and deploy exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fleet import Fleet
+
+from deploytui.cli import main
+from deploytui.config import load_config_text
+from deploytui.engine.hostpool import HostPool, transport_factory
+from deploytui.engine.layout import Layout
+from deploytui.engine.lock import Locked, LockInfo, acquire_locks, read_lock, release_locks
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEPLOYTUI_DATA_DIR", str(tmp_path / "data"))
+
+
+def write(fleet: Fleet, tmp_path: Path, **overrides) -> Path:
+    return fleet.write_config(tmp_path / "deploytui.yml", fleet.config(3, **overrides))
+
+
+def pool_of(fleet: Fleet):
+    config = load_config_text(json.dumps(fleet.config(3)), "t.yml")
+    env = config.projects["app"].environments["prod"]
+    pool = HostPool(env.hosts, transport_factory(config))
+    assert pool.connect() == {}
+    return pool, {h.name: Layout("/srv/app") for h in env.hosts}
+
+
+def test_a_lock_is_all_or_nothing_and_names_its_holder(hosts: Fleet):
+    pool, layouts = pool_of(hosts)
+    with pool:
+        mine = LockInfo(user="ann@laptop", project="app", environment="prod", ref="main")
+        acquire_locks(pool, {"host2": layouts["host2"]}, mine)
+        theirs = LockInfo(user="bob@desk", ref="v2")
+        with pytest.raises(Locked) as err:
+            acquire_locks(pool, layouts, theirs)
+        assert err.value.host == "host2"
+        assert str(err.value).startswith("host2: locked by ann@laptop since ")
+        assert str(err.value).endswith("(deploying main)")
+        assert not hosts.hosts[0].path("/srv/app/.deploytui/lock").exists()  # bob let go
+        holder = read_lock(pool.transports["host2"], layouts["host2"])
+        assert holder is not None and holder.user == "ann@laptop"
+        release_locks(pool, layouts, theirs)  # not bob's: stays
+        assert read_lock(pool.transports["host2"], layouts["host2"]) is not None
+        release_locks(pool, layouts, mine)
+        assert read_lock(pool.transports["host2"], layouts["host2"]) is None
+
+
+def test_cli_lock_blocks_a_deploy_with_exit_3_until_unlock_says_whose_it_was(
+        hosts: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    path = str(write(hosts, tmp_path))
+    assert main(["--config", path, "lock", "app", "prod"]) == 0
+    capsys.readouterr()
+    assert main(["--config", path, "deploy", "app", "prod"]) == 3
+    err = capsys.readouterr().err
+    assert "locked by " in err and "(locked by hand)" in err
+    assert not hosts.hosts[0].path("/srv/app/releases").exists()
+    assert main(["--config", path, "unlock", "app", "prod"]) == 0
+    out = capsys.readouterr().out
+    assert "[host1] removed the lock of " in out
+    assert main(["--config", path, "deploy", "app", "prod"]) == 0
+    out = capsys.readouterr().out
+    assert "== prepare ==" in out and "[host2] Build complete" in out
+    table = out[out.index("HOST"):].splitlines()
+    assert table[0].split() == ["HOST", "OUTCOME", "DURATION", "RELEASE"]
+    assert [row.split()[:2] for row in table[1:4]] == [
+        ["host1", "deployed"], ["host2", "deployed"], ["host3", "deployed"]]
+
+
+def test_cli_break_lock_deploys_over_a_stale_lock_and_says_whose_it_was(
+        hosts: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    path = str(write(hosts, tmp_path))
+    assert main(["--config", path, "lock", "app", "prod"]) == 0
+    assert main(["--config", path, "deploy", "app", "prod", "--break-lock"]) == 0
+    out = capsys.readouterr().out
+    assert "broke the lock held by" in out
+    assert not hosts.hosts[0].path("/srv/app/.deploytui/lock").exists()
+
+
+def test_cli_deploy_exit_codes_for_failure_confirmation_and_dry_run(
+        hosts: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    path = str(write(hosts, tmp_path))
+    hosts.hosts[2].set_marker("fail-build")
+    assert main(["--config", path, "deploy", "app", "prod"]) == 1
+    captured = capsys.readouterr()
+    assert "deploy failed: host3: build: sh build.sh: build failed: marker present" in captured.err
+    assert "Traceback" not in captured.err + captured.out
+    assert main(["--config", path, "deploy", "app", "prod", "--ref", "nope"]) == 1
+    assert "ref 'nope' not found" in capsys.readouterr().err
+    assert main(["--config", path, "deploy", "app", "prod", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "plan: deploy app/prod (release)" in out and "dry run: nothing was changed" in out
+    data = hosts.config(3)
+    data["projects"]["app"]["environments"]["prod"]["confirm"] = True
+    confirm = str(hosts.write_config(tmp_path / "confirm.yml", data))
+    assert main(["--config", confirm, "deploy", "app", "prod"]) == 2
+    assert "--yes" in capsys.readouterr().err
+    assert all(not h.path("/srv/app/current").exists() for h in hosts.hosts[:3])
+    hosts.hosts[2].clear_markers()
+    assert main(["--config", confirm, "deploy", "app", "prod", "--yes"]) == 0
