@@ -31,7 +31,7 @@ from deploytui.engine.hostpool import HostPool, TransportFactory, transport_fact
 from deploytui.engine.layout import Layout, ReleaseMeta, release_id_now, write_meta_command
 from deploytui.engine.lock import Locked, LockInfo, acquire_locks, local_user, release_locks
 from deploytui.engine.prune import prune_hosts
-from deploytui.engine.redact import redacting_sink
+from deploytui.engine.redact import redact, redacting_sink
 from deploytui.engine.revisions import append_revisions, deploy_line
 from deploytui.engine.roles import StepFailed, run_once, run_restarts, run_step
 from deploytui.engine.safety import delete_release_command, q
@@ -197,6 +197,8 @@ class _Deploy:
 
     def _result(self, outcome: str, error: str) -> DeployResult:
         now = time.monotonic()
+        error = self._redact(error)
+        self.warnings = [self._redact(w) for w in self.warnings]
         for name, report in self.reports.items():
             report.duration = now - self.host_started.get(name, now)
         failed = {n: f"{r.step}: {r.error}" for n, r in self.reports.items() if r.error}
@@ -211,7 +213,11 @@ class _Deploy:
 
     def _fail(self, host: str, step: str, error: str, *, outcome: str = "failed") -> None:
         report = self.reports[host]
-        report.outcome, report.step, report.error = outcome, step, error
+        report.outcome, report.step, report.error = outcome, step, self._redact(error)
+
+    def _redact(self, text: str) -> str:
+        """Results reach terminals and screens too, not only through the sink."""
+        return redact(text, self.resolver.known_values())
 
     def _fail_from(self, outcomes: dict, phase: str) -> list[str]:
         """Record each host's failure; returns the failed hosts."""

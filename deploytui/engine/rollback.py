@@ -28,7 +28,7 @@ from deploytui.engine.events import (
 from deploytui.engine.hostpool import HostPool, TransportFactory, transport_factory
 from deploytui.engine.layout import Layout, ReleaseMeta, write_meta_command
 from deploytui.engine.lock import Locked, LockInfo, acquire_locks, local_user, release_locks
-from deploytui.engine.redact import redacting_sink
+from deploytui.engine.redact import redact, redacting_sink
 from deploytui.engine.releases import (
     FleetReleases,
     HostScan,
@@ -159,6 +159,9 @@ def run_rollback(config: Config, project: str | Project, environment: str | Envi
             release_locks(pool, layouts, info)
         pool.close()
         result.duration = time.monotonic() - started
+        secrets = resolver.known_values()
+        result.error = redact(result.error, secrets)
+        result.failed_hosts = {h: redact(e, secrets) for h, e in result.failed_hosts.items()}
         if result.outcome != "success" and cancel is not None and cancel.is_set():
             result.outcome = "cancelled"
         sink(DeployFinished(operation="rollback", outcome=result.outcome,  # type: ignore[arg-type]
