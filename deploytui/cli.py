@@ -1,0 +1,205 @@
+"""The `deploytui` command: no subcommand opens the console, subcommands run headless.
+
+Start-up time matters (CI calls this in loops, people press Tab): only argparse is
+imported up front; the config loader, a command's module and the console are imported
+when they are needed. Every failure the user can cause ends in one line on stderr
+and a documented exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from deploytui import __version__
+from deploytui.commands import EXIT_CANCELLED, EXIT_FAILED, EXIT_USAGE, UsageError
+
+if TYPE_CHECKING:
+    from deploytui.config import Config, ConfigProblem
+
+PROG = "deploytui"
+# A command's implementation lives in deploytui.commands.<module>.
+COMMAND_MODULES = {"unlock": "lock"}
+CONSOLE_MODULE = "deploytui.tui.app"
+
+EPILOG = """\
+exit status: 0 ok, 1 failed, 2 usage or config error, 3 locked, 130 cancelled.
+config: --config PATH, else $DEPLOYTUI_CONFIG, else ./deploytui.yml, else the user
+config directory (e.g. ~/.config/deploytui/config.yml)."""
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line; --config and --theme are accepted before or after a command."""
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Deploy applications over SSH: a terminal console, "
+        "or headless commands for CI.", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, metavar="PATH", help="the config file to use")
+    parser.add_argument("--theme", metavar="NAME", help="the console's theme")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    # The same options after the command; SUPPRESS keeps them from resetting the above.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, metavar="PATH", default=argparse.SUPPRESS,
+                        help="the config file to use")
+    common.add_argument("--theme", metavar="NAME", default=argparse.SUPPRESS,
+                        help=argparse.SUPPRESS)
+
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help_text, description=help_text,
+                                   parents=[common])
+
+    def target(sub: argparse.ArgumentParser, optional: bool = False) -> None:
+        nargs: Any = "?" if optional else None
+        sub.add_argument("project", nargs=nargs, metavar="PROJECT", help="a project name")
+        sub.add_argument("env", nargs=nargs, metavar="ENV", help="an environment of it")
+
+    sub = command("check", "validate the config (and with --connect, reach every host)")
+    target(sub, optional=True)
+    sub.add_argument("--connect", action="store_true", help="also connect to every host")
+
+    sub = command("deploy", "deploy to every host of an environment")
+    target(sub)
+    sub.add_argument("--ref", metavar="REF", help="branch, tag or commit (default: branch)")
+    sub.add_argument("--yes", action="store_true", help="confirm an environment that asks")
+    sub.add_argument("--dry-run", action="store_true", help="show what would be done")
+    sub.add_argument("--break-lock", action="store_true", help="take over a stale lock")
+
+    sub = command("rollback", "switch back to an earlier release")
+    target(sub)
+    sub.add_argument("--to", metavar="RELEASE", help="release id (default: the previous one)")
+    sub.add_argument("--yes", action="store_true", help="confirm an environment that asks")
+
+    sub = command("releases", "list the releases kept on the hosts")
+    target(sub)
+    sub.add_argument("--json", action="store_true", help="print JSON")
+
+    sub = command("prune", "delete old releases")
+    target(sub)
+    sub.add_argument("--keep", type=_positive, metavar="N", help="releases to keep "
+                     "(default: keep_releases)")
+    sub.add_argument("--dry-run", action="store_true", help="show what would be deleted")
+    sub.add_argument("--yes", action="store_true", help="confirm an environment that asks")
+
+    sub = command("history", "show past deploys from the local journal")
+    target(sub, optional=True)
+    sub.add_argument("--json", action="store_true", help="print JSON")
+
+    target(command("lock", "lock an environment so nobody deploys to it"))
+    target(command("unlock", "remove an environment's lock"))
+
+    sub = command("secret", "store or delete a secret in the OS keyring")
+    sub.add_argument("action", choices=("set", "delete"), help="set (asks for the value) "
+                     "or delete")
+    sub.add_argument("name", metavar="NAME", help="the NAME of {secret: NAME}")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run deploytui with `argv` (default: sys.argv[1:]); the exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        print(f"{PROG}: cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+    except BrokenPipeError:  # `deploytui history | head`: the reader left, not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from deploytui.config import ConfigError, load_config
+
+    if args.command == "secret":  # works without any config file
+        try:
+            secret_config: Config | None = load_config(args.config)
+        except ConfigError:
+            secret_config = None
+        return _run_command(args, secret_config)
+    try:
+        config = load_config(args.config)
+        for warning in config.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        if args.command is None:
+            return _console(config, args.theme)
+        _check_names(config, args)
+        return _run_command(args, config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(_problem_line(problem), file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _problem_line(problem: ConfigProblem) -> str:
+    return str(problem) if problem.file else f"{PROG}: {problem}"
+
+
+def _check_names(config: Config, args: argparse.Namespace) -> None:
+    """Unknown project or environment: one line before any command module is loaded.
+
+    Not for `history`: the journal keeps projects that have left the config since.
+    """
+    from deploytui.commands import select, select_project
+
+    project, env = getattr(args, "project", None), getattr(args, "env", None)
+    if args.command == "history":
+        return
+    if project is not None and env is not None:
+        select(config, project, env)
+    elif project is not None:
+        select_project(config, project)
+
+
+def _run_command(args: argparse.Namespace, config: Config | None) -> int:
+    name = args.command
+    module_name = f"deploytui.commands.{COMMAND_MODULES.get(name, name)}"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise  # a missing dependency of an existing module is a bug, not a usage error
+        module = None
+    run = getattr(module, "run", None)
+    if run is None:
+        print(f"{PROG}: '{name}' is not available yet", file=sys.stderr)
+        return EXIT_USAGE
+    return int(run(args, config))
+
+
+def _console(config: Config, theme: str | None) -> int:
+    try:
+        module = importlib.import_module(CONSOLE_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name not in (CONSOLE_MODULE, "deploytui.tui"):
+            raise
+        print(f"{PROG}: the console is not available yet; run '{PROG} --help' for the "
+              "headless commands", file=sys.stderr)
+        return EXIT_USAGE
+    return int(module.run_console(config, theme=theme))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
