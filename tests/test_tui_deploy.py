@@ -163,3 +163,31 @@ async def test_history_lists_the_deploy_and_enter_opens_its_per_host_logs(config
         lines = list(app.screen.query_one(Log).lines)
         assert any(ln.startswith("── staging-1 · success") for ln in lines)
         assert any("Building sample app" in ln for ln in lines)
+
+
+async def test_a_secret_missing_from_the_keyring_is_asked_once_and_never_shown(
+        config, monkeypatch):
+    import dataclasses
+
+    from deploytui.config.model import SecretRef
+    from deploytui.tui.screens.modals import SecretPromptModal
+
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    monkeypatch.delenv("DEPLOYTUI_SECRET_DEMO_TOKEN", raising=False)
+    demo = dataclasses.replace(
+        config.projects["demo"], env={"API_TOKEN": SecretRef("demo-token")},
+        build=("sh build.sh", 'echo "token is $API_TOKEN"'))
+    config = dataclasses.replace(config, projects={**config.projects, "demo": demo})
+    secret = "tok-5e3a9c1f77"
+    app = DeployConsole(config, load_status=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_plan(app, pilot)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, SecretPromptModal))
+        app.screen.query_one("#secret").value = secret
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
+        assert app.screen._title == "Deploy succeeded"
+        lines = app.query_one(LogPanel).lines
+        assert any("token is ****" in ln for ln in lines)
+        assert not any(secret in ln for ln in lines)

@@ -24,7 +24,7 @@ from deploytui.tui import themes as theme_files
 from deploytui.tui.commands import ConsoleCommands
 from deploytui.tui.keymap import MAIN_BINDINGS, VIM_BINDINGS, user_keymap
 from deploytui.tui.log_buffer import Drained, LogBuffer
-from deploytui.tui.runner import Runner
+from deploytui.tui.runner import OperationEnded, Runner
 from deploytui.tui.screens.modals import ConfirmModal, HostKeyModal, SummaryModal, error_line
 from deploytui.tui.widgets.hosts_table import HostInfo, HostsTable
 from deploytui.tui.widgets.log_panel import LogPanel
@@ -369,8 +369,11 @@ class DeployConsole(App[int]):
         self.runner.start_rollback(project, environment, release)
         self.refresh_bindings()
 
+    def on_operation_ended(self, message: OperationEnded) -> None:
+        self.operation_ended(message.error)
+
     def operation_ended(self, error: str | None) -> None:
-        """Called on the UI thread by the Runner when its thread ends."""
+        """On the UI thread, once the Runner's thread has ended."""
         self.tick()
         if error:
             self.notify(error, severity="error", timeout=10)

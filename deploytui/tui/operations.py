@@ -60,89 +60,17 @@ def load_status(config: Config, project: str, environment: str) -> EnvStatus:
     return status
 
 
-def _pool(config: Config, project: str, environment: str) -> tuple[Any, Any, Any]:
-    from deploytui.engine.hostpool import HostPool, transport_factory
-
-    proj = config.projects[project]
-    env = proj.environments[environment]
-    return proj, env, HostPool(env.hosts, transport_factory(config),
-                               max_parallel=config.ssh.max_parallel)
-
-
 def prune(config: Config, project: str, environment: str, *, dry_run: bool,
           sink: Sink = discard) -> Any:
-    """Prune beyond keep_releases; a dry run only lists. Prefers the engine's own entry."""
-    from deploytui.engine import prune as engine_prune
+    """Prune beyond keep_releases (the engine takes the lock); a dry run only lists."""
+    from deploytui.engine.prune import run_prune
 
-    high_level = getattr(engine_prune, "prune_environment", None)
-    if high_level is not None:
-        return high_level(config, project, environment, dry_run=dry_run, sink=sink)
-    proj, env, pool = _pool(config, project, environment)
-    try:
-        if dry_run:
-            failed = pool.connect()
-            result = engine_prune.prune_hosts(pool, proj, [h for h in env.hosts
-                                                           if h.name not in failed],
-                                              keep=proj.keep_releases, dry_run=True, sink=sink)
-            for name, err in failed.items():
-                result.hosts[name] = engine_prune.HostPrune(name, error=str(err))
-            return result
-        return _locked(pool, proj, env, "prune", lambda: engine_prune.prune_hosts(
-            pool, proj, None, keep=proj.keep_releases, sink=sink))
-    finally:
-        pool.close()
+    return run_prune(config, project, environment, dry_run=dry_run, sink=sink)
 
 
 def delete_release(config: Config, project: str, environment: str, release_id: str,
                    *, sink: Sink = discard) -> Any:
-    """Delete one release on every host keeping it (never current nor previous)."""
-    from deploytui.engine import prune as engine_prune
+    """Delete one release on every host keeping it; the engine refuses current."""
+    from deploytui.engine.prune import delete_release as engine_delete
 
-    high_level = getattr(engine_prune, "delete_release", None)
-    if high_level is not None:
-        return high_level(config, project, environment, release_id, sink=sink)
-    from deploytui.engine.layout import Layout
-    from deploytui.engine.releases import scan_host
-
-    proj, env, pool = _pool(config, project, environment)
-
-    def run() -> Any:
-        result = engine_prune.PruneResult()
-
-        def one(host: Any, transport: Any) -> Any:
-            layout = Layout(proj.host_deploy_to(host))
-            scan = scan_host(transport, layout)
-            plan = engine_prune.HostPrune(host.name)
-            if release_id in (scan.current, scan.previous):
-                plan.error = f"{release_id} is current or previous here: not deleted"
-            elif release_id in scan.releases:
-                size = scan.releases[release_id].size_bytes
-                plan.deletions.append(engine_prune.Deletion(release_id, size, "requested"))
-                engine_prune.apply_deletions(transport, layout, plan, sink)
-            return plan
-
-        for name, outcome in pool.map(one).items():
-            result.hosts[name] = outcome.value if outcome.ok else engine_prune.HostPrune(
-                name, error=str(outcome.error))
-        return result
-
-    try:
-        return _locked(pool, proj, env, "prune", run)
-    finally:
-        pool.close()
-
-
-def _locked(pool: Any, proj: Any, env: Any, operation: str, fn: Any) -> Any:
-    from deploytui.engine.layout import Layout
-    from deploytui.engine.lock import LockInfo, acquire_locks, release_locks
-
-    failed = pool.connect()
-    if failed:
-        raise next(iter(failed.values()))
-    layouts = {h.name: Layout(proj.host_deploy_to(h)) for h in env.hosts}
-    info = LockInfo(project=proj.name, environment=env.name, operation=operation)
-    acquire_locks(pool, layouts, info)
-    try:
-        return fn()
-    finally:
-        release_locks(pool, layouts, info)
+    return engine_delete(config, project, environment, release_id, sink=sink)

@@ -7,12 +7,21 @@ ends, the App is told on its own thread.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Callable
 from typing import Any
 
+from textual.message import Message
+
 from deploytui.engine.events import Sink
+
+
+class OperationEnded(Message):
+    """Posted (never awaited) when the operation's thread ends: the app may be gone."""
+
+    def __init__(self, error: str | None) -> None:
+        super().__init__()
+        self.error = error
 
 
 class Runner:
@@ -21,6 +30,38 @@ class Runner:
         self.thread: threading.Thread | None = None
         self.cancel_event = threading.Event()
         self.result: Any = None
+        self._resolver: Any = None
+
+    @property
+    def resolver(self) -> Any:
+        """One resolver per console session: a secret typed once is not asked again."""
+        if self._resolver is None:
+            from deploytui.config.secrets import SecretResolver
+
+            self._resolver = SecretResolver(interactive=True, prompt=self._prompt_secret)
+        return self._resolver
+
+    def _prompt_secret(self, name: str) -> str:
+        """Called on the operation's thread: show a modal and wait for the answer."""
+        from deploytui.tui.screens.modals import SecretPromptModal
+
+        answer: list[str | None] = []
+        done = threading.Event()
+
+        def show() -> None:
+            def chosen(value: str | None) -> None:
+                answer.append(value)
+                done.set()
+
+            self.app.push_screen(SecretPromptModal(name), chosen)
+
+        self.app.call_from_thread(show)
+        while not done.wait(0.2):
+            if self.cancel_event.is_set() or not self.app.is_running:
+                raise EOFError(name)
+        if not answer[0]:
+            raise EOFError(name)
+        return answer[0]
 
     @property
     def running(self) -> bool:
@@ -33,7 +74,8 @@ class Runner:
         from deploytui.engine.deploy import run_deploy
 
         def call(sink: Sink, cancel: threading.Event) -> Any:
-            return run_deploy(self.app.config, request, sink=sink, cancel=cancel)
+            return run_deploy(self.app.config, request, sink=sink, cancel=cancel,
+                              resolver=self.resolver)
 
         self._start("deploy", request.project.name, request.environment.name, call)
 
@@ -42,7 +84,7 @@ class Runner:
 
         def call(sink: Sink, cancel: threading.Event) -> Any:
             return run_rollback(self.app.config, project, environment, to=release,
-                                sink=sink, cancel=cancel)
+                                sink=sink, cancel=cancel, resolver=self.resolver)
 
         self._start("rollback", project, environment, call)
 
@@ -69,7 +111,7 @@ class Runner:
 
                 sink, close = build_sinks(self.app.config, project=project,
                                           environment=environment, operation=operation,
-                                          printer=self.app.buffer)
+                                          printer=self.app.buffer, resolver=self.resolver)
             except Exception as exc:  # journal/notify trouble must not stop a deploy
                 error = f"journal/notify unavailable: {_one_line(exc)}"
             self.result = call(sink, self.cancel_event)
@@ -80,8 +122,8 @@ class Runner:
                 close()
             except Exception as exc:
                 error = error or f"journal: {_one_line(exc)}"
-        with contextlib.suppress(RuntimeError):  # the app has already exited
-            self.app.call_from_thread(self.app.operation_ended, error)
+        # post, not call_from_thread: that would wait forever on an app that has exited
+        self.app.post_message(OperationEnded(error))
 
     def join(self, timeout: float | None = None) -> None:
         if self.thread is not None:

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
 
 class ConfirmModal(ModalScreen[bool]):
@@ -47,6 +47,30 @@ class HostKeyModal(ConfirmModal):
                 f"{known_hosts}.\n\n  {key_type}  {fingerprint}\n\n"
                 "Accept it only if this fingerprint matches the one your admin gave you.")
         super().__init__(f"Unknown host key · {host}", body, "Accept key", danger=True)
+
+
+class SecretPromptModal(ModalScreen[str | None]):
+    """A secret the keyring does not hold: asked once, kept in memory for this session."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="secret-cancel")]
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self._name = name
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog") as box:
+            box.border_title = f"Secret · {self._name}"
+            yield Static(f"The keyring holds no secret '{self._name}'. Type it for this session "
+                         f"only\n(store it with: deploytui secret set {self._name}).",
+                         id="body", markup=False)
+            yield Input(password=True, id="secret", placeholder=self._name)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 class SummaryModal(ModalScreen[None]):

@@ -175,7 +175,8 @@ class ReleaseBrowser(Screen[None]):
 
         try:
             result = delete_release(self.app.config, self.project, self.environment, release)
-            errors = [h.error for h in result.hosts.values() if h.error]
+            errors = [result.error] if result.error else []
+            errors += [h.error for h in result.hosts.values() if h.error]
             if errors:
                 raise RuntimeError(errors[0])
         except Exception as exc:
@@ -195,6 +196,8 @@ class ReleaseBrowser(Screen[None]):
 
         try:
             preview = prune(self.app.config, self.project, self.environment, dry_run=True)
+            if preview.error and not preview.hosts:
+                raise RuntimeError(preview.error)
         except Exception as exc:
             self.app.call_from_thread(self._status, f"prune preview failed: {error_line(exc)}")
             return
@@ -221,6 +224,8 @@ class ReleaseBrowser(Screen[None]):
 
         try:
             result = prune(self.app.config, self.project, self.environment, dry_run=False)
+            if result.error:
+                raise RuntimeError(result.error)
         except Exception as exc:
             self.app.call_from_thread(self.notify, f"prune failed: {error_line(exc)}",
                                       severity="error")
