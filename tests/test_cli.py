@@ -151,11 +151,6 @@ def test_an_unknown_environment_is_one_line(
         "(environments: training, production)\n")
 
 
-def test_check_connect_is_not_available_yet(
-        isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config = write(isolated / "deploytui.yml", GOOD)
-    assert main(["check", "shop", "--connect", "--config", str(config)]) == 2
-    assert capsys.readouterr().err == "--connect: not available yet\n"
 
 
 # -- config problems and warnings on stderr ----------------------------------------------

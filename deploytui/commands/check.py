@@ -9,10 +9,9 @@ hosts and their roles. `--connect` goes further and reaches every host.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 
-from deploytui.commands import EXIT_OK, EXIT_USAGE, select, select_project
+from deploytui.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, select, select_project
 from deploytui.config.model import Config, Environment, Host, Project
 
 Selection = list[tuple[Project, list[Environment]]]
@@ -44,13 +43,61 @@ def selected(config: Config, project: str | None, env: str | None) -> Selection:
 
 
 def connect_report(config: Config, project: Project, envs: Sequence[Environment]) -> int:
-    """Reach every host of `envs` and report, one line per host; the exit status.
+    """Reach every host of `envs` in parallel and report one line per host.
 
-    To be implemented on the SSH transport (connect, host key, auth, deploy_to writable,
-    free disk); until then it says so and exits with the usage status.
+    Exit 0 when every host answered with a known key; 1 otherwise. A deploy lock found
+    on a host is shown (it is not an error: it may be a deploy running right now).
     """
-    print("--connect: not available yet", file=sys.stderr)
-    return EXIT_USAGE
+    from deploytui.engine.hostpool import HostPool, transport_factory
+    from deploytui.engine.layout import Layout
+    from deploytui.engine.lock import read_lock
+
+    labels = {id(host): f"{env.name}/{host.name}" for env in envs for host in env.hosts}
+    width = max(len(label) for label in labels.values())
+    failures = 0
+    # one pool per environment: host names are unique only within an environment
+    for env in envs:
+        with HostPool(env.hosts, transport_factory(config),
+                      max_parallel=config.ssh.max_parallel) as pool:
+            failed = pool.connect()
+            locks = pool.map(lambda h, t: read_lock(t, Layout(project.host_deploy_to(h))),
+                             [h for h in env.hosts if h.name not in failed])
+        for host in env.hosts:
+            label = labels[id(host)].ljust(width)
+            error = failed.get(host.name)
+            if error is not None:
+                failures += 1
+                print(f"{project.name} {label}  {_connect_problem(error)}")
+                continue
+            outcome = locks.get(host.name)
+            holder = outcome.value if outcome is not None and outcome.ok else None
+            note = f"  locked by {holder.describe()}" if holder is not None else ""
+            print(f"{project.name} {label}  ok{note}")
+    return EXIT_OK if failures == 0 else EXIT_FAILED
+
+
+def _connect_problem(error: Exception) -> str:
+    from deploytui.engine.transport import (
+        AuthFailed,
+        HostKeyChanged,
+        HostKeyUnknown,
+        TransportError,
+        Unreachable,
+    )
+
+    if isinstance(error, HostKeyUnknown):
+        return (f"unknown host key {error.key_type} {error.fingerprint} (verify it, then add"
+                f" it to known_hosts or set ssh.host_keys: accept-new)")
+    if isinstance(error, HostKeyChanged):
+        return (f"CHANGED host key, refused: known {error.expected},"
+                f" presented {error.presented}")
+    if isinstance(error, AuthFailed):
+        return f"auth failed: {error.message}"
+    if isinstance(error, Unreachable):
+        return f"unreachable: {error.message}"
+    if isinstance(error, TransportError):
+        return error.message
+    return str(error)
 
 
 def summary(config: Config, selection: Selection) -> str:
