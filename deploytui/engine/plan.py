@@ -1,8 +1,10 @@
 """What a deploy would do, without doing it (--dry-run, the console's plan screen).
 
 Built from the same step lists the deploy runs (engine/strategies), so the plan shows
-exactly the commands each host would get. Only the sha is resolved (locally); no host
-is contacted and no lock is taken.
+exactly the commands each host would get. The sha is resolved locally; with `inspect`
+(the default) every host is also READ once, in parallel and without taking the lock,
+to show what it runs now, the commits between that and the target, who holds a lock,
+and what the deploy's prune would remove. Nothing is ever changed.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from deploytui.config.model import Config
 from deploytui.engine import strategies
 from deploytui.engine.layout import Layout, release_id_now
 from deploytui.engine.roles import in_dir, once_hosts, role_hosts
-from deploytui.engine.source import resolve
+from deploytui.engine.source import Changes, Resolved, changes_between, resolve
 from deploytui.engine.strategies import HostContext
 from deploytui.engine.switch import link_command
 
@@ -30,12 +32,20 @@ class DeployPlan:
     hosts_by_role: dict[str, list[str]] = field(default_factory=dict)
     once_host: dict[str, str] = field(default_factory=dict)  # role -> host
     commands: dict[str, list[str]] = field(default_factory=dict)  # host -> commands
+    inspected: bool = False  # the hosts were read (the fields below are filled)
+    current: dict[str, str] = field(default_factory=dict)  # host -> release id (or sha, pull)
+    changes: Changes | None = None  # relative to what most hosts run now
+    prune: dict[str, list[str]] = field(default_factory=dict)  # host -> "id (size, why)"
+    locks: dict[str, str] = field(default_factory=dict)  # host -> holder
+    unreachable: dict[str, str] = field(default_factory=dict)  # host -> one line
 
     def lines(self) -> list[str]:
         out = [f"plan: deploy {self.project}/{self.environment} ({self.strategy})",
                f"  release  {self.release_id}",
                f"  commit   {self.sha} {self.subject}",
                f"  ref      {self.ref}"]
+        if self.inspected:
+            out.extend(self._inspected_lines())
         for role, hosts in self.hosts_by_role.items():
             once = f" (once on {self.once_host[role]})" if role in self.once_host else ""
             out.append(f"  role {role}: {', '.join(hosts) or '-'}{once}")
@@ -45,11 +55,42 @@ class DeployPlan:
                 first, *rest = command.splitlines() or [""]
                 out.append(f"  $ {first}")
                 out.extend(f"    {line}" for line in rest)
-        out.append("dry run: nothing was changed, no host was contacted")
+        out.append("dry run: nothing was changed" + (" (hosts were only read)" if self.inspected
+                                                     else ", no host was contacted"))
+        return out
+
+    def _inspected_lines(self) -> list[str]:
+        out: list[str] = []
+        running = sorted(set(self.current.values()))
+        if len(running) == 1:
+            out.append(f"  now      {running[0]} on every host")
+        else:
+            for host, current in self.current.items():
+                out.append(f"  now      {host}: {current or 'nothing deployed yet'}")
+        changes = self.changes
+        if changes is not None and changes.direction in ("forward", "back", "diverged"):
+            verb = {"forward": "brings", "back": "takes back", "diverged": "diverges by"}
+            out.append(f"  changes  {verb[changes.direction]} {changes.total} commit"
+                       f"{'' if changes.total == 1 else 's'}")
+            out.extend(f"           {sha} {subject}" for sha, subject in changes.commits)
+            if changes.total > len(changes.commits):
+                out.append(f"           … and {changes.total - len(changes.commits)} more")
+        elif changes is not None and changes.direction == "same":
+            out.append("  changes  none: this commit is already deployed")
+        for host, holder in self.locks.items():
+            out.append(f"  LOCKED   {host}: {holder} (the deploy will stop at preflight)")
+        for host, reason in self.unreachable.items():
+            out.append(f"  UNREACHABLE {host}: {reason}")
+        pruned = {host: ids for host, ids in self.prune.items() if ids}
+        if not pruned:
+            out.append("  prune    nothing (keep_releases not exceeded)")
+        for host, ids in pruned.items():
+            out.append(f"  prune    {host}: {', '.join(ids)}")
         return out
 
 
-def build_plan(config: Config, request, *, resolver=None) -> DeployPlan:
+def build_plan(config: Config, request, *, resolver=None, inspect: bool = True,
+               factory=None) -> DeployPlan:
     """The plan for a DeployRequest; raises source.SourceError for an unknown ref."""
     project, env = request.project, request.environment
     resolved = resolve(project, env, request.ref)
@@ -79,4 +120,58 @@ def build_plan(config: Config, request, *, resolver=None) -> DeployPlan:
         cmds.append(f"append to {layout.revisions_log}; prune to {project.keep_releases}"
                     " releases; remove the lock")
         plan.commands[host.name] = cmds
+    if inspect:
+        _inspect(config, plan, project, hosts, resolved, factory)
     return plan
+
+
+def _inspect(config: Config, plan: DeployPlan, project, hosts, resolved: Resolved,
+             factory) -> None:
+    """Read every host once (no lock, no change): current, lock holder, prune preview."""
+    from deploytui.engine.hostpool import HostPool, transport_factory
+    from deploytui.engine.lock import read_lock
+    from deploytui.engine.releases import scan_hosts
+
+    with HostPool(hosts, factory or transport_factory(config),
+                  max_parallel=config.ssh.max_parallel) as pool:
+        scans, errors = scan_hosts(pool, project, hosts)
+        locks = pool.map(lambda h, t: read_lock(t, Layout(project.host_deploy_to(h))),
+                         [h for h in hosts if h.name in scans])
+    plan.inspected = True
+    plan.unreachable = dict(errors)
+    for name, outcome in locks.items():
+        if outcome.ok and outcome.value is not None:
+            plan.locks[name] = outcome.value.describe()
+    running_shas: list[str] = []
+    for host in hosts:
+        scan = scans.get(host.name)
+        if scan is None:
+            continue
+        if project.strategy == "pull":
+            plan.current[host.name] = scan.head_sha[:12]
+            running_shas.append(scan.head_sha)
+            continue
+        plan.current[host.name] = scan.current or ""
+        if scan.current and scan.current in scan.entries:
+            running_shas.append(scan.entries[scan.current].revision)
+        plan.prune[host.name] = _prune_preview(scan, plan.release_id, resolved.sha,
+                                               project.keep_releases)
+    if running_shas:
+        most = max(set(running_shas), key=running_shas.count)
+        plan.changes = changes_between(resolved, most)
+
+
+def _prune_preview(scan, release_id: str, sha: str, keep: int) -> list[str]:
+    """What the deploy's own prune would delete once this release is current."""
+    import copy
+
+    from deploytui.engine.layout import ReleaseMeta
+    from deploytui.engine.prune import human_bytes, plan_host
+    from deploytui.engine.releases import HostRelease
+
+    after = copy.copy(scan)
+    after.entries = {**scan.entries, release_id: HostRelease(
+        release_id, "dir", revision=sha, meta=ReleaseMeta(release_id, "ok", sha=sha))}
+    after.current = release_id
+    planned = plan_host(after, keep, protect={release_id})
+    return [f"{d.release_id} ({human_bytes(d.size_bytes)}, {d.reason})" for d in planned.deletions]

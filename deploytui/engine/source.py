@@ -134,6 +134,42 @@ def subjects(resolved: Resolved, shas: list[str]) -> dict[str, str]:
     return found
 
 
+@dataclass(frozen=True)
+class Changes:
+    """How the target commit relates to what a host runs now, for the plan."""
+
+    direction: str  # same | forward | back | diverged | unknown
+    commits: tuple[tuple[str, str], ...] = ()  # (short sha, subject), newest first
+    total: int = 0  # commits in that direction (commits may be cut at `limit`)
+
+
+def changes_between(resolved: Resolved, old_sha: str, limit: int = 20) -> Changes:
+    """The commits a deploy brings (forward) or takes away (back) relative to old_sha."""
+    new_sha = resolved.sha
+    if not old_sha:
+        return Changes("unknown")
+    if old_sha == new_sha:
+        return Changes("same")
+    known = _git("cat-file", "-e", "--end-of-options", f"{old_sha}^{{commit}}",
+                 git_dir=resolved.cache)
+    if known.returncode != 0:
+        return Changes("unknown")
+
+    def count(span: str) -> int:
+        res = _git("rev-list", "--count", "--end-of-options", span, git_dir=resolved.cache)
+        return int(res.stdout.strip() or 0) if res.returncode == 0 else 0
+
+    ahead, behind = count(f"{old_sha}..{new_sha}"), count(f"{new_sha}..{old_sha}")
+    direction = ("forward" if ahead and not behind else "back" if behind and not ahead
+                 else "diverged")
+    span = f"{new_sha}..{old_sha}" if direction == "back" else f"{old_sha}..{new_sha}"
+    log = _git("log", f"--max-count={limit}", "--format=%h%x00%s", "--end-of-options", span,
+               git_dir=resolved.cache)
+    commits = tuple(tuple(line.split("\0", 1)) for line in log.stdout.splitlines()
+                    if "\0" in line)
+    return Changes(direction, commits, behind if direction == "back" else ahead)  # type: ignore[arg-type]
+
+
 def build_artifact(project: Project, resolved: Resolved, env: dict[str, str], sink: Sink,
                    cancel: threading.Event | None = None) -> Artifact:
     """Check the sha out in a temp dir, run `build` there once, pack a tar.gz.
