@@ -274,3 +274,38 @@ def test_thirty_simultaneous_connections_to_one_host_all_succeed(hosts, tmp_path
         assert pool.connect() == {}
         outcomes = pool.map(lambda _h, t: t.run("hostname", capture=True).stdout.strip())
     assert {o.value for o in outcomes.values()} == {"host1"}
+
+
+def _jump_config(fleet: Fleet, tmp_path: Path, known_hosts: Path) -> Config:
+    bastion, inner = fleet.hosts[0], fleet.hosts[1]
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_text(
+        f"Host bastion\n  HostName {bastion.address}\n  Port {bastion.port}\n"
+        f"  User {fleet.user}\n  IdentityFile {fleet.client_key}\n"
+        f"Host inner\n  HostName {inner.address}\n  Port {inner.port}\n"
+        f"  User {fleet.user}\n  IdentityFile {fleet.client_key}\n  ProxyJump bastion\n")
+    data = fleet.config(1)
+    data["ssh"].update(config=str(ssh_config), known_hosts=str(known_hosts))
+    data["ssh"].pop("identity_file")
+    data["projects"]["app"]["environments"]["prod"]["hosts"] = {"inner": {"address": "inner"}}
+    return load_config(fleet.write_config(tmp_path / "deploytui.yml", data))
+
+
+def test_a_proxyjump_from_ssh_config_reaches_the_host_through_the_bastion(hosts, tmp_path):
+    config = _jump_config(hosts, tmp_path, hosts.known_hosts)
+    transport = SSHTransport(_host(config), config.ssh)
+    transport.connect()
+    try:
+        assert transport.run("hostname", capture=True).stdout.strip() == "host2"
+    finally:
+        transport.close()
+    assert hosts.hosts[0].connections() == 1, "the bastion was not used"
+
+
+def test_the_bastion_of_a_proxyjump_is_held_to_the_same_strict_host_keys(hosts, tmp_path):
+    only_inner = tmp_path / "known_hosts"
+    only_inner.write_text(hosts.known_hosts.read_text().splitlines()[1] + "\n")
+    config = _jump_config(hosts, tmp_path, only_inner)
+    with pytest.raises(HostKeyUnknown) as caught:
+        SSHTransport(_host(config), config.ssh).connect()
+    assert caught.value.fingerprint == _ssh_keygen_fingerprint(hosts.hosts[0])
