@@ -1,0 +1,111 @@
+"""Floor (a): the release deploy as a bare Fabric script — the least a Fabric user writes.
+
+The same remote commands deploytui runs for a `release` deploy (copied from
+deploytui/engine/strategies/{__init__,release}.py and engine/switch.py), with none of
+its extras: no lock, no metadata, no events, no revisions.log, no prune, no strict host
+keys (Fabric's default AutoAddPolicy; the fleet's known_hosts is loaded anyway). Each
+step is one `ThreadingGroup.run`, which returns only when every host finished it, so
+the last step before the switch is the barrier.
+
+    python benchmarks/floors/bare_fabric.py DEPLOY_TO REPO_URL SHA RELEASE_ID KEY \
+        KNOWN_HOSTS USER ADDR:PORT [ADDR:PORT ...] -- BUILD_CMD [BUILD_CMD ...]
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+
+from fabric import Config, ThreadingGroup
+
+q = shlex.quote
+
+
+def prepare_commands(deploy_to: str, repo_url: str, sha: str, release_id: str,
+                     build: list[str]) -> list[str]:
+    """deploytui's prepare steps for the release strategy, verbatim."""
+    rel = f"{deploy_to}/releases/{release_id}"
+    repo = q(f"{deploy_to}/repo")
+    commands = [
+        # create release
+        f"mkdir -p {q(deploy_to + '/releases')} {q(deploy_to + '/shared')} || exit 1; "
+        f"if [ -e {q(rel)} ] || [ -L {q(rel)} ]; then"
+        f" echo {q('release ' + release_id + ' already exists')} >&2; exit 17; fi; "
+        f"mkdir {q(rel)}",
+        # fetch (mirror)
+        f"if [ -f {repo}/HEAD ]; then"
+        f" git --git-dir={repo} remote set-url origin {q(repo_url)} &&"
+        f" git --git-dir={repo} remote update --prune || exit 1;"
+        f" else git clone --mirror --quiet -- {q(repo_url)} {repo} || exit 1; fi; "
+        f"git --git-dir={repo} cat-file -e {q(sha + '^{commit}')} 2>/dev/null ||"
+        f" {{ echo {q('commit ' + sha + ' not found in ' + repo_url)} >&2; exit 1; }}",
+        # checkout
+        f"set -o pipefail; git --git-dir={repo} archive {q(sha)}"
+        f" | tar -x -f - -C {q(rel)} && printf '%s\\n' {q(sha)} > {q(rel)}/REVISION",
+    ]
+    commands += [f"cd {q(rel)} || exit 1\n{cmd}" for cmd in build]
+    return commands
+
+
+def switch_command(deploy_to: str, release_id: str) -> str:
+    """deploytui's switch: new symlink under a temporary name, then rename(2) it."""
+    path = f"{deploy_to}/releases/{release_id}"
+    cur = q(f"{deploy_to}/current")
+    return (f"if [ ! -d {q(path)} ] || [ -L {q(path)} ]; then"
+            f" echo 'release {release_id} is missing' >&2; exit 3; fi; "
+            f"prev=$(readlink {cur} 2>/dev/null || true); echo DEPLOYTUI-PREV:\"$prev\"; "
+            f"tmp={q(deploy_to)}/current.tmp-$$; "
+            f"ln -sfn {q(path)} \"$tmp\" && mv -T \"$tmp\" {cur}"
+            " || { rm -f \"$tmp\"; exit 1; }")
+
+
+def deploy(hosts: list[str], *, user: str, key: str, known_hosts: str, deploy_to: str,
+           repo_url: str, sha: str, release_id: str, build: list[str]) -> float:
+    """Run the deploy; returns its wall time in seconds. Raises GroupException on failure."""
+    began = time.perf_counter()
+    config = Config(overrides={"run": {"in_stream": False, "hide": True}})
+    group = ThreadingGroup(*hosts, user=user, config=config,
+                           connect_kwargs={"key_filename": [key], "look_for_keys": False,
+                                           "allow_agent": False})
+    try:
+        for conn in group:
+            conn.client.load_host_keys(known_hosts)
+        for command in prepare_commands(deploy_to, repo_url, sha, release_id, build):
+            group.run(command)  # returns when every host is done: a barrier per step
+        group.run(switch_command(deploy_to, release_id))
+        return time.perf_counter() - began
+    finally:
+        group.close()
+
+
+def run_everywhere(hosts: list[str], *, user: str, key: str, known_hosts: str,
+                   command: str) -> float:
+    """Connect, run one command on every host, close: the floor of a listing."""
+    began = time.perf_counter()
+    group = ThreadingGroup(*hosts, user=user,
+                           config=Config(overrides={"run": {"in_stream": False, "hide": True}}),
+                           connect_kwargs={"key_filename": [key], "look_for_keys": False,
+                                           "allow_agent": False})
+    try:
+        for conn in group:
+            conn.client.load_host_keys(known_hosts)
+        group.run(command)
+        return time.perf_counter() - began
+    finally:
+        group.close()
+
+
+def main(argv: list[str]) -> int:
+    head, build = argv, []
+    if "--" in argv:
+        head, build = argv[:argv.index("--")], argv[argv.index("--") + 1:]
+    deploy_to, repo_url, sha, release_id, key, known_hosts, user, *hosts = head
+    took = deploy(hosts, user=user, key=key, known_hosts=known_hosts, deploy_to=deploy_to,
+                  repo_url=repo_url, sha=sha, release_id=release_id, build=build)
+    print(f"{took:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,135 @@
+"""The one entry point of deploytui's benchmarks; writes results/<UTC stamp>.{json,md}.
+
+    sudo PYTHONPATH=. .venv/bin/python benchmarks/run.py [--quick] [--only deploy,listing,
+        console,startup] [--hosts 1,10,30] [--runs N] [--out DIR]
+
+Every figure is a ratio against a floor measured in the same run, or a median of
+several runs; nothing here is a pass/fail assertion (targets are printed beside the
+figures for the reader). See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import report  # noqa: E402
+from benchmarks.common import log, machine  # noqa: E402
+
+ALL = ("deploy", "listing", "console", "startup")
+FLEET_BENCHES = ("deploy", "listing")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true",
+                   help="tiny sizes (CI smoke run): hosts 1,2; 1 run; console 5x500 lines")
+    p.add_argument("--only", default=",".join(ALL),
+                   help=f"comma-separated subset of {','.join(ALL)}")
+    p.add_argument("--hosts", default=None, help="host counts for the deploy benchmark "
+                   "(default 1,10,30; quick: 1,2)")
+    p.add_argument("--runs", type=int, default=None,
+                   help="timed runs per configuration (default 3; quick: 1)")
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"),
+                   help="where results go (default benchmarks/results)")
+    args = p.parse_args(argv)
+    args.only = [o.strip() for o in args.only.split(",") if o.strip()]
+    unknown = set(args.only) - set(ALL)
+    if unknown:
+        p.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
+    args.host_counts = [int(h) for h in (args.hosts or ("1,2" if args.quick else "1,10,30"))
+                        .split(",")]
+    args.runs = args.runs or (1 if args.quick else 3)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    results: dict[str, Any] = {"machine": machine(), "quick": args.quick,
+                               "options": {"only": args.only, "hosts": args.host_counts,
+                                           "runs": args.runs},
+                               "benchmarks": {}, "errors": {}}
+    began = time.perf_counter()
+    fleet = None
+    try:
+        if set(args.only) & set(FLEET_BENCHES):
+            from tests.fleet import Fleet
+
+            size = max(args.host_counts)
+            log(f"starting a fleet of {size} sshd hosts")
+            fleet = Fleet.start(size)
+            results["fleet_start_seconds"] = round(fleet.start_seconds, 2)
+        for name in args.only:
+            log(f"--- {name}")
+            try:
+                results["benchmarks"][name] = _one(name, args, fleet)
+            except Exception as exc:  # one broken benchmark must not lose the others
+                log(f"{name} FAILED: {exc}")
+                results["errors"][name] = "".join(
+                    traceback.format_exception_only(type(exc), exc)).strip()
+                results["errors"][name + "_traceback"] = traceback.format_exc()
+    finally:
+        if fleet is not None:
+            fleet.stop()
+    results["total_seconds"] = round(time.perf_counter() - began, 1)
+    json_path, md_path = write(results, Path(args.out))
+    log(f"wrote {json_path} and {md_path}")
+    print(md_path.read_text())
+    return 0
+
+
+def _one(name: str, args: argparse.Namespace, fleet: Any) -> dict[str, Any]:
+    if name == "deploy":
+        from benchmarks import deploy_speed
+
+        return deploy_speed.run(fleet, args.host_counts, args.runs)
+    if name == "listing":
+        from benchmarks import listing
+
+        return listing.run(fleet, small=1, large=max(args.host_counts),
+                           runs=max(args.runs, 3 if not args.quick else 1))
+    if name == "console":
+        from benchmarks import console_flood
+
+        if args.quick:
+            return {"configs": [console_flood.run(hosts=5, lines_per_host=500, rate=1000)]}
+        # the issue's flood (1M lines; 50k lines/s offered, more than the pipeline drains)
+        # and a paced run at a rate SSH output really comes at, for key latency
+        # (+ a diagnostic: the paced run again with garbage collection tuned)
+        return {"configs": [console_flood.run(hosts=50, lines_per_host=20_000, rate=1000),
+                            console_flood.run(hosts=50, lines_per_host=2_000, rate=200),
+                            console_flood.run(hosts=50, lines_per_host=2_000, rate=200,
+                                              gc_tuned=True)]}
+    if name == "startup":
+        from benchmarks import startup
+
+        return startup.run(runs=1 if args.quick else 5,
+                           projects=2 if args.quick else 20)
+    raise ValueError(name)
+
+
+def write(results: dict[str, Any], out: Path) -> tuple[Path, Path]:
+    """<stamp>.json + .md, and latest.json/latest.md copies."""
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    json_path = out / f"{stamp}.json"
+    md_path = out / f"{stamp}.md"
+    json_path.write_text(json.dumps(results, indent=2, sort_keys=False, default=str) + "\n")
+    md_path.write_text(report.markdown(results))
+    shutil.copyfile(json_path, out / "latest.json")
+    shutil.copyfile(md_path, out / "latest.md")
+    return json_path, md_path
+
+
+if __name__ == "__main__":
+    sys.exit(main())
