@@ -20,11 +20,11 @@ from deploytui.commands import (
     EXIT_FAILED,
     EXIT_LOCKED,
     EXIT_OK,
-    EXIT_USAGE,
     select,
 )
+from deploytui.commands.confirm import confirmed
 from deploytui.commands.printer import Printer, summary_table
-from deploytui.config.model import Config, Environment
+from deploytui.config.model import Config
 from deploytui.engine.deploy import DeployRequest, DeployResult, run_deploy
 from deploytui.engine.events import Sink
 from deploytui.engine.plan import build_plan
@@ -34,30 +34,10 @@ EXIT_BY_OUTCOME = {"success": EXIT_OK, "failed": EXIT_FAILED, "locked": EXIT_LOC
                    "cancelled": EXIT_CANCELLED}
 
 
-def confirmed(env: Environment, yes: bool) -> int | None:
-    """None when the deploy may go ahead, else the exit status to return."""
-    if not env.confirm or yes:
-        return None
-    if not sys.stdin.isatty():
-        print(f"deploytui: environment '{env.name}' asks for confirmation: pass --yes",
-              file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        typed = input(f"Type the environment's name ({env.name}) to deploy to it: ")
-    except EOFError:
-        typed = ""
-    if typed.strip() != env.name:
-        print("deploytui: not confirmed; nothing was done", file=sys.stderr)
-        return EXIT_CANCELLED
-    return None
-
-
 def make_sinks(config: Config, project: str, env: str, printer: Sink, resolver
                ) -> tuple[Sink, Callable[[], None]]:
-    try:
-        from deploytui.commands.sinks import build_sinks
-    except ImportError:
-        return printer, lambda: None
+    from deploytui.commands.sinks import build_sinks
+
     return build_sinks(config, project=project, environment=env, operation="deploy",
                        printer=printer, resolver=resolver)
 
@@ -73,7 +53,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
             return EXIT_FAILED
         print("\n".join(plan.lines()))
         return EXIT_OK
-    refused = confirmed(env, args.yes)
+    refused = confirmed(env, args.yes, f"deploy to {project.name}/{env.name}")
     if refused is not None:
         return refused
     from deploytui.config.secrets import SecretResolver

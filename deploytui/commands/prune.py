@@ -7,8 +7,8 @@ import argparse
 import sys
 
 from deploytui.commands import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, select
+from deploytui.commands.confirm import confirmed
 from deploytui.commands.printer import Printer
-from deploytui.commands.rollback import confirmed
 from deploytui.commands.sinks import build_sinks
 from deploytui.config.model import Config
 from deploytui.engine.events import HostFailed

@@ -9,39 +9,16 @@ import argparse
 import sys
 
 from deploytui.commands import (
-    EXIT_CANCELLED,
     EXIT_FAILED,
     EXIT_LOCKED,
     EXIT_OK,
-    EXIT_USAGE,
     select,
 )
+from deploytui.commands.confirm import confirmed
 from deploytui.commands.printer import Printer
 from deploytui.commands.sinks import build_sinks
-from deploytui.config.model import Config, Environment
+from deploytui.config.model import Config
 from deploytui.engine.rollback import run_rollback
-
-
-def confirmed(env: Environment, yes: bool, action: str) -> int | None:
-    """None when the operation may go ahead, else the exit status to return.
-
-    A `confirm: true` environment needs --yes when stdin is not a terminal; on a
-    terminal the user types the environment's name instead.
-    """
-    if not env.confirm or yes:
-        return None
-    if not sys.stdin.isatty():
-        print(f"deploytui: environment '{env.name}' asks for confirmation: pass --yes to "
-              f"{action}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        typed = input(f"type '{env.name}' to {action}: ")
-    except EOFError:
-        typed = ""
-    if typed.strip() != env.name:
-        print("deploytui: not confirmed; nothing done", file=sys.stderr)
-        return EXIT_CANCELLED
-    return None
 
 
 def run(args: argparse.Namespace, config: Config) -> int:

@@ -468,10 +468,14 @@ class _Deploy:
 
     def _prune(self) -> None:
         try:
-            prune_hosts(self.pool, self.project, self.hosts, keep=self.project.keep_releases,
-                        sink=self.sink, protect={self.release_id})
+            result = prune_hosts(self.pool, self.project, self.hosts,
+                                 keep=self.project.keep_releases, sink=self.sink,
+                                 protect={self.release_id})
         except Exception as exc:  # a failed prune never fails a deploy that is live
             self.warnings.append(f"prune: {exc}")
+            return
+        for host, error in result.errors.items():
+            self.warnings.append(f"{host}: prune: {error}")
 
     # -- cleanup -------------------------------------------------------------------
     def _cleanup(self, outcome: str) -> None:
