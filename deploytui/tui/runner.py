@@ -109,9 +109,12 @@ class Runner:
             try:
                 from deploytui.commands.sinks import build_sinks
 
+                # Not the session resolver: a missing webhook secret disables that webhook
+                # with a warning, it never stops a deploy to ask. Events reach these sinks
+                # already redacted by the engine, which uses the session resolver.
                 sink, close = build_sinks(self.app.config, project=project,
                                           environment=environment, operation=operation,
-                                          printer=self.app.buffer, resolver=self.resolver)
+                                          printer=self.app.buffer)
             except Exception as exc:  # journal/notify trouble must not stop a deploy
                 error = f"journal/notify unavailable: {_one_line(exc)}"
             self.result = call(sink, self.cancel_event)
