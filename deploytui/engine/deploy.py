@@ -11,68 +11,51 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
 
-from deploytui.config.model import Config, Environment, Host, Project
+from deploytui.config.model import Config, Host
 from deploytui.engine import strategies
+from deploytui.engine.cleanup import cleanup_hosts, move_back
 from deploytui.engine.events import (
     DeployFinished,
     DeployStarted,
     HostFailed,
     HostLine,
-    HostStepDone,
-    HostStepStarted,
     PhaseFinished,
     PhaseStarted,
     Sink,
     discard,
 )
+from deploytui.engine.finish import finish_hosts, plan_prunes
 from deploytui.engine.hostpool import HostPool, TransportFactory, transport_factory
-from deploytui.engine.layout import Layout, ReleaseMeta, release_id_now, write_meta_command
-from deploytui.engine.lock import Locked, LockInfo, acquire_locks, local_user, release_locks
-from deploytui.engine.prune import prune_hosts
+from deploytui.engine.layout import Layout, ReleaseMeta, release_id_now
+from deploytui.engine.lock import (
+    Locked,
+    LockInfo,
+    release_command,
+    release_locks,
+    take_locks,
+)
+from deploytui.engine.preflight import probe_command, read_probes
+from deploytui.engine.prune import HostPrune
 from deploytui.engine.redact import redact, redacting_sink
-from deploytui.engine.revisions import append_revisions, deploy_line
-from deploytui.engine.roles import StepFailed, run_once, run_restarts, run_step
-from deploytui.engine.safety import delete_release_command, q
+from deploytui.engine.release_meta import MetaWriter
+from deploytui.engine.releases import HostScan
+from deploytui.engine.request import (
+    DeployRequest,
+    DeployResult,
+    HostReport,
+    host_env,
+    resolve_env,
+)
+from deploytui.engine.revisions import deploy_line
+from deploytui.engine.roles import StepFailed, run_once, run_restarts
+from deploytui.engine.script import ScriptStep, run_steps
 from deploytui.engine.source import Artifact, Resolved, SourceError, build_artifact, resolve
 from deploytui.engine.strategies import HostContext, Step
-from deploytui.engine.strategies.pull import head_command, move_step
 from deploytui.engine.switch import switch_all
 from deploytui.engine.transport import Transport, TransportError
 
-META_TIMEOUT = 30.0
-
-
-@dataclass
-class DeployRequest:
-    project: Project
-    environment: Environment
-    ref: str | None = None
-    break_lock: bool = False
-    user: str = field(default_factory=local_user)
-    release_id: str | None = None  # tests may pin it; normally made once per deploy
-
-
-@dataclass
-class HostReport:
-    host: str
-    outcome: str = "skipped"  # deployed | failed | cancelled | switched back | skipped
-    duration: float = 0.0
-    step: str = ""
-    error: str = ""
-
-
-@dataclass
-class DeployResult:
-    outcome: str  # success | failed | cancelled | locked
-    release_id: str
-    sha: str
-    hosts: dict[str, HostReport]
-    error: str = ""
-    duration: float = 0.0
-    subject: str = ""
-    warnings: list[str] = field(default_factory=list)  # cleanup/prune problems, broken locks
+FINISH_TIMEOUT = 30.0  # bookkeeping; the prune deletions get the project's step timeout
 
 
 class _Abort(Exception):
@@ -84,26 +67,6 @@ class _Abort(Exception):
 
 def _iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def resolve_env(project: Project, resolver) -> dict[str, str]:
-    """The project's `env:` and sudo password as plain strings (secrets resolved)."""
-    env = {key: resolver.resolve(value) if not isinstance(value, str) else value
-           for key, value in project.env.items()}
-    if project.sudo_password is not None:
-        pw = project.sudo_password
-        pw = pw if isinstance(pw, str) else resolver.resolve(pw)
-        if hasattr(resolver, "remember"):
-            resolver.remember(pw)
-        env["DEPLOYTUI_SUDO_PASSWORD"] = pw
-    return env
-
-
-def host_env(base: dict[str, str], ctx: HostContext, environment: str) -> dict[str, str]:
-    return {**base, "DEPLOYTUI_RELEASE": ctx.release_id,
-            "DEPLOYTUI_RELEASE_PATH": ctx.release_path,
-            "DEPLOYTUI_DEPLOY_TO": ctx.layout.deploy_to, "DEPLOYTUI_HOST": ctx.host.name,
-            "DEPLOYTUI_SHA": ctx.sha, "DEPLOYTUI_ENV": environment}
 
 
 def _default_resolver():
@@ -148,8 +111,9 @@ class _Deploy:
         self.contexts: dict[str, HostContext] = {}
         self.env: dict[str, str] = {}
         self.warnings: list[str] = []
-        self.meta: ReleaseMeta | None = None
-        self.history: dict[str, list[str]] = {}  # host -> metadata state transitions
+        self.meta: MetaWriter | None = None
+        self.scans: dict[str, HostScan] = {}  # release listings taken under the lock
+        self.unlocked: set[str] = set()  # hosts whose lock a finish/cleanup released
 
     # -- the run -------------------------------------------------------------------
     def execute(self) -> DeployResult:
@@ -176,7 +140,9 @@ class _Deploy:
             self._cleanup("failed")
         finally:
             if self.locked:
-                for _host, err in release_locks(self.pool, self._live_layouts(), self.lock).items():
+                still = {n: lay for n, lay in self._live_layouts().items()
+                         if n not in self.unlocked}
+                for _host, err in release_locks(self.pool, still, self.lock).items():
                     self.warnings.append(f"lock not released: {err}")
             self.pool.close()
             if self.artifact is not None:
@@ -262,8 +228,9 @@ class _Deploy:
             raise _Abort("failed", f"resolve: {exc}") from None
         r = self.resolved
         self.lock.ref = r.ref
-        self.meta = ReleaseMeta(self.release_id, "preparing", sha=r.sha, subject=r.subject,
-                                ref=r.ref, deployed_at=_iso(), deployed_by=self.request.user)
+        self.meta = MetaWriter(ReleaseMeta(self.release_id, "preparing", sha=r.sha,
+                                           subject=r.subject, ref=r.ref, deployed_at=_iso(),
+                                           deployed_by=self.request.user), self.layouts)
         for h in self.hosts:
             self.contexts[h.name] = HostContext(self.project, h, self.layouts[h.name],
                                                 self.release_id, r.sha, r.repo_url)
@@ -289,8 +256,9 @@ class _Deploy:
         if failed:
             raise _Abort("failed", self._first_error(list(failed)))
         try:
-            broken = acquire_locks(self.pool, self.layouts, self.lock,
-                                   break_lock=self.request.break_lock)
+            taken = take_locks(self.pool, self.layouts, self.lock,
+                               break_lock=self.request.break_lock,
+                               probe=lambda name: probe_command(self.contexts[name]))
         except Locked as exc:
             self._fail(exc.host, "lock", f"locked by {exc.holder.describe()}")
             raise _Abort("locked", str(exc)) from None
@@ -298,63 +266,34 @@ class _Deploy:
             self._fail(exc.host, "lock", exc.message)
             raise _Abort("failed", f"{exc.host}: lock: {exc.message}") from None
         self.locked = True
-        for name, holder in broken.items():
+        for name, holder in taken.broken.items():
             note = f"broke the lock held by {holder.describe()}"
             self.warnings.append(f"{name}: {note}")
             self.sink(HostLine(host=name, line=note, stream="info"))
-        outcomes = self.pool.map(self._check_host)
-        failed_hosts = self._fail_from(outcomes, "preflight")
-        if failed_hosts:
-            raise _Abort("failed", self._first_error(failed_hosts))
+        probes, refused = read_probes(self.contexts, taken.probed)
+        self.previous_head = {n: p.head for n, p in probes.items()}
+        self.scans = {n: p.scan for n, p in probes.items() if p.scan is not None}
+        for name, exc in refused.items():
+            self._fail(name, exc.step, exc.reason)
+            self.sink(HostFailed(host=name, phase="preflight", step=exc.step, reason=exc.reason))
+        if refused:
+            raise _Abort("failed", self._first_error(list(refused)))
 
-    def _check_host(self, host: Host, transport: Transport) -> None:
-        lay = self.layouts[host.name]
-        cmd = (f"df -Pk {q(lay.deploy_to)} | awk 'NR==2 {{print \"FREE:\" $4}}'; "
-               f"if [ -e {q(lay.release(self.release_id))} ]; then echo CLASH; fi")
-        if self.project.strategy == "pull":
-            cmd += f"; echo HEAD:$({head_command(self.contexts[host.name])})"
-        res = run_step(transport, "preflight", "check disk", cmd, sink=discard,
-                       timeout=self.project.timeout)
-        lines = res.stdout.splitlines()
-        free = next((ln[5:] for ln in lines if ln.startswith("FREE:")), "")
-        if free.isdigit() and int(free) < self.project.min_free_mb * 1024:
-            raise StepFailed(host.name, "check disk", f"only {int(free) // 1024} MB free on"
-                             f" {lay.deploy_to} (min_free_mb {self.project.min_free_mb})")
-        if "CLASH" in lines:
-            raise StepFailed(host.name, "check release id",
-                             f"release {self.release_id} already exists")
-        head = next((ln[5:] for ln in lines if ln.startswith("HEAD:")), "")
-        self.previous_head[host.name] = head or None
-
-    def _write_meta(self, transport: Transport, host: str, state: str) -> None:
+    def _meta_step(self, host: str, state: str) -> ScriptStep:
         assert self.meta is not None
-        history = self.history.setdefault(host, [])
-        history.append(f"{state} at {_iso()}")
-        meta = ReleaseMeta(**{**self.meta.__dict__, "state": state, "history": list(history)})
-        res = transport.run(write_meta_command(self.layouts[host], meta), timeout=META_TIMEOUT)
-        if not res.ok:
-            raise StepFailed(host, "write metadata", res.last_line())
+        return ScriptStep("write metadata", self.meta.command(host, state, host_clock=True),
+                          quiet=True)
 
-    def _run_steps(self, host: str, transport: Transport, phase: str, steps: list[Step]) -> None:
-        env = self._env_for(host)
-        for step in steps:
-            if step.upload is not None:
-                self.sink(HostStepStarted(host=host, phase=phase, step=step.name))
-                began = time.monotonic()
-                try:
-                    transport.upload(step.upload, step.remote, cancel=self.cancel)
-                except TransportError as exc:
-                    self.sink(HostFailed(host=host, phase=phase, step=step.name,
-                                         reason=exc.message))
-                    raise StepFailed(host, step.name, exc.message,
-                                     cancelled=self.cancel.is_set()) from None
-                self.sink(HostStepDone(host=host, phase=phase, step=step.name,
-                                       duration=time.monotonic() - began))
-                continue
-            run_step(transport, phase, step.name, step.command, sink=self.sink,
-                     cancel=self.cancel, timeout=self.project.timeout, env=env)
+    def _run_steps(self, host: str, transport: Transport, phase: str, steps: list[Step], *,
+                   first: tuple[ScriptStep, ...] = (), last: tuple[ScriptStep, ...] = ()
+                   ) -> None:
+        def done(step: ScriptStep) -> None:
             if step.name == "create release":
                 self.created.add(host)
+
+        run_steps(transport, phase, steps, sink=self.sink, cancel=self.cancel,
+                  timeout=self.project.timeout, env=self._env_for(host), first=first,
+                  last=last, on_done=done)
 
     def _prepare(self) -> None:
         if self.project.strategy == "artifact":
@@ -374,10 +313,10 @@ class _Deploy:
                     artifact=self.artifact.path, artifact_sha256=self.artifact.sha256)
 
         def prepare(host: Host, transport: Transport) -> None:
-            self._write_meta(transport, host.name, "preparing")
             self._run_steps(host.name, transport, "prepare",
-                            strategies.prepare_steps(self.contexts[host.name]))
-            self._write_meta(transport, host.name, "ready")
+                            strategies.prepare_steps(self.contexts[host.name]),
+                            first=(self._meta_step(host.name, "preparing"),),
+                            last=(self._meta_step(host.name, "ready"),))
 
         self._fail_from(self.pool.map(prepare), "prepare")
 
@@ -429,19 +368,14 @@ class _Deploy:
 
     def _move_back(self, exclude: list[str] = ()) -> None:
         """pull: check the previous commit out again on every host that moved."""
-        def back(host: Host, transport: Transport) -> None:
-            prev = self.previous_head.get(host.name)
-            if prev:
-                step = move_step(self.contexts[host.name], prev)
-                run_step(transport, "switch", "switch back", step.command, sink=self.sink,
-                         timeout=self.project.timeout)
         targets = [h for h in self.hosts if h.name in self.moved and h.name not in self.lost]
-        outcomes = self.pool.map(back, targets)
-        for name, outcome in outcomes.items():
-            if outcome.error is None and name not in exclude:
+        errors = move_back(self.pool, targets, self.contexts, self.previous_head, self.sink,
+                           self.project.timeout)
+        for name, error in errors.items():
+            if error is None and name not in exclude:
                 self._fail(name, "switch", "switched back", outcome="switched back")
-            elif outcome.error is not None:
-                self.warnings.append(f"{name}: switch back failed: {outcome.error}")
+            elif error is not None:
+                self.warnings.append(f"{name}: switch back failed: {error}")
 
     def _restart(self) -> None:
         errors = run_restarts(self.pool, self.project, self.hosts, self.sink, None,
@@ -449,37 +383,34 @@ class _Deploy:
         for host, err in errors.items():
             self._fail(host, "restart", err.removeprefix(f"{host}: "))
 
-    def _finish(self) -> None:
-        def finish(host: Host, transport: Transport) -> None:
-            self._write_meta(transport, host.name, "ok")
+    def _unlock_command(self, host: str) -> str:
+        return release_command(self.layouts[host], self.lock)
 
-        for _name, outcome in self.pool.map(finish).items():
-            if outcome.error is not None:
-                self.warnings.append(str(outcome.error))
+    def _finish(self) -> None:
+        assert self.meta is not None and self.resolved is not None
         r = self.resolved
-        line = deploy_line(r.branch, r.sha, self.release_id, self.request.user)
-        for err in append_revisions(self.pool, self.layouts, line).values():
-            self.warnings.append(err)
+        prunes: dict[str, HostPrune] = {}
+        if self.project.strategy != "pull":
+            prunes, skipped = plan_prunes(self.names, self.scans, self.release_id, r.sha,
+                                          self.project.keep_releases)
+            self.warnings += skipped
+        meta = self.meta
+        warnings, unlocked = finish_hosts(
+            self.pool, [h for h in self.hosts if h.name not in self.lost], self.layouts,
+            meta_command=lambda name: meta.command(name, "ok"),
+            revisions_line=deploy_line(r.branch, r.sha, self.release_id, self.request.user),
+            prunes=prunes, unlock_command=self._unlock_command, sink=self.sink,
+            timeout=max(FINISH_TIMEOUT, self.project.timeout))
+        self.warnings += warnings
+        self.unlocked |= unlocked
         for _name, report in self.reports.items():
             if not report.error:
                 report.outcome = "deployed"
-        if self.project.strategy != "pull":
-            self._prune()
-
-    def _prune(self) -> None:
-        try:
-            result = prune_hosts(self.pool, self.project, self.hosts,
-                                 keep=self.project.keep_releases, sink=self.sink,
-                                 protect={self.release_id})
-        except Exception as exc:  # a failed prune never fails a deploy that is live
-            self.warnings.append(f"prune: {exc}")
-            return
-        for host, error in result.errors.items():
-            self.warnings.append(f"{host}: prune: {error}")
 
     # -- cleanup -------------------------------------------------------------------
     def _cleanup(self, outcome: str) -> None:
-        """Remove unfinished releases (metadata kept as failed) on every live host."""
+        """Remove unfinished releases (metadata kept as failed) and release the locks on
+        every live host, one command per host."""
         if outcome == "cancelled":
             for report in self.reports.values():
                 if report.outcome == "skipped":
@@ -487,22 +418,17 @@ class _Deploy:
         for name in self.lost & self.created:
             self.warnings.append(f"{name}: cleanup skipped (host not answering); release"
                                  f" {self.release_id} may be left unfinished there")
-        hosts = [h for h in self.hosts if h.name not in self.lost and h.name in self.pool.transports
-                 and (h.name in self.created or self.project.strategy == "pull")]
-        if self.meta is None or not hosts:
+        if not self.locked:
             return
-
-        def clean(host: Host, transport: Transport) -> None:
-            if host.name in self.created:
-                lay = self.layouts[host.name]
-                path = q(lay.release(self.release_id))
-                cmd = (f"if [ -e {path} ] || [ -L {path} ]; then "
-                       f"{delete_release_command(lay.deploy_to, self.release_id)}; fi")
-                res = transport.run(cmd, timeout=self.project.timeout, capture=True)
-                if not res.ok:
-                    raise StepFailed(host.name, "remove unfinished release", res.last_line())
-            self._write_meta(transport, host.name, "failed")
-
-        for _name, outcome in self.pool.map(clean, hosts).items():
-            if outcome.error is not None:
-                self.warnings.append(f"cleanup: {outcome.error}")
+        live = [h for h in self.hosts if h.name not in self.lost
+                and h.name in self.pool.transports]
+        meta = self.meta
+        marked = {h.name for h in live if meta is not None
+                  and (h.name in self.created or self.project.strategy == "pull")}
+        warnings, unlocked = cleanup_hosts(
+            self.pool, live, self.layouts, self.release_id, remove=self.created,
+            meta_command=(lambda name: meta.command(name, "failed")) if meta else None,
+            marked=marked, unlock_command=self._unlock_command,
+            timeout=max(FINISH_TIMEOUT, self.project.timeout))
+        self.warnings += warnings
+        self.unlocked |= unlocked

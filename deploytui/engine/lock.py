@@ -14,7 +14,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 
 from deploytui.engine.hostpool import HostPool
@@ -25,6 +25,8 @@ from deploytui.engine.transport import Transport, TransportError
 LOCK_TIMEOUT = 30.0
 _HELD = "DEPLOYTUI-LOCK-HELD"
 _TAKEN = "DEPLOYTUI-LOCK-TAKEN"
+_PROBE = "DEPLOYTUI-PROBE"
+Probe = Callable[[str], str]  # host name -> shell text run once its lock is taken
 
 
 def local_user() -> str:
@@ -83,22 +85,34 @@ class Locked(Exception):
         self.holder = holder
 
 
-def _take_command(layout: Layout, info: LockInfo, break_lock: bool) -> str:
+def _take_command(layout: Layout, info: LockInfo, break_lock: bool, probe: str = "") -> str:
+    """Take the lock; with `probe`, also run it (only once the lock is ours) and print
+    its output after a marker line, so a deploy's preflight costs no extra command."""
     lock = q(layout.lock)
+    probing = (f" && {{ echo {_PROBE}; ( eval {q(probe)} ) 2>&1; true; }}" if probe else "")
     breaking = ""
     if break_lock:  # print the old holder, then remove only the lock directory
         breaking = (f"if [ -d {lock} ]; then echo BROKEN; cat {lock}/info 2>/dev/null; echo;"
                     f" rm -f {lock}/info; rmdir {lock} || exit 1; fi; ")
     return (f"mkdir -p {q(layout.state_dir)} || exit 1; {breaking}"
             f"if mkdir {lock} 2>/dev/null; then"
-            f" printf '%s\\n' {q(info.to_json())} > {lock}/info && echo {_TAKEN};"
+            f" printf '%s\\n' {q(info.to_json())} > {lock}/info && echo {_TAKEN}{probing};"
             f" else echo {_HELD}; cat {lock}/info 2>/dev/null; echo; fi")
 
 
-def _release_command(layout: Layout, info: LockInfo) -> str:
+def release_command(layout: Layout, info: LockInfo) -> str:
+    """Remove the lock only if it is still ours (its info holds our token)."""
     lock = q(layout.lock)
     return (f"if [ -d {lock} ] && grep -qF {q(info.token)} {lock}/info 2>/dev/null; then"
             f" rm -f {lock}/info && rmdir {lock}; fi")
+
+
+@dataclass
+class Taken:
+    """What taking the locks found: whose locks were broken, and each probe's output."""
+
+    broken: dict[str, LockInfo] = field(default_factory=dict)
+    probed: dict[str, str] = field(default_factory=dict)  # host -> probe stdout
 
 
 def acquire_locks(pool: HostPool, layouts: dict[str, Layout], info: LockInfo, *,
@@ -109,21 +123,32 @@ def acquire_locks(pool: HostPool, layouts: dict[str, Layout], info: LockInfo, *,
     cases the locks already taken are released before raising. Returns the holders
     whose locks were broken (break_lock), so the caller can say whose they were.
     """
+    return take_locks(pool, layouts, info, break_lock=break_lock).broken
+
+
+def take_locks(pool: HostPool, layouts: dict[str, Layout], info: LockInfo, *,
+               break_lock: bool = False, probe: Probe | None = None) -> Taken:
+    """acquire_locks, plus `probe(host)` run in the same command once the lock is taken.
+
+    The probe's exit status never matters (the lock is ours either way); its output is
+    returned per host for the caller to parse.
+    """
     hosts = [pool.host(name) for name in layouts]
 
-    def take(host, transport: Transport) -> tuple[bool, LockInfo | None, LockInfo | None]:
-        result = transport.run(_take_command(layouts[host.name], info, break_lock),
-                               capture=True, timeout=LOCK_TIMEOUT)
+    def take(host, transport: Transport) -> tuple[bool, LockInfo | None, LockInfo | None, str]:
+        command = _take_command(layouts[host.name], info, break_lock,
+                                probe(host.name) if probe else "")
+        result = transport.run(command, capture=True, timeout=LOCK_TIMEOUT)
         if not result.ok:
             raise TransportError(host.name, f"lock: {result.last_line()}")
-        out = result.stdout
+        out, _, probed = result.stdout.partition(f"\n{_PROBE}\n")
         broken = None
         if "BROKEN" in out.splitlines()[:1]:
             after = out.split("BROKEN", 1)[1].split(_TAKEN)[0].split(_HELD)[0]
             broken = LockInfo.from_json(after.strip())
-        if _TAKEN in out:
-            return True, None, broken
-        return False, LockInfo.from_json(out.split(_HELD, 1)[1].strip()), broken
+        if _TAKEN in out.splitlines():
+            return True, None, broken, probed
+        return False, LockInfo.from_json(out.split(_HELD, 1)[1].strip()), broken, ""
 
     # The first host is taken alone, before the others: of two deploys started together,
     # the one that gets it gets them all (taking all at once, each could win some hosts
@@ -131,8 +156,10 @@ def acquire_locks(pool: HostPool, layouts: dict[str, Layout], info: LockInfo, *,
     outcomes = pool.map(take, hosts[:1])
     if all(o.ok and o.value and o.value[0] for o in outcomes.values()):
         outcomes.update(pool.map(take, hosts[1:]))
-    taken = [n for n, o in outcomes.items() if o.ok and o.value and o.value[0]]
-    broken = {n: o.value[2] for n, o in outcomes.items() if o.ok and o.value and o.value[2]}
+    taken = Taken(broken={n: o.value[2] for n, o in outcomes.items()
+                          if o.ok and o.value and o.value[2]},
+                  probed={n: o.value[3] for n, o in outcomes.items()
+                          if o.ok and o.value and o.value[0]})
     problem: BaseException | None = None
     for name in layouts:  # configured order: the report names the first host
         outcome = outcomes.get(name)
@@ -147,16 +174,18 @@ def acquire_locks(pool: HostPool, layouts: dict[str, Layout], info: LockInfo, *,
             problem = Locked(name, outcome.value[1] or LockInfo.from_json(""))
             break
     if problem is not None:
-        release_locks(pool, {n: layouts[n] for n in taken}, info)
+        # Every host tried, not only those known taken: a command that failed or timed
+        # out may still have taken its lock. Our token keeps others' locks safe.
+        release_locks(pool, {n: layouts[n] for n in outcomes if n in pool.transports}, info)
         raise problem
-    return broken
+    return taken
 
 
 def release_locks(pool: HostPool, layouts: dict[str, Layout], info: LockInfo
                   ) -> dict[str, str]:
     """Remove our own lock from every host (best effort); returns host -> error."""
     hosts = [pool.host(name) for name in layouts if name in pool.transports]
-    outcomes = pool.map(lambda h, t: t.run(_release_command(layouts[h.name], info),
+    outcomes = pool.map(lambda h, t: t.run(release_command(layouts[h.name], info),
                                            timeout=LOCK_TIMEOUT), hosts)
     errors = {n: str(o.error) for n, o in outcomes.items() if o.error is not None}
     for name in layouts:

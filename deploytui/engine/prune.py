@@ -152,8 +152,14 @@ def apply_deletions(transport, layout: Layout, plan: HostPrune, sink: Sink,
         return
     result = transport.run(delete_command(layout, [d.release_id for d in plan.deletions]),
                            capture=True, timeout=timeout)
+    record_deletions(plan, result.stdout, sink)
+
+
+def record_deletions(plan: HostPrune, output: str, sink: Sink) -> None:
+    """Read delete_command's `@@ ID RC LAST-LINE` reports (also when it ran inside a
+    larger command, as a deploy's finish does) into the plan; events for each."""
     by_id = {d.release_id: d for d in plan.deletions}
-    for line in result.stdout.splitlines():
+    for line in output.splitlines():
         if not line.startswith("@@ "):
             continue
         _, rid, rc, *rest = [*line.split(" ", 3), ""]

@@ -1,0 +1,61 @@
+"""What a deploy is asked to do and what it reports back, and the environment its
+remote commands get (shared with rollback)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from deploytui.config.model import Environment, Project
+from deploytui.engine.lock import local_user
+from deploytui.engine.strategies import HostContext
+
+
+@dataclass
+class DeployRequest:
+    project: Project
+    environment: Environment
+    ref: str | None = None
+    break_lock: bool = False
+    user: str = field(default_factory=local_user)
+    release_id: str | None = None  # tests may pin it; normally made once per deploy
+
+
+@dataclass
+class HostReport:
+    host: str
+    outcome: str = "skipped"  # deployed | failed | cancelled | switched back | skipped
+    duration: float = 0.0
+    step: str = ""
+    error: str = ""
+
+
+@dataclass
+class DeployResult:
+    outcome: str  # success | failed | cancelled | locked
+    release_id: str
+    sha: str
+    hosts: dict[str, HostReport]
+    error: str = ""
+    duration: float = 0.0
+    subject: str = ""
+    warnings: list[str] = field(default_factory=list)  # cleanup/prune problems, broken locks
+
+
+def resolve_env(project: Project, resolver) -> dict[str, str]:
+    """The project's `env:` and sudo password as plain strings (secrets resolved)."""
+    env = {key: resolver.resolve(value) if not isinstance(value, str) else value
+           for key, value in project.env.items()}
+    if project.sudo_password is not None:
+        pw = project.sudo_password
+        pw = pw if isinstance(pw, str) else resolver.resolve(pw)
+        if hasattr(resolver, "remember"):
+            resolver.remember(pw)
+        env["DEPLOYTUI_SUDO_PASSWORD"] = pw
+    return env
+
+
+def host_env(base: dict[str, str], ctx: HostContext, environment: str) -> dict[str, str]:
+    return {**base, "DEPLOYTUI_RELEASE": ctx.release_id,
+            "DEPLOYTUI_RELEASE_PATH": ctx.release_path,
+            "DEPLOYTUI_DEPLOY_TO": ctx.layout.deploy_to, "DEPLOYTUI_HOST": ctx.host.name,
+            "DEPLOYTUI_SHA": ctx.sha, "DEPLOYTUI_ENV": environment}

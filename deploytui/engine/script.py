@@ -1,0 +1,256 @@
+"""Several named steps run on a host as ONE remote command, still reported step by step.
+
+Every remote command costs an SSH session, a login and a few processes on the host; a
+deploy of 14 small commands per host was CPU-bound on them. So a host's consecutive
+shell steps become one generated bash script: each step is `eval`ed in its own subshell
+(as if it had its own command: `exit`, `set -e`, `cd` stay inside it), framed by marker
+lines on stderr, and the script stops at the first step that fails. The line callback
+turns markers into the usual events (HostStepStarted / HostStepDone / HostFailed, with
+the step's name and exit code); markers never reach a sink. The per-step timeout is
+kept by a watchdog that cancels the run (the transport kills the remote process group)
+when one step runs longer than the timeout. Step-start markers go to both stdout and
+stderr (each pipe is ordered, the two are not), so each step's output tails, and so
+its failure reason, are its own.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from deploytui.engine.events import HostFailed, HostLine, HostStepDone, HostStepStarted, Sink
+from deploytui.engine.roles import StepFailed
+from deploytui.engine.safety import q
+from deploytui.engine.strategies import Step
+from deploytui.engine.transport import (
+    Cancelled,
+    ConnectionLost,
+    Transport,
+    TransportError,
+    Unreachable,
+)
+
+STEP_MARK = "\x1edeploytui-step "
+DONE_MARK = "\x1edeploytui-done "
+WATCH_INTERVAL = 0.1
+
+
+@dataclass(frozen=True)
+class ScriptStep:
+    name: str  # as in events and errors: "fetch", "build: make"
+    command: str  # the step's shell text, run as if it were its own command
+    quiet: bool = False  # bookkeeping (metadata): no events unless it fails
+
+
+def script_text(steps: Sequence[ScriptStep]) -> str:
+    """The bash script running `steps` in order, each framed by markers on stderr."""
+    parts = []
+    for i, step in enumerate(steps):
+        parts.append(
+            f"printf '\\036deploytui-step {i}\\n' >&2; printf '\\036deploytui-step {i}\\n'\n"
+            f"( eval {q(step.command)} )\n"
+            "__dt_rc=$?\n"
+            f"printf '\\036deploytui-done {i} %s\\n' \"$__dt_rc\" >&2\n"
+            "[ \"$__dt_rc\" -eq 0 ] || exit \"$__dt_rc\"\n")
+    return "".join(parts)
+
+
+class _Run:
+    """Per-run state: which step runs, its output tails, and the watchdog."""
+
+    def __init__(self, transport: Transport, phase: str, steps: Sequence[ScriptStep],
+                 sink: Sink, cancel: threading.Event | None, timeout: float | None,
+                 on_done: Callable[[ScriptStep], None] | None) -> None:
+        self.host = transport.name
+        self.phase, self.steps, self.sink = phase, steps, sink
+        self.cancel, self.timeout, self.on_done = cancel, timeout, on_done
+        self.current: int | None = None  # index of the step running now
+        self.began = 0.0
+        self.finished: dict[int, int] = {}  # index -> exit code
+        self.err: deque[str] = deque(maxlen=50)  # current step's stderr tail
+        self.out: deque[str] = deque(maxlen=50)  # current step's stdout tail
+        self.run_cancel = threading.Event()
+        self.timed_out = False
+        self._stop = threading.Event()
+
+    # -- output --------------------------------------------------------------
+    def line(self, text: str, stream: str) -> None:
+        if text.startswith(STEP_MARK):
+            if stream == "err":
+                self._started(text[len(STEP_MARK):])
+            else:  # each stream is framed on its own: pipes are ordered, not each other
+                self.out.clear()
+        elif text.startswith(DONE_MARK):
+            self._done(text[len(DONE_MARK):])
+        else:
+            (self.err if stream == "err" else self.out).append(text)
+            self.sink(HostLine(host=self.host, line=text,
+                               stream="err" if stream == "err" else "out"))
+
+    def _started(self, rest: str) -> None:
+        if not rest.strip().isdigit() or int(rest) >= len(self.steps):
+            return
+        self.current, self.began = int(rest), time.monotonic()
+        self.err.clear()
+        step = self.steps[self.current]
+        if not step.quiet:
+            self.sink(HostStepStarted(host=self.host, phase=self.phase, step=step.name))
+
+    def _done(self, rest: str) -> None:
+        index, _, code = rest.partition(" ")
+        if not index.isdigit() or int(index) >= len(self.steps):
+            return
+        try:
+            rc = int(code.strip())
+        except ValueError:
+            rc = 1
+        i = int(index)
+        self.finished[i] = rc
+        step = self.steps[i]
+        if not step.quiet:
+            self.sink(HostStepDone(host=self.host, phase=self.phase, step=step.name,
+                                   duration=time.monotonic() - self.began, exit_code=rc))
+        if rc == 0 and self.on_done is not None:
+            self.on_done(step)
+
+    # -- watchdog --------------------------------------------------------------
+    def watch(self) -> None:
+        while not self._stop.wait(WATCH_INTERVAL):
+            if self.cancel is not None and self.cancel.is_set():
+                self.run_cancel.set()
+                return
+            if (self.timeout is not None and self.current is not None
+                    and self.current not in self.finished
+                    and time.monotonic() - self.began > self.timeout):
+                self.timed_out = True
+                self.run_cancel.set()
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # -- failure ---------------------------------------------------------------
+    def failing_step(self) -> ScriptStep:
+        """The step that was running (or last started) when the run ended."""
+        return self.steps[self.current if self.current is not None else 0]
+
+    def reason(self, exit_code: int) -> str:
+        for tail in (self.err, self.out):
+            lines = [ln.strip() for ln in tail if ln.strip()]
+            if lines:
+                return f"{lines[-1]} (exit {exit_code})"
+        return f"exit status {exit_code}"
+
+    def fail(self, reason: str, **flags: bool) -> StepFailed:
+        step = self.failing_step()
+        if not flags.get("cancelled"):
+            self.sink(HostFailed(host=self.host, phase=self.phase, step=step.name,
+                                 reason=reason))
+        return StepFailed(self.host, step.name, reason, **flags)
+
+
+def run_script(transport: Transport, phase: str, steps: Sequence[ScriptStep], *, sink: Sink,
+               cancel: threading.Event | None = None, timeout: float | None = None,
+               env: Mapping[str, str] | None = None,
+               on_done: Callable[[ScriptStep], None] | None = None) -> None:
+    """Run `steps` as one remote command; raises StepFailed naming the failing step.
+
+    `timeout` applies to each step (not to the whole script); `on_done(step)` is called
+    as each step succeeds (the deploy learns "the release directory exists" that way).
+    """
+    if not steps:
+        return
+    run = _Run(transport, phase, steps, sink, cancel, timeout, on_done)
+    if cancel is not None and cancel.is_set():
+        raise StepFailed(run.host, steps[0].name, "cancelled", cancelled=True)
+    watchdog = threading.Thread(target=run.watch, name=f"watch-{run.host}", daemon=True)
+    watchdog.start()
+    overall = None if timeout is None else timeout * len(steps) + 60.0
+    try:
+        result = transport.run(script_text(steps), on_line=run.line, timeout=overall,
+                               cancel=run.run_cancel, env=dict(env) if env else None)
+    except Cancelled:
+        if run.timed_out:
+            raise run.fail(f"timed out after {timeout:g}s; the command was terminated"
+                           ) from None
+        raise run.fail("cancelled", cancelled=True) from None
+    except TransportError as exc:
+        raise run.fail(exc.message, lost=isinstance(exc, ConnectionLost | Unreachable)
+                       ) from None
+    finally:
+        run.stop()
+        watchdog.join()
+    if result.ok and len(run.finished) == len(steps):
+        return
+    code = result.exit_code
+    if run.current is not None and run.current in run.finished:
+        code = run.finished[run.current] or code
+    if code == 0:  # the script ended early without saying why
+        code = 1
+    raise run.fail(run.reason(code))
+
+
+def run_steps(transport: Transport, phase: str, steps: Sequence[Step], *, sink: Sink,
+              cancel: threading.Event | None = None, timeout: float | None = None,
+              env: Mapping[str, str] | None = None, first: Sequence[ScriptStep] = (),
+              last: Sequence[ScriptStep] = (),
+              on_done: Callable[[ScriptStep], None] | None = None) -> None:
+    """A strategy's steps as few remote commands as possible: one script per run of
+    shell steps (an upload is not a shell step, so it splits the run). `first`/`last`
+    are bookkeeping steps run at the start of the first script and the end of the last.
+    """
+    segments: list[list[ScriptStep] | Step] = []
+    pending = list(first)
+    for step in steps:
+        if step.upload is None:
+            pending.append(ScriptStep(step.name, step.command))
+            continue
+        segments += [pending, step]
+        pending = []
+    segments.append(pending + list(last))
+    for segment in segments:
+        if isinstance(segment, Step):
+            upload(transport, phase, segment, sink=sink, cancel=cancel)
+        else:
+            run_script(transport, phase, segment, sink=sink, cancel=cancel, timeout=timeout,
+                       env=env, on_done=on_done)
+
+
+def upload(transport: Transport, phase: str, step: Step, *, sink: Sink,
+           cancel: threading.Event | None = None) -> None:
+    """An upload step, reported like any other step."""
+    assert step.upload is not None
+    host = transport.name
+    sink(HostStepStarted(host=host, phase=phase, step=step.name))
+    began = time.monotonic()
+    try:
+        transport.upload(step.upload, step.remote, cancel=cancel)
+    except TransportError as exc:
+        sink(HostFailed(host=host, phase=phase, step=step.name, reason=exc.message))
+        raise StepFailed(host, step.name, exc.message,
+                         cancelled=cancel is not None and cancel.is_set()) from None
+    sink(HostStepDone(host=host, phase=phase, step=step.name,
+                      duration=time.monotonic() - began))
+
+
+def tagged(tag: str, command: str) -> str:
+    """`command` in its own subshell, reported as one line `TAG RC LAST-LINE`, so several
+    bookkeeping commands can share one remote command and still fail one by one."""
+    return (f"__dt_out=$(eval {q(command)} 2>&1); __dt_rc=$?; "  # $(...) is a subshell
+            f"if [ $__dt_rc -eq 0 ]; then echo '{tag} 0'; else "  # forks only on failure
+            f"echo \"{tag} $__dt_rc $(printf '%s' \"$__dt_out\" | tail -n 1 | tr -d '\\n')\"; fi")
+
+
+def tag_results(output: str, tags: Sequence[str]) -> dict[str, str | None]:
+    """tag -> None (it succeeded) or its one-line error, for each tag of `tagged` lines;
+    a tag with no report at all reads as failed."""
+    found: dict[str, str | None] = {tag: "no report from the host" for tag in tags}
+    for line in output.splitlines():
+        tag, _, rest = line.partition(" ")
+        if tag in found:
+            rc, _, last = rest.partition(" ")
+            found[tag] = None if rc == "0" else (last.strip() or f"exit status {rc}")
+    return found
