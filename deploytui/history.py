@@ -339,6 +339,7 @@ class JournalSink:
         self._records: dict[str, HostRecord] = {}
         self._finished = False
         self._closed = False
+        self._stamp: tuple[int, str] = (-1, "")
         self._deploy_log = self._open(DEPLOY_LOG)
         self._retention(project, environment, settings)
 
@@ -360,7 +361,12 @@ class JournalSink:
     def __call__(self, event: Event) -> None:
         if self._closed:
             return
-        ts = time.strftime("%H:%M:%S", time.localtime(event.at))
+        # one strftime per second, not per line (one tuple swap: safe across threads)
+        second = int(event.at)
+        cached = self._stamp
+        if cached[0] != second:
+            cached = self._stamp = (second, time.strftime("%H:%M:%S", time.localtime(second)))
+        ts = cached[1]
         if isinstance(event, HostLine):
             tag = "" if event.stream == "out" else f"[{event.stream}] "
             with self._lock:

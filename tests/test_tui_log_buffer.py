@@ -92,3 +92,22 @@ def test_many_threads_append_while_the_ui_drains_without_losing_lines():
     for host, lines in buf.drain().lines.items():
         got[host] = got.get(host, 0) + len(lines)
     assert got == {f"h{i}": 2000 for i in range(8)}
+
+
+def test_a_hosts_last_output_is_its_newest_non_blank_line_in_every_view_of_its_state():
+    buf = LogBuffer(max_lines=10)
+    buf(HostStepStarted("web1", "prepare", "build"))
+    buf(HostLine("web1", "compiling"))
+    buf(HostLine("web1", "   "))
+    assert buf.drain().states["web1"].last_line == "compiling"
+    buf(HostLine("web1", "linking"))
+    buf(HostStepDone("web1", "prepare", "build", 1.0))
+    assert buf.states()["web1"].last_line == "linking"
+    assert buf.states()["web1"].step == "build"
+    assert buf.drain().states["web1"].last_line == "linking"
+
+
+def test_printable_lines_pass_through_cleaning_unchanged():
+    for line in ("npm WARN deprecated x@1.2.3", "✓ built in 3s", "", "a  b"):
+        assert clean_line(line) == line
+    assert clean_line("caf\u00e9\x1b[0m\u00a0!") == "caf\u00e9\u00a0!"

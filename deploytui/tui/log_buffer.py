@@ -34,6 +34,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 def clean_line(line: str) -> str:
     """One printable line: ANSI removed, a `\\r` progress redraw reduced to its last state."""
+    if line.isprintable():  # the common case (no ESC, \r, \t or control): no regex work
+        return line
     line = _ANSI.sub("", line)
     if "\r" in line:
         parts = [p for p in line.split("\r") if p]
@@ -92,6 +94,10 @@ class LogBuffer:
         self._pending: dict[str, deque[str]] = {}
         self._pending_all: deque[str] = deque(maxlen=self.max_lines)
         self._states: dict[str, HostState] = {}
+        # host -> newest non-blank line: kept apart from HostState so that a line costs a
+        # dict store, not a new (GC-tracked) dataclass; merged when the UI reads states
+        self._last: dict[str, str] = {}
+        self._prefixes: dict[str, str] = {}  # host -> "host         │ " (all-hosts view)
         self._changed: set[str] = set()
         self._phase_hosts: dict[str, set[str]] = {}
         self._busy: set[str] = set()
@@ -113,6 +119,7 @@ class LogBuffer:
             self._pending.clear()
             self._pending_all.clear()
             self._states.clear()
+            self._last.clear()
             self._changed.clear()
             self._progress = PhaseProgress()
             self._progress_changed = True
@@ -191,17 +198,30 @@ class LogBuffer:
         self._changed.add(host)
 
     def _append(self, host: str, line: str) -> None:
+        """Per line: plain strings into bounded deques (strings are not GC-tracked)."""
         kept = self._lines.get(host)
         if kept is None:
             kept = self._lines[host] = deque(maxlen=self.max_lines)
             self._pending[host] = deque(maxlen=self.max_lines)
+            self._prefixes[host] = f"{host:<{self.prefix_width}} │ "
         kept.append(line)
         self._pending[host].append(line)
-        tagged = f"{host:<{self.prefix_width}} │ {line}"
+        tagged = self._prefixes[host] + line
         self._all.append(tagged)
         self._pending_all.append(tagged)
         if line.strip():
-            self._set(host, replace(self._state(host), last_line=line))
+            self._last[host] = line
+            if host not in self._states:
+                self._states[host] = HostState()
+            self._changed.add(host)
+
+    def _view(self, host: str) -> HostState:
+        """The state with its newest line merged in (stored back: read again, no copy)."""
+        state = self._states[host]
+        last = self._last.get(host)
+        if last is not None and last != state.last_line:
+            state = self._states[host] = replace(state, last_line=last)
+        return state
 
     # -- UI side (the timer) -----------------------------------------------------------
     def drain(self) -> Drained:
@@ -215,7 +235,7 @@ class LogBuffer:
             if self._pending_all:
                 out.all_lines = list(self._pending_all)
                 self._pending_all.clear()
-            out.states = {h: self._states[h] for h in self._changed}
+            out.states = {h: self._view(h) for h in self._changed if h in self._states}
             self._changed.clear()
             if self._progress_changed:
                 out.progress = self._progress
@@ -233,7 +253,7 @@ class LogBuffer:
 
     def states(self) -> dict[str, HostState]:
         with self._lock:
-            return dict(self._states)
+            return {h: self._view(h) for h in self._states}
 
     def progress(self) -> PhaseProgress:
         with self._lock:

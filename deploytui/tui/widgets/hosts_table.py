@@ -16,6 +16,7 @@ COLUMNS = [("name", "host", None), ("address", "address", None), ("roles", "role
            ("reach", "reachable", 9), ("release", "current release", 15), ("lock", "lock", 16),
            ("status", "status", 20), ("elapsed", "elapsed", 7), ("last", "last output", 60)]
 
+_PLAIN = {"release", "elapsed"}  # our own values: plain str cells
 _STATUS_STYLE = {"failed": "error", "done": "success", "switched": "success",
                  "running": "primary", "cancelled": "warning", "stopped": "warning"}
 
@@ -39,6 +40,11 @@ class HostsTable(DataTable):
         self.hosts: list[str] = []
         self._addresses: dict[str, tuple[str, str]] = {}
         self.filter_text = ""
+        # (host, column) -> (text, style) on screen: a cell is only updated when it changes.
+        # Every update_cell re-keys ALL of DataTable's render caches (by _update_count), so
+        # a no-op update still costs a full re-render of the visible table.
+        self._shown: dict[tuple[str, str], tuple[str, str]] = {}
+        self._dirty = False
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
@@ -62,6 +68,7 @@ class HostsTable(DataTable):
     def _rebuild(self) -> None:
         selected = self.selected_host
         self.clear()
+        self._shown.clear()
         needle = self.filter_text.lower()
         for name in self.hosts:
             address, roles = self._addresses[name]
@@ -85,30 +92,56 @@ class HostsTable(DataTable):
             return None
         return key.value
 
+    def _put(self, host: str, column: str, text: str, style: str = "") -> None:
+        key = (host, column)
+        if self._shown.get(key) == (text, style):
+            return
+        self._shown[key] = (text, style)
+        # Text, never str, for anything from a host: DataTable parses str cells as markup
+        self.update_cell(host, column, text if column in _PLAIN else Text(text, style=style))
+        self._dirty = True
+
+    def flush(self) -> None:
+        """After a batch of updates: drop DataTable's render caches at once.
+
+        They are keyed by an update counter, so after an update every cached cell, row
+        and line is unreachable by lookup but stays alive until LRU eviction (10,000
+        cells): tens of thousands of objects the garbage collector scans on every full
+        collection. Dropping them now keeps the live heap small.
+        """
+        if self._dirty:
+            self._dirty = False
+            self._clear_caches()
+
     def set_info(self, host: str, info: HostInfo) -> None:
         if host not in self.rows:
             return
         if info.reachable is None:
-            reach = Text("…")
+            self._put(host, "reach", "…")
         elif info.reachable:
-            reach = Text("yes", style=self._style("success"))
+            self._put(host, "reach", "yes", self._style("success"))
         else:
-            reach = Text("no", style=self._style("error"))
-        self.update_cell(host, "reach", reach)
-        self.update_cell(host, "release", info.current or "-")
-        self.update_cell(host, "lock", Text(info.lock, style=self._style("warning")))
+            self._put(host, "reach", "no", self._style("error"))
+        self._put(host, "release", info.current or "-")
+        self._put(host, "lock", info.lock, self._style("warning"))
         if info.error:
-            self.update_cell(host, "last", Text(info.error, style=self._style("error")))
+            self._put(host, "last", info.error, self._style("error"))
 
-    def set_state(self, host: str, state: HostState, elapsed: str) -> None:
+    def set_state(self, host: str, state: HostState, elapsed: str, *, live: bool = True
+                  ) -> None:
+        """Status always; elapsed and last output only when `live` (the caller throttles
+        those: under a flood every host's last line changes on every tick)."""
         if host not in self.rows:
             return
         label = state.status + (f" · {state.phase}" if state.phase else "")
         style = self._style(_STATUS_STYLE.get(state.status, "foreground"))
-        self.update_cell(host, "status", Text(label, style=style))
-        self.update_cell(host, "elapsed", elapsed)
-        last = state.error or state.last_line
-        self.update_cell(host, "last", Text(last[:200], style=style if state.error else ""))
+        self._put(host, "status", label, style)
+        if state.error:
+            self._put(host, "last", state.error[:200], style)
+        elif live:
+            self._put(host, "last", state.last_line[:200])
+        if live:
+            self._put(host, "elapsed", elapsed)
 
     def failed_first(self, failed: set[str]) -> None:
         """Move failed hosts to the top; rows keep their keys, so updates still land."""
