@@ -19,15 +19,11 @@ from deploytui.tui.keymap import BROWSER_BINDINGS, VIM_BINDINGS
 from deploytui.tui.screens.modals import ConfirmModal, error_line
 
 
-def human_bytes(n: int | float | None) -> str:
-    if n is None:
-        return "-"
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GB"
+def human_bytes(n: int | None) -> str:
+    """The engine's size format (as the CLI prints it); "-" for a host without the release."""
+    from deploytui.engine.prune import human_bytes as engine_human_bytes
+
+    return "-" if n is None else engine_human_bytes(int(n))
 
 
 def drifted_hosts(fleet: Any) -> set[str]:
