@@ -31,7 +31,8 @@ class HelpScreen(ModalScreen[None]):
         for where, bindings in sections:
             for b in bindings:
                 key = keymap.get(b.id, b.key) if b.id else b.key
-                table.add_row(where, key, b.description, b.id or "")
+                shown = key if "/" in key else self.app.get_key_display(Binding(key, ""))
+                table.add_row(where, shown, b.description, b.id or "")
 
     def action_close(self) -> None:
         self.dismiss(None)
