@@ -110,6 +110,38 @@ def test_listing_costs_one_connection_and_one_command_per_host(hosts: Fleet) -> 
         assert host.sshd_log().count("Starting session: command") == 1
 
 
+def test_a_trimmed_scan_reads_the_same_releases_states_and_current_as_the_full_one(
+        hosts: Fleet) -> None:
+    from deploytui.engine.hostpool import HostPool, transport_factory
+    from deploytui.engine.layout import Layout
+    from deploytui.engine.scan import scan_host
+
+    config = load(hosts, 1)
+    host = hosts.hosts[0]
+    make_release(host, R1, state=None, sha="aaa111")
+    make_release(host, R2)
+    make_release(host, R3, state="failed")
+    set_current(host, R2)
+    host.path("/srv/app/revisions.log").write_text(
+        f"Branch master (at aaa111) deployed as release {R1} by alice\n")
+    env = config.projects["app"].environments["prod"]
+    pool = HostPool(env.hosts, transport_factory(config))
+    try:
+        pool.connect()
+        transport = pool.transports["host1"]
+        full = scan_host(transport, Layout("/srv/app"))
+        trimmed = scan_host(transport, Layout("/srv/app"), sizes=False, log=False)
+    finally:
+        pool.close()
+    assert (trimmed.current, trimmed.previous) == (full.current, full.previous) == (R2, R1)
+    assert {r: trimmed.state(r) for r in trimmed.releases} == \
+        {r: full.state(r) for r in full.releases} == \
+        {R1: "previous", R2: "current", R3: "failed"}
+    assert all(r.size_bytes > 0 for r in full.releases.values()) and full.free_bytes
+    assert all(r.size_bytes == 0 for r in trimmed.releases.values())
+    assert trimmed.free_bytes is None and not trimmed.log and len(full.log) == 1
+
+
 def test_a_capistrano_layout_shows_its_history_from_revisions_log(hosts: Fleet) -> None:
     config = load(hosts, 1)
     host = hosts.hosts[0]

@@ -3,7 +3,7 @@
 The probe runs only once the host's lock is ours (lock.take_locks), so preflight costs
 no command of its own: free disk, whether the release id is already taken, the pull
 working copy's HEAD (for the move-back), and for release/artifact projects the release
-listing (in releases.parse_scan's format) that finish plans the prune from.
+listing (engine/scan.py, trimmed) that finish plans the prune from.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deploytui.engine.layout import Layout
-from deploytui.engine.releases import HostScan, parse_scan
 from deploytui.engine.roles import StepFailed
 from deploytui.engine.safety import q
+from deploytui.engine.scan import HostScan, is_scan_output, parse_scan, scan_command
 from deploytui.engine.strategies import HostContext
 from deploytui.engine.strategies.pull import head_command
 
@@ -23,29 +23,10 @@ _HEAD = "Z-HEAD"
 
 
 def release_scan_command(layout: Layout) -> str:
-    """releases.scan_command's lines (same tags, read by releases.parse_scan) for what a
-    prune plan needs, without the per-release `du` and the revisions.log tail: those
+    """scan.scan_command without the per-release `du` and the revisions.log tail: those
     made the probe ~4x dearer on the hosts' CPUs. Sizes of the releases a finish deletes
     are measured there (finish.py), only for those."""
-    meta_dir = ".deploytui/releases"
-    return (
-        f"cd -- {q(layout.deploy_to)} 2>/dev/null || {{ echo 'X nodir'; exit 0; }}; "
-        "if [ -L current ]; then echo \"C $(readlink current)\"; "
-        "  if [ -e current ]; then echo \"R $(readlink -f current)\"; fi; "
-        "elif [ -e current ]; then echo 'C!'; fi; "
-        "echo \"P $(readlink -f releases 2>/dev/null)\"; "
-        "for p in releases/*; do n=${p#releases/}; "
-        "  [[ $n =~ ^[0-9]{14}$ ]] || continue; "
-        "  if [ -L \"$p\" ]; then echo \"E $n l\"; "
-        "  elif [ -d \"$p\" ]; then echo \"E $n d\"; "
-        "    if [ -f \"$p/REVISION\" ] && [ ! -L \"$p/REVISION\" ]; then "
-        "      v=; read -r v < \"$p/REVISION\"; echo \"V $n $v\"; fi; "
-        "  else echo \"E $n o\"; fi; "
-        f"  m={meta_dir}/$n.json; "
-        "  if [ -f \"$m\" ] && [ ! -L \"$m\" ]; then "
-        "    v=; IFS= read -r v < \"$m\"; echo \"M $n $v\"; fi; "
-        "done; true"
-    )
+    return scan_command(layout, sizes=False, log=False)
 
 
 def probe_command(ctx: HostContext) -> str:
@@ -80,8 +61,7 @@ def parse_probe(host: str, layout: Layout, output: str) -> Probed:
             free = int(rest.strip())
         elif tag == _HEAD:
             head = rest.strip() or None
-    has_scan = any(line.startswith(("P ", "X ")) for line in output.splitlines())
-    scan = parse_scan(host, layout.deploy_to, output) if has_scan else None
+    scan = parse_scan(host, layout.deploy_to, output) if is_scan_output(output) else None
     return Probed(free, clash, head, scan)
 
 

@@ -6,11 +6,8 @@ trail, and tools that parse Capistrano's log keep working.
 
 from __future__ import annotations
 
-from deploytui.engine.hostpool import HostPool
 from deploytui.engine.layout import Layout
 from deploytui.engine.safety import q
-
-REVISIONS_TIMEOUT = 30.0
 
 
 def deploy_line(branch: str, sha: str, release_id: str, user: str) -> str:
@@ -23,19 +20,6 @@ def rollback_line(user: str, release_id: str) -> str:
 
 def append_command(layout: Layout, line: str) -> str:
     return f"printf '%s\\n' {q(line)} >> {q(layout.revisions_log)}"
-
-
-def append_revisions(pool: HostPool, layouts: dict[str, Layout], line: str
-                     ) -> dict[str, str]:
-    """Append `line` to every host's revisions.log; returns host -> error (best effort)."""
-    def append(host, transport) -> None:
-        res = transport.run(append_command(layouts[host.name], line), capture=True,
-                            timeout=REVISIONS_TIMEOUT)
-        if not res.ok:
-            raise RuntimeError(f"{host.name}: revisions.log: {res.last_line()}")
-
-    outcomes = pool.map(append, [pool.host(n) for n in layouts])
-    return {n: str(o.error) for n, o in outcomes.items() if o.error is not None}
 
 
 def parse_line(line: str) -> dict[str, str] | None:

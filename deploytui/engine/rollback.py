@@ -4,6 +4,12 @@ The target must be present (and, by default, ok) on every host; the switch is th
 all-or-nothing `switch_all` a deploy uses; the release left behind is kept and marked
 `rolled_back`. A `pull` project moves its working copy back to the previous deployed
 commit recorded in revisions.log instead.
+
+Per host it costs four remote commands (plus one per restart command beyond the
+first): the lock, whose probe reads the releases once the lock is ours (engine/scan.py,
+trimmed); the switch; the restart; and ONE finish (metadata, the revisions.log line
+and the lock release, each part reporting its own status, so a failed part is a
+warning naming host and part, never a failed rollback: the switch is done by then).
 """
 
 from __future__ import annotations
@@ -27,23 +33,26 @@ from deploytui.engine.events import (
 )
 from deploytui.engine.hostpool import HostPool, TransportFactory, transport_factory
 from deploytui.engine.layout import Layout, ReleaseMeta, write_meta_command
-from deploytui.engine.lock import Locked, LockInfo, acquire_locks, local_user, release_locks
-from deploytui.engine.redact import redact, redacting_sink
-from deploytui.engine.releases import (
-    FleetReleases,
-    HostScan,
-    build_fleet,
-    id_to_iso,
-    scan_hosts,
-    select_names,
+from deploytui.engine.lock import (
+    Locked,
+    LockInfo,
+    local_user,
+    release_command,
+    release_locks,
+    take_locks,
 )
-from deploytui.engine.revisions import append_revisions, rollback_line
+from deploytui.engine.redact import redact, redacting_sink
+from deploytui.engine.releases import FleetReleases, build_fleet, id_to_iso, select_names
+from deploytui.engine.revisions import append_command, rollback_line
 from deploytui.engine.roles import RELEASE_PATH_KEY, run_restarts
 from deploytui.engine.safety import is_release_id, q
+from deploytui.engine.scan import HostScan, is_scan_output, parse_scan, scan_command
+from deploytui.engine.script import tag_results, tagged
 from deploytui.engine.switch import switch_all
-from deploytui.engine.transport import TransportError
+from deploytui.engine.transport import Transport, TransportError
 
 META_TIMEOUT = 30.0
+_META, _REV, _UNLOCK = "Z-META", "Z-REV", "Z-UNLOCK"
 
 
 @dataclass
@@ -122,7 +131,8 @@ def run_rollback(config: Config, project: str | Project, environment: str | Envi
     layouts = {h.name: Layout(proj.host_deploy_to(h)) for h in env.hosts}
     info = LockInfo(user=user, project=proj.name, environment=env.name,
                     ref=to or "previous release", operation="rollback")
-    locked = False
+    held: set[str] = set()  # hosts whose lock may be ours: released in `finally`
+    finish = _Finish(pool, layouts, info, sink)  # releases the locks when it runs
     try:
         sink(PhaseStarted("preflight", tuple(names)))
         failed = pool.connect()
@@ -131,22 +141,22 @@ def run_rollback(config: Config, project: str | Project, environment: str | Envi
                 sink(HostFailed(name, "preflight", "connect", err.message))
             result.failed_hosts = {n: str(e) for n, e in failed.items()}
             raise RollbackRefused(str(next(iter(failed.values()))))
+        log = proj.strategy == "pull"  # a pull project's history is its revisions.log
         try:
-            acquire_locks(pool, layouts, info)
+            taken = take_locks(pool, layouts, info, probe=lambda name: scan_command(
+                layouts[name], sizes=False, log=log))
         except Locked as exc:
             result.locked = True
             raise RollbackRefused(str(exc)) from None
-        locked = True
-        scans, errors = scan_hosts(pool, proj, env.hosts)
-        if errors:
-            raise RollbackRefused(next(iter(errors.values())))
+        held = set(layouts)
+        scans = read_scans(layouts, taken.probed)
         fleet = build_fleet(proj.name, env.name, names, scans, {})
         if proj.strategy == "pull":
             _pull_rollback(pool, proj, env.name, layouts, scans, to, sink, cancel, user,
-                           result, resolver)
+                           result, resolver, finish)
         else:
             _release_rollback(pool, proj, env.name, layouts, fleet, to, sink, cancel, user,
-                              result, resolver)
+                              result, resolver, finish)
     except RollbackRefused as exc:
         result.error = str(exc)
         sink(PhaseFinished("preflight", False))
@@ -155,8 +165,9 @@ def run_rollback(config: Config, project: str | Project, environment: str | Envi
     except Exception as exc:  # never a traceback to the user: one line
         result.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
     finally:
-        if locked:
-            release_locks(pool, layouts, info)
+        held -= finish.unlocked
+        if held:
+            release_locks(pool, {n: layouts[n] for n in layouts if n in held}, info)
         pool.close()
         result.duration = time.monotonic() - started
         secrets = resolver.known_values()
@@ -170,11 +181,25 @@ def run_rollback(config: Config, project: str | Project, environment: str | Envi
     return result
 
 
+def read_scans(layouts: dict[str, Layout], probed: dict[str, str]) -> dict[str, HostScan]:
+    """Each host's release scan from its lock probe; RollbackRefused names the first host
+    whose scan did not run (one line)."""
+    scans: dict[str, HostScan] = {}
+    for name, layout in layouts.items():
+        output = probed.get(name, "")
+        if not is_scan_output(output):
+            lines = output.strip().splitlines()
+            raise RollbackRefused(f"{name}: listing releases: "
+                                  f"{lines[-1] if lines else 'no listing from the host'}")
+        scans[name] = parse_scan(name, layout.deploy_to, output)
+    return scans
+
+
 def _release_rollback(pool: HostPool, proj: Project, environment: str,
                       layouts: dict[str, Layout],
                       fleet: FleetReleases, to: str | None, sink: Sink,
                       cancel: threading.Event | None, user: str, result: RollbackResult,
-                      resolver: SecretResolver) -> None:
+                      resolver: SecretResolver, finish: _Finish) -> None:
     target = choose_target(fleet, to)
     result.target = target
     sink(PhaseFinished("preflight", True))
@@ -191,10 +216,9 @@ def _release_rollback(pool: HostPool, proj: Project, environment: str,
     restart_errors = _restart(pool, proj, layouts, {h: layouts[h].release(target)
                                                     for h in names},
                               target, environment, sink, cancel, resolver)
-    sink(PhaseStarted("finish", tuple(names)))
-    _mark(pool, layouts, fleet, target, result.previous, user, sink)
-    append_revisions(pool, layouts, rollback_line(user, target))
-    sink(PhaseFinished("finish", True))
+    finish.run(rollback_line(user, target), {h: _marks(layouts[h], fleet.scans[h], target,
+                                                        result.previous[h], user)
+                                             for h in names})
     _conclude(result, restart_errors)
 
 
@@ -224,24 +248,53 @@ def _conclude(result: RollbackResult, restart_errors: dict[str, str]) -> None:
         result.outcome = "success"
 
 
-def _mark(pool: HostPool, layouts: dict[str, Layout], fleet: FleetReleases, target: str,
-          left: dict[str, str | None], user: str, sink: Sink) -> None:
-    """Target -> ok, the release each host left -> rolled_back (kept, never deleted)."""
+def _marks(layout: Layout, scan: HostScan, target: str, left: str | None, user: str
+           ) -> str:
+    """Target -> ok, the release the host left -> rolled_back (kept, never deleted)."""
+    commands = [write_meta_command(layout, meta_for(scan, target, "ok", user))]
+    if left and left != target and left in scan.releases:
+        commands.append(write_meta_command(layout, meta_for(scan, left, "rolled_back", user)))
+    return " && ".join(commands)
 
-    def mark(host, transport) -> None:
-        scan = fleet.scans[host.name]
-        layout = layouts[host.name]
-        commands = [write_meta_command(layout, meta_for(scan, target, "ok", user))]
-        gone = left.get(host.name)
-        if gone and gone != target and gone in scan.releases:
-            commands.append(write_meta_command(layout, meta_for(scan, gone, "rolled_back",
-                                                                user)))
-        res = transport.run(" && ".join(commands), capture=True, timeout=META_TIMEOUT)
-        if not res.ok:
-            sink(HostLine(host.name, f"could not record release states: {res.last_line()}",
-                          "err"))
 
-    pool.map(mark, [pool.host(n) for n in layouts])
+class _Finish:
+    """The finish phase: ONE command per host for metadata, revisions.log and unlock."""
+
+    def __init__(self, pool: HostPool, layouts: dict[str, Layout], info: LockInfo,
+                 sink: Sink) -> None:
+        self.pool, self.layouts, self.info, self.sink = pool, layouts, info, sink
+        self.unlocked: set[str] = set()  # hosts whose lock the finish released
+
+    def command(self, host: str, line: str, marks: str) -> str:
+        layout = self.layouts[host]
+        parts = [tagged(_META, marks)] if marks else []
+        parts += [tagged(_REV, append_command(layout, line)),
+                  tagged(_UNLOCK, release_command(layout, self.info))]
+        return "\n".join(parts)
+
+    def run(self, line: str, marks: dict[str, str]) -> None:
+        """Best effort: a failed part is an `err` line naming host and part."""
+        names = list(self.layouts)
+        self.sink(PhaseStarted("finish", tuple(names)))
+
+        def finish(host, transport: Transport) -> None:
+            name = host.name
+            res = transport.run(self.command(name, line, marks.get(name, "")), capture=True,
+                                timeout=META_TIMEOUT)
+            status = tag_results(res.stdout, [*([_META] if marks.get(name) else []),
+                                              _REV, _UNLOCK])
+            if status[_UNLOCK] is None:
+                self.unlocked.add(name)
+            for tag, what in ((_META, "could not record release states"),
+                              (_REV, "could not append to revisions.log")):
+                if status.get(tag):
+                    self.sink(HostLine(name, f"{what}: {status[tag]}", "err"))
+
+        outcomes = self.pool.map(finish, [self.pool.host(n) for n in names])
+        for name, outcome in outcomes.items():
+            if outcome.error is not None:
+                self.sink(HostLine(name, f"finish: {outcome.error}", "err"))
+        self.sink(PhaseFinished("finish", True))
 
 
 def pull_target(scan: HostScan, to: str | None) -> tuple[str, str]:
@@ -268,7 +321,7 @@ def _pull_rollback(pool: HostPool, proj: Project, environment: str,
                    layouts: dict[str, Layout],
                    scans: dict[str, HostScan], to: str | None, sink: Sink,
                    cancel: threading.Event | None, user: str, result: RollbackResult,
-                   resolver: SecretResolver) -> None:
+                   resolver: SecretResolver, finish: _Finish) -> None:
     targets = {h: pull_target(scans[h], to) for h in layouts}
     shas = {sha for _, sha in targets.values()}
     if len(shas) > 1:
@@ -298,8 +351,6 @@ def _pull_rollback(pool: HostPool, proj: Project, environment: str,
     sink(PhaseFinished("switch", True))
     restart_errors = _restart(pool, proj, layouts, {h: layouts[h].deploy_to for h in layouts},
                               release_id or sha, environment, sink, cancel, resolver)
-    sink(PhaseStarted("finish", tuple(layouts)))
-    append_revisions(pool, layouts, rollback_line(user, release_id or sha))
-    sink(PhaseFinished("finish", True))
+    finish.run(rollback_line(user, release_id or sha), {})
     _conclude(result, restart_errors)
 
