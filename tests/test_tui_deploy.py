@@ -36,6 +36,7 @@ async def wait_until(pilot, predicate, timeout: float = 30.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "timed out waiting for the console"
         await pilot.pause(0.1)
+    await pilot.pause()  # let a screen that just appeared finish mounting
 
 
 async def open_plan(app, pilot) -> PlanScreen:

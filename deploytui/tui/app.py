@@ -3,6 +3,10 @@
 Threads: the engine runs in one plain thread owned by the App (`Runner`), reporting to a
 LogBuffer; one 15 Hz UI timer drains it. Status loading, plans and previews run in
 thread workers. No SSH, git or keyring call ever runs on the UI thread.
+
+This module holds the layout, the selection, the live view (the tick) and the filter;
+host status and host keys live in `status.StatusMixin`, the deploy/rollback/cancel flow
+and its summary in `deploy_flow.DeployFlowMixin`.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from textual import on, work
+from textual import on
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Input, Label, ProgressBar, Tree
@@ -23,10 +27,11 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, ProgressBar
 from deploytui.config.model import Config, Environment
 from deploytui.tui import themes as theme_files
 from deploytui.tui.commands import ConsoleCommands
+from deploytui.tui.deploy_flow import DeployFlowMixin
 from deploytui.tui.keymap import MAIN_BINDINGS, VIM_BINDINGS, user_keymap
 from deploytui.tui.log_buffer import Drained, LogBuffer
-from deploytui.tui.runner import OperationEnded, Runner
-from deploytui.tui.screens.modals import ConfirmModal, HostKeyModal, SummaryModal, error_line
+from deploytui.tui.runner import Runner
+from deploytui.tui.status import StatusMixin
 from deploytui.tui.widgets.hosts_table import HostInfo, HostsTable
 from deploytui.tui.widgets.log_panel import LogPanel
 
@@ -64,7 +69,7 @@ def format_elapsed(seconds: float | None) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
-class DeployConsole(App[int]):
+class DeployConsole(StatusMixin, DeployFlowMixin, App[int]):
     CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses live elsewhere
     TITLE = "deploytui"
     BINDINGS = MAIN_BINDINGS
@@ -231,58 +236,6 @@ class DeployConsole(App[int]):
             "differs between hosts" if currents else "—")
         self.sub_title = f"{self.project} / {self.environment} · current {release}"
 
-    # -- status loading (thread worker) ----------------------------------------------------
-    def action_refresh(self) -> None:
-        if self.load_status_enabled and self.env is not None:
-            self.load_status(self.project, self.environment)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="status")
-    def load_status(self, project: str, environment: str) -> None:
-        from deploytui.tui.operations import load_status
-
-        try:
-            status = load_status(self.config, project, environment)
-        except Exception as exc:
-            self.call_from_thread(self.notify, f"status: {error_line(exc)}", severity="error")
-            return
-        self.call_from_thread(self.apply_status, project, environment, status)
-
-    def apply_status(self, project: str, environment: str, status: Any) -> None:
-        if (project, environment) != (self.project, self.environment):
-            return
-        table = self.query_one(HostsTable)
-        for host in table.hosts:
-            info = HostInfo(reachable=status.reachable.get(host),
-                            error=status.errors.get(host, ""),
-                            current=status.current.get(host, ""),
-                            lock=status.locks.get(host, ""))
-            self.host_info[host] = info
-            table.set_info(host, info)
-        table.flush()
-        self._update_header()
-        if status.unknown_keys:
-            self.ask_host_keys(status.unknown_keys)
-
-    @work(exclusive=True, group="host-keys")
-    async def ask_host_keys(self, unknown: dict[str, Any]) -> None:
-        """One modal per unknown key; accepted keys are written, then status reloads."""
-        from deploytui.engine.hostkeys import add_host_key
-
-        accepted = 0
-        for host, err in unknown.items():
-            known = str(self.config.ssh.known_hosts)
-            ok = await self.push_screen_wait(HostKeyModal(
-                host, err.key_name, err.key_type, err.fingerprint, known))
-            if not ok:
-                self.notify(f"{host}: host key rejected; not connecting", severity="warning")
-                continue
-            await asyncio.to_thread(add_host_key, self.config.ssh.known_hosts, err.key_name,
-                                    err.key_type, err.key_base64)
-            accepted += 1
-        if accepted:
-            self.notify(f"{accepted} host key(s) added to {self.config.ssh.known_hosts}")
-            self.action_refresh()
-
     # -- the UI tick -----------------------------------------------------------------------
     def tick(self) -> None:
         drained = self.buffer.drain()
@@ -352,119 +305,7 @@ class DeployConsole(App[int]):
             self._labels[selector] = text
             self.query_one(selector, Label).update(text, layout=False)
 
-    def announce(self, finished: Any) -> None:
-        """notify + a summary modal, failed hosts first."""
-        what = finished.operation.capitalize()
-        ok = finished.outcome == "success"
-        title = f"{what} {'succeeded' if ok else finished.outcome}"
-        lines = [f"{self.project} / {self.environment}"
-                 + (f" · release {finished.release_id}" if finished.release_id else "")
-                 + f" · {finished.duration:.1f}s"]
-        if finished.error:
-            lines.append(f"error: {finished.error}")
-        for host, why in finished.failed_hosts.items():
-            why = why.removeprefix(f"{host}: ")
-            lines.append(f"✗ {host}: {why}")
-        states = self.buffer.states()
-        for host in self.query_one(HostsTable).hosts:
-            if host not in finished.failed_hosts:
-                lines.append(f"{'✓' if ok else '·'} {host}: {states.get(host).status}"
-                             if host in states else f"· {host}")
-        self.notify(title, severity="information" if ok else "error")
-        self.push_screen(SummaryModal(title, lines, ok=ok))
-        self.action_refresh()  # current release, locks, and any unknown host key
-
     # -- actions ---------------------------------------------------------------------------
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "cancel_deploy":
-            return True if self.runner.running else None
-        if action in ("deploy", "releases") and self.runner.running:
-            return None
-        return True
-
-    def action_deploy(self) -> None:
-        if self.env is None or self.runner.running:
-            return
-        self.notify(f"planning {self.project} / {self.environment}…", timeout=2)
-        self.prepare_plan(self.project, self.environment)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="plan")
-    def prepare_plan(self, project: str, environment: str) -> None:
-        from deploytui.engine.deploy import DeployRequest
-        from deploytui.engine.plan import build_plan
-
-        proj = self.config.projects[project]
-        request = DeployRequest(proj, proj.environments[environment])
-        try:
-            plan = build_plan(self.config, request)
-        except Exception as exc:
-            self.call_from_thread(self.notify, f"cannot plan: {error_line(exc)}",
-                                  severity="error")
-            return
-        self.call_from_thread(self.show_plan, request, plan)
-
-    def show_plan(self, request: Any, plan: Any) -> None:
-        from dataclasses import replace
-
-        from deploytui.tui.screens.plan import PlanScreen
-
-        env = request.environment
-
-        def chosen(ok: bool | None) -> None:
-            if ok:
-                # deploy exactly what was shown: the resolved sha and release id
-                self.start_deploy(replace(request, ref=plan.sha, release_id=plan.release_id))
-
-        self.push_screen(PlanScreen(plan, request.project.name, env.name,
-                                    confirm=env.confirm), chosen)
-
-    def start_deploy(self, request: Any) -> None:
-        self.failed_hosts.clear()
-        self.runner.start_deploy(request)
-        self.refresh_bindings()
-
-    def start_rollback(self, project: str, environment: str, release: str | None) -> None:
-        self.select_environment(project, environment)
-        self.failed_hosts.clear()
-        self.runner.start_rollback(project, environment, release)
-        self.refresh_bindings()
-
-    def on_operation_ended(self, message: OperationEnded) -> None:
-        self.operation_ended(message.error)
-
-    def operation_ended(self, error: str | None) -> None:
-        """On the UI thread, once the Runner's thread has ended."""
-        self.tick()
-        if error:
-            self.notify(error, severity="error", timeout=10)
-        self.refresh_bindings()
-
-    def action_cancel_deploy(self) -> None:
-        if not self.runner.running:
-            return
-
-        def chosen(ok: bool | None) -> None:
-            if ok:
-                self.runner.cancel()
-                self.notify("cancelling… hosts stop at their next step")
-
-        self.push_screen(ConfirmModal(
-            "Cancel", "Cancel the running operation? Before the switch, no host changes\n"
-            "what it serves; after it, the switch completes.", "Cancel it"), chosen)
-
-    def action_quit_console(self) -> None:
-        if not self.runner.running:
-            self.exit(0)
-            return
-
-        def chosen(ok: bool | None) -> None:
-            if ok:
-                self.runner.cancel()
-                self.exit(130)
-
-        self.push_screen(ConfirmModal("Quit", "An operation is running. Cancel it and quit?",
-                                      "Cancel and quit"), chosen)
-
     def action_releases(self) -> None:
         from deploytui.tui.screens.release_browser import ReleaseBrowser
 
