@@ -11,10 +11,12 @@ from deploytui.config.model import Environment
 from deploytui.tui.keymap import VIM_BINDINGS
 from deploytui.tui.log_buffer import HostState
 
-# (key, label, width): None = sized to the content at load; the rest change live
-COLUMNS = [("name", "host", None), ("address", "address", None), ("roles", "roles", None),
-           ("reach", "reachable", 9), ("release", "current release", 15), ("lock", "lock", 16),
-           ("status", "status", 20), ("elapsed", "elapsed", 7), ("last", "last output", 60)]
+# (key, label, width): None = sized to the content at load; the rest change live.
+# What changes during a deploy comes first, so a narrow terminal still shows it.
+COLUMNS = [("name", "host", None), ("status", "status", 20), ("elapsed", "elapsed", 7),
+           ("release", "current release", 15), ("reach", "reachable", 9), ("lock", "lock", 16),
+           ("roles", "roles", None), ("address", "address", None),
+           ("last", "last output", 60)]
 
 _PLAIN = {"release", "elapsed"}  # our own values: plain str cells
 _STATUS_STYLE = {"failed": "error", "done": "success", "switched": "success",
@@ -74,7 +76,9 @@ class HostsTable(DataTable):
             address, roles = self._addresses[name]
             if needle and needle not in f"{name} {address} {roles}".lower():
                 continue
-            self.add_row(name, address, roles, "…", "", "", "idle", "", "", key=name)
+            initial = {"name": name, "address": address, "roles": roles, "reach": "…",
+                       "status": "idle"}
+            self.add_row(*(initial.get(key, "") for key, _label, _width in COLUMNS), key=name)
         if selected and selected in self.rows:
             self.move_cursor(row=self.get_row_index(selected))
 
