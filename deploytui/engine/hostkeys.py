@@ -1,6 +1,6 @@
 """known_hosts: strict checking, and accepting a new key safely.
 
-Fabric accepts any host key by default (AutoAddPolicy, known_hosts never read). Ours
+Fabric accepts any host key by default (its auto-add policy; known_hosts never read). Ours
 never does: an unknown key raises HostKeyUnknown with its SHA256 fingerprint, a changed
 key is refused by paramiko (BadHostKeyException) and never accepted from here.
 """
