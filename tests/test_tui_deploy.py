@@ -66,6 +66,10 @@ async def test_d_shows_the_plan_then_deploys_every_host_and_announces_success(co
             assert str(table.get_cell(host, "status")).startswith("done")
         release = plan.plan.release_id
         assert all(current_of(config, "staging", i) == release for i in range(3))
+        host = config.projects["demo"].environments["staging"].hosts[0]
+        revisions = (Path(host.deploy_to) / "revisions.log").read_text()
+        # the planned commit is deployed, and the log still names the branch
+        assert f"Branch main (at {plan.plan.sha}) deployed as release {release}" in revisions
         log = app.query_one(LogPanel)
         assert any("Building sample app" in ln for ln in log.lines)
         await pilot.press("escape")

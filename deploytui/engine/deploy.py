@@ -218,7 +218,8 @@ class _Deploy:
         except Exception as exc:
             raise _Abort("failed", f"secrets: {exc}") from None
         try:
-            self.resolved = resolve(self.project, self.request.environment, self.request.ref)
+            self.resolved = resolve(self.project, self.request.environment, self.request.ref,
+                                    sha=self.request.sha)
         except SourceError as exc:
             self.sink(DeployStarted(operation="deploy", project=self.project.name,
                                     environment=self.request.environment.name,

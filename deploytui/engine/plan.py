@@ -93,7 +93,7 @@ def build_plan(config: Config, request, *, resolver=None, inspect: bool = True,
                factory=None) -> DeployPlan:
     """The plan for a DeployRequest; raises source.SourceError for an unknown ref."""
     project, env = request.project, request.environment
-    resolved = resolve(project, env, request.ref)
+    resolved = resolve(project, env, request.ref, sha=request.sha)
     release_id = request.release_id or release_id_now()
     hosts = list(env.hosts)
     plan = DeployPlan(project.name, env.name, release_id, resolved.sha, resolved.subject,

@@ -18,6 +18,7 @@ class DeployRequest:
     break_lock: bool = False
     user: str = field(default_factory=local_user)
     release_id: str | None = None  # tests may pin it; normally made once per deploy
+    sha: str | None = None  # the commit a confirmed plan showed: deployed even if `ref` moved
 
 
 @dataclass

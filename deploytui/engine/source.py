@@ -107,20 +107,26 @@ def update_cache(url: str) -> Path:
     return cache
 
 
-def resolve(project: Project, environment: Environment, ref: str | None = None) -> Resolved:
-    """Resolve the branch (or --ref) to a full sha on this machine, once per deploy."""
+def resolve(project: Project, environment: Environment, ref: str | None = None, *,
+            sha: str | None = None) -> Resolved:
+    """Resolve the branch (or --ref) to a full sha on this machine, once per deploy.
+
+    `sha` pins the commit (the one a confirmed plan showed) while the branch is still
+    what the journal and revisions.log name.
+    """
     url = repo_url(project)
     wanted = ref or environment.branch or project.branch
-    if not wanted or wanted.startswith("-") or "\n" in wanted:
-        raise SourceError(f"ref {wanted!r} not found in {url}")
+    lookup = sha or wanted
+    if not lookup or lookup.startswith("-") or "\n" in lookup:
+        raise SourceError(f"ref {lookup!r} not found in {url}")
     cache = update_cache(url)
-    res = _git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{wanted}^{{commit}}",
+    res = _git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{lookup}^{{commit}}",
                git_dir=cache)
-    sha = res.stdout.strip()
-    if res.returncode != 0 or len(sha) != 40:
-        raise SourceError(f"ref {wanted!r} not found in {url}")
-    subject = _git("log", "-1", "--format=%s", sha, git_dir=cache).stdout.strip()
-    return Resolved(repo_url=url, ref=wanted, branch=wanted, sha=sha, subject=subject,
+    found = res.stdout.strip()
+    if res.returncode != 0 or len(found) != 40:
+        raise SourceError(f"ref {lookup!r} not found in {url}")
+    subject = _git("log", "-1", "--format=%s", found, git_dir=cache).stdout.strip()
+    return Resolved(repo_url=url, ref=wanted, branch=wanted, sha=found, subject=subject,
                     cache=cache)
 
 

@@ -85,7 +85,7 @@ class DeployFlowMixin(_AppBase):
         def chosen(ok: bool | None) -> None:
             if ok:
                 # deploy exactly what was shown: the resolved sha and release id
-                self.start_deploy(replace(request, ref=plan.sha, release_id=plan.release_id))
+                self.start_deploy(replace(request, sha=plan.sha, release_id=plan.release_id))
 
         self.push_screen(PlanScreen(plan, request.project.name, env.name,
                                     confirm=env.confirm), chosen)
