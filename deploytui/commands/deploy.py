@@ -106,7 +106,9 @@ def _install_sigint(cancel: threading.Event, printer: Printer) -> Callable[[], N
         if cancel.is_set():
             os._exit(EXIT_CANCELLED)  # second Ctrl-C: hard exit, no cleanup
         cancel.set()
-        printer.write("cancelling... (Ctrl-C again to exit at once)")
+        printer.write("cancelling: stopping remote commands, removing the unfinished release,"
+                      " releasing the lock (Ctrl-C again exits at once and leaves the lock"
+                      " for `deploytui unlock`)")
 
     previous = signal.signal(signal.SIGINT, handler)
     return lambda: signal.signal(signal.SIGINT, previous)
