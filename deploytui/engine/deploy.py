@@ -39,7 +39,6 @@ from deploytui.engine.preflight import probe_command, read_probes
 from deploytui.engine.prune import HostPrune
 from deploytui.engine.redact import redact, redacting_sink
 from deploytui.engine.release_meta import MetaWriter
-from deploytui.engine.releases import HostScan
 from deploytui.engine.request import (
     DeployRequest,
     DeployResult,
@@ -49,6 +48,7 @@ from deploytui.engine.request import (
 )
 from deploytui.engine.revisions import deploy_line
 from deploytui.engine.roles import StepFailed, run_once, run_restarts
+from deploytui.engine.scan import HostScan
 from deploytui.engine.script import ScriptStep, run_steps
 from deploytui.engine.source import Artifact, Resolved, SourceError, build_artifact, resolve
 from deploytui.engine.strategies import HostContext, Step

@@ -24,9 +24,9 @@ from deploytui.engine.prune import (
     plan_host,
     record_deletions,
 )
-from deploytui.engine.releases import HostRelease, HostScan
 from deploytui.engine.revisions import append_command
 from deploytui.engine.safety import q
+from deploytui.engine.scan import HostRelease, HostScan
 from deploytui.engine.script import tag_results, tagged
 from deploytui.engine.transport import Transport
 

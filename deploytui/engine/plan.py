@@ -167,7 +167,7 @@ def _prune_preview(scan, release_id: str, sha: str, keep: int) -> list[str]:
 
     from deploytui.engine.layout import ReleaseMeta
     from deploytui.engine.prune import human_bytes, plan_host
-    from deploytui.engine.releases import HostRelease
+    from deploytui.engine.scan import HostRelease
 
     after = copy.copy(scan)
     after.entries = {**scan.entries, release_id: HostRelease(

@@ -27,15 +27,9 @@ from deploytui.engine.events import (
 from deploytui.engine.hostpool import HostPool, TransportFactory, transport_factory
 from deploytui.engine.layout import Layout
 from deploytui.engine.lock import Locked, LockInfo, acquire_locks, local_user, release_locks
-from deploytui.engine.releases import (
-    FAILED,
-    UNFINISHED,
-    HostScan,
-    one_line,
-    scan_host,
-    select_names,
-)
+from deploytui.engine.releases import one_line, select_names
 from deploytui.engine.safety import delete_release_command, q, release_path
+from deploytui.engine.scan import FAILED, UNFINISHED, HostScan, scan_host
 from deploytui.engine.transport import TransportError
 
 
