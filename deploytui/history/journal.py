@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import getpass
 import os
 import socket
 import sqlite3
@@ -24,6 +23,7 @@ from typing import Any
 
 from deploytui import paths
 from deploytui.engine.events import DeployStarted
+from deploytui.engine.lock import local_user as who  # user@machine, as locks record it
 from deploytui.history.logs import DEPLOY_LOG, safe_name
 
 BUSY_TIMEOUT_MS = 15000
@@ -52,12 +52,6 @@ def this_machine() -> str:
     return socket.gethostname()
 
 
-def who() -> str:
-    try:
-        user = getpass.getuser()
-    except Exception:
-        user = "unknown"
-    return f"{user}@{this_machine()}"
 
 
 def _pid_alive(pid: int) -> bool:
