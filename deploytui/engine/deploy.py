@@ -129,7 +129,7 @@ class _Deploy:
             else:
                 self._phase("once", self._once)
                 self._phase("switch", self._switch)
-            self._phase("restart", self._restart, fatal=False)
+            self._phase("restart", self._restart)  # failures are recorded, never raised
             self._phase("finish", self._finish)
         except _Abort as abort:
             outcome, error = abort.outcome, abort.error
@@ -152,7 +152,7 @@ class _Deploy:
             error = error or next(r.error for r in self.reports.values() if r.error)
         return self._result(outcome, error)
 
-    def _phase(self, name: str, fn, *, fatal: bool = True) -> None:
+    def _phase(self, name: str, fn) -> None:
         self.sink(PhaseStarted(phase=name, hosts=tuple(self.names)))
         try:
             fn()
