@@ -82,7 +82,7 @@ def _sha(fleet: Any) -> str:
 
 
 def _deploytui(fleet: Any, config: Any, used: set[str]) -> tuple[float, dict[str, Any]]:
-    from deploytui.engine.deploy import DeployRequest, run_deploy
+    from deploytui.engine.operations.deploy import DeployRequest, run_deploy
 
     project = config.projects["app"]
     env = project.environments["prod"]

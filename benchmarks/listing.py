@@ -40,10 +40,10 @@ def run(fleet: Any, *, small: int, large: int, runs: int) -> dict[str, Any]:
 
 
 def _run(fleet: Any, small: int, large: int, runs: int, workdir: Path) -> dict[str, Any]:
-    from deploytui.engine.deploy import DeployRequest, run_deploy
-    from deploytui.engine.layout import Layout
-    from deploytui.engine.releases import list_releases, scan_command
-    from deploytui.engine.rollback import run_rollback
+    from deploytui.engine.operations.deploy import DeployRequest, run_deploy
+    from deploytui.engine.operations.releases import list_releases, scan_command
+    from deploytui.engine.operations.rollback import run_rollback
+    from deploytui.engine.remote.layout import Layout
 
     configs = {small: _config(fleet, small, workdir), large: _config(fleet, large, workdir)}
     big = configs[large]

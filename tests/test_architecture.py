@@ -20,9 +20,10 @@ def test_the_import_contracts_in_pyproject_are_kept():
 
 
 def test_the_headless_engine_runs_without_textual_loaded():
-    code = ("import sys, deploytui.engine.deploy, deploytui.engine.releases, "
-            "deploytui.engine.rollback, deploytui.engine.prune, deploytui.history, "
-            "deploytui.notify; print('textual' in sys.modules)")
+    code = ("import sys, deploytui.engine.operations.deploy, "
+            "deploytui.engine.operations.releases, deploytui.engine.operations.rollback, "
+            "deploytui.engine.operations.prune, deploytui.history, deploytui.notify; "
+            "print('textual' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             text=True, timeout=60, env={"PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stderr

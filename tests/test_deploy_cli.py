@@ -14,8 +14,8 @@ import pytest
 from fleet import Fleet
 
 from deploytui.config import load_config_text
-from deploytui.engine.deploy import DeployRequest, run_deploy
 from deploytui.engine.events import HostLine, Recorder
+from deploytui.engine.operations.deploy import DeployRequest, run_deploy
 
 ROOT = Path(__file__).resolve().parents[1]
 

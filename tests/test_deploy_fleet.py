@@ -13,8 +13,8 @@ from fleet import Fleet, FleetHost
 
 from deploytui.config import load_config_text
 from deploytui.config.model import Config
-from deploytui.engine.deploy import DeployRequest, DeployResult, run_deploy
 from deploytui.engine.events import HostLine, PhaseStarted, Recorder, Switched, SwitchedBack
+from deploytui.engine.operations.deploy import DeployRequest, DeployResult, run_deploy
 
 RID1, RID2 = "20240101000001", "20240101000002"
 APP = "/srv/app"

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from deploytui.config.model import Config, Environment, Host, Project, Role
-from deploytui.engine.deploy import DeployRequest, run_deploy
 from deploytui.engine.events import HostLine, PhaseStarted, Recorder, Switched, SwitchedBack
-from deploytui.engine.layout import Layout
-from deploytui.engine.local import LocalTransport
-from deploytui.engine.lock import LockInfo, read_lock
-from deploytui.engine.plan import build_plan
+from deploytui.engine.hosts.local import LocalTransport
+from deploytui.engine.operations.deploy import DeployRequest, run_deploy
+from deploytui.engine.operations.plan import build_plan
+from deploytui.engine.remote.layout import Layout
+from deploytui.engine.remote.lock import LockInfo, read_lock
 from deploytui.sample_app import create_sample_repo
 
 RID1, RID2 = "20240101000001", "20240101000002"

@@ -12,8 +12,6 @@ from fleet import Fleet
 
 from deploytui.config import load_config_text
 from deploytui.config.model import Config
-from deploytui.engine import strategies
-from deploytui.engine.deploy import DeployRequest, DeployResult, run_deploy
 from deploytui.engine.events import (
     HostFailed,
     HostLine,
@@ -21,6 +19,8 @@ from deploytui.engine.events import (
     HostStepStarted,
     Recorder,
 )
+from deploytui.engine.operations import strategies
+from deploytui.engine.operations.deploy import DeployRequest, DeployResult, run_deploy
 
 BUDGET = 6  # remote commands per host for a release deploy (2 builds, 1 restart)
 
@@ -72,7 +72,7 @@ def test_each_prepare_step_is_still_reported_on_its_own_in_order(hosts: Fleet):
     assert result.outcome == "success", result.error
     project = config.projects["app"]
     env = project.environments["prod"]
-    from deploytui.engine.layout import Layout
+    from deploytui.engine.remote.layout import Layout
     ctx = strategies.HostContext(project, env.hosts[0], Layout("/srv/app"), result.release_id,
                                  result.sha, "")
     names = [s.name for s in strategies.prepare_steps(ctx)]

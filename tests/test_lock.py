@@ -10,9 +10,9 @@ from fleet import Fleet
 
 from deploytui.cli import main
 from deploytui.config import load_config_text
-from deploytui.engine.hostpool import HostPool, transport_factory
-from deploytui.engine.layout import Layout
-from deploytui.engine.lock import Locked, LockInfo, acquire_locks, read_lock, release_locks
+from deploytui.engine.hosts.pool import HostPool, transport_factory
+from deploytui.engine.remote.layout import Layout
+from deploytui.engine.remote.lock import Locked, LockInfo, acquire_locks, read_lock, release_locks
 
 
 @pytest.fixture(autouse=True)

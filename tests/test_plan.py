@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from deploytui.config import load_config_text
-from deploytui.engine.deploy import DeployRequest, run_deploy
-from deploytui.engine.plan import build_plan
+from deploytui.engine.operations.deploy import DeployRequest, run_deploy
+from deploytui.engine.operations.plan import build_plan
 from deploytui.sample_app import add_commit, create_sample_repo
 
 

@@ -9,8 +9,8 @@ from fleet import Fleet
 from test_releases import R1, R2, R3, R4, _own, cli, du_bytes, load, make_release, set_current
 
 from deploytui.engine.events import Recorder
-from deploytui.engine.hostpool import HostPool, transport_factory
-from deploytui.engine.prune import delete_release, prune_hosts, run_prune
+from deploytui.engine.hosts.pool import HostPool, transport_factory
+from deploytui.engine.operations.prune import delete_release, prune_hosts, run_prune
 
 R5, R6 = "20240105120000", "20240106120000"
 

@@ -16,8 +16,8 @@ from fleet import Fleet, FleetHost
 
 from deploytui.config.loader import load_config_text
 from deploytui.config.model import Config
-from deploytui.engine.layout import ReleaseMeta
-from deploytui.engine.releases import id_to_iso, list_releases
+from deploytui.engine.operations.releases import id_to_iso, list_releases
+from deploytui.engine.remote.layout import ReleaseMeta
 
 R1, R2, R3, R4 = "20240101120000", "20240102120000", "20240103120000", "20240104120000"
 
@@ -112,9 +112,9 @@ def test_listing_costs_one_connection_and_one_command_per_host(hosts: Fleet) -> 
 
 def test_a_trimmed_scan_reads_the_same_releases_states_and_current_as_the_full_one(
         hosts: Fleet) -> None:
-    from deploytui.engine.hostpool import HostPool, transport_factory
-    from deploytui.engine.layout import Layout
-    from deploytui.engine.scan import scan_host
+    from deploytui.engine.hosts.pool import HostPool, transport_factory
+    from deploytui.engine.remote.layout import Layout
+    from deploytui.engine.remote.scan import scan_host
 
     config = load(hosts, 1)
     host = hosts.hosts[0]

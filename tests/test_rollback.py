@@ -10,8 +10,8 @@ from fleet import Fleet
 from test_releases import R1, R2, R3, R4, _own, cli, load, make_release, set_current
 
 from deploytui.engine.events import DeployFinished, DeployStarted, Recorder, Switched
-from deploytui.engine.releases import list_releases
-from deploytui.engine.rollback import run_rollback
+from deploytui.engine.operations.releases import list_releases
+from deploytui.engine.operations.rollback import run_rollback
 
 RESTART = {"web": {"restart": ["pwd > $HOME/restarted-in"]}}
 
@@ -200,7 +200,7 @@ def test_the_rollback_command_refuses_a_release_missing_on_a_host_with_exit_1(
 
 def test_end_to_end_two_deploys_then_rollback_then_a_deploy_prunes_to_keep_releases(
         hosts: Fleet) -> None:
-    from deploytui.engine.deploy import DeployRequest, run_deploy
+    from deploytui.engine.operations.deploy import DeployRequest, run_deploy
 
     config = load(hosts, 2, keep_releases=2)
     project = config.projects["app"]

@@ -14,7 +14,7 @@ from test_releases import R1, R2, R3, _own, load
 from test_rollback import RESTART, _git, current_of, meta_state, three_releases
 
 from deploytui.engine.events import HostLine, Recorder
-from deploytui.engine.rollback import run_rollback
+from deploytui.engine.operations.rollback import run_rollback
 
 BUDGET = 4  # lock+scan, switch, restart, finish
 

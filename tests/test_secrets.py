@@ -25,9 +25,9 @@ from deploytui.config.secrets import (
     store_secret,
 )
 from deploytui.engine.events import DeployFinished, DeployStarted, Event, HostLine
-from deploytui.engine.hostpool import HostPool, transport_factory
+from deploytui.engine.hosts.pool import HostPool, transport_factory
 from deploytui.engine.redact import MASK, redact, redacting_sink
-from deploytui.engine.roles import StepFailed, run_step
+from deploytui.engine.remote.steps import StepFailed, run_step
 from deploytui.history import Journal
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -288,7 +288,7 @@ def _local_project(tmp_path: Path, build: str):
 def test_a_real_local_deploy_whose_build_prints_the_secret_leaks_it_into_no_event_or_file(
         secret_service, data_dir, tmp_path):
     from deploytui.config.model import Config
-    from deploytui.engine.deploy import DeployRequest, run_deploy
+    from deploytui.engine.operations.deploy import DeployRequest, run_deploy
     from deploytui.sample_app import create_sample_repo
 
     token = "deploy-tok-5a4b3c2d1e"

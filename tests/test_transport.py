@@ -13,9 +13,9 @@ from fleet import Fleet, FleetHost
 
 from deploytui.config import load_config
 from deploytui.config.model import Config, Host
-from deploytui.engine.hostpool import HostPool, transport_factory
-from deploytui.engine.ssh import SSHTransport
-from deploytui.engine.transport import (
+from deploytui.engine.hosts.pool import HostPool, transport_factory
+from deploytui.engine.hosts.ssh import SSHTransport
+from deploytui.engine.hosts.transport import (
     Cancelled,
     CommandTimedOut,
     ConnectionLost,

@@ -18,8 +18,8 @@ from deploytui.engine.events import (
     HostStepStarted,
     PhaseStarted,
 )
-from deploytui.engine.plan import DeployPlan
-from deploytui.engine.releases import FleetReleases, HostReleases, ReleaseRow
+from deploytui.engine.operations.plan import DeployPlan
+from deploytui.engine.operations.releases import FleetReleases, HostReleases, ReleaseRow
 from deploytui.tui.app import DeployConsole
 from deploytui.tui.screens.plan import PlanScreen
 from deploytui.tui.screens.release_browser import ReleaseBrowser

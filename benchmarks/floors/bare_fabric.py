@@ -1,7 +1,7 @@
 """Floor (a): the release deploy as a bare Fabric script — the least a Fabric user writes.
 
 The same remote commands deploytui runs for a `release` deploy (copied from
-deploytui/engine/strategies/{__init__,release}.py and engine/switch.py), with none of
+deploytui/engine/operations/strategies/{__init__,release}.py and engine/remote/switch.py), with none of
 its extras: no lock, no metadata, no events, no revisions.log, no prune, no strict host
 keys (Fabric's default AutoAddPolicy; the fleet's known_hosts is loaded anyway). Each
 step is one `ThreadingGroup.run`, which returns only when every host finished it, so

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Floor (b): the release deploy with plain OpenSSH, in parallel, sharing one connection
 # per host (ControlMaster). The same remote commands deploytui runs for a `release` deploy
-# (deploytui/engine/strategies/{__init__,release}.py, engine/switch.py), nothing else:
+# (deploytui/engine/operations/strategies/{__init__,release}.py, engine/remote/switch.py), nothing else:
 # no lock, no metadata, no logging. Per host: open the master (timed), then run the
 # prepare steps one `ssh` each over the shared connection; wait for every host (the
 # barrier); then switch every host in parallel. Prints the wall time in seconds (master

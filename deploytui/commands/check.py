@@ -48,9 +48,9 @@ def connect_report(config: Config, project: Project, envs: Sequence[Environment]
     Exit 0 when every host answered with a known key; 1 otherwise. A deploy lock found
     on a host is shown (it is not an error: it may be a deploy running right now).
     """
-    from deploytui.engine.hostpool import HostPool, transport_factory
-    from deploytui.engine.layout import Layout
-    from deploytui.engine.lock import read_lock
+    from deploytui.engine.hosts.pool import HostPool, transport_factory
+    from deploytui.engine.remote.layout import Layout
+    from deploytui.engine.remote.lock import read_lock
 
     labels = {id(host): f"{env.name}/{host.name}" for env in envs for host in env.hosts}
     width = max(len(label) for label in labels.values())
@@ -77,7 +77,7 @@ def connect_report(config: Config, project: Project, envs: Sequence[Environment]
 
 
 def _connect_problem(error: Exception) -> str:
-    from deploytui.engine.transport import (
+    from deploytui.engine.hosts.transport import (
         AuthFailed,
         HostKeyChanged,
         HostKeyUnknown,

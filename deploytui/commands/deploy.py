@@ -25,10 +25,10 @@ from deploytui.commands import (
 from deploytui.commands.confirm import confirmed
 from deploytui.commands.printer import Printer, summary_table
 from deploytui.config.model import Config
-from deploytui.engine.deploy import DeployRequest, DeployResult, run_deploy
 from deploytui.engine.events import Sink
-from deploytui.engine.plan import build_plan
-from deploytui.engine.source import SourceError
+from deploytui.engine.operations.deploy import DeployRequest, DeployResult, run_deploy
+from deploytui.engine.operations.plan import build_plan
+from deploytui.engine.operations.source import SourceError
 
 EXIT_BY_OUTCOME = {"success": EXIT_OK, "failed": EXIT_FAILED, "locked": EXIT_LOCKED,
                    "cancelled": EXIT_CANCELLED}

@@ -12,10 +12,10 @@ import sys
 
 from deploytui.commands import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, select
 from deploytui.config.model import Config
-from deploytui.engine.hostpool import HostPool, transport_factory
-from deploytui.engine.layout import Layout
-from deploytui.engine.lock import Locked, LockInfo, acquire_locks, break_locks
-from deploytui.engine.transport import TransportError
+from deploytui.engine.hosts.pool import HostPool, transport_factory
+from deploytui.engine.hosts.transport import TransportError
+from deploytui.engine.remote.layout import Layout
+from deploytui.engine.remote.lock import Locked, LockInfo, acquire_locks, break_locks
 
 
 def run(args: argparse.Namespace, config: Config) -> int:

@@ -12,7 +12,7 @@ from deploytui.commands.printer import Printer
 from deploytui.commands.sinks import build_sinks
 from deploytui.config.model import Config
 from deploytui.engine.events import HostFailed
-from deploytui.engine.prune import PruneResult, human_bytes, run_prune
+from deploytui.engine.operations.prune import PruneResult, human_bytes, run_prune
 
 
 def report(result: PruneResult) -> str:

@@ -10,8 +10,8 @@ import json
 
 from deploytui.commands import EXIT_FAILED, EXIT_OK, select
 from deploytui.config.model import Config
-from deploytui.engine.prune import human_bytes
-from deploytui.engine.releases import FleetReleases, ReleaseRow, list_releases
+from deploytui.engine.operations.prune import human_bytes
+from deploytui.engine.operations.releases import FleetReleases, ReleaseRow, list_releases
 
 HEADER = ["RELEASE", "SHA", "SUBJECT", "WHEN", "BY", "STATE", "SIZE", "HOSTS"]
 SUBJECT_WIDTH = 40

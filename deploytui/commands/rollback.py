@@ -18,7 +18,7 @@ from deploytui.commands.confirm import confirmed
 from deploytui.commands.printer import Printer
 from deploytui.commands.sinks import build_sinks
 from deploytui.config.model import Config
-from deploytui.engine.rollback import run_rollback
+from deploytui.engine.operations.rollback import run_rollback
 
 
 def run(args: argparse.Namespace, config: Config) -> int:

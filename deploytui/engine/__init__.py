@@ -1,0 +1,43 @@
+"""The headless engine: operations over a fleet of hosts, reported as typed events.
+
+Its rooms, top to bottom (arrows point down; import-linter enforces it):
+
+    operations/  deploy, rollback, prune, the release listing, the plan
+    remote/      the on-host format and the commands that read and change it
+    hosts/       reaching a host: transports (SSH, local), host keys, the host pool
+    events, errors, redact, shell   the vocabulary every room shares
+
+The names below are the engine's public surface for the layers above (commands, the
+console). They are loaded on first use, so importing `deploytui.engine.events` alone
+does not pull in SSH.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_PUBLIC = {
+    "run_deploy": "deploytui.engine.operations.deploy",
+    "DeployRequest": "deploytui.engine.operations.request",
+    "DeployResult": "deploytui.engine.operations.request",
+    "run_rollback": "deploytui.engine.operations.rollback",
+    "run_prune": "deploytui.engine.operations.prune",
+    "delete_release": "deploytui.engine.operations.prune",
+    "list_releases": "deploytui.engine.operations.releases",
+    "build_plan": "deploytui.engine.operations.plan",
+    "HostPool": "deploytui.engine.hosts.pool",
+    "transport_factory": "deploytui.engine.hosts.pool",
+    "TransportError": "deploytui.engine.hosts.transport",
+    "read_lock": "deploytui.engine.remote.lock",
+    "LockInfo": "deploytui.engine.remote.lock",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'deploytui.engine' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -62,8 +62,8 @@ class DeployFlowMixin(_AppBase):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan")
     def prepare_plan(self, project: str, environment: str) -> None:
-        from deploytui.engine.deploy import DeployRequest
-        from deploytui.engine.plan import build_plan
+        from deploytui.engine.operations.deploy import DeployRequest
+        from deploytui.engine.operations.plan import build_plan
 
         proj = self.config.projects[project]
         request = DeployRequest(proj, proj.environments[environment])

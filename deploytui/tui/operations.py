@@ -11,7 +11,7 @@ from typing import Any
 
 from deploytui.config.model import Config
 from deploytui.engine.events import Sink, discard
-from deploytui.engine.transport import TransportError
+from deploytui.engine.hosts.transport import TransportError
 
 
 @dataclass
@@ -27,11 +27,11 @@ class EnvStatus:
 
 def load_status(config: Config, project: str, environment: str) -> EnvStatus:
     """One HostPool: connect (host keys surface here), read each lock, list releases."""
-    from deploytui.engine.hostpool import HostPool, transport_factory
-    from deploytui.engine.layout import Layout
-    from deploytui.engine.lock import read_lock
-    from deploytui.engine.releases import list_releases
-    from deploytui.engine.transport import HostKeyUnknown
+    from deploytui.engine.hosts.pool import HostPool, transport_factory
+    from deploytui.engine.hosts.transport import HostKeyUnknown
+    from deploytui.engine.operations.releases import list_releases
+    from deploytui.engine.remote.layout import Layout
+    from deploytui.engine.remote.lock import read_lock
 
     proj = config.projects[project]
     env = proj.environments[environment]
@@ -63,7 +63,7 @@ def load_status(config: Config, project: str, environment: str) -> EnvStatus:
 def prune(config: Config, project: str, environment: str, *, dry_run: bool,
           sink: Sink = discard) -> Any:
     """Prune beyond keep_releases (the engine takes the lock); a dry run only lists."""
-    from deploytui.engine.prune import run_prune
+    from deploytui.engine.operations.prune import run_prune
 
     return run_prune(config, project, environment, dry_run=dry_run, sink=sink)
 
@@ -71,6 +71,6 @@ def prune(config: Config, project: str, environment: str, *, dry_run: bool,
 def delete_release(config: Config, project: str, environment: str, release_id: str,
                    *, sink: Sink = discard) -> Any:
     """Delete one release on every host keeping it; the engine refuses current."""
-    from deploytui.engine.prune import delete_release as engine_delete
+    from deploytui.engine.operations.prune import delete_release as engine_delete
 
     return engine_delete(config, project, environment, release_id, sink=sink)

@@ -71,7 +71,7 @@ class Runner:
         self.cancel_event.set()
 
     def start_deploy(self, request: Any) -> None:
-        from deploytui.engine.deploy import run_deploy
+        from deploytui.engine.operations.deploy import run_deploy
 
         def call(sink: Sink, cancel: threading.Event) -> Any:
             return run_deploy(self.app.config, request, sink=sink, cancel=cancel,
@@ -80,7 +80,7 @@ class Runner:
         self._start("deploy", request.project.name, request.environment.name, call)
 
     def start_rollback(self, project: str, environment: str, release: str | None) -> None:
-        from deploytui.engine.rollback import run_rollback
+        from deploytui.engine.operations.rollback import run_rollback
 
         def call(sink: Sink, cancel: threading.Event) -> Any:
             return run_rollback(self.app.config, project, environment, to=release,

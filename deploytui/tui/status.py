@@ -74,7 +74,7 @@ class StatusMixin(_AppBase):
     @work(exclusive=True, group="host-keys")
     async def ask_host_keys(self, unknown: dict[str, Any]) -> None:
         """One modal per unknown key; accepted keys are written, then status reloads."""
-        from deploytui.engine.hostkeys import add_host_key
+        from deploytui.engine.hosts.hostkeys import add_host_key
 
         accepted = 0
         for host, err in unknown.items():

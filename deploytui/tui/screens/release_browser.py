@@ -21,7 +21,7 @@ from deploytui.tui.screens.modals import ConfirmModal, error_line
 
 def human_bytes(n: int | None) -> str:
     """The engine's size format (as the CLI prints it); "-" for a host without the release."""
-    from deploytui.engine.prune import human_bytes as engine_human_bytes
+    from deploytui.engine.operations.prune import human_bytes as engine_human_bytes
 
     return "-" if n is None else engine_human_bytes(int(n))
 
@@ -63,7 +63,7 @@ class ReleaseBrowser(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="releases")
     def load(self) -> None:
-        from deploytui.engine.releases import list_releases
+        from deploytui.engine.operations.releases import list_releases
 
         try:
             fleet = list_releases(self.app.config, self.project, self.environment)

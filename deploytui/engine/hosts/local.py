@@ -16,8 +16,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from deploytui.engine.output import LineSplitter, env_block, wrapper_argv
-from deploytui.engine.transport import (
+from deploytui.engine.hosts.output import LineSplitter, env_block, wrapper_argv
+from deploytui.engine.hosts.transport import (
     Cancelled,
     CommandResult,
     CommandTimedOut,

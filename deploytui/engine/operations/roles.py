@@ -1,86 +1,26 @@
-"""Running commands on hosts as named steps, and the roles' tasks / once / restart.
+"""The roles' semantics over the fleet: tasks, once and restart.
 
-Every remote step of an operation goes through `run_step`, so every step reports the
-same events (started, each output line, done or failed) and fails the same way: a
-StepFailed whose message is one line naming the host and the step. Role semantics:
-roles run in the configured order; `tasks` on every host of a role; `once` on the
+Roles run in the configured order; `tasks` on every host of a role; `once` on the
 role's first host, once per operation; `restart` role by role, honouring
-`parallel: false` (one host at a time) and `batch: N` (rolling batches).
+`parallel: false` (one host at a time) and `batch: N` (rolling batches). Each command
+is a named step (remote/steps.py).
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from deploytui.config.model import Host, Project, Role
-from deploytui.engine.events import HostFailed, HostLine, HostStepDone, HostStepStarted, Sink
-from deploytui.engine.hostpool import HostPool
-from deploytui.engine.safety import q
-from deploytui.engine.transport import (
-    Cancelled,
-    CommandResult,
-    ConnectionLost,
+from deploytui.engine.events import Sink
+from deploytui.engine.hosts.pool import HostPool
+from deploytui.engine.hosts.transport import (
     Transport,
-    TransportError,
-    Unreachable,
 )
+from deploytui.engine.remote.steps import StepFailed, in_dir, run_step
 
 EnvForHost = Callable[[str], dict[str, str]]
 RELEASE_PATH_KEY = "DEPLOYTUI_RELEASE_PATH"
-
-
-class StepFailed(Exception):
-    """A step failed on a host; str() is `host: step: reason`, one line."""
-
-    def __init__(self, host: str, step: str, reason: str, *, cancelled: bool = False,
-                 lost: bool = False) -> None:
-        super().__init__(f"{host}: {step}: {reason}")
-        self.host = host
-        self.step = step
-        self.reason = reason
-        self.cancelled = cancelled
-        self.lost = lost  # the host stopped answering: later cleanup is best effort
-
-
-def in_dir(cwd: str, command: str) -> str:
-    """`command` (the user's shell text) run inside `cwd` (quoted)."""
-    return f"cd {q(cwd)} || exit 1\n{command}"
-
-
-def run_step(transport: Transport, phase: str, step: str, command: str, *, sink: Sink,
-             cancel: threading.Event | None = None, timeout: float | None = None,
-             env: Mapping[str, str] | None = None) -> CommandResult:
-    """Run one command as a named step; raises StepFailed unless it exits 0."""
-    host = transport.name
-    sink(HostStepStarted(host=host, phase=phase, step=step))
-    if cancel is not None and cancel.is_set():
-        raise StepFailed(host, step, "cancelled", cancelled=True)
-
-    def line(text: str, stream: str) -> None:
-        sink(HostLine(host=host, line=text, stream="err" if stream == "err" else "out"))
-
-    started = time.monotonic()
-    try:
-        result = transport.run(command, on_line=line, timeout=timeout, cancel=cancel,
-                               env=dict(env) if env else None)
-    except Cancelled:
-        raise StepFailed(host, step, "cancelled", cancelled=True) from None
-    except TransportError as exc:
-        reason = exc.message
-        sink(HostFailed(host=host, phase=phase, step=step, reason=reason))
-        raise StepFailed(host, step, reason,
-                         lost=isinstance(exc, ConnectionLost | Unreachable)) from None
-    sink(HostStepDone(host=host, phase=phase, step=step, duration=time.monotonic() - started,
-                      exit_code=result.exit_code))
-    if not result.ok:
-        reason = result.last_line()
-        if reason != f"exit status {result.exit_code}":
-            reason = f"{reason} (exit {result.exit_code})"
-        sink(HostFailed(host=host, phase=phase, step=step, reason=reason))
-        raise StepFailed(host, step, reason)
-    return result
 
 
 def role_hosts(project: Project, hosts: list[Host], role: str) -> list[Host]:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from deploytui.config.model import Config, Environment, Host, Project
+from deploytui.engine.errors import one_line
 from deploytui.engine.events import (
     DeployFinished,
     DeployStarted,
@@ -24,13 +25,14 @@ from deploytui.engine.events import (
     Sink,
     discard,
 )
-from deploytui.engine.hostpool import HostPool, TransportFactory, transport_factory
-from deploytui.engine.layout import Layout
-from deploytui.engine.lock import Locked, LockInfo, acquire_locks, local_user, release_locks
-from deploytui.engine.releases import one_line, select_names
-from deploytui.engine.safety import delete_release_command, q, release_path
-from deploytui.engine.scan import FAILED, UNFINISHED, HostScan, scan_host
-from deploytui.engine.transport import TransportError
+from deploytui.engine.hosts.pool import HostPool, TransportFactory, transport_factory
+from deploytui.engine.hosts.transport import TransportError
+from deploytui.engine.operations.releases import select_names
+from deploytui.engine.remote.layout import Layout
+from deploytui.engine.remote.lock import Locked, LockInfo, acquire_locks, local_user, release_locks
+from deploytui.engine.remote.safety import delete_release_command, release_path
+from deploytui.engine.remote.scan import FAILED, UNFINISHED, HostScan, scan_host
+from deploytui.engine.shell import q
 
 
 @dataclass

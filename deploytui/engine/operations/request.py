@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from deploytui.config.model import Environment, Project
-from deploytui.engine.lock import local_user
-from deploytui.engine.strategies import HostContext
+from deploytui.engine.operations.strategies import HostContext
+from deploytui.engine.remote.lock import local_user
 
 
 @dataclass

@@ -17,10 +17,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 
-from deploytui.engine.hostpool import HostPool
-from deploytui.engine.layout import Layout
-from deploytui.engine.safety import q
-from deploytui.engine.transport import Transport, TransportError
+from deploytui.engine.hosts.pool import HostPool
+from deploytui.engine.hosts.transport import Transport, TransportError
+from deploytui.engine.remote.layout import Layout
+from deploytui.engine.shell import q
 
 LOCK_TIMEOUT = 30.0
 _HELD = "DEPLOYTUI-LOCK-HELD"

@@ -23,16 +23,15 @@ import fabric
 import paramiko
 
 from deploytui.config.model import Host, SSHSettings
-from deploytui.engine.hostkeys import (
+from deploytui.engine.hosts.hostkeys import (
     AcceptNew,
     RaiseOnUnknown,
     UnknownKeySeen,
     fingerprint,
     load_known_hosts,
 )
-from deploytui.engine.output import LineSplitter, env_block, wrapper_command
-from deploytui.engine.safety import q
-from deploytui.engine.transport import (
+from deploytui.engine.hosts.output import LineSplitter, env_block, wrapper_command
+from deploytui.engine.hosts.transport import (
     AuthFailed,
     Cancelled,
     CommandResult,
@@ -44,6 +43,7 @@ from deploytui.engine.transport import (
     TransportError,
     Unreachable,
 )
+from deploytui.engine.shell import q
 
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
 logging.getLogger("paramiko").propagate = False

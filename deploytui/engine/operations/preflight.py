@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deploytui.engine.layout import Layout
-from deploytui.engine.roles import StepFailed
-from deploytui.engine.safety import q
-from deploytui.engine.scan import HostScan, is_scan_output, parse_scan, scan_command
-from deploytui.engine.strategies import HostContext
-from deploytui.engine.strategies.pull import head_command
+from deploytui.engine.operations.strategies import HostContext
+from deploytui.engine.operations.strategies.pull import head_command
+from deploytui.engine.remote.layout import Layout
+from deploytui.engine.remote.scan import HostScan, is_scan_output, parse_scan, scan_command
+from deploytui.engine.remote.steps import StepFailed
+from deploytui.engine.shell import q
 
 _CLASH = "Z-CLASH"
 _FREE = "Z-FREE"

@@ -13,9 +13,10 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 
-from deploytui.engine.layout import Layout, ReleaseMeta
-from deploytui.engine.safety import is_release_id, q
-from deploytui.engine.transport import Transport, TransportError
+from deploytui.engine.hosts.transport import Transport, TransportError
+from deploytui.engine.remote.layout import Layout, ReleaseMeta
+from deploytui.engine.remote.safety import is_release_id
+from deploytui.engine.shell import q
 
 LOG_TAIL = 500
 META_DIR = ".deploytui/releases"  # relative to deploy_to, as Layout.metadata_dir

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from deploytui.config.model import Config, Host
-from deploytui.engine.local import LocalTransport
-from deploytui.engine.ssh import SSHTransport
-from deploytui.engine.transport import Transport, TransportError
+from deploytui.engine.hosts.local import LocalTransport
+from deploytui.engine.hosts.ssh import SSHTransport
+from deploytui.engine.hosts.transport import Transport, TransportError
 
 T = TypeVar("T")
 TransportFactory = Callable[[Host], Transport]

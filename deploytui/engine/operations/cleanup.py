@@ -12,14 +12,15 @@ from collections.abc import Callable
 
 from deploytui.config.model import Host
 from deploytui.engine.events import Sink
-from deploytui.engine.hostpool import HostPool
-from deploytui.engine.layout import Layout
-from deploytui.engine.roles import run_step
-from deploytui.engine.safety import delete_release_command, q
-from deploytui.engine.script import tag_results, tagged
-from deploytui.engine.strategies import HostContext
-from deploytui.engine.strategies.pull import move_step
-from deploytui.engine.transport import Transport
+from deploytui.engine.hosts.pool import HostPool
+from deploytui.engine.hosts.transport import Transport
+from deploytui.engine.operations.strategies import HostContext
+from deploytui.engine.operations.strategies.pull import move_step
+from deploytui.engine.remote.layout import Layout
+from deploytui.engine.remote.safety import delete_release_command
+from deploytui.engine.remote.script import tag_results, tagged
+from deploytui.engine.remote.steps import run_step
+from deploytui.engine.shell import q
 
 _RM, _META, _UNLOCK = "Z-RM", "Z-META", "Z-UNLOCK"
 

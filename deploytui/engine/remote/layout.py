@@ -19,7 +19,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-from deploytui.engine.safety import checked_deploy_to, q, release_path
+from deploytui.engine.remote.safety import checked_deploy_to, release_path
+from deploytui.engine.shell import q
 
 # preparing: being built; ready: prepared, waiting for the switch; ok: was switched to
 # successfully; failed: its deploy failed; rolled_back: the release a rollback left.

@@ -6,8 +6,8 @@ trail, and tools that parse Capistrano's log keep working.
 
 from __future__ import annotations
 
-from deploytui.engine.layout import Layout
-from deploytui.engine.safety import q
+from deploytui.engine.remote.layout import Layout
+from deploytui.engine.shell import q
 
 
 def deploy_line(branch: str, sha: str, release_id: str, user: str) -> str:

@@ -23,8 +23,8 @@ from pathlib import Path
 from deploytui import paths
 from deploytui.config.model import Environment, Project
 from deploytui.engine.events import Sink
-from deploytui.engine.local import LocalTransport
-from deploytui.engine.roles import in_dir, run_step
+from deploytui.engine.hosts.local import LocalTransport
+from deploytui.engine.remote.steps import in_dir, run_step
 
 BUILTIN_DEMO = "builtin:demo"
 GIT_TIMEOUT = 300.0

@@ -12,9 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from deploytui.config.model import Config, Environment, Host, Project
-from deploytui.engine.hostpool import HostPool, TransportFactory, transport_factory
-from deploytui.engine.layout import Layout
-from deploytui.engine.scan import (
+from deploytui.engine.errors import one_line
+from deploytui.engine.hosts.pool import HostPool, TransportFactory, transport_factory
+from deploytui.engine.remote.layout import Layout
+from deploytui.engine.remote.scan import (
     CURRENT,
     DEPLOY_LINE,
     FAILED,
@@ -38,7 +39,7 @@ __all__ = [
     "CURRENT", "DEPLOY_LINE", "FAILED", "GOOD_STATES", "LOG_TAIL", "OK", "PREVIOUS",
     "ROLLBACK_LINE", "ROLLED_BACK", "UNFINISHED", "FleetReleases", "HostRelease",
     "HostReleases", "HostScan", "LogEntry", "ReleaseRow", "build_fleet", "id_to_iso",
-    "list_releases", "one_line", "parse_log_line", "parse_scan", "scan_command",
+    "list_releases", "parse_log_line", "parse_scan", "scan_command",
     "scan_host", "scan_hosts", "select_names",
 ]
 
@@ -230,11 +231,6 @@ def scan_hosts(pool: HostPool, project: Project, hosts: Iterable[Host] | None = 
         else:
             scans[name] = outcome.value  # type: ignore[assignment]
     return scans, errors
-
-
-def one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[-1] if text else type(error).__name__
 
 
 def list_releases(config: Config, project: str | Project, environment: str | Environment,

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deploytui.engine.safety import q
-from deploytui.engine.strategies import (
+from deploytui.engine.operations.strategies import (
     HostContext,
-    Step,
     build_and_tasks,
     new_release_step,
     shared_step,
 )
+from deploytui.engine.remote.steps import Step
+from deploytui.engine.shell import q
 
 UPLOAD_NAME = ".deploytui-artifact.tar.gz"
 

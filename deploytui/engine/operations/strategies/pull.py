@@ -8,8 +8,9 @@ the symlink switch. The first deploy turns deploy_to into a working copy with
 
 from __future__ import annotations
 
-from deploytui.engine.safety import q
-from deploytui.engine.strategies import HostContext, Step, build_and_tasks
+from deploytui.engine.operations.strategies import HostContext, build_and_tasks
+from deploytui.engine.remote.steps import Step
+from deploytui.engine.shell import q
 
 _EXCLUDES = "/.deploytui/\n/revisions.log\n"
 

@@ -13,8 +13,6 @@ import threading
 import time
 
 from deploytui.config.model import Config, Host
-from deploytui.engine import strategies
-from deploytui.engine.cleanup import cleanup_hosts, move_back
 from deploytui.engine.events import (
     DeployFinished,
     DeployStarted,
@@ -25,35 +23,44 @@ from deploytui.engine.events import (
     Sink,
     discard,
 )
-from deploytui.engine.finish import finish_hosts, plan_prunes
-from deploytui.engine.hostpool import HostPool, TransportFactory, transport_factory
-from deploytui.engine.layout import Layout, ReleaseMeta, release_id_now
-from deploytui.engine.lock import (
-    Locked,
-    LockInfo,
-    release_command,
-    release_locks,
-    take_locks,
-)
-from deploytui.engine.preflight import probe_command, read_probes
-from deploytui.engine.prune import HostPrune
-from deploytui.engine.redact import redact, redacting_sink
-from deploytui.engine.release_meta import MetaWriter
-from deploytui.engine.request import (
+from deploytui.engine.hosts.pool import HostPool, TransportFactory, transport_factory
+from deploytui.engine.hosts.transport import Transport, TransportError
+from deploytui.engine.operations import strategies
+from deploytui.engine.operations.cleanup import cleanup_hosts, move_back
+from deploytui.engine.operations.finish import finish_hosts, plan_prunes
+from deploytui.engine.operations.preflight import probe_command, read_probes
+from deploytui.engine.operations.prune import HostPrune
+from deploytui.engine.operations.request import (
     DeployRequest,
     DeployResult,
     HostReport,
     host_env,
     resolve_env,
 )
-from deploytui.engine.revisions import deploy_line
-from deploytui.engine.roles import StepFailed, run_once, run_restarts
-from deploytui.engine.scan import HostScan
-from deploytui.engine.script import ScriptStep, run_steps
-from deploytui.engine.source import Artifact, Resolved, SourceError, build_artifact, resolve
-from deploytui.engine.strategies import HostContext, Step
-from deploytui.engine.switch import switch_all
-from deploytui.engine.transport import Transport, TransportError
+from deploytui.engine.operations.roles import run_once, run_restarts
+from deploytui.engine.operations.source import (
+    Artifact,
+    Resolved,
+    SourceError,
+    build_artifact,
+    resolve,
+)
+from deploytui.engine.operations.strategies import HostContext
+from deploytui.engine.redact import redact, redacting_sink
+from deploytui.engine.remote.layout import Layout, ReleaseMeta, release_id_now
+from deploytui.engine.remote.lock import (
+    Locked,
+    LockInfo,
+    release_command,
+    release_locks,
+    take_locks,
+)
+from deploytui.engine.remote.release_meta import MetaWriter
+from deploytui.engine.remote.revisions import deploy_line
+from deploytui.engine.remote.scan import HostScan
+from deploytui.engine.remote.script import ScriptStep, run_steps
+from deploytui.engine.remote.steps import Step, StepFailed
+from deploytui.engine.remote.switch import switch_all
 
 FINISH_TIMEOUT = 30.0  # bookkeeping; the prune deletions get the project's step timeout
 

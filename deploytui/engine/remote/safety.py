@@ -8,19 +8,15 @@ name is a release id. Keeping both here means one function to audit, not fifty.
 from __future__ import annotations
 
 import re
-import shlex
 from pathlib import PurePosixPath
+
+from deploytui.engine.shell import q
 
 RELEASE_ID = re.compile(r"^[0-9]{14}$")
 
 
 class UnsafePath(ValueError):
     """A path the engine refuses to touch; the message says why, in one line."""
-
-
-def q(value: object) -> str:
-    """Shell-quote one value for bash; the only quoting function the engine uses."""
-    return shlex.quote(str(value))
 
 
 def is_release_id(name: str) -> bool:

@@ -7,8 +7,8 @@ time from the host's clock when they run, not from when the script was written.
 
 from __future__ import annotations
 
-from deploytui.engine.layout import Layout, ReleaseMeta
-from deploytui.engine.safety import q
+from deploytui.engine.remote.layout import Layout, ReleaseMeta
+from deploytui.engine.shell import q
 
 _NOW = "@@DEPLOYTUI-NOW@@"
 

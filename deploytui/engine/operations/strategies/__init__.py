@@ -15,22 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploytui.config.model import Host, Project
-from deploytui.engine.layout import Layout
-from deploytui.engine.roles import in_dir, task_commands
-from deploytui.engine.safety import q
-
-
-@dataclass(frozen=True)
-class Step:
-    name: str  # short, shown in events and errors: "fetch", "build: make"
-    command: str = ""  # shell text run on the host ("" for an upload)
-    upload: Path | None = None  # a local file to upload to `remote`
-    remote: str = ""
-
-    def display(self) -> str:
-        if self.upload is not None:
-            return f"upload {self.upload.name} -> {self.remote}"
-        return self.command
+from deploytui.engine.operations.roles import task_commands
+from deploytui.engine.remote.layout import Layout
+from deploytui.engine.remote.steps import Step, in_dir
+from deploytui.engine.shell import q
 
 
 @dataclass(frozen=True)
@@ -112,7 +100,7 @@ def new_release_step(ctx: HostContext) -> Step:
 
 def prepare_steps(ctx: HostContext) -> list[Step]:
     """What the host runs before the barrier."""
-    from deploytui.engine.strategies import artifact, pull, release
+    from deploytui.engine.operations.strategies import artifact, pull, release
 
     module = {"release": release, "artifact": artifact, "pull": pull}[ctx.project.strategy]
     return module.prepare_steps(ctx)
@@ -120,6 +108,6 @@ def prepare_steps(ctx: HostContext) -> list[Step]:
 
 def activate_steps(ctx: HostContext) -> list[Step]:
     """pull only: what moves the working copy (after the barrier, in place of a switch)."""
-    from deploytui.engine.strategies import pull
+    from deploytui.engine.operations.strategies import pull
 
     return pull.activate_steps(ctx) if ctx.project.strategy == "pull" else []

@@ -15,20 +15,20 @@ from collections.abc import Callable
 
 from deploytui.config.model import Host
 from deploytui.engine.events import HostLine, Sink
-from deploytui.engine.hostpool import HostPool
-from deploytui.engine.layout import Layout, ReleaseMeta
-from deploytui.engine.prune import (
+from deploytui.engine.hosts.pool import HostPool
+from deploytui.engine.hosts.transport import Transport
+from deploytui.engine.operations.prune import (
     HostPrune,
     delete_command,
     human_bytes,
     plan_host,
     record_deletions,
 )
-from deploytui.engine.revisions import append_command
-from deploytui.engine.safety import q
-from deploytui.engine.scan import HostRelease, HostScan
-from deploytui.engine.script import tag_results, tagged
-from deploytui.engine.transport import Transport
+from deploytui.engine.remote.layout import Layout, ReleaseMeta
+from deploytui.engine.remote.revisions import append_command
+from deploytui.engine.remote.scan import HostRelease, HostScan
+from deploytui.engine.remote.script import tag_results, tagged
+from deploytui.engine.shell import q
 
 _META, _REV, _UNLOCK, _SIZE = "Z-META", "Z-REV", "Z-UNLOCK", "Z-SIZE"
 

@@ -22,16 +22,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from deploytui.engine.events import HostFailed, HostLine, HostStepDone, HostStepStarted, Sink
-from deploytui.engine.roles import StepFailed
-from deploytui.engine.safety import q
-from deploytui.engine.strategies import Step
-from deploytui.engine.transport import (
+from deploytui.engine.hosts.transport import (
     Cancelled,
     ConnectionLost,
     Transport,
     TransportError,
     Unreachable,
 )
+from deploytui.engine.remote.steps import Step, StepFailed
+from deploytui.engine.shell import q
 
 STEP_MARK = "\x1edeploytui-step "
 DONE_MARK = "\x1edeploytui-done "

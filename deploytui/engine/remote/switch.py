@@ -15,10 +15,11 @@ import threading
 from dataclasses import dataclass, field
 
 from deploytui.engine.events import HostFailed, Sink, Switched, SwitchedBack
-from deploytui.engine.hostpool import HostPool
-from deploytui.engine.layout import Layout
-from deploytui.engine.safety import is_release_id, q
-from deploytui.engine.transport import Transport
+from deploytui.engine.hosts.pool import HostPool
+from deploytui.engine.hosts.transport import Transport
+from deploytui.engine.remote.layout import Layout
+from deploytui.engine.remote.safety import is_release_id
+from deploytui.engine.shell import q
 
 SWITCH_TIMEOUT = 30.0
 _PREV = "DEPLOYTUI-PREV:"

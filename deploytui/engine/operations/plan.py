@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from deploytui.config.model import Config
-from deploytui.engine import strategies
-from deploytui.engine.layout import Layout, release_id_now
-from deploytui.engine.roles import in_dir, once_hosts, role_hosts
-from deploytui.engine.source import Changes, Resolved, changes_between, resolve
-from deploytui.engine.strategies import HostContext
-from deploytui.engine.switch import link_command
+from deploytui.engine.operations import strategies
+from deploytui.engine.operations.roles import once_hosts, role_hosts
+from deploytui.engine.operations.source import Changes, Resolved, changes_between, resolve
+from deploytui.engine.operations.strategies import HostContext
+from deploytui.engine.remote.layout import Layout, release_id_now
+from deploytui.engine.remote.steps import in_dir
+from deploytui.engine.remote.switch import link_command
 
 
 @dataclass
@@ -128,9 +129,9 @@ def build_plan(config: Config, request, *, resolver=None, inspect: bool = True,
 def _inspect(config: Config, plan: DeployPlan, project, hosts, resolved: Resolved,
              factory) -> None:
     """Read every host once (no lock, no change): current, lock holder, prune preview."""
-    from deploytui.engine.hostpool import HostPool, transport_factory
-    from deploytui.engine.lock import read_lock
-    from deploytui.engine.releases import scan_hosts
+    from deploytui.engine.hosts.pool import HostPool, transport_factory
+    from deploytui.engine.operations.releases import scan_hosts
+    from deploytui.engine.remote.lock import read_lock
 
     with HostPool(hosts, factory or transport_factory(config),
                   max_parallel=config.ssh.max_parallel) as pool:
@@ -165,9 +166,9 @@ def _prune_preview(scan, release_id: str, sha: str, keep: int) -> list[str]:
     """What the deploy's own prune would delete once this release is current."""
     import copy
 
-    from deploytui.engine.layout import ReleaseMeta
-    from deploytui.engine.prune import human_bytes, plan_host
-    from deploytui.engine.scan import HostRelease
+    from deploytui.engine.operations.prune import human_bytes, plan_host
+    from deploytui.engine.remote.layout import ReleaseMeta
+    from deploytui.engine.remote.scan import HostRelease
 
     after = copy.copy(scan)
     after.entries = {**scan.entries, release_id: HostRelease(

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 
 from deploytui.config.model import Config, Environment, Project
 from deploytui.config.secrets import SecretResolver
-from deploytui.engine.deploy import resolve_env
 from deploytui.engine.events import (
     DeployFinished,
     DeployStarted,
@@ -31,9 +30,14 @@ from deploytui.engine.events import (
     Sink,
     discard,
 )
-from deploytui.engine.hostpool import HostPool, TransportFactory, transport_factory
-from deploytui.engine.layout import Layout, ReleaseMeta, write_meta_command
-from deploytui.engine.lock import (
+from deploytui.engine.hosts.pool import HostPool, TransportFactory, transport_factory
+from deploytui.engine.hosts.transport import Transport, TransportError
+from deploytui.engine.operations.deploy import resolve_env
+from deploytui.engine.operations.releases import FleetReleases, build_fleet, id_to_iso, select_names
+from deploytui.engine.operations.roles import RELEASE_PATH_KEY, run_restarts
+from deploytui.engine.redact import redact, redacting_sink
+from deploytui.engine.remote.layout import Layout, ReleaseMeta, write_meta_command
+from deploytui.engine.remote.lock import (
     Locked,
     LockInfo,
     local_user,
@@ -41,15 +45,12 @@ from deploytui.engine.lock import (
     release_locks,
     take_locks,
 )
-from deploytui.engine.redact import redact, redacting_sink
-from deploytui.engine.releases import FleetReleases, build_fleet, id_to_iso, select_names
-from deploytui.engine.revisions import append_command, rollback_line
-from deploytui.engine.roles import RELEASE_PATH_KEY, run_restarts
-from deploytui.engine.safety import is_release_id, q
-from deploytui.engine.scan import HostScan, is_scan_output, parse_scan, scan_command
-from deploytui.engine.script import tag_results, tagged
-from deploytui.engine.switch import switch_all
-from deploytui.engine.transport import Transport, TransportError
+from deploytui.engine.remote.revisions import append_command, rollback_line
+from deploytui.engine.remote.safety import is_release_id
+from deploytui.engine.remote.scan import HostScan, is_scan_output, parse_scan, scan_command
+from deploytui.engine.remote.script import tag_results, tagged
+from deploytui.engine.remote.switch import switch_all
+from deploytui.engine.shell import q
 
 META_TIMEOUT = 30.0
 _META, _REV, _UNLOCK = "Z-META", "Z-REV", "Z-UNLOCK"
