@@ -56,7 +56,8 @@ async def test_d_shows_the_plan_then_deploys_every_host_and_announces_success(co
         await app.workers.wait_for_complete()
         plan = await open_plan(app, pilot)
         text = str(plan.query_one("#plan-text").render())
-        assert "release" in text and "role web: staging-1, staging-2, staging-3" in text
+        assert "release" in text and "role     web: staging-1, staging-2, staging-3" in text
+        assert "now      nothing deployed yet" in text  # a first deploy says so
         assert not plan.needs_typing
         await pilot.press("enter")  # Deploy is focused on a non-confirm environment
         await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
@@ -82,9 +83,9 @@ async def test_d_shows_the_plan_then_deploys_every_host_and_announces_success(co
 async def test_production_needs_its_name_typed_before_deploy_is_enabled(config):
     app = DeployConsole(config, load_status=False)
     async with app.run_test(size=SIZE) as pilot:
-        app.select_environment("demo", "production")
+        app.main.select_environment("demo", "production")
         plan = await open_plan(app, pilot)
-        button = plan.query_one("#deploy")
+        button = plan.query_one("#yes")
         assert plan.needs_typing and button.disabled
         await pilot.press(*"prod")
         assert button.disabled
@@ -123,7 +124,11 @@ async def test_a_failed_host_is_sorted_to_the_top_and_listed_first(config, tmp_p
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
         assert app.screen._title == "Deploy failed"
-        assert app.screen._lines[1].startswith(("✗", "error:"))
+        hosts = [ln for ln in app.screen._lines[1:] if not ln.startswith("error:")]
+        marks = [ln[0] for ln in hosts]
+        assert marks[0] == "✗" and marks == sorted(marks, key=lambda m: m != "✗"), hosts
+        failed = {ln.split()[1].rstrip(":") for ln in hosts if ln.startswith("✗")}
+        assert failed == app.main.failed_hosts and failed
         table = app.query_one(HostsTable)
         first = table.coordinate_to_cell_key((0, 0)).row_key.value
         assert str(table.get_cell(first, "status")).startswith("failed")

@@ -74,7 +74,7 @@ def test_deploy_in_progress_with_one_failed_host(snap_compare):
             HostFailed("staging-3", "prepare", "sh build.sh", "exit status 1"),
         ]:
             app.buffer(event)
-        app.tick()
+        app.main.tick()
         await pilot.press("a")
         await pilot.pause()
 
@@ -101,7 +101,7 @@ def test_release_browser(snap_compare):
             self.show_fleet(fleet)
 
     async def run_before(pilot) -> None:
-        pilot.app.push_screen(FixedBrowser("demo", "staging"))
+        pilot.app.push_screen(FixedBrowser(pilot.app.config, "demo", "staging"))
         await pilot.pause()
 
     assert snap_compare(console(), terminal_size=SIZE, run_before=run_before)
