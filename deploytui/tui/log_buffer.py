@@ -121,6 +121,8 @@ class LogBuffer:
             self._states.clear()
             self._last.clear()
             self._changed.clear()
+            self._busy.clear()  # a host cancelled mid-step is not busy in the next operation
+            self._phase_hosts.clear()
             self._progress = PhaseProgress()
             self._progress_changed = True
             self._started = self._finished = None

@@ -95,6 +95,7 @@ class ConfirmModal(Dialog[bool]):
                  danger: bool = True, type_name: str | None = None,
                  focus_yes: bool = False, wide: bool = False) -> None:
         super().__init__(title, danger=danger, wide=wide)
+        self._danger = danger
         self._body, self._yes, self._no = body, yes, no
         self.type_name = type_name
         # focused when the dialog opens (Screen.AUTO_FOCUS, read per instance)
@@ -111,7 +112,7 @@ class ConfirmModal(Dialog[bool]):
             yield Label("", id="confirm-why")
         with Horizontal(classes="buttons"):
             yield Button(self._no, id="no", variant="default")
-            yield Button(self._yes, id="yes", variant="error",
+            yield Button(self._yes, id="yes", variant="error" if self._danger else "success",
                          disabled=self.type_name is not None)
 
     @on(Input.Changed, "#confirm-name")
