@@ -97,7 +97,7 @@ async def test_prompt_input_and_both_buttons_are_visible(name, size):
         for selector in ("#prompt", "Input"):
             for widget in screen.query(selector):
                 assert shown(screen, widget), f"{name}: {selector} hidden"
-        if isinstance(dialog, ConfirmModal) and dialog.type_name or name == "secret prompt":
+        if (isinstance(dialog, ConfirmModal) and dialog.type_name) or name == "secret prompt":
             assert screen.query("#prompt") and screen.query("Input")
         await pilot.press("escape")
         await pilot.pause()

@@ -125,6 +125,11 @@ class DeployLogScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="history-log")
     def read_logs(self) -> None:
+        lines = self.log_lines()
+        self.app.call_from_thread(self.query_one(Log).write_lines, lines)
+
+    def log_lines(self) -> list[str]:
+        """The operation's error, then each host's log (failed hosts first), from disk."""
         from deploytui.tui.log_buffer import clean_line
 
         e = self.entry
@@ -148,7 +153,9 @@ class DeployLogScreen(Screen[None]):
                 lines.append(f"(the log of {host} cannot be read: {error_line(exc)})")
                 continue
             lines.extend(clean_line(ln) for ln in text.splitlines()[-5000:])
-        self.app.call_from_thread(self.query_one(Log).write_lines, lines)
+        if not e.host_logs:
+            lines.append(f"(no logs were kept for this {e.operation})")
+        return lines
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -77,6 +77,7 @@ class MainScreen(Screen[None]):
         self._table_behind = False  # a throttled tick left some of them stale
         self._labels: dict[str, str] = {}
         self._first_frame = False  # status loading waits for it
+        self._reading = False
 
     # -- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -181,10 +182,14 @@ class MainScreen(Screen[None]):
         release = currents[0] if len(currents) == 1 else (
             "differs between hosts" if currents else "—")
         self.app.sub_title = f"{self.project} / {self.environment} · current {release}"
-        table = self.query_one(HostsTable)
-        table.border_subtitle = ("not read yet" if self.read_at is None else
-                                 "read " + time.strftime("%H:%M:%S",
-                                                         time.localtime(self.read_at)))
+        self._show_read_at()
+
+    def _show_read_at(self) -> None:
+        """When the hosts were last read (and whether a read is under way)."""
+        read = ("not read yet" if self.read_at is None else
+                "read " + time.strftime("%H:%M:%S", time.localtime(self.read_at)))
+        self.query_one(HostsTable).border_subtitle = read + (" · reading…" if self._reading
+                                                             else "")
 
     # -- the UI tick -----------------------------------------------------------------------
     def tick(self) -> None:
@@ -263,7 +268,8 @@ class MainScreen(Screen[None]):
     # -- host status -----------------------------------------------------------------------
     def action_refresh(self) -> None:
         if self.load_status_enabled and self.env is not None:
-            self.query_one(HostsTable).border_subtitle = "reading…"
+            self._reading = True
+            self._show_read_at()
             self.load_status(self.project, self.environment)
 
     def _periodic_refresh(self) -> None:
@@ -288,6 +294,7 @@ class MainScreen(Screen[None]):
         self.post_message(StatusLoaded(project, environment, status, time.time()))
 
     def on_status_failed(self, message: StatusFailed) -> None:
+        self._reading = False
         self.notify(f"status of {message.project}/{message.environment}: {message.error}",
                     severity="error", timeout=10)
         self._update_header()
@@ -297,6 +304,7 @@ class MainScreen(Screen[None]):
             return
         status: EnvStatus = message.status
         self.read_at = message.read_at
+        self._reading = False
         table = self.query_one(HostsTable)
         for host in table.hosts:
             info = HostInfo(reachable=status.reachable.get(host),
