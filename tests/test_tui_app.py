@@ -142,3 +142,47 @@ async def test_q_quits_when_nothing_runs(tmp_path):
         await pilot.press("q")
         await pilot.pause()
     assert app.return_value == 0
+
+
+async def test_at_80x24_the_footer_keeps_help_and_quit_and_the_hosts_keep_last_output(
+        tmp_path):
+    app = DeployConsole(local_config(tmp_path), load_status=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        footer = {(w.key_display, w.description) for w in app.screen.query("FooterKey")
+                  if w.region and w.region.right <= 80}
+        assert ("?", "Help") in footer and ("q", "Quit") in footer
+        table = app.query_one(HostsTable)
+        shown = [str(c.label) for c in table.columns.values()]
+        assert shown[:2] == ["host", "status"] and "last output" in shown
+        assert sum(c.get_render_width(table) for c in table.columns.values()) <= (
+            table.scrollable_content_region.width)
+
+
+async def test_at_80x24_help_scrolls_to_its_last_key(tmp_path):
+    app = DeployConsole(local_config(tmp_path), load_status=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        body = app.screen.query_one("#dialog-body")
+        assert body.max_scroll_y > 0
+        await pilot.press("end")
+        assert body.scroll_y == body.max_scroll_y
+        assert "Scroll a dialog" in str(app.screen.query_one("#help-keys").render())
+
+
+async def test_each_operation_starts_with_a_separator_line_in_the_log(tmp_path):
+    from deploytui.engine.events import DeployStarted
+
+    app = DeployConsole(local_config(tmp_path), load_status=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.buffer(HostLine("staging-1", "from the last deploy"))
+        app.main.tick()
+        app.buffer(DeployStarted(operation="deploy", project="demo", environment="staging",
+                                 hosts=("staging-1",), user="ana@laptop"))
+        app.buffer(HostLine("staging-1", "from this deploy"))
+        app.main.tick()
+        lines = list(app.query_one(LogPanel).lines)
+        assert lines[0] == "from the last deploy" and lines[-1] == "from this deploy"
+        assert lines[1].startswith("──── deploy demo/staging by ana@laptop")

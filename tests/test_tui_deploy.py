@@ -108,9 +108,24 @@ async def test_cancel_asks_first_then_stops_the_deploy_before_the_switch(config,
             s.phase == "prepare" for s in app.buffer.states().values()))
         await pilot.press("c")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
-        await pilot.press("tab", "enter")  # focus moves from "Cancel" (safe) to "Cancel it"
+        labels = [str(b.label) for b in app.screen.query("Button")]
+        assert labels == ["Keep deploying", "Stop the deploy"]  # each says what it does
+        await pilot.press("enter")  # a reflexive Enter keeps the deploy running
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmModal) and app.runner.running
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("escape")  # Escape backs out too
+        await pilot.pause()
+        assert app.runner.running and not app.runner.cancel_event.is_set()
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("tab", "enter")  # "Stop the deploy"
         await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal), timeout=30)
         assert app.screen._title == "Deploy cancelled"
+        label = str(app.main.query_one("#phase-label").render())
+        assert label.startswith("cancelled") and "barrier" not in label, label
+        assert app.main.query_one("#phase-progress").percentage < 1.0
         for i in range(3):
             assert not (Path(config.projects["demo"].environments["staging"].hosts[i]
                              .deploy_to) / "current").exists()

@@ -164,8 +164,8 @@ class LogBuffer:
                     self._set(host, replace(state, phase=event.phase))
         elif isinstance(event, PhaseFinished):
             p = self._progress
-            if p.phase == event.phase:
-                self._progress = replace(p, done=p.total, ok=event.ok)
+            if p.phase == event.phase:  # a phase that stopped short is not shown as 100%
+                self._progress = replace(p, done=p.total if event.ok else p.done, ok=event.ok)
                 self._progress_changed = True
         elif isinstance(event, DeployStarted):
             self._started = event

@@ -53,6 +53,13 @@ def format_elapsed(seconds: float | None) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
+def ended_label(outcome: str, phase: str) -> str:
+    """The deploy bar once an operation ended: where it stopped, in words."""
+    if outcome == "success":
+        return "done"
+    return f"{outcome} before switch" if phase == "barrier" else f"{outcome} in {phase}"
+
+
 class MainScreen(Screen[None]):
     BINDINGS = MAIN_BINDINGS
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
@@ -224,9 +231,8 @@ class MainScreen(Screen[None]):
             self._set_label("#op-elapsed", format_elapsed(end - self._op_started))
         if d.finished is not None:
             self._op_finished = now
-            phase = self.buffer.progress().phase
-            self._set_label("#phase-label", f"{d.finished.outcome} · {phase}"
-                            if d.finished.outcome != "success" else "done")
+            self._set_label("#phase-label", ended_label(d.finished.outcome,
+                                                        self.buffer.progress().phase))
             self.announce(d.finished)
 
     def _apply_states(self, table: HostsTable, d: Drained, now: float) -> None:
