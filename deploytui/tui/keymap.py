@@ -19,8 +19,8 @@ MAIN_BINDINGS: list[Binding] = [
     Binding("a", "all_hosts", "All hosts' log / one host", id="all-hosts", show=False),
     Binding("n", "app.notifications", "Notifications", id="notifications", show=False),
     Binding("ctrl+r", "refresh", "Re-read hosts", id="refresh", show=False),
-    Binding("tab", "focus_next", "Next pane", id="next-pane", show=False),
-    Binding("shift+tab", "focus_previous", "Prev pane", id="prev-pane", show=False),
+    Binding("tab", "app.focus_next", "Next pane", id="next-pane", show=False),
+    Binding("shift+tab", "app.focus_previous", "Prev pane", id="prev-pane", show=False),
     Binding("question_mark", "help", "Help", id="help"),
     Binding("q", "quit_console", "Quit", id="quit"),
 ]

@@ -133,8 +133,9 @@ class MainScreen(Screen[None]):
                 leaf = node.add_leaf(env, data=(project.name, env))
                 first = first or leaf
         if first is not None:
-            tree.move_cursor(first)
             self.select_environment(*first.data)
+            # once laid out: before that the tree puts its cursor back on the first line
+            self.call_after_refresh(tree.move_cursor, first)
 
     # -- selection -------------------------------------------------------------------------
     @property
