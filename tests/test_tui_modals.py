@@ -11,7 +11,13 @@ from deploytui.engine.operations.plan import DeployPlan
 from deploytui.tui.app import DeployConsole
 from deploytui.tui.deploy_flow import confirm_operation, confirm_stop
 from deploytui.tui.operations import DeleteRelease, Prune, Rollback
-from deploytui.tui.screens.modals import ConfirmModal, DialogBody, HostKeyModal, SecretPromptModal
+from deploytui.tui.screens.modals import (
+    ConfirmModal,
+    DialogBody,
+    HostKeyModal,
+    NumberPrompt,
+    SecretPromptModal,
+)
 from deploytui.tui.screens.plan import PlanScreen
 
 SIZES = [(80, 24), (120, 40)]
@@ -66,6 +72,7 @@ DIALOGS = {
     "host key": lambda: HostKeyModal("web-1", "[10.0.0.1]:22", "ssh-ed25519",
                                      "SHA256:" + "x" * 43, "/home/ana/.ssh/known_hosts"),
     "secret prompt": lambda: SecretPromptModal("demo-token"),
+    "prune keep N": lambda: NumberPrompt("Prune, keeping how many?", "Releases to keep:", 3),
 }
 
 
@@ -97,7 +104,8 @@ async def test_prompt_input_and_both_buttons_are_visible(name, size):
         for selector in ("#prompt", "Input"):
             for widget in screen.query(selector):
                 assert shown(screen, widget), f"{name}: {selector} hidden"
-        if (isinstance(dialog, ConfirmModal) and dialog.type_name) or name == "secret prompt":
+        if (isinstance(dialog, ConfirmModal) and dialog.type_name) or name in (
+                "secret prompt", "prune keep N"):
             assert screen.query("#prompt") and screen.query("Input")
         await pilot.press("escape")
         await pilot.pause()

@@ -211,3 +211,24 @@ async def test_at_80x24_the_browser_shows_each_release_state_and_every_host(conf
         assert shown[:4] == ["release", "state", "staging-1", "staging-2"]
         # those four fit in the 80 columns; the rest (sha, subject...) may scroll
         assert sum(c.get_render_width(table) for c in list(table.columns.values())[:4]) <= 78
+
+
+async def test_prune_can_keep_a_chosen_number_of_releases(config):
+    from deploytui.tui.screens.modals import NumberPrompt
+
+    app = DeployConsole(config, load_status=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_browser(app, pilot)
+        await pilot.press("P")
+        await wait_until(pilot, lambda: isinstance(app.screen, NumberPrompt))
+        await pilot.press("backspace", "0", "enter")  # 0 is refused, with a reason
+        assert isinstance(app.screen, NumberPrompt)
+        assert "1 or more" in str(app.screen.query_one("#confirm-why").render())
+        await pilot.press("backspace", "3", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        body = str(app.screen.query_one("#body").render())
+        assert "keeping 3 release(s) per host" in body
+        assert f"→ {IDS[0]}" in body and f"→ {IDS[1]}" not in body
+        await pilot.press("tab", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
+        assert sorted(os.listdir(host_dir(config, 0) / "releases")) == IDS[1:]

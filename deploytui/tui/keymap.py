@@ -40,6 +40,7 @@ LOG_VIM_BINDINGS: list[Binding] = [
 BROWSER_BINDINGS: list[Binding] = [
     Binding("b", "rollback", "Roll back to", id="rollback"),
     Binding("p", "prune", "Prune", id="prune"),
+    Binding("P", "prune_keep", "Prune, keep N", id="prune-keep"),
     Binding("x", "delete", "Delete", id="delete-release"),
     Binding("escape", "close", "Back", id="back"),
 ]

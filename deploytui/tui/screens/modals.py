@@ -179,6 +179,42 @@ class SecretPromptModal(Dialog[str | None]):
         self.dismiss(value or None if event.button.id == "yes" else None)
 
 
+class NumberPrompt(Dialog[int | None]):
+    """Ask for a whole number of at least `minimum` (e.g. the releases prune keeps)."""
+
+    AUTO_FOCUS = "#number"
+
+    def __init__(self, title: str, prompt: str, value: int, minimum: int = 1) -> None:
+        super().__init__(title)
+        self._prompt, self._value, self._minimum = prompt, value, minimum
+
+    def compose_foot(self) -> ComposeResult:
+        yield Label(self._prompt, id="prompt")
+        yield Input(str(self._value), type="integer", id="number")
+        yield Label("", id="confirm-why")
+        with Horizontal(classes="buttons"):
+            yield Button("Back", id="no")
+            yield Button("Preview", id="yes", variant="primary")
+
+    def _chosen(self) -> None:
+        text = self.query_one("#number", Input).value.strip()
+        if text.isdigit() and int(text) >= self._minimum:
+            self.dismiss(int(text))
+        else:
+            self.query_one("#confirm-why", Label).update(
+                f"a whole number, {self._minimum} or more")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._chosen()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "yes":
+            self._chosen()
+        else:
+            self.dismiss(None)
+
+
 class SummaryModal(Dialog[None]):
     """The outcome of an operation, failed hosts first."""
 

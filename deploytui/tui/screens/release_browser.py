@@ -206,32 +206,48 @@ class ReleaseBrowser(Screen["Operation | None"]):
                   f"Delete release {release} from every host that keeps it?\n"
                   "This cannot be undone.")
 
-    def action_prune(self) -> None:
+    def action_prune(self, keep: int | None = None) -> None:
         self._status("computing what prune would remove…")
-        self.prune_preview()
+        self.prune_preview(keep)
+
+    def action_prune_keep(self) -> None:
+        """Prune keeping N releases per host, N asked (default: keep_releases)."""
+        from deploytui.tui.screens.modals import NumberPrompt
+
+        default = self.config.projects[self.project].keep_releases
+
+        def chosen(keep: int | None) -> None:
+            if keep is not None:
+                self.action_prune(keep)
+
+        self.app.push_screen(NumberPrompt(
+            "Prune, keeping how many?", "Releases to keep per host (current and previous "
+            "are always kept):", default), chosen)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="release-op")
-    def prune_preview(self) -> None:
+    def prune_preview(self, keep: int | None = None) -> None:
         from deploytui.tui.operations import preview_prune
 
         try:
-            preview = preview_prune(self.config, self.project, self.environment)
+            preview = preview_prune(self.config, self.project, self.environment, keep)
             if preview.error and not preview.hosts:
                 raise RuntimeError(preview.error)
         except Exception as exc:
             self.app.call_from_thread(self._status, f"prune preview failed: {error_line(exc)}")
             return
-        self.app.call_from_thread(self._confirm_prune, preview)
+        self.app.call_from_thread(self._confirm_prune, preview, keep)
 
-    def _confirm_prune(self, preview: PruneResult) -> None:
+    def _confirm_prune(self, preview: PruneResult, keep: int | None = None) -> None:
         lines, total = prune_lines(preview)
         if not lines:
             self._status("nothing to prune")
             self.notify("Nothing to prune")
             return
         self._status("prune preview ready")
-        self._ask(Prune(self.project, self.environment),
-                  "\n".join([*lines, "", f"frees {human_bytes(total)}"]))
+        kept = keep or self.config.projects[self.project].keep_releases
+        self._ask(Prune(self.project, self.environment, keep),
+                  "\n".join([f"keeping {kept} release(s) per host:", *lines, "",
+                             f"frees {human_bytes(total)}"]))
 
 
 def prune_lines(result: PruneResult) -> tuple[list[str], int]:
