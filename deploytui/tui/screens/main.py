@@ -135,7 +135,19 @@ class MainScreen(Screen[None]):
         if first is not None:
             self.select_environment(*first.data)
             # once laid out: before that the tree puts its cursor back on the first line
-            self.call_after_refresh(tree.move_cursor, first)
+            self.call_after_refresh(self._sync_tree_cursor)
+
+    def _sync_tree_cursor(self) -> None:
+        """The tree's cursor on the selected environment (chosen by key, palette or code)."""
+        tree = self.query_one(ProjectTree)
+        node = tree.cursor_node
+        if node is not None and node.data == (self.project, self.environment):
+            return
+        for project in tree.root.children:
+            for leaf in project.children:
+                if leaf.data == (self.project, self.environment):
+                    tree.move_cursor(leaf)
+                    return
 
     # -- selection -------------------------------------------------------------------------
     @property
@@ -163,6 +175,7 @@ class MainScreen(Screen[None]):
         self.query_one(LogPanel).clear()
         self._show_log()
         self._update_header()
+        self._sync_tree_cursor()
         if self._first_frame:  # at start-up, first_frame() loads it
             self.action_refresh()
 
