@@ -70,18 +70,22 @@ class Runner:
     def cancel(self) -> None:
         self.cancel_event.set()
 
-    def start(self, op: Operation) -> None:
+    def start(self, op: Operation, *,
+              call: Callable[[Sink, threading.Event], object] | None = None) -> None:
+        """Run `op` in the operation thread. `call(sink, cancel)` replaces the engine call
+        (benchmarks drive the console's real pipeline with synthetic events)."""
         if self.running:
             raise RuntimeError("an operation is already running")
         self.cancel_event = threading.Event()
         self.result = None
         self.operation = op
         self.buffer.reset()
-        self.thread = threading.Thread(target=self._run, args=(op,),
+        self.thread = threading.Thread(target=self._run, args=(op, call),
                                        name=f"deploytui-{op.verb}", daemon=True)
         self.thread.start()
 
-    def _run(self, op: Operation) -> None:
+    def _run(self, op: Operation,
+             call: Callable[[Sink, threading.Event], object] | None) -> None:
         error: str | None = None
         close: Callable[[], None] = lambda: None  # noqa: E731
         sink: Sink = self.buffer
@@ -98,8 +102,11 @@ class Runner:
                                           printer=self.buffer)
             except Exception as exc:  # journal/notify trouble must not stop a deploy
                 error = f"journal/notify unavailable: {_one_line(exc)}"
-            self.result = run_operation(self.config, op, sink=sink, cancel=self.cancel_event,
-                                        resolver=self.resolver)
+            if call is not None:
+                self.result = call(sink, self.cancel_event)
+            else:
+                self.result = run_operation(self.config, op, sink=sink,
+                                            cancel=self.cancel_event, resolver=self.resolver)
         except Exception as exc:
             error = f"{op.verb} failed: {_one_line(exc)}"
         finally:
