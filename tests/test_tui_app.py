@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from test_tui_support import local_config, seed_releases
 
@@ -148,10 +150,14 @@ async def test_at_80x24_the_footer_keeps_help_and_quit_and_the_hosts_keep_last_o
         tmp_path):
     app = DeployConsole(local_config(tmp_path), load_status=False)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        footer = {(w.key_display, w.description) for w in app.screen.query("FooterKey")
-                  if w.region and w.region.right <= 80}
-        assert ("?", "Help") in footer and ("q", "Quit") in footer
+        def footer() -> set[tuple[str, str]]:
+            return {(w.key_display, w.description) for w in app.screen.query("FooterKey")
+                    if w.region and w.region.right <= 80}
+
+        deadline = time.monotonic() + 20
+        while not {("?", "Help"), ("q", "Quit")} <= footer():  # laid out under load too
+            assert time.monotonic() < deadline, footer()
+            await pilot.pause(0.1)
         table = app.query_one(HostsTable)
         shown = [str(c.label) for c in table.columns.values()]
         assert shown[:2] == ["host", "status"] and "last output" in shown
