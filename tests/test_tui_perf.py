@@ -12,7 +12,7 @@ from deploytui.config import load_config_text, yamlnodes
 from deploytui.engine.events import DeployStarted, HostFailed, HostLine, HostStepStarted
 from deploytui.tui import app as app_module
 from deploytui.tui.app import DeployConsole
-from deploytui.tui.screens import main as main_module
+from deploytui.tui.widgets import hosts_table as hosts_table_module
 from deploytui.tui.widgets.hosts_table import HostsTable
 
 SIZE = (160, 48)
@@ -63,7 +63,7 @@ async def test_host_output_in_the_table_is_shown_verbatim_never_as_markup(tmp_pa
 
 async def test_during_an_operation_last_output_is_throttled_but_failures_show_at_once(
         tmp_path, monkeypatch):
-    monkeypatch.setattr(main_module, "TABLE_INTERVAL", 3600.0)
+    monkeypatch.setattr(hosts_table_module, "TABLE_INTERVAL", 3600.0)
     app = DeployConsole(local_config(tmp_path), load_status=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()

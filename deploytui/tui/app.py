@@ -30,7 +30,8 @@ from deploytui.tui.keymap import APP_BINDINGS, user_keymap
 from deploytui.tui.log_buffer import LogBuffer
 from deploytui.tui.messages import OperationEnded
 from deploytui.tui.runner import Runner
-from deploytui.tui.screens.main import MainScreen, format_elapsed
+from deploytui.tui.screens.main import MainScreen
+from deploytui.tui.widgets.deploy_bar import format_elapsed
 
 __all__ = ["DeployConsole", "format_elapsed", "run_console"]
 

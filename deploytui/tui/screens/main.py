@@ -8,20 +8,20 @@ starts it. One 15 Hz timer drains the LogBuffer (notes/textual.md §0).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Label, ProgressBar, Tree
+from textual.widgets import DataTable, Footer, Header, Input, Tree
 
 from deploytui.config.model import Config, Environment
 from deploytui.engine.events import HostLine
 from deploytui.tui import deploy_flow
-from deploytui.tui.keymap import MAIN_BINDINGS, VIM_BINDINGS
+from deploytui.tui.keymap import MAIN_BINDINGS
 from deploytui.tui.log_buffer import Drained, LogBuffer
 from deploytui.tui.messages import (
     OperationEnded,
@@ -32,32 +32,18 @@ from deploytui.tui.messages import (
 )
 from deploytui.tui.operations import Deploy, EnvStatus, Operation
 from deploytui.tui.runner import Runner
-from deploytui.tui.screens.modals import HostKeyModal, SummaryModal, error_line
-from deploytui.tui.widgets.hosts_table import HostInfo, HostsTable
+from deploytui.tui.screens.modals import SummaryModal, error_line
+from deploytui.tui.widgets.deploy_bar import DeployBar, format_elapsed
+from deploytui.tui.widgets.hosts_table import HostInfo, HostsTable, RowThrottle
 from deploytui.tui.widgets.log_panel import LogPanel
+from deploytui.tui.widgets.project_tree import ProjectTree
+
+if TYPE_CHECKING:
+    from deploytui.engine.hosts.transport import HostKeyUnknown
 
 TICK = 1 / 15
-TABLE_INTERVAL = 0.25  # s between refreshes of the hosts' elapsed and last-output cells
 REFRESH_EVERY = 30.0  # s between re-reads of the selected environment while idle
 RESUME_REFRESH_AFTER = 5.0  # s: back on this screen, re-read if older than this
-
-
-class ProjectTree(Tree):
-    BINDINGS = VIM_BINDINGS
-
-
-def format_elapsed(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    seconds = max(0, int(seconds))
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
-
-
-def ended_label(outcome: str, phase: str) -> str:
-    """The deploy bar once an operation ended: where it stopped, in words."""
-    if outcome == "success":
-        return "done"
-    return f"{outcome} before switch" if phase == "barrier" else f"{outcome} in {phase}"
 
 
 class MainScreen(Screen[None]):
@@ -78,11 +64,7 @@ class MainScreen(Screen[None]):
         self.all_hosts = False
         self.failed_hosts: set[str] = set()
         self.read_at: float | None = None  # wall clock of the last status read
-        self._op_started: float | None = None
-        self._op_finished: float | None = None
-        self._table_at = float("-inf")  # when elapsed/last output were last refreshed
-        self._table_behind = False  # a throttled tick left some of them stale
-        self._labels: dict[str, str] = {}
+        self._throttle = RowThrottle()
         self._first_frame = False  # status loading waits for it
         self._reading = False
 
@@ -95,10 +77,7 @@ class MainScreen(Screen[None]):
             tree.show_root = False
             yield tree
             with Vertical(id="right"):
-                with Horizontal(id="deploy-bar"):
-                    yield Label("", id="phase-label")
-                    yield ProgressBar(id="phase-progress", show_eta=False)
-                    yield Label("", id="op-elapsed")
+                yield DeployBar(id="deploy-bar")
                 table = HostsTable(id="hosts")
                 table.border_title = "hosts"
                 yield table
@@ -110,7 +89,7 @@ class MainScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#deploy-bar").display = False
+        self.query_one(DeployBar).reset()
         self.query_one("#filter").display = False
         self.query_one(LogPanel).set_follow(True)
         self._fill_tree()
@@ -125,29 +104,14 @@ class MainScreen(Screen[None]):
         self.action_refresh()
 
     def _fill_tree(self) -> None:
-        tree = self.query_one(ProjectTree)
-        first = None
-        for project in self.config.projects.values():
-            node = tree.root.add(project.name, data=(project.name, None), expand=True)
-            for env in project.environments:
-                leaf = node.add_leaf(env, data=(project.name, env))
-                first = first or leaf
+        first = self.query_one(ProjectTree).fill(self.config)
         if first is not None:
-            self.select_environment(*first.data)
+            self.select_environment(*first)
             # once laid out: before that the tree puts its cursor back on the first line
             self.call_after_refresh(self._sync_tree_cursor)
 
     def _sync_tree_cursor(self) -> None:
-        """The tree's cursor on the selected environment (chosen by key, palette or code)."""
-        tree = self.query_one(ProjectTree)
-        node = tree.cursor_node
-        if node is not None and node.data == (self.project, self.environment):
-            return
-        for project in tree.root.children:
-            for leaf in project.children:
-                if leaf.data == (self.project, self.environment):
-                    tree.move_cursor(leaf)
-                    return
+        self.query_one(ProjectTree).show_selected(self.project, self.environment)
 
     # -- selection -------------------------------------------------------------------------
     @property
@@ -169,8 +133,7 @@ class MainScreen(Screen[None]):
         self.failed_hosts.clear()
         self.host_info = {}
         self.read_at = None
-        self._op_started = self._op_finished = None
-        self.query_one("#deploy-bar").display = False
+        self.query_one(DeployBar).reset()
         self.query_one(HostsTable).show_environment(self.env)
         self.query_one(LogPanel).clear()
         self._show_log()
@@ -215,16 +178,16 @@ class MainScreen(Screen[None]):
     # -- the UI tick -----------------------------------------------------------------------
     def tick(self) -> None:
         drained = self.buffer.drain()
-        if drained.empty and not self.runner.running and not self._table_behind:
+        if drained.empty and not self.runner.running and not self._throttle.behind:
             return
         self.apply_drained(drained)
 
     def apply_drained(self, d: Drained) -> None:
-        table = self.query_one(HostsTable)
+        bar = self.query_one(DeployBar)
         log = self.query_one(LogPanel)
+        now = self.clock()
         if d.started is not None:
-            self._op_started = self.clock()
-            self.query_one("#deploy-bar").display = True
+            bar.started(now)
             s = d.started
             log.add([f"──── {s.operation} {s.project}/{s.environment} by {s.user}"
                      f" · {time.strftime('%H:%M:%S')} ────"], force=True)
@@ -233,39 +196,16 @@ class MainScreen(Screen[None]):
                 log.add(d.all_lines)
         elif log.host in d.lines:
             log.add(d.lines[log.host])
-        now = self.clock()
-        self._apply_states(table, d, now)
+        self._apply_states(self.query_one(HostsTable), d, now)
         if d.progress is not None:
-            p = d.progress
-            self._set_label("#phase-label", f"{p.phase} {p.done}/{p.total}")
-            self.query_one("#phase-progress", ProgressBar).update(total=max(p.total, 1),
-                                                                   progress=p.done)
-        if self._op_started is not None:
-            end = self._op_finished if self._op_finished is not None else now
-            self._set_label("#op-elapsed", format_elapsed(end - self._op_started))
+            bar.show_progress(d.progress)
+        bar.show_elapsed(now)
         if d.finished is not None:
-            self._op_finished = now
-            self._set_label("#phase-label", ended_label(d.finished.outcome,
-                                                        self.buffer.progress().phase))
+            bar.ended(now, d.finished.outcome, self.buffer.progress().phase)
             self.announce(d.finished)
 
     def _apply_states(self, table: HostsTable, d: Drained, now: float) -> None:
-        """Host rows: status changes at once; elapsed and last output at TABLE_INTERVAL.
-
-        Under a flood every host's last line changes on every tick, and any cell update
-        re-renders the whole visible table (the DataTable's caches are keyed by an update
-        counter): at 15 Hz that was most of the UI thread's time and garbage.
-        """
-        running = self.runner.running
-        wall = time.monotonic()
-        if running and wall - self._table_at < TABLE_INTERVAL:
-            states, live = d.states, False
-            self._table_behind = self._table_behind or bool(d.states)
-        elif running or self._table_behind:
-            states, live = self.buffer.states(), True
-            self._table_at, self._table_behind = wall, False
-        else:
-            states, live = d.states, True
+        states, live = self._throttle.pick(self.runner.running, d.states, self.buffer.states)
         newly_failed = False
         for host, state in states.items():
             end = state.finished if state.finished is not None else now
@@ -277,13 +217,6 @@ class MainScreen(Screen[None]):
         if newly_failed:
             table.failed_first(self.failed_hosts)
         table.flush()
-
-    def _set_label(self, selector: str, text: str) -> None:
-        """Fixed-width labels: update only on change and without a layout pass (a
-        layout-refreshing update on every tick re-laid out the whole screen 15 times/s)."""
-        if self._labels.get(selector) != text:
-            self._labels[selector] = text
-            self.query_one(selector, Label).update(text, layout=False)
 
     # -- host status -----------------------------------------------------------------------
     def action_refresh(self) -> None:
@@ -343,23 +276,10 @@ class MainScreen(Screen[None]):
             self.ask_host_keys(status.unknown_keys)
 
     @work(exclusive=True, group="host-keys")
-    async def ask_host_keys(self, unknown: dict) -> None:
-        """One modal per unknown key; accepted keys are written, then status reloads."""
-        from deploytui.engine.hosts.hostkeys import add_host_key
+    async def ask_host_keys(self, unknown: dict[str, HostKeyUnknown]) -> None:
+        from deploytui.tui.screens.modals import ask_host_keys
 
-        accepted = 0
-        for host, err in unknown.items():
-            known = str(self.config.ssh.known_hosts)
-            ok = await self.app.push_screen_wait(HostKeyModal(
-                host, err.key_name, err.key_type, err.fingerprint, known))
-            if not ok:
-                self.notify(f"{host}: host key rejected; not connecting", severity="warning")
-                continue
-            await asyncio.to_thread(add_host_key, self.config.ssh.known_hosts, err.key_name,
-                                    err.key_type, err.key_base64)
-            accepted += 1
-        if accepted:
-            self.notify(f"{accepted} host key(s) added to {self.config.ssh.known_hosts}")
+        if await ask_host_keys(self.app, self.config.ssh.known_hosts, unknown):
             self.action_refresh()
 
     # -- operations ------------------------------------------------------------------------

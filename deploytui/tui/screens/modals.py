@@ -9,7 +9,9 @@ backs out. Which button Enter hits is the confirmation rule of deploy_flow.py.
 
 from __future__ import annotations
 
-from typing import TypeVar
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -17,6 +19,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from deploytui.engine.hosts.transport import HostKeyUnknown
 
 T = TypeVar("T")
 
@@ -147,6 +154,27 @@ class HostKeyModal(ConfirmModal):
                 f"{known_hosts}.\n\n  {key_type}  {fingerprint}\n\n"
                 "Accept it only if this fingerprint matches the one your admin gave you.")
         super().__init__(f"Unknown host key · {host}", body, "Accept key", "Do not connect")
+
+
+async def ask_host_keys(app: App[int], known_hosts: Path,
+                        unknown: dict[str, HostKeyUnknown]) -> int:
+    """One modal per unknown key; accepted keys are written to known_hosts (off the UI
+    thread). Returns how many were accepted."""
+    from deploytui.engine.hosts.hostkeys import add_host_key
+
+    accepted = 0
+    for host, err in unknown.items():
+        ok = await app.push_screen_wait(HostKeyModal(
+            host, err.key_name, err.key_type, err.fingerprint, str(known_hosts)))
+        if not ok:
+            app.notify(f"{host}: host key rejected; not connecting", severity="warning")
+            continue
+        await asyncio.to_thread(add_host_key, known_hosts, err.key_name, err.key_type,
+                                err.key_base64)
+        accepted += 1
+    if accepted:
+        app.notify(f"{accepted} host key(s) added to {known_hosts}")
+    return accepted
 
 
 class SecretPromptModal(Dialog[str | None]):
