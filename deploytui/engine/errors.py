@@ -15,13 +15,14 @@ import re
 # A line that states a failure, as real tools word it (checked after stripping):
 #   git `fatal:` / `error:`, pip `ERROR:`, apt `E:`, npm `npm ERR!` / `npm error`,
 #   node `Error: …`, Python's `ValueError: …`, a shell's `…: command not found`,
-#   sudo's own `sudo: …` complaints, and `Permission denied` anywhere.
+#   sudo's and ssh's own `sudo: …` / `ssh: …` complaints, `Permission denied`.
 _FAILURE = re.compile(
     r"""^(?i:fatal|error|panic)\s*[:!]         # fatal: / error: / Error: / panic:
       | ^ERROR\b                                # ERROR: / ERROR 1045 (pip, mysql, …)
       | ^E:\s                                   # apt-get: E: Unable to locate package
       | ^npm\ (?:ERR!|error)\s
       | ^sudo:\s
+      | ^ssh:\s                                 # ssh: connect to host … Connection refused
       | ^[\w.]*(?:Error|Exception):\s           # Python: subprocess.CalledProcessError: …
       | \b(?i:fatal|error):\s                   # file.c:3:1: error: …, remote: fatal: …
       | :\ command\ not\ found$
