@@ -50,6 +50,15 @@ def clean_line(line: str, *, colour: bool = False) -> str:
     return (_CONTROL_BUT_ESC if colour else _CONTROL).sub("", line.replace("\t", "    "))
 
 
+SHOWN_CHARS = 10_000  # a longer line is shortened in the console (whole in the log file)
+
+
+def shortened(line: str) -> str:
+    if len(line) <= SHOWN_CHARS:
+        return line
+    return f"{line[:SHOWN_CHARS]}… ({len(line) - SHOWN_CHARS} more characters in the log file)"
+
+
 def plain(line: str) -> str:
     """`line` without its colour codes (for one-line summaries such as the hosts table)."""
     return _SGR.sub("", line) if "\x1b" in line else line
@@ -142,9 +151,11 @@ class LogBuffer:
             lines = list(event.lines)
             if not "".join(lines).isprintable():  # one C-speed scan for the whole batch
                 lines = [clean_line(ln, colour=True) for ln in lines]
+            if max(map(len, lines), default=0) > SHOWN_CHARS:
+                lines = [shortened(ln) for ln in lines]
             self._extend(event.host, lines)
         elif isinstance(event, HostLine):
-            self._append(event.host, clean_line(event.line, colour=True))
+            self._append(event.host, shortened(clean_line(event.line, colour=True)))
         elif isinstance(event, HostStepStarted):
             self._busy.add(event.host)
             state = self._state(event.host)
