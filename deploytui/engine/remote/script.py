@@ -103,10 +103,10 @@ class _Run:
     def lines(self, batch: list[str], stream: str) -> None:
         """One read's lines: output goes on as one batch between markers."""
         mark = self.mark
-        hits = [i for i, line in enumerate(batch) if mark in line]
-        if not hits:
+        if mark not in "\x00".join(batch):  # one C-speed scan; markers are rare
             self._output(batch, stream)
             return
+        hits = [i for i, line in enumerate(batch) if mark in line]
         start = 0
         for i in hits:
             line = batch[i]
