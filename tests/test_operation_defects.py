@@ -68,7 +68,6 @@ def test_a_failed_switch_back_is_reported_and_the_host_is_among_the_failed(
     assert "switching back FAILED on host1" in result.error
     assert set(result.failed_hosts) == {"host1", "host3"}
     assert current_of(hosts.hosts[1]) == R3  # host2 went back
-    hosts.hosts[0].restart()
 
 
 def test_a_pull_rollback_whose_move_back_fails_says_the_fleet_is_split(hosts: Fleet) -> None:
@@ -89,7 +88,6 @@ def test_a_pull_rollback_whose_move_back_fails_says_the_fleet_is_split(hosts: Fl
     assert not result.ok
     assert "moving back FAILED on host1" in result.error
     assert set(result.failed_hosts) == {"host1", "host2"}
-    hosts.hosts[0].restart()
 
 
 def test_restarts_during_a_rollback_get_every_variable_a_deploy_sets(hosts: Fleet) -> None:
