@@ -89,6 +89,29 @@ def check_release_id(to: str) -> None:
         raise RollbackRefused(f"'{to}' is not a release id (14 digits)")
 
 
+def refuse_current(config: Config, project: Project, environment: Environment, to: str
+                   ) -> None:
+    """RollbackRefused, before anything runs or is confirmed, when `to` cannot be rolled
+    back to: not a release id, or already current on every host (one listing per host)."""
+    if project.strategy == "pull":
+        return
+    check_release_id(to)
+    fleet = build_fleet_now(config, project, environment)
+    if fleet is not None and fleet.hosts and all(
+            fleet.hosts[h].current == to for h in fleet.hosts):
+        raise RollbackRefused(f"release {to} is already current on every host")
+
+
+def build_fleet_now(config: Config, project: Project, environment: Environment
+                    ) -> FleetReleases | None:
+    from deploytui.engine.operations.releases import list_releases
+
+    try:
+        return list_releases(config, project, environment)
+    except Exception:  # unreachable hosts: the rollback itself will say so
+        return None
+
+
 def meta_for(scan: HostScan, release_id: str, state: str, user: str) -> ReleaseMeta:
     """The release's metadata with a new state (created for a Capistrano release)."""
     rel = scan.releases[release_id]
