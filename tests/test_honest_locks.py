@@ -110,3 +110,40 @@ def test_wait_lock_exits_3_when_the_lock_is_still_held(hosts: Fleet, tmp_path: P
         assert done.returncode == 3, (argv, done.stderr)
         assert "still held after waiting 2s" in done.stderr and REMEDY in done.stderr
     assert time.monotonic() - began >= 6
+
+
+def test_rollback_to_a_non_release_is_one_usage_line_with_no_header(
+        hosts: Fleet, tmp_path: Path) -> None:
+    config = write(hosts, tmp_path)
+    done = run(config, tmp_path, "rollback", "app", "prod", "--to", "banana")
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        "deploytui: rollback refused: 'banana' is not a release id (14 digits)"]
+
+
+def test_rollback_to_the_current_release_is_refused_before_asking(
+        hosts: Fleet, tmp_path: Path) -> None:
+    config = write(hosts, tmp_path)
+    assert run(config, tmp_path, "deploy", "app", "prod").returncode == 0
+    current = hosts.hosts[0].path("/srv/app/current").readlink().name
+    done = run(config, tmp_path, "rollback", "app", "prod", "--to", current)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip() == (f"deploytui: rollback refused: release {current} is"
+                                   " already current on every host")
+    assert not hosts.hosts[0].path("/srv/app/.deploytui/lock").exists()
+
+
+def test_history_json_needs_no_config_and_a_dry_run_prune_is_not_journaled(
+        hosts: Fleet, tmp_path: Path) -> None:
+    config = write(hosts, tmp_path)
+    assert run(config, tmp_path, "prune", "app", "prod", "--dry-run").returncode == 0
+    nowhere = tmp_path / "no-config"
+    nowhere.mkdir()
+    env = {**_env(tmp_path), "XDG_CONFIG_HOME": str(nowhere)}
+    env.pop("DEPLOYTUI_CONFIG", None)
+    listed = subprocess.run([sys.executable, "-m", "deploytui", "history", "--json"],
+                            capture_output=True, text=True, env=env, cwd=nowhere,
+                            stdin=subprocess.DEVNULL, timeout=30)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.strip() == "[]"
