@@ -32,24 +32,23 @@ config: --config PATH, else $DEPLOYTUI_CONFIG, else ./deploytui.yml, else the us
 config directory (e.g. ~/.config/deploytui/config.yml)."""
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _at_least(kind: type, what: str, least: int):
+    """An argparse type: `kind(text)`, at least `least`, else one clear line."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got '{text}'") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}, got {text}")
+        return value
+
+    return parse
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got '{text}'") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
-    return value
+_positive = _at_least(int, "a whole number", 1)
+_seconds = _at_least(float, "seconds", 0)
 
 
 def build_parser() -> argparse.ArgumentParser:
