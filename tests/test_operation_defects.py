@@ -137,3 +137,21 @@ def test_closing_a_local_transport_kills_the_command_still_running(tmp_path) -> 
     pid = int(pidfile.read_text())
     gone = subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0
     assert gone
+
+
+def test_a_deploy_in_the_same_second_as_the_last_takes_the_next_second_as_its_id(
+        hosts: Fleet) -> None:
+    """Issue 13 item 5: `for i in 1 2 3; do deploytui deploy ...; done` must not collide."""
+    from test_deploy_fleet import deploy
+    from test_releases import make_release
+
+    from deploytui.engine.remote.layout import release_id_now
+
+    config = load(hosts, 2)
+    now = release_id_now()
+    for host in hosts.hosts[:2]:
+        make_release(host, now)  # what a deploy that just finished, this second, left
+    result = deploy(config)
+    assert result.outcome == "success", result.error
+    assert result.release_id > now and len(result.release_id) == 14
+    assert current_of(hosts.hosts[0]) == result.release_id
