@@ -15,7 +15,7 @@ import time
 from dataclasses import replace
 
 from deploytui.config.model import Config, Host
-from deploytui.engine.clock import utc_now_iso
+from deploytui.engine.clock import utc_iso
 from deploytui.engine.events import HostLine, Sink, discard
 from deploytui.engine.hosts.pool import TransportFactory, transport_factory
 from deploytui.engine.hosts.transport import Transport
@@ -116,7 +116,7 @@ class _Deploy(Operation):
         self.lock.ref = r.ref
         self.meta = MetaWriter(ReleaseMeta(self.release_id, "preparing", sha=r.sha,
                                            subject=r.subject, ref=r.ref,
-                                           deployed_at=utc_now_iso(),
+                                           deployed_at=utc_iso(),
                                            deployed_by=self.request.user), self.layouts)
         for h in self.hosts:
             self.contexts[h.name] = HostContext(self.project, h, self.layouts[h.name],

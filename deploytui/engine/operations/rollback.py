@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from deploytui.config.model import Config, Environment, Project
 from deploytui.config.secrets import SecretResolver
-from deploytui.engine.clock import utc_now_iso
+from deploytui.engine.clock import utc_iso
 from deploytui.engine.events import HostLine, Sink, discard
 from deploytui.engine.hosts.pool import TransportFactory, transport_factory
 from deploytui.engine.operations.finish import Part, run_last_commands
@@ -121,7 +121,7 @@ def meta_for(scan: HostScan, release_id: str, state: str, user: str) -> ReleaseM
         meta = ReleaseMeta(release_id, state, sha=old.sha, subject=old.subject, ref=old.ref,
                            deployed_at=old.deployed_at, deployed_by=old.deployed_by,
                            history=list(old.history))
-    meta.history.append(f"{state} at {utc_now_iso()} by {user}")
+    meta.history.append(f"{state} at {utc_iso()} by {user}")
     return meta
 
 

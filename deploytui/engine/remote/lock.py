@@ -16,7 +16,7 @@ import socket
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 
-from deploytui.engine.clock import utc_now_iso
+from deploytui.engine.clock import utc_iso
 from deploytui.engine.hosts.pool import HostPool
 from deploytui.engine.hosts.transport import Transport, TransportError
 from deploytui.engine.remote.layout import Layout
@@ -45,7 +45,7 @@ class LockInfo:
 
     user: str = field(default_factory=local_user)  # user@machine
     pid: int = field(default_factory=os.getpid)
-    started: str = field(default_factory=utc_now_iso)  # ISO 8601 UTC
+    started: str = field(default_factory=utc_iso)  # ISO 8601 UTC
     project: str = ""
     environment: str = ""
     ref: str = ""
