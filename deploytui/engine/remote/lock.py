@@ -250,12 +250,10 @@ def break_locks(pool: HostPool, layouts: dict[str, Layout], hosts: Iterable[str]
         result = transport.run(f"if [ -d {lock} ]; then rm -f {lock}/info && rmdir {lock}; fi",
                                timeout=LOCK_TIMEOUT)
         if not result.ok:
-            raise TransportError(host.name, f"unlock: {result.last_line()}")
+            raise TransportError(host.name, result.last_line())
         return holder
 
-    outcomes = pool.map(remove, [pool.host(n) for n in names])
-    errors = [o.error for o in outcomes.values() if o.error is not None]
-    if errors:
-        err = errors[0]
-        raise err if isinstance(err, TransportError) else TransportError("unlock", str(err))
-    return {n: o.value for n, o in outcomes.items()}
+    outcomes = pool.map(remove, [pool.host(n) for n in names], step="unlock")
+    for failure in outcomes.failed.values():
+        raise TransportError(failure.host, f"unlock: {failure.reason}")
+    return outcomes.succeeded
