@@ -64,6 +64,9 @@ class LocalTransport:
         err = LineSplitter((lambda ln: on_line(ln, "err")) if on_line else None)
         with self._lock:
             self._procs[proc] = err
+            closing = self._closed  # close() ran while this command was starting
+        if closing:
+            self._kill_group(proc, err)
         try:
             self._feed_stdin(proc, env_block(env) + (stdin or b""))
             self._pump(proc, out, err, started, timeout, cancel)
@@ -145,7 +148,12 @@ class LocalTransport:
             self._closed = True
             running = list(self._procs.items())
         for proc, err in running:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(err.pgid or proc.pid, signal.SIGKILL)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                proc.kill()
+            self._kill_group(proc, err)
+
+    @staticmethod
+    def _kill_group(proc: subprocess.Popen[bytes], err: LineSplitter) -> None:
+        # `setsid -w` makes the command's pid its process group id
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(err.pgid or proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            proc.kill()
