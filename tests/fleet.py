@@ -224,24 +224,40 @@ def _group_exists(name: str) -> bool:
 
 
 def _kill_stale_fleet(root: str) -> None:
-    """Kill what a crashed session left of its fleet at `root`: sshd and its sessions."""
-    namespaces = set()
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            cmdline = Path(f"/proc/{entry.name}/cmdline").read_bytes()
-            if f"{root}/".encode() in cmdline:
-                ns = _mnt_ns(int(entry.name))
-                if ns is not None:
-                    namespaces.add(ns)
-    for _ in range(100):
-        groups = _pids_by_ns()
-        pids = [pid for ns in namespaces for pid in groups.get(ns, [])]
-        if not pids:
-            break
-        _signal_all(pids, signal.SIGKILL)
-        time.sleep(0.01)
+    """Kill what a crashed session left of its fleet at `root`: sshd and its sessions.
+
+    A host is found by its launch command line (`-f ROOT/hosts/NAME/sshd_config`), then
+    killed with its whole namespace. A namespace shared with this process or with init
+    is never a host's: an ssh client or editor naming a file under `root` lives there, and
+    "every process in it" would be the whole machine.
+    """
+    shared = {_mnt_ns(os.getpid()), _mnt_ns(1), None}
+    hosts_dir = f"{root}/hosts/".encode()
+    pinned: dict[str, int] = {}  # held open while we kill: see FleetHost._pin_ns
+    try:
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError):
+                argv = Path(f"/proc/{entry.name}/cmdline").read_bytes().split(b"\0")
+                if not any(arg.startswith(hosts_dir) for arg in argv):
+                    continue
+                fd = os.open(f"/proc/{entry.name}/ns/mnt", os.O_RDONLY)
+                ns = f"mnt:[{os.fstat(fd).st_ino}]"
+                if ns in shared or ns in pinned:
+                    os.close(fd)
+                else:
+                    pinned[ns] = fd
+        for _ in range(100):
+            groups = _pids_by_ns()
+            pids = [pid for ns in pinned for pid in groups.get(ns, [])]
+            if not pids:
+                break
+            _signal_all(pids, signal.SIGKILL)
+            time.sleep(0.01)
+    finally:
+        for fd in pinned.values():
+            os.close(fd)
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -279,7 +295,8 @@ class FleetHost:
         self.port = port
         self.root = root  # this host's private dirs, as seen from outside
         self._proc: subprocess.Popen[bytes] | None = None
-        self._ns: str | None = None
+        self._ns: str | None = None  # "mnt:[N]", valid only while _ns_fd pins it
+        self._ns_fd: int | None = None
         self._frozen = False
         self._lock = threading.RLock()
 
@@ -352,6 +369,11 @@ class FleetHost:
         return self._proc is not None and self._proc.poll() is None
 
     @property
+    def pid(self) -> int | None:
+        """The pid of the host's sshd, which stays the same until kill() or restart()."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def frozen(self) -> bool:
         return self._frozen
 
@@ -421,6 +443,7 @@ class FleetHost:
         """Start sshd in new mount+UTS namespaces; returns at once (see _await_banners)."""
         if self._proc is not None:
             self._kill(keep_listener=False)  # sessions that outlived a killed sshd
+        self._release_ns()
         r = self.root
         script = (
             "set -e\n"
@@ -443,6 +466,25 @@ class FleetHost:
                 stdin=subprocess.DEVNULL, stdout=launch_log, stderr=launch_log,
                 start_new_session=True,  # Ctrl-C in the terminal is for pytest, not hosts
             )
+
+    def _pin_ns(self, pid: int) -> None:
+        """Note the mount namespace of `pid` as this host's, holding it open.
+
+        The kernel gives a new namespace the lowest free number, so the number of a host
+        whose processes all died goes at once to the next namespace made on the machine:
+        another host's. Held open, the namespace (empty or not) keeps its number, so
+        signalling "every process in ns N" never reaches a host this one does not own.
+        """
+        fd = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY)
+        self._release_ns()
+        self._ns_fd = fd
+        self._ns = f"mnt:[{os.fstat(fd).st_ino}]"
+
+    def _release_ns(self) -> None:
+        """Forget the namespace (its number may then go to another host's)."""
+        if self._ns_fd is not None:
+            os.close(self._ns_fd)
+        self._ns_fd = None
         self._ns = None
 
     def _kill(self, keep_listener: bool) -> None:
@@ -461,8 +503,10 @@ class FleetHost:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{self.name}: processes {sorted(pids)} survive SIGKILL")
             time.sleep(0.003)
-        if not keep_listener and self._proc is not None:
-            self._proc.wait()
+        if not keep_listener:
+            if self._proc is not None:
+                self._proc.wait()
+            self._release_ns()  # empty now: nothing of this host can be in it
 
     def _clean(self) -> None:
         self._kill(keep_listener=True)  # a straggling build must not write after the wipe
@@ -497,10 +541,10 @@ def _await_banners(hosts: list[FleetHost], timeout: float = BANNER_TIMEOUT) -> N
                                    + _tail(host.root / "launch.log")
                                    + _tail(host.root / "sshd.log"))
             if _ssh_banner(host.address, host.port):
-                ns = _mnt_ns(proc.pid)
-                if ns is None or ns == own_ns:
+                host._pin_ns(proc.pid)  # proc is unreaped: its pid cannot be another's
+                if host._ns == own_ns:
+                    host._release_ns()
                     raise RuntimeError(f"{host.name}: sshd is not in its own namespace")
-                host._ns = ns
                 pending.remove(host)
         if pending:
             if time.monotonic() > deadline:
