@@ -58,6 +58,7 @@ SLOTS_DIR = Path("/var/tmp/deploytui-fleet-slots")
 SUDOERS = Path("/etc/sudoers.d/deploytui-fleet")
 MARKER_PREFIX = ".deploytui-"
 HOME_KEEP = (".ssh", ".gitconfig")  # what reset leaves in a host's home
+SIGNAL_TIMEOUT = 15.0  # for stopped/killed processes to show it: a hang detector only
 START_TIMEOUT = 30.0  # for every host to listen; 200 hosts take ~10 s on a loaded 2-core box
 
 
@@ -391,7 +392,7 @@ class FleetHost:
         with self._lock:
             ns = self._live_ns()
             stopped: set[int] = set()
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + SIGNAL_TIMEOUT
             while True:
                 pids = set(_pids_by_ns().get(ns, []))
                 new = pids - stopped
@@ -519,7 +520,7 @@ class FleetHost:
 def _kill_hosts(hosts: list[FleetHost], keep_listener: bool) -> None:
     """SIGKILL every process in these hosts' namespaces (all but each sshd if
     keep_listener), with one /proc scan a round for all of them, not one per host."""
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + SIGNAL_TIMEOUT
     while True:
         groups = _pids_by_ns()
         pids: set[int] = set()

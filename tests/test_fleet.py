@@ -72,16 +72,16 @@ def test_generated_known_hosts_passes_strict_checking_and_a_wrong_key_is_refused
     assert "REMOTE HOST IDENTIFICATION HAS CHANGED" in changed.stderr
 
 
-def test_sudo_with_the_fleet_password_works_and_resolves_fast(hosts: Fleet) -> None:
+def test_sudo_with_the_fleet_password_works_and_resolves_without_dns(hosts: Fleet) -> None:
     host = hosts.hosts[2]
     assert host.ssh("sudo -n true").returncode != 0  # a password really is required
-    began = time.monotonic()
     result = host.ssh("sudo -S -p '' sh -c 'id -un; hostname'", input=hosts.sudo_password + "\n")
-    elapsed = time.monotonic() - began
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["root", host.name]
     assert "unable to resolve host" not in result.stderr
-    assert elapsed < 2.0, f"sudo took {elapsed:.2f}s: is the host's /etc/hosts private?"
+    # sudo resolves the host's own name; found in its private /etc/hosts, no DNS query
+    # (a multi-second stall) is made. Checked by cause, not by a time a loaded box breaks.
+    assert host.ssh(f"getent hosts {host.name}").stdout.split() == [host.address, host.name]
 
 
 def test_killed_host_refuses_connections_and_drops_sessions_until_restarted(
