@@ -366,6 +366,18 @@ class FleetHost:
         return subprocess.run(["nsenter", "-t", str(pid), "-m", "-u", "--", "/bin/sh", "-c", cmd],
                               capture_output=True, text=True, stdin=subprocess.DEVNULL)
 
+    def processes(self) -> list[str]:
+        """The command line of every process running on this host, e.g. to assert that a
+        cancelled command is gone. (`pgrep` inside a host lists the whole machine's: hosts
+        share the PID namespace, and other test sessions run the very same commands.)"""
+        with self._lock:
+            found = []
+            for pid in _pids_by_ns().get(self._live_ns(), []):
+                with contextlib.suppress(OSError):
+                    argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0")
+                    found.append(argv.replace(b"\0", b" ").decode(errors="replace"))
+            return found
+
     # -- faults ------------------------------------------------------------------------
     @property
     def running(self) -> bool:

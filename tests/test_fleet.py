@@ -144,6 +144,23 @@ def test_ten_hosts_start_in_a_few_seconds_and_stop_leaves_nothing(fleet: Fleet) 
         socket.create_connection((extra.hosts[0].address, extra.hosts[0].port), timeout=2)
 
 
+def test_processes_lists_what_runs_on_that_host_only(hosts: Fleet) -> None:
+    one, two = hosts.hosts[5:7]
+    session = subprocess.Popen(one.ssh_argv("exec sleep 37"), stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while "sleep 37" not in one.processes():
+            assert time.monotonic() < deadline, one.processes()
+            time.sleep(0.05)
+        assert "sleep 37" not in two.processes()
+        # Why not pgrep inside a host: hosts share the machine's PID namespace.
+        assert two.run_inside("pgrep -fx 'sleep 37'").stdout.strip() != ""
+    finally:
+        session.kill()
+        session.wait()
+
+
 def test_connections_counts_logins_per_host(hosts: Fleet) -> None:
     one, two = hosts.hosts[5:7]
     assert one.connections() == 0
