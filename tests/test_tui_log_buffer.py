@@ -9,12 +9,13 @@ from deploytui.engine.events import (
     DeployStarted,
     HostFailed,
     HostLine,
+    HostLines,
     HostStepDone,
     HostStepStarted,
     PhaseFinished,
     PhaseStarted,
 )
-from deploytui.tui.log_buffer import LogBuffer, clean_line
+from deploytui.tui.log_buffer import SHOWN_CHARS, LogBuffer, clean_line
 
 
 def test_ansi_colours_and_carriage_return_redraws_are_cleaned():
@@ -125,3 +126,17 @@ def test_a_host_cancelled_mid_step_is_not_busy_in_the_next_operation():
     buf(HostStepStarted("web2", "restart", "restart"))
     buf(HostStepDone("web2", "restart", "restart", 0.1))
     assert buf.progress().done == 2  # web1 has nothing to do: it is not still "busy"
+
+
+def test_a_batch_keeps_its_order_its_colour_codes_and_shortens_only_giant_lines():
+    buf = LogBuffer(max_lines=3)
+    giant = "x" * (SHOWN_CHARS + 5)
+    buf(HostLines("web1", ("a", "\x1b[31mred\x1b[0m\x1b[2K", giant, "b\rc", "d")))
+    assert buf.lines("web1") == [
+        f"{'x' * SHOWN_CHARS}… (5 more characters in the log file)", "c", "d"]
+    drained = buf.drain()
+    assert drained.lines["web1"] == buf.lines("web1")
+    assert buf.states()["web1"].last_line == "d"
+    buf(HostLines("web1", ("\x1b[31mred\x1b[0m\x1b[2K",)))
+    assert buf.lines("web1")[-1] == "\x1b[31mred\x1b[0m"  # colour kept, cursor codes gone
+    assert buf.states()["web1"].last_line == "red"

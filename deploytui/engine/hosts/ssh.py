@@ -3,8 +3,7 @@
 Fabric gives us ~/.ssh/config (aliases, User, Port, IdentityFile, ProxyJump) and the
 connection; commands then run on raw paramiko channels of that one connection, which
 avoids invoke's per-command threads and its quadratic output handling, lets us stream
-lines, terminate the remote process group, and notice a frozen host. The facts behind
-each choice are in shared/notes/ssh-and-secrets.md.
+lines, terminate the remote process group, and notice a frozen host.
 """
 
 from __future__ import annotations
@@ -39,7 +38,7 @@ from deploytui.engine.hosts.transport import (
     ConnectionLost,
     HostKeyChanged,
     HostKeyUnknown,
-    LineCallback,
+    LinesCallback,
     TransportError,
     Unreachable,
 )
@@ -215,7 +214,7 @@ class SSHTransport:
         self,
         command: str,
         *,
-        on_line: LineCallback | None = None,
+        on_lines: LinesCallback | None = None,
         timeout: float | None = None,
         cancel: threading.Event | None = None,
         env: Mapping[str, str] | None = None,
@@ -224,8 +223,9 @@ class SSHTransport:
     ) -> CommandResult:
         started = time.monotonic()
         chan = self._session()
-        out = LineSplitter((lambda ln: on_line(ln, "out")) if on_line else None, capture=capture)
-        err = LineSplitter((lambda ln: on_line(ln, "err")) if on_line else None)
+        out = LineSplitter((lambda lines: on_lines(lines, "out")) if on_lines else None,
+                           capture=capture)
+        err = LineSplitter((lambda lines: on_lines(lines, "err")) if on_lines else None)
         try:
             chan.exec_command(wrapper_command(command, bool(env)))
             payload = env_block(env) + (stdin or b"")
