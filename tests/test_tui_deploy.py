@@ -139,7 +139,7 @@ async def test_a_failed_host_is_sorted_to_the_top_and_listed_first(config, tmp_p
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
         assert app.screen._title == "Deploy failed"
-        hosts = [ln for ln in app.screen._lines[1:] if not ln.startswith("error:")]
+        hosts = [ln for ln in app.screen.lines[1:] if not ln.startswith("error:")]
         marks = [ln[0] for ln in hosts]
         assert marks[0] == "✗" and marks == sorted(marks, key=lambda m: m != "✗"), hosts
         failed = {ln.split()[1].rstrip(":") for ln in hosts if ln.startswith("✗")}
@@ -216,3 +216,31 @@ async def test_a_secret_missing_from_the_keyring_is_asked_once_and_never_shown(
         lines = app.query_one(LogPanel).lines
         assert any("token is ****" in ln for ln in lines)
         assert not any(secret in ln for ln in lines)
+
+
+async def test_a_deploy_stopped_by_a_lock_offers_to_wait_for_it_then_deploys(config):
+    import argparse
+    import threading
+
+    from deploytui.commands import lock
+
+    def by_hand(command: str) -> int:
+        return lock.run(argparse.Namespace(project="demo", env="staging", command=command),
+                        config)
+
+    assert by_hand("lock") == 0  # someone holds staging (this process: a live lock)
+    app = DeployConsole(config, load_status=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_plan(app, pilot)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal)
+                         and "Locked" in app.screen._title)
+        assert app.screen.focused is app.screen.query_one("#no")  # waiting is a choice
+        assert "locked by" in str(app.screen.query_one("#body").render())  # who holds it
+        assert not any(isinstance(s, SummaryModal) for s in app.screen_stack)
+        await pilot.press("tab", "enter")
+        await wait_until(pilot, lambda: app.runner.running)
+        threading.Timer(1.0, by_hand, args=("unlock",)).start()
+        await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal)
+                         and app.screen._title == "Deploy succeeded", timeout=60)
+    assert current_of(config, "staging", 0)

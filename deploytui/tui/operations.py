@@ -8,7 +8,7 @@ logic itself stays in the engine. Nothing here imports Textual.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from deploytui.config.model import Config
@@ -91,6 +91,7 @@ class Rollback:
     project: str
     environment: str
     release: str | None  # None: the previous release
+    wait_lock: float = 0.0  # seconds to wait for another operation's live lock
     verb = "rollback"
 
     @property
@@ -103,6 +104,7 @@ class Prune:
     project: str
     environment: str
     keep: int | None = None  # None: the project's keep_releases
+    wait_lock: float = 0.0
     verb = "prune"
 
     @property
@@ -115,6 +117,7 @@ class DeleteRelease:
     project: str
     environment: str
     release: str
+    wait_lock: float = 0.0
     verb = "prune"  # the journal's operation: a delete is a prune of one named release
 
     @property
@@ -136,11 +139,25 @@ def run_operation(config: Config, op: Operation, *, sink: Sink, cancel: threadin
         from deploytui.engine.operations.rollback import run_rollback
 
         return run_rollback(config, op.project, op.environment, to=op.release, sink=sink,
-                            cancel=cancel, resolver=resolver)
+                            cancel=cancel, resolver=resolver, wait_lock=op.wait_lock)
     if isinstance(op, Prune):
         from deploytui.engine.operations.prune import run_prune
 
-        return run_prune(config, op.project, op.environment, keep=op.keep, sink=sink)
+        return run_prune(config, op.project, op.environment, keep=op.keep, sink=sink,
+                         wait_lock=op.wait_lock)
     from deploytui.engine.operations.prune import delete_release
 
-    return delete_release(config, op.project, op.environment, op.release, sink=sink)
+    return delete_release(config, op.project, op.environment, op.release, sink=sink,
+                          wait_lock=op.wait_lock)
+
+
+def waiting_for_the_lock(op: Operation, seconds: float) -> Operation:
+    """The same operation, waiting up to `seconds` for a live lock to be released."""
+    if isinstance(op, Deploy):
+        return replace(op, request=replace(op.request, wait_lock=seconds))
+    return replace(op, wait_lock=seconds)
+
+
+def stopped_by_lock(result: object) -> bool:
+    """Did the operation stop because another one holds the environment's lock?"""
+    return getattr(result, "locked", False) or getattr(result, "outcome", "") == "locked"

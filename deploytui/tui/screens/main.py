@@ -30,9 +30,15 @@ from deploytui.tui.messages import (
     StatusFailed,
     StatusLoaded,
 )
-from deploytui.tui.operations import Deploy, EnvStatus, Operation
+from deploytui.tui.operations import (
+    Deploy,
+    EnvStatus,
+    Operation,
+    stopped_by_lock,
+    waiting_for_the_lock,
+)
 from deploytui.tui.runner import Runner
-from deploytui.tui.screens.modals import SummaryModal, error_line
+from deploytui.tui.screens.modals import ConfirmModal, SummaryModal, error_line
 from deploytui.tui.widgets.deploy_bar import DeployBar, format_elapsed
 from deploytui.tui.widgets.hosts_table import HostInfo, HostsTable, RowThrottle
 from deploytui.tui.widgets.log_panel import LogPanel
@@ -42,6 +48,7 @@ if TYPE_CHECKING:
     from deploytui.engine.hosts.transport import HostKeyUnknown
 
 TICK = 1 / 15
+LOCK_WAIT = 300.0  # s the console offers to wait for another operation's lock
 REFRESH_EVERY = 30.0  # s between re-reads of the selected environment while idle
 RESUME_REFRESH_AFTER = 5.0  # s: back on this screen, re-read if older than this
 
@@ -343,6 +350,29 @@ class MainScreen(Screen[None]):
         if message.error:
             self.notify(message.error, severity="error", timeout=15)
         self.refresh_bindings()
+        if stopped_by_lock(self.runner.result):
+            why = ""
+            if isinstance(self.app.screen, SummaryModal):  # the offer says it all
+                why = "\n".join(self.app.screen.lines[1:3])
+                self.app.pop_screen()
+            self.offer_lock_wait(message.operation, why)
+
+    def offer_lock_wait(self, op: Operation, why: str) -> None:
+        """Another operation holds the lock: wait for it, as the CLI's --wait-lock."""
+        minutes = int(LOCK_WAIT // 60)
+
+        def chosen(wait: bool | None) -> None:
+            if wait:
+                self.notify(f"waiting up to {minutes} min for the lock…")
+                self.start(waiting_for_the_lock(op, LOCK_WAIT))
+
+        self.app.push_screen(ConfirmModal(
+            "Locked by another operation",
+            f"The {op.verb} did not start: another operation holds the lock of "
+            f"{op.target[0]}/{op.target[1]}.\n{why}\n\nWait up to "
+            f"{minutes} minutes for it to be released, then run the same {op.verb}?\n"
+            "A lock left by a dead process is not waited for: unlock it instead.",
+            "Wait, then run it", "Back", danger=False), chosen)
 
     def action_cancel_deploy(self) -> None:
         if not self.runner.running:

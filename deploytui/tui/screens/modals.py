@@ -250,10 +250,10 @@ class SummaryModal(Dialog[None]):
 
     def __init__(self, title: str, lines: list[str], *, ok: bool) -> None:
         super().__init__(title, danger=not ok)
-        self._lines = lines
+        self.lines = lines
 
     def compose_body(self) -> ComposeResult:
-        yield Static("\n".join(self._lines), id="body", markup=False)
+        yield Static("\n".join(self.lines), id="body", markup=False)
 
     def compose_foot(self) -> ComposeResult:
         with Horizontal(classes="buttons"):
