@@ -43,6 +43,18 @@ def confirm_stop(verb: str, *, quitting: bool) -> ConfirmModal:
                         f"Keep {_ing(verb)}")
 
 
+def confirm_lock_wait(op: Operation, why: str, minutes: int) -> ConfirmModal:
+    """Wait for another operation's lock, then run `op` again? Back is focused."""
+    project, environment = op.target
+    return ConfirmModal(
+        "Locked by another operation",
+        f"The {op.verb} did not start: another operation holds the lock of "
+        f"{project}/{environment}.\n{why}\n\nWait up to {minutes} minutes for it to be "
+        f"released, then run the same {op.verb}?\n"
+        "A lock left by a dead process is not waited for: unlock it instead.",
+        "Wait, then run it", "Back", danger=False)
+
+
 def _ing(verb: str) -> str:
     return {"deploy": "deploying", "rollback": "rolling back", "prune": "pruning"}.get(
         verb, "running")

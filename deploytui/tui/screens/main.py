@@ -38,7 +38,7 @@ from deploytui.tui.operations import (
     waiting_for_the_lock,
 )
 from deploytui.tui.runner import Runner
-from deploytui.tui.screens.modals import ConfirmModal, SummaryModal, error_line
+from deploytui.tui.screens.modals import SummaryModal, error_line
 from deploytui.tui.widgets.deploy_bar import DeployBar, format_elapsed
 from deploytui.tui.widgets.hosts_table import HostInfo, HostsTable, RowThrottle
 from deploytui.tui.widgets.log_panel import LogPanel
@@ -366,13 +366,7 @@ class MainScreen(Screen[None]):
                 self.notify(f"waiting up to {minutes} min for the lock…")
                 self.start(waiting_for_the_lock(op, LOCK_WAIT))
 
-        self.app.push_screen(ConfirmModal(
-            "Locked by another operation",
-            f"The {op.verb} did not start: another operation holds the lock of "
-            f"{op.target[0]}/{op.target[1]}.\n{why}\n\nWait up to "
-            f"{minutes} minutes for it to be released, then run the same {op.verb}?\n"
-            "A lock left by a dead process is not waited for: unlock it instead.",
-            "Wait, then run it", "Back", danger=False), chosen)
+        self.app.push_screen(deploy_flow.confirm_lock_wait(op, why, minutes), chosen)
 
     def action_cancel_deploy(self) -> None:
         if not self.runner.running:
