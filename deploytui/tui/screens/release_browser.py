@@ -120,7 +120,9 @@ class ReleaseBrowser(Screen["Operation | None"]):
             table.add_column(label, key=key)
         for row in fleet.releases:
             table.add_row(*self._row_cells(row), key=row.release_id)
-        lines = [f"{len(fleet.releases)} release(s) on {len(self.host_names)} host(s)"]
+        lines = [f"{len(fleet.releases)} release(s) on {len(self.host_names)} host(s)"
+                 if fleet.releases else
+                 f"no releases yet on {len(self.host_names)} host(s): nothing deployed"]
         unreachable = {h: info.error for h, info in fleet.hosts.items() if info.error}
         lines.extend(f"CANNOT REACH {host}: {why}" for host, why in unreachable.items())
         lines.extend(f"DRIFT: {line}" for line in fleet.drift
