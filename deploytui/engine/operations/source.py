@@ -91,16 +91,6 @@ def _last(text: str) -> str:
     return one_line(text)
 
 
-def _cause(text: str) -> str:
-    """git's error in one line, cause first: ssh's or git's first line ("ssh: Could not
-    resolve hostname …") is the cause; the last is often only advice ("… and the
-    repository exists.")."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    if not lines:
-        return "no output"
-    return lines[0] if len(lines) == 1 else f"{lines[0]} ({lines[-1]})"
-
-
 def cache_dir(url: str) -> Path:
     digest = hashlib.sha256(url.encode()).hexdigest()[:16]
     return paths.data_dir() / "git-cache" / f"{digest}.git"
@@ -118,7 +108,7 @@ def update_cache(url: str) -> Path:
             shutil.rmtree(cache, ignore_errors=True)
             res = _git("clone", "--mirror", "--quiet", "--", url, str(cache))
         if res.returncode != 0:
-            raise SourceError(f"cannot fetch {url}: {_cause(res.stderr)}")
+            raise SourceError(f"cannot fetch {url}: {_last(res.stderr)}")
     return cache
 
 
