@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from deploytui.config.model import Environment, Project
+from deploytui.config.model import Environment, Host, Project
+from deploytui.engine.operations.exclusion import remaining_hosts
 from deploytui.engine.operations.strategies import HostContext
 from deploytui.engine.remote.lock import local_user
 
@@ -19,6 +20,13 @@ class DeployRequest:
     user: str = field(default_factory=local_user)
     release_id: str | None = None  # tests may pin it; normally made once per deploy
     sha: str | None = None  # the commit a confirmed plan showed: deployed even if `ref` moved
+    exclude: tuple[str, ...] = ()  # hosts left out on purpose (exclusion.py); validated
+
+    @property
+    def hosts(self) -> list[Host]:
+        """The hosts this deploy runs on: the environment's, minus `exclude`; raises
+        exclusion.ExcludeRefused (one line) for a bad exclusion."""
+        return remaining_hosts(self.project, self.environment, self.exclude)
 
 
 @dataclass
