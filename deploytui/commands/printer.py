@@ -45,8 +45,10 @@ def format_event(event: Event, *, steps: bool = True) -> str | None:
     if isinstance(event, DeployStarted):
         sha = f" ({event.sha[:12]})" if event.sha else ""
         rel = f" as release {event.release_id}" if event.release_id else ""
+        left = (f", leaving out {', '.join(event.excluded)} (they keep what they serve)"
+                if event.excluded else "")
         return (f"{event.operation} {event.project}/{event.environment}: {event.ref}{sha}{rel}"
-                f" to {len(event.hosts)} host(s) [{event.strategy}] by {event.user}")
+                f" to {len(event.hosts)} host(s) [{event.strategy}] by {event.user}{left}")
     if isinstance(event, PhaseStarted):
         return f"== {event.phase} =="
     if isinstance(event, HostLine):

@@ -65,7 +65,8 @@ def describe(event: Event) -> str:
         case DeployStarted():
             return (f"{event.operation} {event.project}/{event.environment} by {event.user}"
                     f" strategy={event.strategy} ref={event.ref} sha={event.sha}"
-                    f" release={event.release_id} hosts={','.join(event.hosts)}")
+                    f" release={event.release_id} hosts={','.join(event.hosts)}"
+                    + (f" excluded={','.join(event.excluded)}" if event.excluded else ""))
         case PhaseStarted():
             return f"phase {event.phase} started"
         case PhaseFinished():

@@ -27,6 +27,7 @@ from deploytui.engine.hosts.pool import HostPool, TransportFactory, transport_fa
 from deploytui.engine.hosts.transport import Transport, TransportError
 from deploytui.engine.operations import strategies
 from deploytui.engine.operations.cleanup import cleanup_hosts, move_back
+from deploytui.engine.operations.exclusion import ExcludeRefused, exclude_hint
 from deploytui.engine.operations.finish import finish_hosts, plan_prunes
 from deploytui.engine.operations.preflight import probe_command, read_probes
 from deploytui.engine.operations.prune import HostPrune
@@ -87,6 +88,11 @@ def run_deploy(config: Config, request: DeployRequest, *, sink: Sink = discard,
                factory: TransportFactory | None = None) -> DeployResult:
     """Deploy request.project to request.environment; never raises for a deploy failure."""
     resolver = resolver or _default_resolver()
+    try:
+        request.hosts  # noqa: B018 - a bad --exclude is refused before anything runs
+    except ExcludeRefused as exc:
+        return DeployResult(outcome="failed", release_id=request.release_id or "", sha="",
+                            hosts={}, error=str(exc))
     run = _Deploy(config, request, redacting_sink(sink, resolver), cancel or threading.Event(),
                   resolver, factory or transport_factory(config))
     return run.execute()
@@ -98,9 +104,12 @@ class _Deploy:
         self.config, self.request, self.sink, self.cancel = config, request, sink, cancel
         self.resolver, self.factory = resolver, factory
         self.project = request.project
-        self.hosts: list[Host] = list(request.environment.hosts)
+        self.hosts: list[Host] = request.hosts  # without the hosts left out (--exclude)
         self.names = [h.name for h in self.hosts]
-        self.release_id = request.release_id or release_id_now()
+        self.excluded = [h.name for h in request.environment.hosts if h not in self.hosts]
+        self.operation = request.operation
+        again = request.catch_up
+        self.release_id = (again.release_id if again else request.release_id) or release_id_now()
         self.reports = {n: HostReport(n) for n in self.names}
         self.started = time.monotonic()
         self.host_started: dict[str, float] = {}
@@ -130,11 +139,14 @@ class _Deploy:
             self._phase("preflight", self._preflight)
             self._phase("prepare", self._prepare)
             self._phase("barrier", self._barrier)
+            once = self.request.catch_up is None  # a catch-up: the fleet ran them already
             if self.project.strategy == "pull":
                 self._phase("switch", self._activate_pull)
-                self._phase("once", self._once)
+                if once:
+                    self._phase("once", self._once)
             else:
-                self._phase("once", self._once)
+                if once:
+                    self._phase("once", self._once)
                 self._phase("switch", self._switch)
             self._phase("restart", self._restart)  # failures are recorded, never raised
             self._phase("finish", self._finish)
@@ -157,6 +169,9 @@ class _Deploy:
         if outcome == "success" and any(r.outcome == "failed" for r in self.reports.values()):
             outcome = "failed"
             error = error or next(r.error for r in self.reports.values() if r.error)
+        if self.request.catch_up is None:
+            for name in self.excluded:
+                self.reports[name] = HostReport(name, "excluded")
         return self._result(outcome, error)
 
     def _phase(self, name: str, fn) -> None:
@@ -175,7 +190,8 @@ class _Deploy:
         for name, report in self.reports.items():
             report.duration = now - self.host_started.get(name, now)
         failed = {n: f"{r.step}: {r.error}" for n, r in self.reports.items() if r.error}
-        self.sink(DeployFinished(operation="deploy", duration=now - self.started,
+        self.sink(DeployFinished(operation=self.operation,  # type: ignore[arg-type]
+                                 duration=now - self.started,
                                  outcome="failed" if outcome == "locked" else outcome,
                                  release_id=self.release_id, failed_hosts=failed, error=error))
         return DeployResult(outcome=outcome, release_id=self.release_id,
@@ -224,29 +240,55 @@ class _Deploy:
             self.env = resolve_env(self.project, self.resolver)
         except Exception as exc:
             raise _Abort("failed", f"secrets: {exc}") from None
+        again = self.request.catch_up
         try:
-            self.resolved = resolve(self.project, self.request.environment, self.request.ref,
-                                    sha=self.request.sha)
+            self.resolved = resolve(self.project, self.request.environment,
+                                    (again.ref or None) if again else self.request.ref,
+                                    sha=again.sha if again else self.request.sha)
         except SourceError as exc:
-            self.sink(DeployStarted(operation="deploy", project=self.project.name,
+            self.sink(DeployStarted(operation=self.operation,  # type: ignore[arg-type]
+                                    project=self.project.name,
                                     environment=self.request.environment.name,
                                     hosts=tuple(self.names), user=self.request.user,
                                     strategy=self.project.strategy,
-                                    ref=self.request.ref or "", release_id=self.release_id))
+                                    ref=self.request.ref or "", release_id=self.release_id,
+                                    excluded=self._announced_excluded()))
             raise _Abort("failed", f"resolve: {exc}") from None
         r = self.resolved
         self.lock.ref = r.ref
-        self.meta = MetaWriter(ReleaseMeta(self.release_id, "preparing", sha=r.sha,
-                                           subject=r.subject, ref=r.ref, deployed_at=_iso(),
-                                           deployed_by=self.request.user), self.layouts)
+        self.meta = MetaWriter(self._release_meta(r), self.layouts)
+        if self.request.catch_up is not None:
+            for name in self.names:
+                self.meta.history[name] = [f"catch-up at {_iso()} by {self.request.user}"]
         for h in self.hosts:
             self.contexts[h.name] = HostContext(self.project, h, self.layouts[h.name],
                                                 self.release_id, r.sha, r.repo_url)
-        self.sink(DeployStarted(operation="deploy", project=self.project.name,
+        self.sink(DeployStarted(operation=self.operation,  # type: ignore[arg-type]
+                                project=self.project.name,
                                 environment=self.request.environment.name,
                                 hosts=tuple(self.names), user=self.request.user,
                                 strategy=self.project.strategy, ref=r.ref, sha=r.sha,
-                                release_id=self.release_id))
+                                release_id=self.release_id,
+                                excluded=self._announced_excluded()))
+
+    def _announced_excluded(self) -> tuple[str, ...]:
+        """A deploy names the hosts it leaves out; a catch-up leaves out the up-to-date
+        hosts, which are not news."""
+        return () if self.request.catch_up else tuple(self.excluded)
+
+    def _release_meta(self, r: Resolved) -> ReleaseMeta:
+        """What every host records about this release: a catch-up carries the fleet's
+        record (who deployed it, when, who was left out) and adds that it caught up."""
+        again = self.request.catch_up
+        if again is None:
+            return ReleaseMeta(self.release_id, "preparing", sha=r.sha, subject=r.subject,
+                               ref=r.ref, deployed_at=_iso(), deployed_by=self.request.user,
+                               excluded=list(self.excluded))
+        return ReleaseMeta(self.release_id, "preparing", sha=r.sha,
+                           subject=again.subject or r.subject, ref=again.ref or r.ref,
+                           deployed_at=again.deployed_at or _iso(),
+                           deployed_by=again.deployed_by or self.request.user,
+                           excluded=list(again.excluded))
 
     def _env_for(self, host: str) -> dict[str, str]:
         return host_env(self.env, self.contexts[host], self.request.environment.name)
@@ -262,7 +304,8 @@ class _Deploy:
             self._fail(name, "connect", err.message)
             self.sink(HostFailed(host=name, phase="preflight", step="connect", reason=err.message))
         if failed:
-            raise _Abort("failed", self._first_error(list(failed)))
+            hint = "" if self.request.catch_up else f"; {exclude_hint(list(failed))}"
+            raise _Abort("failed", self._first_error(list(failed)) + hint)
         try:
             taken = take_locks(self.pool, self.layouts, self.lock,
                                break_lock=self.request.break_lock,

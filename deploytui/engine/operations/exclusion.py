@@ -29,13 +29,13 @@ def parse_hosts(values: Iterable[str]) -> list[str]:
     return names
 
 
-def remaining_hosts(project: Project, environment: Environment, exclude: Iterable[str]
-                    ) -> list[Host]:
+def remaining_hosts(project: Project, environment: Environment, exclude: Iterable[str], *,
+                    once_runs: bool = True) -> list[Host]:
     """The hosts a deploy runs on once `exclude` is left out, or ExcludeRefused.
 
     Refused: a name that is no host of the environment (the valid ones listed),
     leaving out every host, or every host of a role whose `once` steps (migrations)
-    must run somewhere.
+    must run somewhere (`once_runs`: a catch-up runs none, they ran with the fleet).
     """
     left_out = list(exclude)
     if not left_out:
@@ -49,7 +49,7 @@ def remaining_hosts(project: Project, environment: Environment, exclude: Iterabl
     if not remaining:
         raise ExcludeRefused(f"--exclude: that leaves no host of {project.name}/"
                              f"{environment.name} to deploy to")
-    for name, role in project.roles.items():
+    for name, role in project.roles.items() if once_runs else ():
         members = [h for h in environment.hosts if name in h.roles]
         if role.once and members and not any(h in remaining for h in members):
             raise ExcludeRefused(f"--exclude: role {name} has `once` steps and every one of "
