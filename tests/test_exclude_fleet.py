@@ -206,3 +206,28 @@ def test_the_cli_records_the_exclusion_in_the_journal_and_catch_up_twice(
     excluded = entries[1]["hosts"]["host3"]
     assert excluded["outcome"] == "excluded" and "--exclude" in excluded["error"]
     assert set(entries[0]["hosts"]) == {"host3"}
+
+
+def test_a_rollback_with_a_host_behind_says_what_each_host_does_and_leaves_it_alone(
+        hosts: Fleet) -> None:
+    from deploytui.engine.events import HostLine
+    from deploytui.engine.operations.rollback import run_rollback
+
+    config = load(hosts)
+    h1, h2, h3 = hosts.hosts[:3]
+    assert deploy(config, RID1).outcome == "success"
+    h3.kill()
+    assert deploy(config, RID2, "host3").outcome == "success"
+    h3.restart()
+    restarted = restarts(h3)
+    recorder = Recorder()
+    result = run_rollback(config, "app", "prod", sink=recorder, user="ann@laptop")
+    assert result.ok, result.error
+    assert result.target == RID1
+    assert [current_of(h) for h in (h1, h2, h3)] == [RID1] * 3
+    assert restarts(h3) == restarted  # already on the target: not switched, not restarted
+    plan = {e.host: e.line for e in recorder.of(HostLine) if "rollback plan" in e.line}
+    assert plan["host1"] == f"rollback plan: switch {RID2} -> {RID1}, restart"
+    assert plan["host3"] == (f"rollback plan: behind (excluded from {RID2}); already serves"
+                             f" {RID1}: unchanged")
+    assert not h3.path(f"{APP}/.deploytui/lock").exists()

@@ -96,3 +96,21 @@ def _majority(release_id: str, currents: Mapping[str, str | None], left: list[st
     voters = [h for h in currents if h not in left]
     serving = sum(1 for h in voters if currents[h] == release_id)
     return serving * 2 > len(voters)
+
+
+def rollback_steps(currents: Mapping[str, str | None], target: str,
+                   position: FleetPosition) -> dict[str, str]:
+    """host -> what a rollback to `target` does there, one line each; a host that is
+    behind and already serves the target is left alone (nothing to switch or restart)."""
+    steps: dict[str, str] = {}
+    for host, current in currents.items():
+        late = position.behind.get(host)
+        tag = ""
+        if late is not None:
+            tag = (f"behind (excluded from {position.release}); " if late.excluded
+                   else f"behind {position.release}; ")
+        if current == target:
+            steps[host] = f"{tag}already serves {target}: unchanged"
+        else:
+            steps[host] = f"{tag}switch {current or 'nothing'} -> {target}, restart"
+    return steps

@@ -32,6 +32,7 @@ from deploytui.engine.events import (
 )
 from deploytui.engine.hosts.pool import HostPool, TransportFactory, transport_factory
 from deploytui.engine.hosts.transport import Transport, TransportError
+from deploytui.engine.operations.behind import rollback_steps
 from deploytui.engine.operations.deploy import resolve_env
 from deploytui.engine.operations.releases import FleetReleases, build_fleet, id_to_iso, select_names
 from deploytui.engine.operations.roles import RELEASE_PATH_KEY, run_restarts
@@ -92,8 +93,12 @@ def choose_target(fleet: FleetReleases, to: str | None) -> str:
         raise RollbackRefused(f"'{to}' is not a release id (14 digits)")
     missing = fleet.missing_on(to)
     if missing:
+        late = [h for h in missing if fleet.position.is_behind(h)]
+        hint = (f" ({', '.join(late)} behind: `deploytui catch-up` brings "
+                f"{'it' if len(late) == 1 else 'them'} to {fleet.fleet_current})"
+                if late and to == fleet.fleet_current else "")
         raise RollbackRefused(f"release {to} is not on every host: missing on "
-                              f"{', '.join(missing)}")
+                              f"{', '.join(missing)}{hint}")
     if all(fleet.hosts[h].current == to for h in fleet.hosts):
         raise RollbackRefused(f"release {to} is already current on every host")
     return to
@@ -203,8 +208,13 @@ def _release_rollback(pool: HostPool, proj: Project, environment: str,
                       resolver: SecretResolver, finish: _Finish) -> None:
     target = choose_target(fleet, to)
     result.target = target
+    currents = {h: fleet.hosts[h].current for h in layouts}
+    steps = rollback_steps(currents, target, fleet.position)
+    if fleet.position.behind:  # the plan, per host: who is behind and what each will do
+        for host, step in steps.items():
+            sink(HostLine(host, f"rollback plan: {step}", "info"))
     sink(PhaseFinished("preflight", True))
-    names = list(layouts)
+    names = [h for h in layouts if currents[h] != target]  # already there: left alone
     sink(PhaseStarted("switch", tuple(names)))
     switched = switch_all(pool, {h: (layouts[h], target) for h in names}, sink, cancel)
     sink(PhaseFinished("switch", switched.ok))
@@ -219,7 +229,7 @@ def _release_rollback(pool: HostPool, proj: Project, environment: str,
                               target, environment, sink, cancel, resolver)
     finish.run(rollback_line(user, target), {h: _marks(layouts[h], fleet.scans[h], target,
                                                         result.previous[h], user)
-                                             for h in names})
+                                             for h in names})  # the rest: just unlocked
     _conclude(result, restart_errors)
 
 
