@@ -231,3 +231,27 @@ def test_a_rollback_with_a_host_behind_says_what_each_host_does_and_leaves_it_al
     assert plan["host3"] == (f"rollback plan: behind (excluded from {RID2}); already serves"
                              f" {RID1}: unchanged")
     assert not h3.path(f"{APP}/.deploytui/lock").exists()
+
+
+@pytest.mark.parametrize("strategy", ["artifact", "pull"])
+def test_catch_up_rebuilds_the_same_commit_with_the_projects_strategy(
+        hosts: Fleet, strategy: str) -> None:
+    config = load(hosts, 2, strategy=strategy)
+    h1, h2 = hosts.hosts[:2]
+    assert deploy(config, RID1).outcome == "success"
+    h2.kill()
+    result = deploy(config, RID2, "host2")
+    assert result.outcome == "success", result.error
+    h2.restart()
+    fleet = list_releases(config, "app", "prod")
+    assert fleet.fleet_current == RID2 and fleet.behind_hosts() == ["host2"]
+    caught = run_catch_up(config, "app", "prod")
+    assert caught.ok, caught.error
+    assert caught.deploy is not None and caught.deploy.release_id == RID2
+    after = list_releases(config, "app", "prod")
+    assert after.hosts["host2"].current == RID2 and not after.behind_hosts()
+    if strategy == "pull":
+        head = h2.ssh(f"git -C {APP} rev-parse HEAD").stdout.strip()
+        assert head == result.sha
+    else:
+        assert revision(h2, RID2) == revision(h1, RID2) == result.sha
