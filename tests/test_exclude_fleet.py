@@ -255,3 +255,12 @@ def test_catch_up_rebuilds_the_same_commit_with_the_projects_strategy(
         assert head == result.sha
     else:
         assert revision(h2, RID2) == revision(h1, RID2) == result.sha
+
+
+def test_the_dry_run_plan_shows_who_is_left_out_and_commands_only_for_the_others(
+        hosts: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(hosts, tmp_path, "deploy", "app", "prod", "--dry-run", "--exclude",
+               "host2") == 0
+    out = capsys.readouterr().out
+    assert "EXCLUDED host2: left out on purpose" in out
+    assert "[host1]" in out and "[host3]" in out and "[host2]" not in out

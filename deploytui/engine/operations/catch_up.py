@@ -5,7 +5,10 @@ it was left out of a deploy with `--exclude`. Catching up is that release's depl
 again on those hosts only: the SAME release id and sha, built with the project's strategy
 on that host (cloned from the repo, or the artifact built again from the same commit),
 switched, restarted (and health-checked where the project checks health). The roles'
-`once` steps do not run again: the fleet ran them when it switched. Hosts that are up to
+`once` steps do not run again: the fleet ran them when it switched. It IS the deploy
+operation (deploy.py, named "catch-up"), narrowed to the hosts behind: whatever phase the
+deploy has after the switch (restart, and the health `verify` phase where it exists)
+runs for a catch-up too; `once` is the only phase it leaves out (deploy.phases). Hosts that are up to
 date are not touched, not even locked; so a second catch-up finds nothing and exits 0.
 """
 
