@@ -8,8 +8,9 @@ switched, restarted (and health-checked where the project checks health). The ro
 `once` steps do not run again: the fleet ran them when it switched. It IS the deploy
 operation (deploy.py, named "catch-up"), narrowed to the hosts behind: whatever phase the
 deploy has after the switch (restart, and the health `verify` phase where it exists)
-runs for a catch-up too; `once` is the only phase it leaves out (deploy.phases). Hosts that are up to
-date are not touched, not even locked; so a second catch-up finds nothing and exits 0.
+runs for a catch-up too; `once` is the only phase it leaves out (deploy.phases). Hosts
+that are up to date are not touched, not even locked; so a second catch-up finds nothing
+and exits 0.
 """
 
 from __future__ import annotations

@@ -229,7 +229,7 @@ def _drift(fleet: FleetReleases, host_order: list[str], scans: dict[str, HostSca
         lines.extend(late.describe(position.release) for late in position.behind.values())
     elif position.disagreement:
         lines.append(position.disagreement)
-    if len(currents) > 1 and not position.disagreement:
+    if len(currents) > 1:
         parts = [f"{', '.join(hs)} on {cur or 'no release'}" for cur, hs in currents.items()]
         lines.append("current differs between hosts: " + "; ".join(parts))
     for row in fleet.releases:
