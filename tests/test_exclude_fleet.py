@@ -199,6 +199,10 @@ def test_the_cli_records_the_exclusion_in_the_journal_and_catch_up_twice(
     assert "caught up host3" in capsys.readouterr().out
     assert cli(hosts, tmp_path, "catch-up", "app", "prod") == 0
     assert "nothing behind" in capsys.readouterr().out
+    assert cli(hosts, tmp_path, "catch-up", "app", "prod", "host1") == 0
+    assert "nothing behind: host1 already serves release" in capsys.readouterr().out
+    assert cli(hosts, tmp_path, "catch-up", "app", "prod", "web9") == 2
+    assert "no host web9 in app/prod (hosts: host1, host2, host3)" in capsys.readouterr().err
     assert cli(hosts, tmp_path, "history", "app", "prod", "--json") == 0
     entries = json.loads(capsys.readouterr().out)
     by_op = [(e["operation"], e["outcome"]) for e in entries]

@@ -42,6 +42,7 @@ class CatchUpPlan:
     targets: dict[str, str | None] = field(default_factory=dict)  # host -> what it serves
     unreachable: dict[str, str] = field(default_factory=dict)  # behind, not answering
     up_to_date: list[str] = field(default_factory=list)
+    asked: list[str] | None = None  # the hosts named on the command line, if any
 
     @property
     def nothing_to_do(self) -> bool:
@@ -53,8 +54,10 @@ class CatchUpPlan:
             return [f"{self.project}/{self.environment}: nothing deployed yet, nothing to"
                     " catch up"]
         if self.nothing_to_do:
-            return [f"nothing behind: every host of {self.project}/{self.environment} serves"
-                    f" release {self.release}"]
+            who = (", ".join(self.asked) if self.asked
+                   else f"every host of {self.project}/{self.environment}")
+            verb = "serve" if self.asked and len(self.asked) > 1 else "serves"
+            return [f"nothing behind: {who} already {verb} release {self.release}"]
         out = [f"catch-up {self.project}/{self.environment} to release {self.release}"
                f" ({self.sha[:12]})"]
         for host, serving in self.targets.items():
@@ -79,7 +82,7 @@ def plan_catch_up(fleet: FleetReleases, only: list[str] | None = None) -> CatchU
     if position.disagreement:
         raise CatchUpRefused(f"catch-up refused: {position.disagreement}; roll back or deploy"
                              " to settle which release the fleet serves")
-    plan = CatchUpPlan(fleet.project, fleet.environment, position.release)
+    plan = CatchUpPlan(fleet.project, fleet.environment, position.release, asked=only)
     if position.release is None:
         return plan
     row = fleet.row(position.release)
