@@ -49,7 +49,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     project, env = select(config, args.project, args.env)
     exclude = tuple(parse_hosts(getattr(args, "exclude", None) or []))
     request = DeployRequest(project, env, ref=args.ref, break_lock=args.break_lock,
-                            exclude=exclude)
+                            wait_lock=getattr(args, "wait_lock", 0.0), exclude=exclude)
     try:
         request.hosts  # noqa: B018 - validates the exclusion before anything runs
     except ExcludeRefused as exc:

@@ -10,6 +10,7 @@ import sys
 import threading
 from typing import TextIO
 
+from deploytui.engine.event_text import event_text
 from deploytui.engine.events import (
     DeployStarted,
     Event,
@@ -40,28 +41,15 @@ class Printer:
             self.write(line)
 
 
+SHOWN = (DeployStarted, PhaseStarted, HostLine, HostStepStarted, HostFailed, Switched,
+         SwitchedBack)  # the rest (step done, phase done, the end) is in the summary
+
+
 def format_event(event: Event, *, steps: bool = True) -> str | None:
     """One printed line for an event, or None for events the CLI does not show."""
-    if isinstance(event, DeployStarted):
-        sha = f" ({event.sha[:12]})" if event.sha else ""
-        rel = f" as release {event.release_id}" if event.release_id else ""
-        left = (f", leaving out {', '.join(event.excluded)} (they keep what they serve)"
-                if event.excluded else "")
-        return (f"{event.operation} {event.project}/{event.environment}: {event.ref}{sha}{rel}"
-                f" to {len(event.hosts)} host(s) [{event.strategy}] by {event.user}{left}")
-    if isinstance(event, PhaseStarted):
-        return f"== {event.phase} =="
-    if isinstance(event, HostLine):
-        return f"[{event.host}] {event.line}"
-    if isinstance(event, HostStepStarted):
-        return f"[{event.host}] $ {event.step}" if steps else None
-    if isinstance(event, HostFailed):
-        return f"[{event.host}] FAILED {event.step}: {event.reason}"
-    if isinstance(event, Switched):
-        return f"[{event.host}] current -> {event.release_id} (was {event.previous or 'none'})"
-    if isinstance(event, SwitchedBack):
-        return f"[{event.host}] switched back to {event.release_id or 'nothing'}"
-    return None
+    if not isinstance(event, SHOWN) or (isinstance(event, HostStepStarted) and not steps):
+        return None
+    return event_text(event)
 
 
 def summary_table(rows: list[tuple[str, str, float, str]]) -> list[str]:
