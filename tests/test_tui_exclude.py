@@ -101,3 +101,20 @@ async def test_a_host_behind_is_marked_and_the_release_browser_catches_it_up(con
         await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
         assert app.screen._title == "Catch-up succeeded"
     assert current_of(config, 1) == R2
+
+
+async def test_the_rollback_confirmation_says_what_each_host_does_with_one_behind(
+        config) -> None:
+    deploy(config, R1)
+    deploy(config, R2, "staging-2")
+    app = DeployConsole(config, load_status=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("r")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReleaseBrowser)
+                         and app.screen.fleet is not None)
+        app.screen.query_one("#releases").move_cursor(row=1)  # R1, the older release
+        await pilot.press("b")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        body = str(app.screen.query_one("#body").render())
+        assert f"staging-1: switch {R2} -> {R1}, restart" in body
+        assert f"staging-2: behind (excluded from {R2}); already serves {R1}: unchanged" in body

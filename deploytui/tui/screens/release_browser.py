@@ -147,10 +147,15 @@ class ReleaseBrowser(Screen[None]):
                 self.dismiss(None)
                 self.app.start_rollback(self.project, self.environment, release)
 
-        self.app.push_screen(ConfirmModal(
-            "Roll back",
-            f"Switch every host of {self.project}/{self.environment} to release\n"
-            f"{release} and restart?", "Roll back"), chosen)
+        body = (f"Switch every host of {self.project}/{self.environment} to release\n"
+                f"{release} and restart?")
+        if self.fleet.behind_hosts():  # say what each host will do, the behind ones too
+            from deploytui.engine.operations.behind import rollback_steps
+
+            steps = rollback_steps({h: i.current for h, i in self.fleet.hosts.items()},
+                                   release, self.fleet.position)
+            body += "\n\n" + "\n".join(f"{h}: {step}" for h, step in steps.items())
+        self.app.push_screen(ConfirmModal("Roll back", body, "Roll back"), chosen)
 
     def action_catch_up(self) -> None:
         """Bring the hosts that are behind (left out of a deploy) to the fleet's release."""
