@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 PROG = "deploytui"
 # A command's implementation lives in deploytui.commands.<module>.
-COMMAND_MODULES = {"unlock": "lock"}
+COMMAND_MODULES = {"unlock": "lock", "catch-up": "catch_up"}
 CONSOLE_MODULE = "deploytui.tui.app"
 
 EPILOG = """\
@@ -94,6 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--dry-run", action="store_true", help="show what would be done")
     sub.add_argument("--break-lock", action="store_true", help="take over a stale lock")
     wait_lock(sub)
+    sub.add_argument("--exclude", action="append", default=[], metavar="HOST[,HOST...]",
+                     help="leave these hosts out on purpose (they keep serving what they "
+                     "serve; `catch-up` brings them up to date later)")
+
+    sub = command("catch-up", "bring hosts left out of a deploy up to the fleet's release")
+    target(sub)
+    sub.add_argument("hosts", nargs="*", metavar="HOST", help="only these hosts (default: "
+                     "every host that is behind)")
+    sub.add_argument("--yes", action="store_true", help="confirm an environment that asks")
 
     sub = command("rollback", "switch back to an earlier release")
     target(sub)

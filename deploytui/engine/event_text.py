@@ -31,7 +31,9 @@ def event_words(event: Event) -> tuple[str, str] | None:
             rel = f" as release {event.release_id}" if event.release_id else ""
             return "", (f"{event.operation} {event.project}/{event.environment}: {event.ref}"
                         f"{sha}{rel} to {len(event.hosts)} host(s) [{event.strategy}]"
-                        f" by {event.user}")
+                        f" by {event.user}"
+                        + (f", leaving out {', '.join(event.excluded)} (they keep what they"
+                           " serve)" if event.excluded else ""))
         case PhaseStarted():
             return "", f"== {event.phase} =="
         case PhaseFinished():

@@ -21,6 +21,7 @@ from deploytui.engine.hosts.pool import TransportFactory, transport_factory
 from deploytui.engine.hosts.transport import Transport
 from deploytui.engine.operations import strategies
 from deploytui.engine.operations.cleanup import cleanup_hosts, move_back
+from deploytui.engine.operations.exclusion import ExcludeRefused, exclude_hint
 from deploytui.engine.operations.finish import finish_hosts, plan_prunes
 from deploytui.engine.operations.lifecycle import Failure, Operation, Phase, Stop
 from deploytui.engine.operations.preflight import probe_command, read_probes
@@ -76,11 +77,21 @@ class _Deploy(Operation):
 
     def __init__(self, config: Config, request: DeployRequest, *, sink: Sink,
                  cancel: threading.Event | None, resolver, factory: TransportFactory) -> None:
-        super().__init__(config, request.project, request.environment, sink=sink,
-                         factory=factory, user=request.user, resolver=resolver, cancel=cancel,
-                         break_lock=request.break_lock, wait_lock=request.wait_lock)
+        self.operation = request.operation  # type: ignore[misc]  # "deploy" | "catch-up"
+        env = request.environment
+        self.refused = ""  # a bad --exclude: refused in check(), before anything is sent
+        try:
+            remaining = request.hosts  # the environment without the hosts left out
+        except ExcludeRefused as exc:
+            remaining, self.refused = list(env.hosts), str(exc)
+        self.excluded = [h.name for h in env.hosts if h not in remaining]
+        super().__init__(config, request.project, replace(env, hosts=tuple(remaining)),
+                         sink=sink, factory=factory, user=request.user, resolver=resolver,
+                         cancel=cancel, break_lock=request.break_lock,
+                         wait_lock=request.wait_lock)
         self.request = request
-        self.release_id = request.release_id or release_id_now()
+        again = request.catch_up
+        self.release_id = (again.release_id if again else request.release_id) or release_id_now()
         self.reports = {n: HostReport(n) for n in self.names}
         self.created: set[str] = set()  # hosts where our release dir exists
         self.previous_head: dict[str, str | None] = {}
@@ -93,31 +104,39 @@ class _Deploy(Operation):
         self.scans: dict[str, HostScan] = {}  # release listings taken under the lock
 
     def phases(self) -> list[Phase]:
+        # a catch-up runs no `once` steps: the fleet ran them when it switched
+        once = [] if self.request.catch_up else [Phase("once", self._once)]
         if self.project.strategy == "pull":
-            switch = [Phase("switch", self._activate_pull), Phase("once", self._once)]
+            switch = [Phase("switch", self._activate_pull), *once]
         else:
-            switch = [Phase("once", self._once), Phase("switch", self._switch)]
+            switch = [*once, Phase("switch", self._switch)]
         return [Phase("prepare", self._prepare), Phase("barrier", self._barrier), *switch,
                 Phase("restart", self._restart),  # failures are recorded, never raised
                 Phase("finish", self._finish)]
 
     # -- the skeleton's hooks ------------------------------------------------------------
+    def check(self) -> None:
+        if self.refused:
+            raise Stop("exclude", kind="refused", text=self.refused)
+
     def begin(self) -> None:
         try:
             self.env = resolve_env(self.project, self.resolver)
         except Exception as exc:
             raise Stop(f"secrets: {exc}") from None
+        again = self.request.catch_up
         try:
-            self.resolved = resolve(self.project, self.request.environment, self.request.ref,
-                                    sha=self.request.sha)
+            self.resolved = resolve(self.project, self.request.environment,
+                                    (again.ref or None) if again else self.request.ref,
+                                    sha=again.sha if again else self.request.sha)
         except SourceError as exc:
             raise Stop(f"resolve: {exc}") from None
         r = self.resolved
         self.lock.ref = r.ref
-        self.meta = MetaWriter(ReleaseMeta(self.release_id, "preparing", sha=r.sha,
-                                           subject=r.subject, ref=r.ref,
-                                           deployed_at=utc_iso(),
-                                           deployed_by=self.request.user), self.layouts)
+        self.meta = MetaWriter(self._release_meta(r), self.layouts)
+        if again is not None:
+            for name in self.names:
+                self.meta.history[name] = [f"catch-up at {utc_iso()} by {self.user}"]
         for h in self.hosts:
             self.contexts[h.name] = HostContext(self.project, h, self.layouts[h.name],
                                                 self.release_id, r.sha, r.repo_url)
@@ -125,7 +144,23 @@ class _Deploy(Operation):
     def started_fields(self) -> dict:
         r = self.resolved
         return {"ref": r.ref if r else self.request.ref or "", "sha": r.sha if r else "",
-                "release_id": self.release_id}
+                "release_id": self.release_id,
+                # a catch-up leaves out the up-to-date hosts, which is not news
+                "excluded": () if self.request.catch_up else tuple(self.excluded)}
+
+    def _release_meta(self, r: Resolved) -> ReleaseMeta:
+        """What every host records about this release: a catch-up carries the fleet's
+        record (who deployed it, when, who was left out)."""
+        again = self.request.catch_up
+        if again is None:
+            return ReleaseMeta(self.release_id, "preparing", sha=r.sha, subject=r.subject,
+                               ref=r.ref, deployed_at=utc_iso(),
+                               deployed_by=self.request.user, excluded=list(self.excluded))
+        return ReleaseMeta(self.release_id, "preparing", sha=r.sha,
+                           subject=again.subject or r.subject, ref=again.ref or r.ref,
+                           deployed_at=again.deployed_at or utc_iso(),
+                           deployed_by=again.deployed_by or self.request.user,
+                           excluded=list(again.excluded))
 
     def probe(self, host: str) -> str:
         return probe_command(self.contexts[host])
@@ -135,7 +170,8 @@ class _Deploy(Operation):
         self.previous_head = {n: p.head for n, p in probes.items()}
         self.scans = {n: p.scan for n, p in probes.items() if p.scan is not None}
         clashes = [n for n, exc in refused.items() if exc.step == "check release id"]
-        if clashes and self.request.release_id is None and self._next_release_id(clashes):
+        renumber = self.request.release_id is None and self.request.catch_up is None
+        if clashes and renumber and self._next_release_id(clashes):  # never a catch-up's id
             refused = {n: exc for n, exc in refused.items() if n not in clashes}
         for exc in refused.values():
             self.fail(exc.failure, "preflight")
@@ -178,6 +214,10 @@ class _Deploy(Operation):
 
     def error_line(self) -> str:
         if self.stopped is not None:
+            unreachable = [n for n in self.names if n in self.failures
+                           and self.failures[n].kind == "unreachable"]
+            if unreachable and self.request.catch_up is None:  # name the way on
+                return f"{self.stopped}; {exclude_hint(unreachable)}"
             return str(self.stopped)
         return next((r.error for r in self.reports.values() if r.error), "")
 
@@ -191,6 +231,9 @@ class _Deploy(Operation):
         end = self.started + self.duration
         for name, report in self.reports.items():
             report.duration = end - self.host_started.get(name, end)
+        if self.request.catch_up is None:
+            for name in self.excluded:
+                self.reports[name] = HostReport(name, "excluded")
         return DeployResult(outcome=self.outcome, release_id=self.release_id,
                             sha=self.resolved.sha if self.resolved else "", hosts=self.reports,
                             error=self.redact(self.error_line()), duration=self.duration,

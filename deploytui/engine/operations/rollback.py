@@ -23,6 +23,7 @@ from deploytui.config.secrets import SecretResolver
 from deploytui.engine.clock import utc_iso
 from deploytui.engine.events import HostLine, Sink, discard
 from deploytui.engine.hosts.pool import TransportFactory, transport_factory
+from deploytui.engine.operations.behind import rollback_steps
 from deploytui.engine.operations.finish import Part, run_last_commands
 from deploytui.engine.operations.lifecycle import Failure, Operation, Phase, Stop
 from deploytui.engine.operations.releases import FleetReleases, build_fleet, id_to_iso, select_names
@@ -76,8 +77,12 @@ def choose_target(fleet: FleetReleases, to: str | None) -> str:
     check_release_id(to)
     missing = fleet.missing_on(to)
     if missing:
+        late = [h for h in missing if fleet.position.is_behind(h)]
+        hint = (f" ({', '.join(late)} behind: `deploytui catch-up` brings "
+                f"{'it' if len(late) == 1 else 'them'} to {fleet.fleet_current})"
+                if late and to == fleet.fleet_current else "")
         raise RollbackRefused(f"release {to} is not on every host: missing on "
-                              f"{', '.join(missing)}")
+                              f"{', '.join(missing)}{hint}")
     if all(fleet.hosts[h].current == to for h in fleet.hosts):
         raise RollbackRefused(f"release {to} is already current on every host")
     return to
@@ -120,7 +125,7 @@ def meta_for(scan: HostScan, release_id: str, state: str, user: str) -> ReleaseM
     if old is not None:
         meta = ReleaseMeta(release_id, state, sha=old.sha, subject=old.subject, ref=old.ref,
                            deployed_at=old.deployed_at, deployed_by=old.deployed_by,
-                           history=list(old.history))
+                           history=list(old.history), excluded=list(old.excluded))
     meta.history.append(f"{state} at {utc_iso()} by {user}")
     return meta
 
@@ -176,6 +181,7 @@ class _Rollback(Operation):
         self.sha = ""  # pull: the commit gone back to
         self.previous: dict[str, str | None] = {}
         self.restart_errors: dict[str, str] = {}
+        self.moving: list[str] = list(self.names)  # hosts not already on the target
         self.base_env: dict[str, str] = {}
 
     def check(self) -> None:
@@ -201,7 +207,17 @@ class _Rollback(Operation):
             self.fleet = build_fleet(self.project.name, self.environment.name, self.names,
                                      self.scans, {})
             self.target = choose_target(self.fleet, self.to)
+            self._plan(self.fleet, self.target)
         self.release_id = self.target
+
+    def _plan(self, fleet: FleetReleases, target: str) -> None:
+        """With a host behind (left out of a deploy), say what each host will do; a host
+        already serving the target is left alone: not switched, not restarted."""
+        currents = {h: fleet.hosts[h].current for h in self.names}
+        if fleet.position.behind:
+            for host, step in rollback_steps(currents, target, fleet.position).items():
+                self.sink(HostLine(host, f"rollback plan: {step}", "info"))
+        self.moving = [h for h in self.names if currents[h] != target]
 
     def phases(self) -> list[Phase]:
         switch = self._checkout if self.pull else self._switch
@@ -212,7 +228,7 @@ class _Rollback(Operation):
     def _switch(self) -> None:
         assert self.target is not None and self.fleet is not None
         switched = switch_all(self.pool, {h: (self.layouts[h], self.target)
-                                          for h in self.names}, self.sink, self.cancel)
+                                          for h in self.moving}, self.sink, self.cancel)
         if not switched.ok:
             for failure in switched.failures.values():
                 self.record(failure)
@@ -226,7 +242,7 @@ class _Rollback(Operation):
             else:
                 text = f"switch failed on {failed} (hosts switched back)"
             raise Stop("switch failed", step="switch", text=text)
-        self.previous = {h: self.fleet.hosts[h].current for h in self.names}
+        self.previous = {h: self.fleet.hosts[h].current for h in self.moving}
 
     def _checkout(self) -> None:
         outcomes = self.pool.map(lambda h, t: t.run(
@@ -268,7 +284,8 @@ class _Rollback(Operation):
     def _restart(self) -> bool:
         """The roles' restart steps, with the same environment a deploy gives them."""
         self.base_env = resolve_env(self.project, self.resolver)
-        self.restart_errors = run_restarts(self.pool, self.project, self.hosts, self.sink,
+        moving = [h for h in self.hosts if h.name in self.moving]
+        self.restart_errors = run_restarts(self.pool, self.project, moving, self.sink,
                                            self.cancel, self._env_for)
         for host, err in self.restart_errors.items():
             self.record(Failure(host, "restart", err.removeprefix(f"{host}: ")))
@@ -281,8 +298,9 @@ class _Rollback(Operation):
 
         def parts(name: str) -> list[Part]:
             layout = self.layouts[name]
-            marks = "" if self.pull else _marks(layout, self.scans[name], self.target or "",
-                                               self.previous.get(name), self.user)
+            marks = ("" if self.pull or name not in self.moving else
+                     _marks(layout, self.scans[name], self.target or "",
+                            self.previous.get(name), self.user))
             return [*([Part(_META, marks, "could not record release states")] if marks
                       else []),
                     Part(_REV, append_command(layout, line), "could not append to revisions.log")]
