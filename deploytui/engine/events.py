@@ -92,6 +92,18 @@ class SwitchedBack(Event):
 
 
 @dataclass(frozen=True)
+class HealthChecked(Event):
+    """A role's health check on a host passed or gave up; `saw` is its last attempt."""
+
+    host: str
+    role: str
+    healthy: bool
+    check: str  # "GET http://10.0.0.1:8000/up" or "$ systemctl is-active shop"
+    saw: str  # one line: "HTTP 200: ok", "connection refused (not healthy within 30s...)"
+    duration: float = 0.0
+
+
+@dataclass(frozen=True)
 class DeployFinished(Event):
     operation: Operation
     outcome: Outcome
