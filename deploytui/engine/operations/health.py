@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from deploytui.config.model import HealthCheck, Host
+from deploytui.config.model import Config, Environment, HealthCheck, Host, Project
 from deploytui.engine.events import HealthChecked, Sink, discard
+from deploytui.engine.hosts.pool import HostPool, TransportFactory, transport_factory
 from deploytui.engine.hosts.transport import TcpRefused, Transport, TransportError
+from deploytui.engine.remote.layout import Layout
 from deploytui.engine.remote.steps import in_dir
 
 MAX_RESPONSE = 64 * 1024  # a health answer is small; read no more than this of it
@@ -87,6 +89,70 @@ def check_host(transport: Transport, host: Host, role: str, check: HealthCheck, 
     sink(HealthChecked(host=host.name, role=role, healthy=healthy, check=label,
                        saw=result.saw, duration=duration))
     return result
+
+
+def has_checks(project: Project, hosts: list[Host]) -> bool:
+    return any(role.health for host in hosts for role in project.roles_of(host))
+
+
+def check_hosts(pool: HostPool, project: Project, hosts: list[Host], *,
+                cwd_for: Callable[[Host], str | None] = lambda _h: None,
+                env_for: Callable[[Host], Mapping[str, str] | None] = lambda _h: None,
+                sink: Sink = discard, cancel: threading.Event | None = None
+                ) -> dict[str, list[HealthResult]]:
+    """Every health check of every host's roles (roles in configured order), hosts in
+    parallel; host -> its results. A host without a connection is unhealthy."""
+
+    def one(host: Host, transport: Transport) -> list[HealthResult]:
+        return [check_host(transport, host, role.name, role.health, cwd=cwd_for(host),
+                           env=env_for(host), cancel=cancel, sink=sink)
+                for role in project.roles_of(host) if role.health]
+
+    checked = [h for h in hosts if any(r.health for r in project.roles_of(h))]
+    results: dict[str, list[HealthResult]] = {}
+    for name, outcome in pool.map(one, checked).items():
+        if outcome.error is None and outcome.value is not None:
+            results[name] = outcome.value
+            continue
+        error = outcome.error
+        saw = error.message if isinstance(error, TransportError) else str(error)
+        host = pool.host(name)
+        results[name] = []
+        for role in project.roles_of(host):
+            if role.health:
+                result = HealthResult(name, role.name, False, role.health.describe(), saw, 0,
+                                      0.0)
+                sink(HealthChecked(host=name, role=role.name, healthy=False,
+                                   check=result.check, saw=saw))
+                results[name].append(result)
+    return results
+
+
+def unhealthy(results: dict[str, list[HealthResult]]) -> list[HealthResult]:
+    return [r for host_results in results.values() for r in host_results if not r.healthy]
+
+
+def serving_dir(project: Project, host: Host) -> str:
+    """Where a command check runs: the release `current` points at (pull: the copy)."""
+    layout = Layout(project.host_deploy_to(host))
+    return layout.deploy_to if project.strategy == "pull" else layout.current
+
+
+def check_now(config: Config, project: Project, environment: Environment, *,
+              sink: Sink = discard, factory: TransportFactory | None = None
+              ) -> dict[str, list[HealthResult]]:
+    """`deploytui health`: connect to every host of the environment and check it now,
+    without a lock (a check changes nothing)."""
+    hosts = [h for h in environment.hosts if any(r.health for r in project.roles_of(h))]
+    with HostPool(hosts, factory or transport_factory(config),
+                  max_parallel=config.ssh.max_parallel) as pool:
+        refused = pool.connect()
+        results = check_hosts(pool, project, hosts, cwd_for=lambda h: serving_dir(project, h),
+                              sink=sink)
+    for name, error in refused.items():
+        results[name] = [HealthResult(name, r.role, False, r.check, error.message, 0, 0.0)
+                         for r in results.get(name, [])]
+    return results
 
 
 def _http(transport: Transport, url: str, check: HealthCheck, timeout: float) -> str:
