@@ -107,7 +107,7 @@ def meta_for(scan: HostScan, release_id: str, state: str, user: str) -> ReleaseM
     if old is not None:
         meta = ReleaseMeta(release_id, state, sha=old.sha, subject=old.subject, ref=old.ref,
                            deployed_at=old.deployed_at, deployed_by=old.deployed_by,
-                           history=list(old.history))
+                           history=list(old.history), once=list(old.once))
     meta.history.append(f"{state} at {_iso_now()} by {user}")
     return meta
 

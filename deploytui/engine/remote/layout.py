@@ -92,6 +92,7 @@ class ReleaseMeta:
     deployed_at: str = ""  # ISO 8601 UTC
     deployed_by: str = ""  # user@machine
     history: list[str] = field(default_factory=list)  # "state at ISO-time" transitions
+    once: list[str] = field(default_factory=list)  # `once` commands run with it (migrations)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
