@@ -13,6 +13,7 @@ from typing import TextIO
 from deploytui.engine.events import (
     DeployStarted,
     Event,
+    HealthChecked,
     HostFailed,
     HostLine,
     HostStepStarted,
@@ -57,6 +58,9 @@ def format_event(event: Event, *, steps: bool = True) -> str | None:
         return f"[{event.host}] FAILED {event.step}: {event.reason}"
     if isinstance(event, Switched):
         return f"[{event.host}] current -> {event.release_id} (was {event.previous or 'none'})"
+    if isinstance(event, HealthChecked):
+        verdict = "healthy" if event.healthy else "UNHEALTHY"
+        return f"[{event.host}] health {event.role}: {verdict}: {event.check} -> {event.saw}"
     if isinstance(event, SwitchedBack):
         return f"[{event.host}] switched back to {event.release_id or 'nothing'}"
     return None

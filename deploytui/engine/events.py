@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Operation = Literal["deploy", "rollback", "prune"]
-Outcome = Literal["success", "failed", "cancelled"]
+Outcome = Literal["success", "failed", "cancelled", "rolled_back"]  # rolled_back: unhealthy, undone
 
 
 @dataclass(frozen=True)

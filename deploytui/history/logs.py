@@ -16,6 +16,7 @@ from deploytui.engine.events import (
     DeployFinished,
     DeployStarted,
     Event,
+    HealthChecked,
     HostFailed,
     HostStepDone,
     HostStepStarted,
@@ -81,6 +82,9 @@ def describe(event: Event) -> str:
             return f"[{event.host}] switched to {event.release_id} (was {event.previous})"
         case SwitchedBack():
             return f"[{event.host}] switched back to {event.release_id}"
+        case HealthChecked():
+            verdict = "healthy" if event.healthy else "UNHEALTHY"
+            return f"[{event.host}] health {event.role}: {verdict}: {event.check} -> {event.saw}"
         case DeployFinished():
             extra = f": {event.error}" if event.error else ""
             return f"{event.operation} {event.outcome} in {event.duration:.1f}s{extra}"
