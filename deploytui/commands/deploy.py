@@ -31,7 +31,7 @@ from deploytui.engine.operations.plan import build_plan
 from deploytui.engine.operations.source import SourceError
 
 EXIT_BY_OUTCOME = {"success": EXIT_OK, "failed": EXIT_FAILED, "locked": EXIT_LOCKED,
-                   "cancelled": EXIT_CANCELLED}
+                   "cancelled": EXIT_CANCELLED, "rolled_back": EXIT_FAILED}
 
 
 def make_sinks(config: Config, project: str, env: str, printer: Sink, resolver
@@ -94,7 +94,8 @@ def report(result: DeployResult, printer: Printer) -> int:
         printer.write(f"deployed release {result.release_id} ({result.sha[:12]}) to"
                       f" {len(result.hosts)} host(s) in {result.duration:.1f}s")
     else:
-        print(f"deploytui: deploy {result.outcome}: {result.error}", file=sys.stderr)
+        outcome = result.outcome.replace("_", " ")  # rolled_back -> rolled back
+        print(f"deploytui: deploy {outcome}: {result.error}", file=sys.stderr)
     return EXIT_BY_OUTCOME.get(result.outcome, EXIT_FAILED)
 
 

@@ -28,6 +28,8 @@ from deploytui.engine.hosts.transport import Transport, TransportError
 from deploytui.engine.operations import strategies
 from deploytui.engine.operations.cleanup import cleanup_hosts, move_back
 from deploytui.engine.operations.finish import finish_hosts, plan_prunes
+from deploytui.engine.operations.health import check_hosts
+from deploytui.engine.operations.hooks import HookContext, run_hooks
 from deploytui.engine.operations.preflight import probe_command, read_probes
 from deploytui.engine.operations.prune import HostPrune
 from deploytui.engine.operations.request import (
@@ -37,7 +39,7 @@ from deploytui.engine.operations.request import (
     host_env,
     resolve_env,
 )
-from deploytui.engine.operations.roles import run_once, run_restarts
+from deploytui.engine.operations.roles import once_hosts, run_once, run_restarts
 from deploytui.engine.operations.source import (
     Artifact,
     Resolved,
@@ -45,6 +47,7 @@ from deploytui.engine.operations.source import (
     build_artifact,
     resolve,
 )
+from deploytui.engine.operations.staged import Revert, StagedSwitch
 from deploytui.engine.operations.strategies import HostContext
 from deploytui.engine.redact import redact, redacting_sink
 from deploytui.engine.remote.layout import Layout, ReleaseMeta, release_id_now
@@ -89,7 +92,9 @@ def run_deploy(config: Config, request: DeployRequest, *, sink: Sink = discard,
     resolver = resolver or _default_resolver()
     run = _Deploy(config, request, redacting_sink(sink, resolver), cancel or threading.Event(),
                   resolver, factory or transport_factory(config))
-    return run.execute()
+    result = run.execute()
+    run.after_hooks(result)
+    return result
 
 
 class _Deploy:
@@ -121,6 +126,9 @@ class _Deploy:
         self.meta: MetaWriter | None = None
         self.scans: dict[str, HostScan] = {}  # release listings taken under the lock
         self.unlocked: set[str] = set()  # hosts whose lock a finish/cleanup released
+        self.staged: StagedSwitch | None = None
+        self.revert: Revert | None = None  # the automatic rollback, when one ran
+        self.hook_refused = False  # before_deploy said no: no after_* hooks either
 
     # -- the run -------------------------------------------------------------------
     def execute(self) -> DeployResult:
@@ -133,10 +141,12 @@ class _Deploy:
             if self.project.strategy == "pull":
                 self._phase("switch", self._activate_pull)
                 self._phase("once", self._once)
+                self._phase("restart", self._restart)  # failures are recorded, never raised
+                if self._proving():
+                    self._phase("verify", self._verify_pull)
             else:
                 self._phase("once", self._once)
-                self._phase("switch", self._switch)
-            self._phase("restart", self._restart)  # failures are recorded, never raised
+                self._stages()
             self._phase("finish", self._finish)
         except _Abort as abort:
             outcome, error = abort.outcome, abort.error
@@ -154,13 +164,15 @@ class _Deploy:
             self.pool.close()
             if self.artifact is not None:
                 self.artifact.discard()
+        if self.revert is not None and self.revert.ok and outcome == "failed":
+            outcome = "rolled_back"
         if outcome == "success" and any(r.outcome == "failed" for r in self.reports.values()):
             outcome = "failed"
             error = error or next(r.error for r in self.reports.values() if r.error)
         return self._result(outcome, error)
 
-    def _phase(self, name: str, fn) -> None:
-        self.sink(PhaseStarted(phase=name, hosts=tuple(self.names)))
+    def _phase(self, name: str, fn, hosts: tuple[str, ...] | None = None) -> None:
+        self.sink(PhaseStarted(phase=name, hosts=hosts or tuple(self.names)))
         try:
             fn()
         except _Abort:
@@ -247,6 +259,11 @@ class _Deploy:
                                 hosts=tuple(self.names), user=self.request.user,
                                 strategy=self.project.strategy, ref=r.ref, sha=r.sha,
                                 release_id=self.release_id))
+        refused = run_hooks(self.project, "before_deploy", self._hook_context(),
+                            sink=self.sink, cwd=self._hook_dir(), cancel=self.cancel)
+        if refused is not None:
+            self.hook_refused = True
+            raise _Abort("cancelled" if self.cancel.is_set() else "failed", refused)
 
     def _env_for(self, host: str) -> dict[str, str]:
         return host_env(self.env, self.contexts[host], self.request.environment.name)
@@ -336,6 +353,9 @@ class _Deploy:
             raise _Abort("failed", self._first_error(failed))
 
     def _once(self) -> None:
+        if self.meta is not None:  # recorded even if it fails: a migration may half-run
+            self.meta.meta.once = [cmd for role in once_hosts(self.project, self.hosts)
+                                   for cmd in self.project.roles[role].once]
         errors = run_once(self.pool, self.project, self.hosts, self.sink, self.cancel,
                           self._env_for)
         for host, err in errors.items():
@@ -346,9 +366,142 @@ class _Deploy:
             raise _Abort("cancelled" if self.cancel.is_set() else "failed",
                          next(iter(errors.values())))
 
-    def _switch(self) -> None:
-        targets = {n: (self.layouts[n], self.release_id) for n in self.names}
-        result = switch_all(self.pool, targets, self.sink, self.cancel)
+    # -- hooks ---------------------------------------------------------------------
+    def _hook_context(self) -> HookContext:
+        r = self.resolved
+        return HookContext(self.project.name, self.request.environment.name, self.release_id,
+                           sha=r.sha if r else "", ref=r.ref if r else self.request.ref or "",
+                           user=self.request.user)
+
+    def _hook_dir(self):
+        return self.config.path.parent if self.config.path is not None else None
+
+    def after_hooks(self, result: DeployResult) -> None:
+        """after_deploy / after_failure / after_rollback; a failing one only warns."""
+        if self.hook_refused or result.outcome == "locked":
+            return
+        names = {"success": ["after_deploy"], "rolled_back": ["after_failure",
+                                                              "after_rollback"]}
+        for name in names.get(result.outcome, ["after_failure"]):
+            error = run_hooks(self.project, name, self._hook_context(), sink=self.sink,
+                              cwd=self._hook_dir(), outcome=result.outcome)
+            if error is not None:
+                result.warnings.append(self._redact(f"hook {error}"))
+
+    # -- switch, restart, verify: stage by stage --------------------------------------
+    def _proving(self) -> bool:
+        """Health checks or a staged rollout: a failed restart or check is undone."""
+        return bool(self.request.environment.rollout) or any(
+            role.health for h in self.hosts for role in self.project.roles_of(h))
+
+    def _release_env(self, host: str, release_id: str) -> dict[str, str]:
+        """The restart environment of another release (the one gone back to)."""
+        ctx = self.contexts[host]
+        scan = self.scans.get(host)
+        entry = scan.entries.get(release_id) if scan else None
+        sha = (entry.meta.sha if entry and entry.meta else "") or (entry.revision if entry
+                                                                   else "")
+        other = HostContext(ctx.project, ctx.host, ctx.layout, release_id, sha, ctx.repo_url)
+        return host_env(self.env, other, self.request.environment.name)
+
+    def _stages(self) -> None:
+        staged = self.staged = StagedSwitch(
+            self.pool, self.project, self.request.environment, self.layouts, self.release_id,
+            sink=self.sink, cancel=self.cancel, env_for=self._env_for,
+            env_for_release=self._release_env, hosts=self.hosts)
+        for index, stage in enumerate(staged.stages):
+            def switch(stage=stage, index=index) -> None:
+                if not staged.wait_pause(index):
+                    self._undo("cancelled between stages", cancelled=True)
+                self._switch(stage)
+
+            self._phase(staged.phase_name("switch", stage), switch, stage.hosts)
+            self._phase(staged.phase_name("restart", stage),
+                        lambda stage=stage: self._restart_stage(stage), stage.hosts)
+            if staged.checks:
+                self._phase(staged.phase_name("verify", stage),
+                            lambda stage=stage: self._verify_stage(stage), stage.hosts)
+
+    def _restart_stage(self, stage) -> None:
+        assert self.staged is not None
+        errors = self.staged.restart(stage, phase=self.staged.phase_name("restart", stage))
+        for host, err in errors.items():
+            self._fail(host, "restart", err.removeprefix(f"{host}: "))
+        if errors and self._proving():
+            first = next(n for n in self.names if n in errors)
+            self._undo(errors[first])
+
+    def _verify_stage(self, stage) -> None:
+        assert self.staged is not None
+        bad = self.staged.verify(stage)
+        if not bad:
+            return
+        for result in bad:
+            if not self.reports[result.host].error:
+                self._fail(result.host, f"health {result.role}",
+                           f"{result.check} -> {result.saw}")
+        first = bad[0]
+        self._undo(f"{first.host}: health {first.role}: {first.check} -> {first.saw}")
+
+    def _undo(self, error: str, *, cancelled: bool = False) -> None:
+        """Stop the rollout; with on_unhealthy: rollback, send every switched host back."""
+        assert self.staged is not None
+        keep = self.project.on_unhealthy_in(self.request.environment) == "keep"
+        if keep and not cancelled:
+            raise _Abort("failed", f"{error}; kept (on_unhealthy: keep): "
+                                   f"{len(self.staged.switched)} host(s) serve "
+                                   f"{self.release_id}")
+        if not self.staged.switched:
+            raise _Abort("cancelled" if cancelled else "failed", error)
+        self.sink(PhaseStarted(phase="rollback", hosts=tuple(self.staged.switched)))
+        revert = self.revert = self.staged.revert()
+        self.sink(PhaseFinished(phase="rollback", ok=revert.ok))
+        for name in revert.back:
+            if not self.reports[name].error:
+                self._fail(name, "rollback", "rolled back", outcome="rolled back")
+        for name, why in revert.failed.items():
+            self.warnings.append(f"{name}: rollback: {why}")
+        if revert.ok:
+            raise _Abort("cancelled" if cancelled else "failed",
+                         f"{error}; rolled back: {len(revert.back)} host(s) serve their "
+                         "previous release again")
+        raise _Abort("failed", f"{error}; the way back failed too: {revert.describe()}")
+
+    def _serving_new(self) -> set[str]:
+        """Hosts whose `current` still points at this release (kept, or not got back)."""
+        if self.staged is None:
+            return set()
+        if self.revert is None:
+            return set(self.staged.switched)
+        return {n for n, rel in self.revert.serving.items() if rel == self.release_id}
+
+    def _verify_pull(self) -> None:
+        results = check_hosts(self.pool, self.project, self.hosts,
+                              cwd_for=lambda h: self.layouts[h.name].deploy_to,
+                              env_for=lambda h: self._env_for(h.name), sink=self.sink,
+                              cancel=self.cancel)
+        bad = [r for h in self.hosts for r in results.get(h.name, []) if not r.healthy]
+        if not bad:
+            return
+        for result in bad:
+            self._fail(result.host, f"health {result.role}", f"{result.check} -> {result.saw}")
+        first = bad[0]
+        error = f"{first.host}: health {first.role}: {first.check} -> {first.saw}"
+        if self.project.on_unhealthy_in(self.request.environment) == "keep":
+            raise _Abort("failed", f"{error}; kept (on_unhealthy: keep)")
+        self._move_back(exclude=[r.host for r in bad])
+        errors = run_restarts(self.pool, self.project, self.hosts, self.sink, None,
+                              self._env_for, phase="rollback")
+        self.revert = Revert(back=[n for n in self.names if n not in errors],
+                             failed={n: f"restart: {e}" for n, e in errors.items()})
+        raise _Abort("failed", f"{error}; rolled back to the previous commit")
+
+    def _switch(self, stage=None) -> None:
+        if self.staged is not None and stage is not None:
+            result = self.staged.switch(stage)
+        else:
+            targets = {n: (self.layouts[n], self.release_id) for n in self.names}
+            result = switch_all(self.pool, targets, self.sink, self.cancel)
         if result.ok:
             return
         for name, reason in result.failed.items():
@@ -360,8 +513,11 @@ class _Deploy:
         for name, reason in result.switch_back_failed.items():
             self._fail(name, "switch back", reason)
         first = next(iter(result.failed.items()))
-        raise _Abort("failed", f"{first[0]}: switch: {first[1]}; "
-                               f"{len(result.switched_back)} host(s) switched back")
+        error = (f"{first[0]}: switch: {first[1]}; "
+                 f"{len(result.switched_back)} host(s) switched back")
+        if self.staged is not None and self.staged.switched:
+            self._undo(error)  # earlier stages go back too
+        raise _Abort("failed", error)
 
     def _activate_pull(self) -> None:
         def activate(host: Host, transport: Transport) -> None:
@@ -434,7 +590,8 @@ class _Deploy:
         marked = {h.name for h in live if meta is not None
                   and (h.name in self.created or self.project.strategy == "pull")}
         warnings, unlocked = cleanup_hosts(
-            self.pool, live, self.layouts, self.release_id, remove=self.created,
+            self.pool, live, self.layouts, self.release_id,
+            remove=self.created - self._serving_new(),
             meta_command=(lambda name: meta.command(name, "failed")) if meta else None,
             marked=marked, unlock_command=self._unlock_command,
             timeout=max(FINISH_TIMEOUT, self.project.timeout))
