@@ -9,27 +9,21 @@ runs after a successful deploy (prune_hosts) and from `deploytui prune`.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from deploytui.config.model import Config, Environment, Host, Project
-from deploytui.engine.errors import one_line
 from deploytui.engine.events import (
-    DeployFinished,
-    DeployStarted,
     HostFailed,
     HostLine,
-    PhaseFinished,
-    PhaseStarted,
     Sink,
     discard,
 )
 from deploytui.engine.hosts.pool import HostPool, TransportFactory, transport_factory
-from deploytui.engine.hosts.transport import TransportError
+from deploytui.engine.operations.lifecycle import Operation, Phase, Stop
 from deploytui.engine.operations.releases import select_names
 from deploytui.engine.remote.layout import Layout
-from deploytui.engine.remote.lock import Locked, LockInfo, acquire_locks, local_user, release_locks
+from deploytui.engine.remote.lock import local_user
 from deploytui.engine.remote.safety import delete_release_command, release_path
 from deploytui.engine.remote.scan import FAILED, UNFINISHED, HostScan, scan_host
 from deploytui.engine.shell import q
@@ -93,9 +87,6 @@ class PruneResult:
         return {"dry_run": self.dry_run, "ok": self.ok, "error": self.error or None,
                 "locked": self.locked, "bytes_freed": self.bytes_freed,
                 "hosts": {name: h.to_json() for name, h in self.hosts.items()}}
-
-
-PrunePlan = PruneResult  # the plan is a result in which nothing was deleted yet
 
 
 def plan_host(scan: HostScan, keep: int, protect: Iterable[str] = ()) -> HostPrune:
@@ -210,14 +201,14 @@ def _per_host(pool: HostPool, project: Project, hosts: Iterable[Host] | Iterable
             apply_deletions(transport, layout, plan, sink, timeout=project.timeout)
         return plan
 
-    outcomes = pool.map(one, targets)
+    outcomes = pool.map(one, targets, step="list releases")
     for host in targets:
-        outcome = outcomes[host.name]
-        if outcome.error is not None:
-            result.hosts[host.name] = HostPrune(host.name, error=one_line(outcome.error))
-            sink(HostFailed(host.name, "prune", "list releases", one_line(outcome.error)))
+        failure = outcomes[host.name].failure
+        if failure is not None:
+            result.hosts[host.name] = HostPrune(host.name, error=failure.reason)
+            sink(HostFailed(host.name, "prune", failure.step, failure.reason))
         else:
-            result.hosts[host.name] = outcome.value  # type: ignore[assignment]
+            result.hosts[host.name] = outcomes[host.name].value  # type: ignore[assignment]
     return result
 
 
@@ -248,77 +239,76 @@ def plan_single(scan: HostScan, release_id: str) -> HostPrune:
     return plan
 
 
-def _locked_run(config: Config, project: str | Project, environment: str | Environment,
-                *, sink: Sink, factory: TransportFactory | None, user: str | None,
-                dry_run: bool, ref: str,
-                body: Callable[[HostPool, Project, list[Host]], PruneResult]) -> PruneResult:
-    """Connect, take the lock (unless dry_run), run body, release; events around it."""
+class _Prune(Operation):
+    """Connect, take the lock (unless dry_run), run `body` as the "prune" phase."""
+
+    operation = "prune"
+
+    def __init__(self, config: Config, project: Project, environment: Environment, *,
+                 dry_run: bool, ref: str,
+                 body: Callable[[HostPool, Project, list[Host]], PruneResult], **kwargs
+                 ) -> None:
+        super().__init__(config, project, environment, lock_ref=ref, take_lock=not dry_run,
+                         **kwargs)
+        self.dry_run, self.body = dry_run, body
+        self.pruned = PruneResult(dry_run=dry_run)
+
+    def check(self) -> None:
+        if self.project.strategy == "pull":
+            raise Stop("pull strategy", kind="refused", text=(
+                f"project {self.project.name} uses the pull strategy: it keeps no releases"
+                " to prune"))
+
+    def phases(self) -> list[Phase]:
+        return [Phase("prune", self._prune)]
+
+    def _prune(self) -> bool:
+        self.pruned = self.body(self.pool, self.project, list(self.hosts))
+        return self.pruned.ok
+
+    def failed_hosts(self) -> dict[str, str]:
+        return self.pruned.errors
+
+    def error_line(self) -> str:
+        if self.stopped is not None:
+            return str(self.stopped)
+        return self.pruned.error or next(iter(self.pruned.errors.values()), "")
+
+    @property
+    def outcome(self) -> str:
+        outcome = super().outcome
+        return "failed" if outcome == "success" and not self.pruned.ok else outcome
+
+    def result(self) -> PruneResult:
+        result = self.pruned
+        if self.stopped is not None:
+            result.error = str(self.stopped)
+            result.locked = self.stopped.failure.kind == "locked"
+        result.duration = self.duration
+        return result
+
+
+def _run(config: Config, project: str | Project, environment: str | Environment, *,
+         sink: Sink, factory: TransportFactory | None, user: str | None, **kwargs
+         ) -> PruneResult:
     proj, env = select_names(config, project, environment)
-    if proj.strategy == "pull":
-        return PruneResult(dry_run=dry_run, error=f"project {proj.name} uses the pull "
-                           "strategy: it keeps no releases to prune")
-    user = user or local_user()
-    started = time.monotonic()
-    names = [h.name for h in env.hosts]
-    sink(DeployStarted(operation="prune", project=proj.name, environment=env.name,
-                       hosts=tuple(names), user=user, strategy=proj.strategy))
-    pool = HostPool(env.hosts, factory or transport_factory(config),
-                    max_parallel=config.ssh.max_parallel)
-    layouts = {h.name: Layout(proj.host_deploy_to(h)) for h in env.hosts}
-    info = LockInfo(user=user, project=proj.name, environment=env.name, ref=ref,
-                    operation="prune")
-    result = PruneResult(dry_run=dry_run)
-    locked = False
-    try:
-        sink(PhaseStarted("preflight", tuple(names)))
-        failed = pool.connect()
-        if failed:
-            for name, err in failed.items():
-                sink(HostFailed(name, "preflight", "connect", err.message))
-            raise _Stop(str(next(iter(failed.values()))))
-        if not dry_run:
-            try:
-                acquire_locks(pool, layouts, info)
-            except Locked as exc:
-                result.locked = True
-                raise _Stop(str(exc)) from None
-            locked = True
-        sink(PhaseFinished("preflight", True))
-        sink(PhaseStarted("prune", tuple(names)))
-        result = body(pool, proj, list(env.hosts))
-        sink(PhaseFinished("prune", result.ok))
-    except _Stop as exc:
-        result.error = str(exc)
-        sink(PhaseFinished("preflight", False))
-    except TransportError as exc:
-        result.error = str(exc)
-    finally:
-        if locked:
-            release_locks(pool, layouts, info)
-        pool.close()
-        result.duration = time.monotonic() - started
-        failed_hosts = result.errors
-        sink(DeployFinished(operation="prune", outcome="success" if result.ok else "failed",
-                            duration=result.duration, failed_hosts=failed_hosts,
-                            error=result.error or next(iter(failed_hosts.values()), "")))
-    return result
+    from deploytui.config.secrets import SecretResolver
 
-
-class _Stop(Exception):
-    pass
+    return _Prune(config, proj, env, sink=sink, factory=factory or transport_factory(config),
+                  user=user or local_user(), resolver=SecretResolver(), **kwargs).execute()
 
 
 def run_prune(config: Config, project: str | Project, environment: str | Environment, *,
               keep: int | None = None, dry_run: bool = False, sink: Sink = discard,
-              factory: TransportFactory | None = None, user: str | None = None
-              ) -> PruneResult:
+              factory: TransportFactory | None = None, user: str | None = None,
+              wait_lock: float = 0.0) -> PruneResult:
     """`deploytui prune`: keep `keep` (default keep_releases) good releases per host."""
     proj, _ = select_names(config, project, environment)
     count = keep if keep is not None else proj.keep_releases
-    return _locked_run(config, project, environment, sink=sink, factory=factory, user=user,
-                       dry_run=dry_run, ref=f"keep {count}",
-                       body=lambda pool, p, hosts: prune_hosts(
-                           pool, p, hosts, keep=count, sink=sink, dry_run=dry_run))
+    return _run(config, project, environment, sink=sink, factory=factory, user=user,
+                dry_run=dry_run, ref=f"keep {count}", wait_lock=wait_lock,
+                body=lambda pool, p, hosts: prune_hosts(
+                    pool, p, hosts, keep=count, sink=sink, dry_run=dry_run))
 
 
 def delete_release(config: Config, project: str | Project, environment: str | Environment,
@@ -327,8 +317,8 @@ def delete_release(config: Config, project: str | Project, environment: str | En
                    dry_run: bool = False) -> PruneResult:
     """The console's "delete one": this release on every host that has it, never current."""
     release_path("/x", release_id)  # validates the id before anything connects
-    return _locked_run(config, project, environment, sink=sink, factory=factory, user=user,
-                       dry_run=dry_run, ref=release_id,
-                       body=lambda pool, p, hosts: _per_host(
-                           pool, p, hosts, sink, dry_run,
-                           lambda scan: plan_single(scan, release_id)))
+    return _run(config, project, environment, sink=sink, factory=factory, user=user,
+                dry_run=dry_run, ref=release_id,
+                body=lambda pool, p, hosts: _per_host(
+                    pool, p, hosts, sink, dry_run,
+                    lambda scan: plan_single(scan, release_id)))

@@ -19,6 +19,7 @@ class DeployRequest:
     user: str = field(default_factory=local_user)
     release_id: str | None = None  # tests may pin it; normally made once per deploy
     sha: str | None = None  # the commit a confirmed plan showed: deployed even if `ref` moved
+    wait_lock: float = 0.0  # seconds to wait for a live lock held by someone else
 
 
 @dataclass
