@@ -24,7 +24,10 @@ from deploytui.engine.clock import utc_now_iso
 from deploytui.engine.events import HostLine, Sink, discard
 from deploytui.engine.hosts.pool import TransportFactory, transport_factory
 from deploytui.engine.operations.finish import Part, run_last_commands
+from deploytui.engine.operations.health import HealthResult, check_hosts, has_checks
+from deploytui.engine.operations.hooks import HookContext, run_hooks
 from deploytui.engine.operations.lifecycle import Failure, Operation, Phase, Stop
+from deploytui.engine.operations.migrations import migration_warnings
 from deploytui.engine.operations.releases import FleetReleases, build_fleet, id_to_iso, select_names
 from deploytui.engine.operations.request import resolve_env
 from deploytui.engine.operations.roles import RELEASE_PATH_KEY, run_restarts
@@ -51,6 +54,8 @@ class RollbackResult:
     locked: bool = False  # failed because another operation holds the lock
     failed_hosts: dict[str, str] = field(default_factory=dict)
     refused: bool = False  # nothing was attempted: the request cannot be done as asked
+    warnings: list[str] = field(default_factory=list)  # migrations gone past, hooks
+    health: dict[str, list[HealthResult]] = field(default_factory=dict)  # after the restart
 
     @property
     def ok(self) -> bool:
@@ -109,9 +114,19 @@ def run_rollback(config: Config, project: str | Project, environment: str | Envi
                  wait_lock: float = 0.0) -> RollbackResult:
     """Roll every host of the environment back to one release, all or nothing."""
     proj, env = select_names(config, project, environment)
-    return _Rollback(config, proj, env, to=to, sink=sink, cancel=cancel,
-                     factory=factory or transport_factory(config), user=user or local_user(),
-                     resolver=resolver or SecretResolver(), wait_lock=wait_lock).execute()
+    rollback = _Rollback(config, proj, env, to=to, sink=sink, cancel=cancel,
+                         factory=factory or transport_factory(config),
+                         user=user or local_user(), resolver=resolver or SecretResolver(),
+                         wait_lock=wait_lock)
+    result = rollback.execute()
+    if not result.refused and not result.locked:
+        context = HookContext(proj.name, env.name, result.target or "", user=rollback.user)
+        error = run_hooks(proj, "after_rollback", context, sink=rollback.sink,
+                          cwd=config.path.parent if config.path else None,
+                          outcome=result.outcome)
+        if error is not None:
+            result.warnings.append(rollback.redact(f"hook {error}"))
+    return result
 
 
 def read_scans(layouts: dict[str, Layout], probed: dict[str, str]) -> dict[str, HostScan]:
@@ -153,6 +168,7 @@ class _Rollback(Operation):
         self.previous: dict[str, str | None] = {}
         self.restart_errors: dict[str, str] = {}
         self.base_env: dict[str, str] = {}
+        self.health: dict[str, list[HealthResult]] = {}
 
     def check(self) -> None:
         if self.to is not None and not self.pull:
@@ -177,11 +193,15 @@ class _Rollback(Operation):
             self.fleet = build_fleet(self.project.name, self.environment.name, self.names,
                                      self.scans, {})
             self.target = choose_target(self.fleet, self.to)
+            for warning in migration_warnings(self.scans.values(), self.target):
+                self.warnings.append(warning)
+                self.sink(HostLine("local", f"warning: {warning}", "info"))
         self.release_id = self.target
 
     def phases(self) -> list[Phase]:
         switch = self._checkout if self.pull else self._switch
-        return [Phase("switch", switch), Phase("restart", self._restart),
+        verify = [Phase("verify", self._verify)] if has_checks(self.project, self.hosts) else []
+        return [Phase("switch", switch), Phase("restart", self._restart), *verify,
                 Phase("finish", self._finish)]
 
     # -- phases --------------------------------------------------------------------------
@@ -233,6 +253,21 @@ class _Rollback(Operation):
             self.record(Failure(host, "restart", err.removeprefix(f"{host}: ")))
         return not self.restart_errors
 
+    def _verify(self) -> bool:
+        """The same health checks a deploy runs, reported; the rollback itself stands."""
+        cwd = (lambda h: self.layouts[h.name].deploy_to) if self.pull else (
+            lambda h: self.layouts[h.name].current)
+        restarted = [h for h in self.hosts if h.name not in self.restart_errors]
+        self.health = check_hosts(self.pool, self.project, restarted, cwd_for=cwd,
+                                  env_for=lambda h: self._env_for(h.name), sink=self.sink,
+                                  cancel=self.cancel)
+        bad = [r for h in restarted for r in self.health.get(h.name, []) if not r.healthy]
+        for r in bad:
+            if r.host not in self.failures:
+                self.fail(Failure(r.host, f"health {r.role}", f"{r.check} -> {r.saw}"),
+                          "verify")
+        return not bad
+
     def _finish(self) -> None:
         """ONE command per host: release states, the revisions.log line, the unlock."""
         assert self.target is not None
@@ -258,6 +293,9 @@ class _Rollback(Operation):
     def error_line(self) -> str:
         if self.stopped is None and self.restart_errors:
             return "switched, but restart failed: " + next(iter(self.restart_errors.values()))
+        if self.stopped is None and self.failures:
+            first = next(self.failures[n] for n in self.names if n in self.failures)
+            return f"switched, but unhealthy: {first}"
         return super().error_line()
 
     def result(self) -> RollbackResult:
@@ -269,7 +307,8 @@ class _Rollback(Operation):
             hosts=list(self.names), error=self.redact(self.error_line()),
             duration=self.duration, locked=kind == "locked", refused=kind == "refused",
             failed_hosts={h: self.redact(f"{f.step}: {f.reason}")
-                          for h, f in self.failures.items()})
+                          for h, f in self.failures.items()},
+            warnings=[self.redact(w) for w in self.warnings], health=self.health)
 
 
 def pull_target(scan: HostScan, to: str | None) -> tuple[str, str]:
