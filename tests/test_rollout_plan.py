@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from deploytui.config import load_config_text
 from deploytui.config.model import Rollout
+from deploytui.engine.operations.deploy import DeployRequest
+from deploytui.engine.operations.plan import build_plan
 from deploytui.engine.operations.rollout import Stage, describe_stages, plan_stages
+from deploytui.sample_app import create_sample_repo
 
 HOSTS = [f"web{n}" for n in range(1, 9)]
 
@@ -48,3 +54,28 @@ def test_the_plan_lists_the_stages_and_the_pause() -> None:
     assert describe_stages(stages, 10) == [
         "canary: web1", "batch 1/2: web2", "batch 2/2: web3",
         "(pause 10s between stages, each gated by its health checks)"]
+
+
+def test_the_dry_run_plan_lists_the_stages_and_the_checks(tmp_path: Path) -> None:
+    repo = create_sample_repo(tmp_path / "repo")
+    config = load_config_text(f"""\
+projects:
+  app:
+    repo: {repo}
+    deploy_to: /srv/app
+    roles:
+      web: {{health: {{url: "http://{{address}}:8000/up", timeout: 5}}}}
+    environments:
+      prod:
+        rollout: {{canary: 1, batch: 1}}
+        hosts:
+          web1: {{roles: [web]}}
+          web2: {{roles: [web]}}
+""", "test.yml")
+    app = config.projects["app"]
+    lines = build_plan(config, DeployRequest(app, app.environments["prod"]),
+                       inspect=False).lines()
+    assert "  stage    canary: web1" in lines
+    assert "  stage    batch 1/1: web2" in lines or "  stage    rest: web2" in lines
+    assert "  verify   web: GET http://{address}:8000/up (within 5s); unhealthy: rollback" \
+        in lines
