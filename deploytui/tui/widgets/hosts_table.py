@@ -20,7 +20,8 @@ COLUMNS = [("name", "host", None), ("status", "status", 20), ("elapsed", "elapse
 
 _PLAIN = {"release", "elapsed"}  # our own values: plain str cells
 _STATUS_STYLE = {"failed": "error", "done": "success", "switched": "success",
-                 "running": "primary", "cancelled": "warning", "stopped": "warning"}
+                 "running": "primary", "cancelled": "warning", "stopped": "warning",
+                 "rolled back": "warning"}
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,8 @@ class HostsTable(DataTable):
         those: under a flood every host's last line changes on every tick)."""
         if host not in self.rows:
             return
-        label = state.status + (f" · {state.phase}" if state.phase else "")
+        label = state.status + (f" · {state.phase}" if state.phase else "") + (
+            f" · {state.health}" if state.health else "")
         style = self._style(_STATUS_STYLE.get(state.status, "foreground"))
         self._put(host, "status", label, style)
         if state.error:
