@@ -113,7 +113,7 @@ def test_a_healthy_deploy_is_checked_over_http_through_ssh_on_every_host(hosts: 
 @pytest.mark.parametrize("branch", ["health-exits", "health-hangs"])
 def test_an_unhealthy_release_is_rolled_back_on_every_host(hosts: Fleet, branch: str):
     chosen = serving(hosts, 3)
-    spec = data(hosts, 3, health={"timeout": 1.5})
+    spec = data(hosts, 3, health={"timeout": 5})
     assert deploy(load(spec), release_id=RID1).outcome == "success"
     recorder = Recorder()
     started = time.monotonic()
@@ -123,7 +123,7 @@ def test_an_unhealthy_release_is_rolled_back_on_every_host(hosts: Fleet, branch:
     assert "host1" in result.error and "health web" in result.error
     saw = "connection refused" if branch == "health-exits" else "no answer in time"
     assert saw in result.error
-    assert elapsed < 20  # every host's check is bounded by its 1.5 s timeout
+    assert elapsed < 45  # every host's check is bounded by its 5 s timeout
     for host in chosen:
         assert current_of(host) == RID1
         assert restarts(host) == [f"restarted {RID1}", f"restarted {RID2}",
@@ -139,7 +139,7 @@ def test_an_unhealthy_release_is_rolled_back_on_every_host(hosts: Fleet, branch:
 
 def test_a_canary_failing_leaves_the_other_hosts_untouched(hosts: Fleet):
     chosen = serving(hosts, 3)
-    spec = data(hosts, 3, health={"timeout": 1.5}, rollout={"canary": 1, "batch": 1})
+    spec = data(hosts, 3, health={"timeout": 5}, rollout={"canary": 1, "batch": 1})
     assert deploy(load(spec), release_id=RID1).outcome == "success"
     recorder = Recorder()
     result = deploy(load(spec), recorder, release_id=RID2,

@@ -24,6 +24,7 @@ from deploytui.engine.remote.steps import in_dir
 
 MAX_RESPONSE = 64 * 1024  # a health answer is small; read no more than this of it
 SAW_WIDTH = 160
+ATTEMPT_MIN = 1.0  # seconds an attempt may always take, even past the timeout
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,9 @@ def check_host(transport: Transport, host: Host, role: str, check: HealthCheck, 
     while True:
         attempts += 1
         attempt_started = time.monotonic()
-        remaining = max(0.1, deadline - attempt_started)
+        # the last attempt may run past the deadline by up to a second: an attempt cut
+        # short after a few milliseconds would report a timeout that is only ours
+        remaining = max(deadline - attempt_started, min(ATTEMPT_MIN, check.timeout))
         try:
             if check.url:
                 saw = _http(transport, target, check, remaining)
