@@ -121,7 +121,7 @@ def test_a_canary_rolled_back_by_its_health_check(snap_compare):
         app = pilot.app
         hosts = ("staging-1", "staging-2", "staging-3")
         canary = ("staging-1",)
-        check = "GET http://10.0.0.1:8000/health"
+        check = "GET http://10.0.0.1/up"  # lines short enough for the log: no scrollbar
         for event in [
             DeployStarted(operation="deploy", project="demo", environment="staging",
                           hosts=hosts, user="ana@laptop", release_id="20250102000000"),
@@ -130,10 +130,8 @@ def test_a_canary_rolled_back_by_its_health_check(snap_compare):
             Switched("staging-1", "20250102000000", "20250101000000"),
             PhaseStarted("restart canary", canary),
             PhaseStarted("verify canary", canary),
-            HealthChecked("staging-1", "web", False, check,
-                          "connection refused (not healthy within 30s, 30 attempts)"),
-            HostFailed("staging-1", "verify", "health web",
-                       f"{check} -> connection refused (not healthy within 30s, 30 attempts)"),
+            HealthChecked("staging-1", "web", False, check, "connection refused"),
+            HostFailed("staging-1", "verify", "health web", f"{check} -> connection refused"),
             PhaseStarted("rollback", canary),
             SwitchedBack("staging-1", "20250101000000"),
             HealthChecked("staging-1", "web", True, check, "HTTP 200: ok"),
@@ -144,6 +142,8 @@ def test_a_canary_rolled_back_by_its_health_check(snap_compare):
         ]:
             app.buffer(event)
         app.tick()
+        await pilot.pause()
+        app.clear_notifications()  # the toast's timing varies; the summary modal stays
         await pilot.pause()
 
     assert snap_compare(console(), terminal_size=SIZE, run_before=run_before)
