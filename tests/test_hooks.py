@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from deploytui.config.model import Environment, Hooks, Project
-from deploytui.engine.events import HostLine, Recorder
+from deploytui.engine.events import Recorder, each_line
 from deploytui.engine.operations.hooks import HookContext, run_hooks
 from deploytui.engine.redact import redacting_sink
 
@@ -22,7 +22,7 @@ def project(timeout: float = 30, **hooks: list[str]) -> Project:
 
 
 def lines(recorder: Recorder) -> list[str]:
-    return [e.line for e in recorder.of(HostLine) if e.host == "local"]
+    return [e.line for e in each_line(recorder.events) if e.host == "local"]
 
 
 def test_a_hook_sees_the_deploy_in_its_environment_and_runs_in_the_config_dir(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploytui.config.model import HOOK_NAMES, Project
-from deploytui.engine.events import HostLine, Sink
+from deploytui.engine.events import HostLine, HostLines, Sink
 from deploytui.engine.hosts.local import LocalTransport
 from deploytui.engine.hosts.transport import Cancelled, TransportError
 from deploytui.engine.remote.steps import in_dir
@@ -66,12 +66,13 @@ def run_hooks(project: Project, name: str, context: HookContext, *, sink: Sink,
     for command in commands:
         sink(HostLine(host=HOOK_HOST, line=f"hook {name}: $ {command}", stream="info"))
 
-        def line(text: str, stream: str) -> None:
-            sink(HostLine(host=HOOK_HOST, line=text, stream="err" if stream == "err" else "out"))
+        def lines(batch: list[str], stream: str) -> None:
+            sink(HostLines(host=HOOK_HOST, lines=tuple(batch),
+                           stream="err" if stream == "err" else "out"))
 
         try:
             result = transport.run(in_dir(directory, command) if directory else command,
-                                   on_line=line, timeout=project.timeout, cancel=cancel,
+                                   on_lines=lines, timeout=project.timeout, cancel=cancel,
                                    env=env)
         except Cancelled:
             return f"{name}: {command}: cancelled"
