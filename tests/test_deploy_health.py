@@ -214,3 +214,17 @@ def test_the_cli_says_rolled_back_naming_the_host_and_what_its_check_saw(
     entries = json.loads(capsys.readouterr().out)
     assert entries[0]["outcome"] == "rolled_back"
     assert "connection refused" in entries[0]["error"]
+
+
+def test_a_way_back_that_fails_too_says_which_host_serves_what(hosts: Fleet):
+    serving(hosts, 2)  # host3 never serves: unhealthy on the new release and the old one
+    plain = hosts.config(3)
+    assert deploy(load(plain), release_id=RID1).outcome == "success"
+    result = deploy(load(data(hosts, 3, health={"timeout": 3})), release_id=RID2,
+                    ref=broken_branch(hosts, "health-exits"))
+    assert result.outcome == "failed"
+    assert "the way back failed too: host1 serves 20240101000001; host2 serves " \
+           "20240101000001; host3 serves 20240101000001 (unhealthy after going back: " \
+        in result.error
+    assert all(current_of(h) == RID1 for h in hosts.hosts[:3])
+    assert not any(locked(h) for h in hosts.hosts[:3])
