@@ -1,7 +1,12 @@
-"""What the console keeps per host during a staged, health-checked deploy (no Textual)."""
+"""What the console shows per host: health during a staged deploy and on status refresh."""
 
 from __future__ import annotations
 
+import dataclasses
+
+from test_tui_support import local_config, seed_releases
+
+from deploytui.config.model import HealthCheck, Role
 from deploytui.engine.events import (
     DeployFinished,
     DeployStarted,
@@ -10,7 +15,9 @@ from deploytui.engine.events import (
     Switched,
     SwitchedBack,
 )
+from deploytui.tui.app import DeployConsole
 from deploytui.tui.log_buffer import LogBuffer
+from deploytui.tui.widgets.hosts_table import HostsTable
 
 HOSTS = ("web1", "web2", "web3")
 CHECK = "GET http://10.0.0.1:8000/health"
@@ -42,3 +49,26 @@ def test_stages_health_and_an_automatic_rollback_per_host() -> None:
     states = buffer.states()
     assert (states["web1"].status, states["web1"].health) == ("rolled back", "healthy")
     assert {states["web2"].status, states["web3"].status} == {"stopped"}
+
+
+async def test_the_hosts_table_shows_health_checked_on_status_refresh(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEPLOYTUI_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DEPLOYTUI_CONFIG_DIR", str(tmp_path / "config"))
+    config = local_config(tmp_path)
+    demo = config.projects["demo"]
+    check = HealthCheck(command='test {name} != staging-2 || { echo "not ready"; exit 3; }',
+                        timeout=0.3, interval=0.1)
+    demo = dataclasses.replace(demo, roles={"web": Role("web", health=check)})
+    config = dataclasses.replace(config, projects={**config.projects, "demo": demo})
+    for host in demo.environments["staging"].hosts:
+        seed_releases(host.deploy_to, ["20240101000000"], "20240101000000")
+    app = DeployConsole(config)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        table = app.query_one(HostsTable)
+        assert str(table.get_cell("staging-1", "reach")) == "healthy"
+        assert str(table.get_cell("staging-2", "reach")) == "unhealthy"
+        assert str(table.get_cell("staging-2", "last")).startswith(
+            "unhealthy: web: exit 3: not ready")

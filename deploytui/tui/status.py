@@ -63,7 +63,8 @@ class StatusMixin(_AppBase):
             info = HostInfo(reachable=status.reachable.get(host),
                             error=status.errors.get(host, ""),
                             current=status.current.get(host, ""),
-                            lock=status.locks.get(host, ""))
+                            lock=status.locks.get(host, ""),
+                            health=status.health.get(host, ""))
             self.host_info[host] = info
             table.set_info(host, info)
         table.flush()

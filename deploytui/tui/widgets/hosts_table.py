@@ -32,6 +32,7 @@ class HostInfo:
     error: str = ""
     current: str = ""
     lock: str = ""
+    health: str = ""  # "", "healthy" or "unhealthy: role: what the check saw"
 
 
 class HostsTable(DataTable):
@@ -123,8 +124,12 @@ class HostsTable(DataTable):
             return
         if info.reachable is None:
             self._put(host, "reach", "…")
+        elif info.reachable and info.health.startswith("unhealthy"):
+            self._put(host, "reach", "unhealthy", self._style("error"))
+            self._put(host, "last", info.health, self._style("error"))
         elif info.reachable:
-            self._put(host, "reach", "yes", self._style("success"))
+            self._put(host, "reach", "healthy" if info.health else "yes",
+                      self._style("success"))
         else:
             self._put(host, "reach", "no", self._style("error"))
         self._put(host, "release", info.current or "-")
