@@ -44,7 +44,8 @@ def make_sinks(config: Config, project: str, env: str, printer: Sink, resolver
 
 def run(args: argparse.Namespace, config: Config) -> int:
     project, env = select(config, args.project, args.env)
-    request = DeployRequest(project, env, ref=args.ref, break_lock=args.break_lock)
+    request = DeployRequest(project, env, ref=args.ref, break_lock=args.break_lock,
+                            wait_lock=getattr(args, "wait_lock", 0.0))
     if args.dry_run:
         try:
             plan = build_plan(config, request)

@@ -12,6 +12,7 @@ from deploytui.commands import (
     EXIT_FAILED,
     EXIT_LOCKED,
     EXIT_OK,
+    EXIT_USAGE,
     select,
 )
 from deploytui.commands.confirm import confirmed
@@ -20,7 +21,7 @@ from deploytui.commands.sinks import build_sinks
 from deploytui.config.model import Config
 from deploytui.engine.operations.migrations import migration_warnings
 from deploytui.engine.operations.releases import list_releases
-from deploytui.engine.operations.rollback import run_rollback
+from deploytui.engine.operations.rollback import RollbackRefused, refuse_current, run_rollback
 
 
 def _migration_note(config: Config, project, env, to: str | None) -> str:
@@ -41,6 +42,12 @@ def _migration_note(config: Config, project, env, to: str | None) -> str:
 
 def run(args: argparse.Namespace, config: Config) -> int:
     project, env = select(config, args.project, args.env)
+    if args.to is not None:
+        try:
+            refuse_current(config, project, env, args.to)
+        except RollbackRefused as exc:
+            print(f"deploytui: rollback refused: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     if env.confirm and not args.yes:
         note = _migration_note(config, project, env, args.to)
         if note:
@@ -51,7 +58,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
     sink, close = build_sinks(config, project=project.name, environment=env.name,
                               operation="rollback", printer=Printer())
     try:
-        result = run_rollback(config, project, env, to=args.to, sink=sink)
+        result = run_rollback(config, project, env, to=args.to, sink=sink,
+                              wait_lock=getattr(args, "wait_lock", 0.0))
     finally:
         close()
     for warning in result.warnings:

@@ -11,10 +11,12 @@ lock, unlock in every case) is lifecycle.Operation's; this module is the phases.
 from __future__ import annotations
 
 import threading
+import time
+from dataclasses import replace
 
 from deploytui.config.model import Config, Host
-from deploytui.engine.clock import utc_now_iso
-from deploytui.engine.events import Sink, discard
+from deploytui.engine.clock import utc_iso
+from deploytui.engine.events import HostLine, Sink, discard
 from deploytui.engine.hosts.pool import TransportFactory, transport_factory
 from deploytui.engine.hosts.transport import Transport
 from deploytui.engine.operations import strategies
@@ -51,6 +53,7 @@ from deploytui.engine.remote.steps import Step, StepFailed
 from deploytui.engine.remote.switch import switch_all
 
 FINISH_TIMEOUT = 30.0  # bookkeeping; the prune deletions get the project's step timeout
+MAX_ID_WAIT = 3.0  # seconds a deploy may wait for a release id no host has yet
 
 __all__ = ["DeployRequest", "DeployResult", "run_deploy"]
 
@@ -120,7 +123,7 @@ class _Deploy(Verifying, Operation):
         self.lock.ref = r.ref
         self.meta = MetaWriter(ReleaseMeta(self.release_id, "preparing", sha=r.sha,
                                            subject=r.subject, ref=r.ref,
-                                           deployed_at=utc_now_iso(),
+                                           deployed_at=utc_iso(),
                                            deployed_by=self.request.user), self.layouts)
         for h in self.hosts:
             self.contexts[h.name] = HostContext(self.project, h, self.layouts[h.name],
@@ -144,10 +147,34 @@ class _Deploy(Verifying, Operation):
         probes, refused = read_probes(self.contexts, self.probed)
         self.previous_head = {n: p.head for n, p in probes.items()}
         self.scans = {n: p.scan for n, p in probes.items() if p.scan is not None}
+        clashes = [n for n, exc in refused.items() if exc.step == "check release id"]
+        if clashes and self.request.release_id is None and self._next_release_id(clashes):
+            refused = {n: exc for n, exc in refused.items() if n not in clashes}
         for exc in refused.values():
             self.fail(exc.failure, "preflight")
         if refused:
             raise self.first_stop(list(refused))
+
+    def _next_release_id(self, clashes: list[str]) -> bool:
+        """A deploy started in the same second as the last one: wait for the next second
+        and take that id (still 14 digits, still the time, so Capistrano-layout readers
+        sort it); False if the hosts list ids too far ahead to wait for."""
+        taken = max([self.release_id, *(rid for scan in self.scans.values()
+                                         for rid in scan.releases)])
+        deadline = time.monotonic() + MAX_ID_WAIT
+        while (fresh := release_id_now()) <= taken:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        old, self.release_id = self.release_id, fresh
+        assert self.meta is not None
+        self.meta = MetaWriter(replace(self.meta.meta, release_id=fresh), self.layouts)
+        self.contexts = {n: replace(ctx, release_id=fresh) for n, ctx in self.contexts.items()}
+        for name in clashes:
+            self.sink(HostLine(host=name, stream="info", line=(
+                f"release {old} already exists (a deploy in the same second);"
+                f" this deploy is release {fresh}")))
+        return True
 
     def record(self, failure: Failure) -> None:
         super().record(failure)

@@ -80,6 +80,7 @@ from deploytui.engine.remote.lock import (
     take_locks,
     unlock_remedy,
 )
+from deploytui.engine.remote.steps import StepFailed
 
 __all__ = ["Failure", "Operation", "Phase", "Stop"]
 
@@ -179,8 +180,8 @@ class Operation:
     def fail_all(self, outcomes: PoolResult, phase: str) -> list[str]:
         """Record every failed host of a pool.map (announcing those no step announced)."""
         for name, failure in outcomes.failed.items():
-            if getattr(outcomes[name].error, "failure", None) is not None:
-                self.record(failure)  # a step failure: run_step sent its HostFailed
+            if isinstance(outcomes[name].error, StepFailed):
+                self.record(failure)  # run_step sent its HostFailed already
             else:
                 self.fail(failure, phase)
         return [n for n in self.names if n in outcomes.failed]

@@ -153,9 +153,9 @@ def _inspect(config: Config, plan: DeployPlan, project, hosts, resolved: Resolve
                          [h for h in hosts if h.name in scans])
     plan.inspected = True
     plan.unreachable = dict(errors)
-    for name, outcome in locks.items():
-        if outcome.ok and outcome.value is not None:
-            plan.locks[name] = outcome.value.describe()
+    for name, holder in locks.succeeded.items():
+        if holder is not None:
+            plan.locks[name] = holder.describe()
     running_shas: list[str] = []
     for host in hosts:
         scan = scans.get(host.name)

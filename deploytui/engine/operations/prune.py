@@ -314,11 +314,11 @@ def run_prune(config: Config, project: str | Project, environment: str | Environ
 def delete_release(config: Config, project: str | Project, environment: str | Environment,
                    release_id: str, *, sink: Sink = discard,
                    factory: TransportFactory | None = None, user: str | None = None,
-                   dry_run: bool = False) -> PruneResult:
+                   dry_run: bool = False, wait_lock: float = 0.0) -> PruneResult:
     """The console's "delete one": this release on every host that has it, never current."""
     release_path("/x", release_id)  # validates the id before anything connects
     return _run(config, project, environment, sink=sink, factory=factory, user=user,
-                dry_run=dry_run, ref=release_id,
+                dry_run=dry_run, ref=release_id, wait_lock=wait_lock,
                 body=lambda pool, p, hosts: _per_host(
                     pool, p, hosts, sink, dry_run,
                     lambda scan: plan_single(scan, release_id)))

@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from deploytui.config.model import Config, Environment, Host, Project
-from deploytui.engine.errors import one_line
 from deploytui.engine.hosts.pool import HostPool, TransportFactory, transport_factory
 from deploytui.engine.remote.layout import Layout
 from deploytui.engine.remote.scan import (
@@ -224,13 +223,8 @@ def scan_hosts(pool: HostPool, project: Project, hosts: Iterable[Host] | None = 
     errors = {name: str(err) for name, err in failed.items()}
     outcomes = pool.map(lambda h, t: scan_host(t, Layout(project.host_deploy_to(h))),
                         [h for h in targets if h.name not in errors])
-    scans: dict[str, HostScan] = {}
-    for name, outcome in outcomes.items():
-        if outcome.error is not None:
-            errors[name] = one_line(outcome.error)
-        else:
-            scans[name] = outcome.value  # type: ignore[assignment]
-    return scans, errors
+    errors.update((name, str(failure)) for name, failure in outcomes.failed.items())
+    return outcomes.succeeded, errors
 
 
 def list_releases(config: Config, project: str | Project, environment: str | Environment,

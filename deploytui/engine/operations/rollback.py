@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from deploytui.config.model import Config, Environment, Project
 from deploytui.config.secrets import SecretResolver
-from deploytui.engine.clock import utc_now_iso
+from deploytui.engine.clock import utc_iso
 from deploytui.engine.events import HostLine, Sink, discard
 from deploytui.engine.hosts.pool import TransportFactory, transport_factory
 from deploytui.engine.operations.finish import Part, run_last_commands
@@ -29,8 +29,9 @@ from deploytui.engine.operations.hooks import HookContext, run_hooks
 from deploytui.engine.operations.lifecycle import Failure, Operation, Phase, Stop
 from deploytui.engine.operations.migrations import migration_warnings
 from deploytui.engine.operations.releases import FleetReleases, build_fleet, id_to_iso, select_names
-from deploytui.engine.operations.request import resolve_env
-from deploytui.engine.operations.roles import RELEASE_PATH_KEY, run_restarts
+from deploytui.engine.operations.request import host_env, resolve_env
+from deploytui.engine.operations.roles import run_restarts
+from deploytui.engine.operations.strategies import HostContext
 from deploytui.engine.remote.layout import Layout, ReleaseMeta, write_meta_command
 from deploytui.engine.remote.lock import local_user, release_command
 from deploytui.engine.remote.revisions import append_command, rollback_line
@@ -93,6 +94,29 @@ def check_release_id(to: str) -> None:
         raise RollbackRefused(f"'{to}' is not a release id (14 digits)")
 
 
+def refuse_current(config: Config, project: Project, environment: Environment, to: str
+                   ) -> None:
+    """RollbackRefused, before anything runs or is confirmed, when `to` cannot be rolled
+    back to: not a release id, or already current on every host (one listing per host)."""
+    if project.strategy == "pull":
+        return
+    check_release_id(to)
+    fleet = build_fleet_now(config, project, environment)
+    if fleet is not None and fleet.hosts and all(
+            fleet.hosts[h].current == to for h in fleet.hosts):
+        raise RollbackRefused(f"release {to} is already current on every host")
+
+
+def build_fleet_now(config: Config, project: Project, environment: Environment
+                    ) -> FleetReleases | None:
+    from deploytui.engine.operations.releases import list_releases
+
+    try:
+        return list_releases(config, project, environment)
+    except Exception:  # unreachable hosts: the rollback itself will say so
+        return None
+
+
 def meta_for(scan: HostScan, release_id: str, state: str, user: str) -> ReleaseMeta:
     """The release's metadata with a new state (created for a Capistrano release)."""
     rel = scan.releases[release_id]
@@ -102,7 +126,7 @@ def meta_for(scan: HostScan, release_id: str, state: str, user: str) -> ReleaseM
         meta = ReleaseMeta(release_id, state, sha=old.sha, subject=old.subject, ref=old.ref,
                            deployed_at=old.deployed_at, deployed_by=old.deployed_by,
                            history=list(old.history), once=list(old.once))
-    meta.history.append(f"{state} at {utc_now_iso()} by {user}")
+    meta.history.append(f"{state} at {utc_iso()} by {user}")
     return meta
 
 
@@ -212,8 +236,16 @@ class _Rollback(Operation):
         if not switched.ok:
             for failure in switched.failures.values():
                 self.record(failure)
-            raise Stop("switch failed", step="switch", text="switch failed on " + "; ".join(
-                f"{h}: {why}" for h, why in switched.failed.items()) + " (hosts switched back)")
+            for host, why in switched.switch_back_failed.items():
+                self.record(Failure(host, "switch back", why))
+            failed = "; ".join(f"{h}: {why}" for h, why in switched.failed.items())
+            if switched.switch_back_failed:
+                stuck = ", ".join(switched.switch_back_failed)
+                text = (f"switch failed on {failed}; switching back FAILED on {stuck}:"
+                        " the hosts are on different releases")
+            else:
+                text = f"switch failed on {failed} (hosts switched back)"
+            raise Stop("switch failed", step="switch", text=text)
         self.previous = {h: self.fleet.hosts[h].current for h in self.names}
 
     def _checkout(self) -> None:
@@ -226,23 +258,32 @@ class _Rollback(Operation):
         failed = outcomes.failed
         back = {n: self.scans[n].head_sha for n in self.names
                 if n not in failed and self.scans[n].head_sha}
-        self.pool.map(lambda h, t: t.run(
+        moved_back = self.pool.map(lambda h, t: t.run(
             f"cd {q(self.layouts[h.name].deploy_to)} && git checkout -q -f --detach"
-            f" {q(back[h.name])}", timeout=self.project.timeout),
+            f" {q(back[h.name])}", capture=True, timeout=self.project.timeout),
             [self.pool.host(n) for n in back], step="switch back")
         for failure in failed.values():
             self.fail(Failure(failure.host, "git checkout", failure.reason, failure.kind),
                       "switch")
+        for failure in moved_back.failed.values():
+            self.fail(failure, "switch")
         first = next(iter(failed.values()))
-        raise Stop("git checkout failed", step="switch",
-                   text=f"git checkout failed: {first.reason}")
+        text = f"git checkout failed: {first.reason}"
+        if moved_back.failed:
+            text += (f"; moving back FAILED on {', '.join(moved_back.failed)}: the hosts are"
+                     " on different commits")
+        raise Stop("git checkout failed", step="switch", text=text)
 
     def _env_for(self, host: str) -> dict[str, str]:
-        layout = self.layouts[host]
-        path = layout.deploy_to if self.pull else layout.release(self.target or "")
-        return {**self.base_env, RELEASE_PATH_KEY: path,
-                "DEPLOYTUI_RELEASE": self.target or "", "DEPLOYTUI_DEPLOY_TO": layout.deploy_to,
-                "DEPLOYTUI_HOST": host, "DEPLOYTUI_ENV": self.environment.name}
+        """Every variable a deploy's steps get, with the target release's values."""
+        target = self.target or ""
+        sha = self.sha
+        if not self.pull:
+            rel = self.scans[host].releases[target]
+            sha = rel.meta.sha if rel.meta is not None and rel.meta.sha else rel.revision
+        ctx = HostContext(self.project, self.pool.host(host), self.layouts[host], target, sha,
+                          self.project.repo)
+        return host_env(self.base_env, ctx, self.environment.name)
 
     def _restart(self) -> bool:
         """The roles' restart steps, with the same environment a deploy gives them."""

@@ -1,4 +1,4 @@
-"""Where things live on a host (DESIGN.md, "On the server"); Capistrano-compatible.
+"""Where things live on a host; Capistrano-compatible.
 
 ```
 <deploy_to>/

@@ -16,7 +16,7 @@ import socket
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 
-from deploytui.engine.clock import utc_now_iso
+from deploytui.engine.clock import utc_iso
 from deploytui.engine.hosts.pool import HostPool
 from deploytui.engine.hosts.transport import Transport, TransportError
 from deploytui.engine.remote.layout import Layout
@@ -45,7 +45,7 @@ class LockInfo:
 
     user: str = field(default_factory=local_user)  # user@machine
     pid: int = field(default_factory=os.getpid)
-    started: str = field(default_factory=utc_now_iso)  # ISO 8601 UTC
+    started: str = field(default_factory=utc_iso)  # ISO 8601 UTC
     project: str = ""
     environment: str = ""
     ref: str = ""
@@ -250,12 +250,10 @@ def break_locks(pool: HostPool, layouts: dict[str, Layout], hosts: Iterable[str]
         result = transport.run(f"if [ -d {lock} ]; then rm -f {lock}/info && rmdir {lock}; fi",
                                timeout=LOCK_TIMEOUT)
         if not result.ok:
-            raise TransportError(host.name, f"unlock: {result.last_line()}")
+            raise TransportError(host.name, result.last_line())
         return holder
 
-    outcomes = pool.map(remove, [pool.host(n) for n in names])
-    errors = [o.error for o in outcomes.values() if o.error is not None]
-    if errors:
-        err = errors[0]
-        raise err if isinstance(err, TransportError) else TransportError("unlock", str(err))
-    return {n: o.value for n, o in outcomes.items()}
+    outcomes = pool.map(remove, [pool.host(n) for n in names], step="unlock")
+    for failure in outcomes.failed.values():
+        raise TransportError(failure.host, f"unlock: {failure.reason}")
+    return outcomes.succeeded
