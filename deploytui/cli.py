@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 PROG = "deploytui"
 # A command's implementation lives in deploytui.commands.<module>.
-COMMAND_MODULES = {"unlock": "lock"}
+COMMAND_MODULES = {"unlock": "lock", "catch-up": "catch_up"}
 CONSOLE_MODULE = "deploytui.tui.app"
 
 EPILOG = """\
@@ -94,12 +94,25 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--dry-run", action="store_true", help="show what would be done")
     sub.add_argument("--break-lock", action="store_true", help="take over a stale lock")
     wait_lock(sub)
+    sub.add_argument("--exclude", action="append", default=[], metavar="HOST[,HOST...]",
+                     help="leave these hosts out on purpose (they keep serving what they "
+                     "serve; `catch-up` brings them up to date later)")
+
+    sub = command("catch-up", "bring hosts left out of a deploy up to the fleet's release")
+    target(sub)
+    sub.add_argument("hosts", nargs="*", metavar="HOST", help="only these hosts (default: "
+                     "every host that is behind)")
+    sub.add_argument("--yes", action="store_true", help="confirm an environment that asks")
 
     sub = command("rollback", "switch back to an earlier release")
     target(sub)
     sub.add_argument("--to", metavar="RELEASE", help="release id (default: the previous one)")
     sub.add_argument("--yes", action="store_true", help="confirm an environment that asks")
     wait_lock(sub)
+
+    sub = command("health", "check every host's health now, without deploying")
+    target(sub)
+    sub.add_argument("--json", action="store_true", help="print JSON")
 
     sub = command("releases", "list the releases kept on the hosts")
     target(sub)

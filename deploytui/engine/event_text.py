@@ -11,6 +11,7 @@ from deploytui.engine.events import (
     DeployFinished,
     DeployStarted,
     Event,
+    HealthChecked,
     HostFailed,
     HostLine,
     HostLines,
@@ -31,7 +32,9 @@ def event_words(event: Event) -> tuple[str, str] | None:
             rel = f" as release {event.release_id}" if event.release_id else ""
             return "", (f"{event.operation} {event.project}/{event.environment}: {event.ref}"
                         f"{sha}{rel} to {len(event.hosts)} host(s) [{event.strategy}]"
-                        f" by {event.user}")
+                        f" by {event.user}"
+                        + (f", leaving out {', '.join(event.excluded)} (they keep what they"
+                           " serve)" if event.excluded else ""))
         case PhaseStarted():
             return "", f"== {event.phase} =="
         case PhaseFinished():
@@ -49,6 +52,9 @@ def event_words(event: Event) -> tuple[str, str] | None:
                                 f" (was {event.previous or 'none'})")
         case SwitchedBack():
             return event.host, f"switched back to {event.release_id or 'nothing'}"
+        case HealthChecked():
+            verdict = "healthy" if event.healthy else "UNHEALTHY"
+            return event.host, f"health {event.role}: {verdict}: {event.check} -> {event.saw}"
         case DeployFinished():
             extra = f": {event.error}" if event.error else ""
             return "", f"{event.operation} {event.outcome} in {event.duration:.1f}s{extra}"

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-Operation = Literal["deploy", "rollback", "prune"]
-Outcome = Literal["success", "failed", "cancelled"]
+Operation = Literal["deploy", "rollback", "prune", "catch-up"]
+Outcome = Literal["success", "failed", "cancelled", "rolled_back"]  # rolled_back: unhealthy, undone
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class DeployStarted(Event):
     ref: str = ""
     sha: str = ""
     release_id: str = ""
+    excluded: tuple[str, ...] = ()  # hosts left out on purpose (deploy --exclude)
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,18 @@ class Switched(Event):
 class SwitchedBack(Event):
     host: str
     release_id: str | None  # what `current` points at again
+
+
+@dataclass(frozen=True)
+class HealthChecked(Event):
+    """A role's health check on a host passed or gave up; `saw` is its last attempt."""
+
+    host: str
+    role: str
+    healthy: bool
+    check: str  # "GET http://10.0.0.1:8000/up" or "$ systemctl is-active shop"
+    saw: str  # one line: "HTTP 200: ok", "connection refused (not healthy within 30s...)"
+    duration: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from deploytui.engine.remote.lock import local_user as who  # user@machine, as l
 from deploytui.history.logs import DEPLOY_LOG, safe_name
 
 BUSY_TIMEOUT_MS = 15000
+EXCLUDED_NOTE = "left out on purpose (--exclude): still serves its earlier release"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -68,6 +69,7 @@ def _pid_alive(pid: int) -> bool:
 @dataclass(frozen=True)
 class HostRecord:
     outcome: str  # success | failed | cancelled | aborted (another host failed) | running
+    #             | excluded (left out on purpose: deploy --exclude)
     phase: str = ""
     step: str = ""
     error: str = ""
@@ -172,6 +174,9 @@ class Journal:
                                        ev.user or who(), entry_id))
             db.executemany("INSERT OR IGNORE INTO hosts (entry_id, host, outcome)"
                            " VALUES (?, ?, 'running')", [(entry_id, h) for h in ev.hosts])
+            db.executemany("INSERT OR IGNORE INTO hosts (entry_id, host, outcome, error)"
+                           " VALUES (?, ?, 'excluded', ?)",
+                           [(entry_id, h, EXCLUDED_NOTE) for h in ev.excluded])
             db.execute("COMMIT")
 
     def finish(self, entry_id: int, *, outcome: str, duration: float | None,

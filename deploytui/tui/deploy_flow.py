@@ -16,11 +16,11 @@ from __future__ import annotations
 from deploytui.config.model import Environment
 from deploytui.engine.events import DeployFinished
 from deploytui.tui.log_buffer import HostState
-from deploytui.tui.operations import DeleteRelease, Operation, Prune, Rollback
+from deploytui.tui.operations import CatchUp, DeleteRelease, Operation, Prune, Rollback
 from deploytui.tui.screens.modals import ConfirmModal
 
 
-def confirm_operation(op: Rollback | Prune | DeleteRelease, env: Environment,
+def confirm_operation(op: Rollback | Prune | DeleteRelease | CatchUp, env: Environment,
                       body: str) -> ConfirmModal:
     """The dialog that asks before `op` runs, by the rule above."""
     where = f"{op.project}/{op.environment}"
@@ -28,6 +28,8 @@ def confirm_operation(op: Rollback | Prune | DeleteRelease, env: Environment,
         title, yes = f"Roll back {where}", "Roll back"
     elif isinstance(op, Prune):
         title, yes = f"Prune {where}", "Prune"
+    elif isinstance(op, CatchUp):
+        title, yes = f"Catch up {where}", "Catch up"
     else:
         title, yes = f"Delete release {op.release}", "Delete release"
     return ConfirmModal(title, body, yes, "Back",
@@ -60,17 +62,19 @@ def _ing(verb: str) -> str:
         verb, "running")
 
 
-def title_of(op: Operation | None) -> str:
+def title_of(op: Operation | None, finished: DeployFinished) -> str:
     if isinstance(op, DeleteRelease):
         return "Delete"
-    return op.verb.capitalize() if op is not None else "Operation"
+    if isinstance(op, CatchUp):
+        return "Catch-up"
+    return (op.verb if op is not None else finished.operation).capitalize()
 
 
 def summary(finished: DeployFinished, what: str, where: str, hosts: list[str],
             states: dict[str, HostState]) -> tuple[str, list[str], bool]:
     """(title, lines, ok) of an ended operation: the error, failed hosts first."""
     ok = finished.outcome == "success"
-    title = f"{what} {'succeeded' if ok else finished.outcome}"
+    title = f"{what} {'succeeded' if ok else finished.outcome.replace('_', ' ')}"
     lines = [where + (f" · release {finished.release_id}" if finished.release_id else "")
              + f" · {finished.duration:.1f}s"]
     if finished.error:

@@ -42,6 +42,7 @@ BROWSER_BINDINGS: list[Binding] = [
     Binding("p", "prune", "Prune", id="prune"),
     Binding("P", "prune_keep", "Prune, keep N", id="prune-keep"),
     Binding("x", "delete", "Delete", id="delete-release"),
+    Binding("u", "catch_up", "Catch up", id="catch-up"),  # hosts left out of a deploy
     Binding("escape", "close", "Back", id="back"),
 ]
 

@@ -30,6 +30,8 @@ class EnvStatus:
     unknown_keys: dict[str, TransportError] = field(default_factory=dict)  # HostKeyUnknown
     current: dict[str, str] = field(default_factory=dict)
     locks: dict[str, str] = field(default_factory=dict)
+    behind: set[str] = field(default_factory=set)  # left out of a deploy: catch-up needed
+    health: dict[str, str] = field(default_factory=dict)  # "healthy" | "unhealthy: saw"
 
 
 def load_status(config: Config, project: str, environment: str) -> EnvStatus:
@@ -62,9 +64,25 @@ def load_status(config: Config, project: str, environment: str) -> EnvStatus:
         for name, info in fleet.hosts.items():
             if info.current:
                 status.current[name] = info.current
+        status.behind = set(fleet.behind_hosts())
+        status.health = _health(pool, proj, ok)
     finally:
         pool.close()
     return status
+
+
+def _health(pool, project, hosts: list) -> dict[str, str]:
+    """Each reachable host's health checks, on the status pool (ms when they pass)."""
+    from deploytui.engine.operations.health import check_hosts, has_checks, serving_dir
+
+    if not has_checks(project, hosts):
+        return {}
+    results = check_hosts(pool, project, hosts, cwd_for=lambda h: serving_dir(project, h))
+    health = {}
+    for name, checks in results.items():
+        bad = [r for r in checks if not r.healthy]
+        health[name] = f"unhealthy: {bad[0].role}: {bad[0].saw}" if bad else "healthy"
+    return health
 
 
 def preview_prune(config: Config, project: str, environment: str,
@@ -125,7 +143,22 @@ class DeleteRelease:
         return self.project, self.environment
 
 
-Operation = Deploy | Rollback | Prune | DeleteRelease
+@dataclass(frozen=True)
+class CatchUp:
+    """Bring hosts left out of a deploy (behind) to the fleet's release."""
+
+    project: str
+    environment: str
+    hosts: tuple[str, ...]
+    wait_lock: float = 0.0
+    verb = "catch-up"
+
+    @property
+    def target(self) -> tuple[str, str]:
+        return self.project, self.environment
+
+
+Operation = Deploy | Rollback | Prune | DeleteRelease | CatchUp
 
 
 def run_operation(config: Config, op: Operation, *, sink: Sink, cancel: threading.Event,
@@ -140,6 +173,14 @@ def run_operation(config: Config, op: Operation, *, sink: Sink, cancel: threadin
 
         return run_rollback(config, op.project, op.environment, to=op.release, sink=sink,
                             cancel=cancel, resolver=resolver, wait_lock=op.wait_lock)
+    if isinstance(op, CatchUp):
+        from deploytui.engine.operations.catch_up import run_catch_up
+
+        result = run_catch_up(config, op.project, op.environment, list(op.hosts), sink=sink,
+                              cancel=cancel, resolver=resolver)
+        if not result.ok:
+            raise RuntimeError(result.error)
+        return result
     if isinstance(op, Prune):
         from deploytui.engine.operations.prune import run_prune
 

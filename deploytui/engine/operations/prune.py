@@ -1,6 +1,8 @@
 """Deleting old releases without ever touching what must stay.
 
 Never `current`, never the rollback target (the newest ok release before current),
+never, on any host, a release another host serves or the fleet's current (a host left
+out of a deploy still serves the old one and will catch up to the new one),
 never anything but a real directory directly under `releases/` named like a release id
 (safety.delete_release_command checks that again on the host, at deletion time).
 Failed and unfinished releases go first and do not count toward `keep`. The same code
@@ -20,6 +22,7 @@ from deploytui.engine.events import (
     discard,
 )
 from deploytui.engine.hosts.pool import HostPool, TransportFactory, transport_factory
+from deploytui.engine.operations.behind import fleet_position
 from deploytui.engine.operations.lifecycle import Operation, Phase, Stop
 from deploytui.engine.operations.releases import select_names
 from deploytui.engine.remote.layout import Layout
@@ -178,18 +181,34 @@ def prune_hosts(pool: HostPool, project: Project, hosts: Iterable[Host] | Iterab
     """
     protected = set(protect)
     return _per_host(pool, project, hosts, sink, dry_run,
-                     lambda scan: plan_host(scan, keep, protected))
+                     lambda scan, fleet: plan_host(scan, keep, protected | fleet))
+
+
+def fleet_protected(scans: dict[str, HostScan], host_order: list[str]) -> set[str]:
+    """Releases no host may delete: the fleet's current (behind.py) and every release
+    some host serves. With a host behind (left out of a deploy), the release it still
+    serves stays everywhere, and the release it will catch up to stays on every host."""
+    keep = {s.current for s in scans.values() if s.current}
+    release = fleet_position(host_order, scans).release
+    if release:
+        keep.add(release)
+    return keep
 
 
 def _per_host(pool: HostPool, project: Project, hosts: Iterable[Host] | Iterable[str] | None,
-              sink: Sink, dry_run: bool, planner: Callable[[HostScan], HostPrune]
+              sink: Sink, dry_run: bool, planner: Callable[[HostScan, set[str]], HostPrune]
               ) -> PruneResult:
+    """Scan every host first, so each host's plan knows what the others serve."""
     targets = _hosts(pool, hosts)
     result = PruneResult(dry_run=dry_run)
+    layouts = {h.name: Layout(project.host_deploy_to(h)) for h in targets}
+    scanned = pool.map(lambda h, t: scan_host(t, layouts[h.name]), targets,
+                       step="list releases")
+    scans = {n: o.value for n, o in scanned.items() if o.failure is None and o.value}
+    fleet = fleet_protected(scans, [h.name for h in targets])
 
     def one(host: Host, transport) -> HostPrune:
-        layout = Layout(project.host_deploy_to(host))
-        plan = planner(scan_host(transport, layout))
+        plan = planner(scans[host.name], fleet)
         if plan.error:
             sink(HostFailed(host.name, "prune", "plan", plan.error))
             return plan
@@ -198,17 +217,19 @@ def _per_host(pool: HostPool, project: Project, hosts: Iterable[Host] | Iterable
             sink(HostLine(host.name, f"{verb} release {d.release_id}"
                                      f" ({human_bytes(d.size_bytes)}, {d.reason})", "info"))
         if not dry_run:
-            apply_deletions(transport, layout, plan, sink, timeout=project.timeout)
+            apply_deletions(transport, layouts[host.name], plan, sink,
+                            timeout=project.timeout)
         return plan
 
-    outcomes = pool.map(one, targets, step="list releases")
+    outcomes = pool.map(one, [h for h in targets if h.name in scans], step="prune")
     for host in targets:
-        failure = outcomes[host.name].failure
+        outcome = outcomes[host.name] if host.name in outcomes else scanned[host.name]
+        failure = outcome.failure
         if failure is not None:
             result.hosts[host.name] = HostPrune(host.name, error=failure.reason)
             sink(HostFailed(host.name, "prune", failure.step, failure.reason))
         else:
-            result.hosts[host.name] = outcomes[host.name].value  # type: ignore[assignment]
+            result.hosts[host.name] = outcome.value  # type: ignore[assignment]
     return result
 
 
@@ -227,11 +248,15 @@ def human_bytes(size: int) -> str:
     return f"{size} B"
 
 
-def plan_single(scan: HostScan, release_id: str) -> HostPrune:
-    """Delete one named release on this host, never the current one."""
+def plan_single(scan: HostScan, release_id: str, fleet: Iterable[str] = ()) -> HostPrune:
+    """Delete one named release on this host, never the current one, nor one that
+    `fleet` protects (fleet_protected: served by some host, or the fleet's current)."""
     plan = HostPrune(scan.host)
     if release_id == scan.current:
         plan.error = f"refusing to delete release {release_id}: it is current"
+    elif release_id in set(fleet):
+        plan.error = (f"refusing to delete release {release_id}: another host serves it"
+                      " or catches up to it")
     elif release_id in scan.releases:
         plan.deletions.append(Deletion(release_id, scan.releases[release_id].size_bytes,
                                        "requested"))
@@ -321,4 +346,4 @@ def delete_release(config: Config, project: str | Project, environment: str | En
                 dry_run=dry_run, ref=release_id, wait_lock=wait_lock,
                 body=lambda pool, p, hosts: _per_host(
                     pool, p, hosts, sink, dry_run,
-                    lambda scan: plan_single(scan, release_id)))
+                    lambda scan, fleet: plan_single(scan, release_id, fleet)))

@@ -23,8 +23,12 @@ from deploytui.config.secrets import SecretResolver
 from deploytui.engine.clock import utc_iso
 from deploytui.engine.events import HostLine, Sink, discard
 from deploytui.engine.hosts.pool import TransportFactory, transport_factory
+from deploytui.engine.operations.behind import rollback_steps
 from deploytui.engine.operations.finish import Part, run_last_commands
+from deploytui.engine.operations.health import HealthResult, check_hosts, has_checks
+from deploytui.engine.operations.hooks import HookContext, run_hooks
 from deploytui.engine.operations.lifecycle import Failure, Operation, Phase, Stop
+from deploytui.engine.operations.migrations import migration_warnings
 from deploytui.engine.operations.releases import FleetReleases, build_fleet, id_to_iso, select_names
 from deploytui.engine.operations.request import host_env, resolve_env
 from deploytui.engine.operations.roles import run_restarts
@@ -52,6 +56,8 @@ class RollbackResult:
     locked: bool = False  # failed because another operation holds the lock
     failed_hosts: dict[str, str] = field(default_factory=dict)
     refused: bool = False  # nothing was attempted: the request cannot be done as asked
+    warnings: list[str] = field(default_factory=list)  # migrations gone past, hooks
+    health: dict[str, list[HealthResult]] = field(default_factory=dict)  # after the restart
 
     @property
     def ok(self) -> bool:
@@ -76,8 +82,12 @@ def choose_target(fleet: FleetReleases, to: str | None) -> str:
     check_release_id(to)
     missing = fleet.missing_on(to)
     if missing:
+        late = [h for h in missing if fleet.position.is_behind(h)]
+        hint = (f" ({', '.join(late)} behind: `deploytui catch-up` brings "
+                f"{'it' if len(late) == 1 else 'them'} to {fleet.fleet_current})"
+                if late and to == fleet.fleet_current else "")
         raise RollbackRefused(f"release {to} is not on every host: missing on "
-                              f"{', '.join(missing)}")
+                              f"{', '.join(missing)}{hint}")
     if all(fleet.hosts[h].current == to for h in fleet.hosts):
         raise RollbackRefused(f"release {to} is already current on every host")
     return to
@@ -120,7 +130,8 @@ def meta_for(scan: HostScan, release_id: str, state: str, user: str) -> ReleaseM
     if old is not None:
         meta = ReleaseMeta(release_id, state, sha=old.sha, subject=old.subject, ref=old.ref,
                            deployed_at=old.deployed_at, deployed_by=old.deployed_by,
-                           history=list(old.history))
+                           history=list(old.history), excluded=list(old.excluded),
+                           once=list(old.once))
     meta.history.append(f"{state} at {utc_iso()} by {user}")
     return meta
 
@@ -133,9 +144,19 @@ def run_rollback(config: Config, project: str | Project, environment: str | Envi
                  wait_lock: float = 0.0) -> RollbackResult:
     """Roll every host of the environment back to one release, all or nothing."""
     proj, env = select_names(config, project, environment)
-    return _Rollback(config, proj, env, to=to, sink=sink, cancel=cancel,
-                     factory=factory or transport_factory(config), user=user or local_user(),
-                     resolver=resolver or SecretResolver(), wait_lock=wait_lock).execute()
+    rollback = _Rollback(config, proj, env, to=to, sink=sink, cancel=cancel,
+                         factory=factory or transport_factory(config),
+                         user=user or local_user(), resolver=resolver or SecretResolver(),
+                         wait_lock=wait_lock)
+    result = rollback.execute()
+    if not result.refused and not result.locked:
+        context = HookContext(proj.name, env.name, result.target or "", user=rollback.user)
+        error = run_hooks(proj, "after_rollback", context, sink=rollback.sink,
+                          cwd=config.path.parent if config.path else None,
+                          outcome=result.outcome)
+        if error is not None:
+            result.warnings.append(rollback.redact(f"hook {error}"))
+    return result
 
 
 def read_scans(layouts: dict[str, Layout], probed: dict[str, str]) -> dict[str, HostScan]:
@@ -176,7 +197,9 @@ class _Rollback(Operation):
         self.sha = ""  # pull: the commit gone back to
         self.previous: dict[str, str | None] = {}
         self.restart_errors: dict[str, str] = {}
+        self.moving: list[str] = list(self.names)  # hosts not already on the target
         self.base_env: dict[str, str] = {}
+        self.health: dict[str, list[HealthResult]] = {}
 
     def check(self) -> None:
         if self.to is not None and not self.pull:
@@ -201,18 +224,32 @@ class _Rollback(Operation):
             self.fleet = build_fleet(self.project.name, self.environment.name, self.names,
                                      self.scans, {})
             self.target = choose_target(self.fleet, self.to)
+            self._plan(self.fleet, self.target)
+            for warning in migration_warnings(self.scans.values(), self.target):
+                self.warnings.append(warning)
+                self.sink(HostLine("local", f"warning: {warning}", "info"))
         self.release_id = self.target
+
+    def _plan(self, fleet: FleetReleases, target: str) -> None:
+        """With a host behind (left out of a deploy), say what each host will do; a host
+        already serving the target is left alone: not switched, not restarted."""
+        currents = {h: fleet.hosts[h].current for h in self.names}
+        if fleet.position.behind:
+            for host, step in rollback_steps(currents, target, fleet.position).items():
+                self.sink(HostLine(host, f"rollback plan: {step}", "info"))
+        self.moving = [h for h in self.names if currents[h] != target]
 
     def phases(self) -> list[Phase]:
         switch = self._checkout if self.pull else self._switch
-        return [Phase("switch", switch), Phase("restart", self._restart),
+        verify = [Phase("verify", self._verify)] if has_checks(self.project, self.hosts) else []
+        return [Phase("switch", switch), Phase("restart", self._restart), *verify,
                 Phase("finish", self._finish)]
 
     # -- phases --------------------------------------------------------------------------
     def _switch(self) -> None:
         assert self.target is not None and self.fleet is not None
         switched = switch_all(self.pool, {h: (self.layouts[h], self.target)
-                                          for h in self.names}, self.sink, self.cancel)
+                                          for h in self.moving}, self.sink, self.cancel)
         if not switched.ok:
             for failure in switched.failures.values():
                 self.record(failure)
@@ -226,7 +263,7 @@ class _Rollback(Operation):
             else:
                 text = f"switch failed on {failed} (hosts switched back)"
             raise Stop("switch failed", step="switch", text=text)
-        self.previous = {h: self.fleet.hosts[h].current for h in self.names}
+        self.previous = {h: self.fleet.hosts[h].current for h in self.moving}
 
     def _checkout(self) -> None:
         outcomes = self.pool.map(lambda h, t: t.run(
@@ -268,11 +305,28 @@ class _Rollback(Operation):
     def _restart(self) -> bool:
         """The roles' restart steps, with the same environment a deploy gives them."""
         self.base_env = resolve_env(self.project, self.resolver)
-        self.restart_errors = run_restarts(self.pool, self.project, self.hosts, self.sink,
+        moving = [h for h in self.hosts if h.name in self.moving]
+        self.restart_errors = run_restarts(self.pool, self.project, moving, self.sink,
                                            self.cancel, self._env_for)
         for host, err in self.restart_errors.items():
             self.record(Failure(host, "restart", err.removeprefix(f"{host}: ")))
         return not self.restart_errors
+
+    def _verify(self) -> bool:
+        """The same health checks a deploy runs, reported; the rollback itself stands."""
+        cwd = (lambda h: self.layouts[h.name].deploy_to) if self.pull else (
+            lambda h: self.layouts[h.name].current)
+        restarted = [h for h in self.hosts
+                     if h.name in self.moving and h.name not in self.restart_errors]
+        self.health = check_hosts(self.pool, self.project, restarted, cwd_for=cwd,
+                                  env_for=lambda h: self._env_for(h.name), sink=self.sink,
+                                  cancel=self.cancel)
+        bad = [r for h in restarted for r in self.health.get(h.name, []) if not r.healthy]
+        for r in bad:
+            if r.host not in self.failures:
+                self.fail(Failure(r.host, f"health {r.role}", f"{r.check} -> {r.saw}"),
+                          "verify")
+        return not bad
 
     def _finish(self) -> None:
         """ONE command per host: release states, the revisions.log line, the unlock."""
@@ -281,8 +335,9 @@ class _Rollback(Operation):
 
         def parts(name: str) -> list[Part]:
             layout = self.layouts[name]
-            marks = "" if self.pull else _marks(layout, self.scans[name], self.target or "",
-                                               self.previous.get(name), self.user)
+            marks = ("" if self.pull or name not in self.moving else
+                     _marks(layout, self.scans[name], self.target or "",
+                            self.previous.get(name), self.user))
             return [*([Part(_META, marks, "could not record release states")] if marks
                       else []),
                     Part(_REV, append_command(layout, line), "could not append to revisions.log")]
@@ -299,6 +354,9 @@ class _Rollback(Operation):
     def error_line(self) -> str:
         if self.stopped is None and self.restart_errors:
             return "switched, but restart failed: " + next(iter(self.restart_errors.values()))
+        if self.stopped is None and self.failures:
+            first = next(self.failures[n] for n in self.names if n in self.failures)
+            return f"switched, but unhealthy: {first}"
         return super().error_line()
 
     def result(self) -> RollbackResult:
@@ -310,7 +368,8 @@ class _Rollback(Operation):
             hosts=list(self.names), error=self.redact(self.error_line()),
             duration=self.duration, locked=kind == "locked", refused=kind == "refused",
             failed_hosts={h: self.redact(f"{f.step}: {f.reason}")
-                          for h, f in self.failures.items()})
+                          for h, f in self.failures.items()},
+            warnings=[self.redact(w) for w in self.warnings], health=self.health)
 
 
 def pull_target(scan: HostScan, to: str | None) -> tuple[str, str]:

@@ -269,8 +269,10 @@ class MainScreen(Screen[None]):
         for host in table.hosts:
             info = HostInfo(reachable=status.reachable.get(host),
                             error=status.errors.get(host, ""),
-                            current=status.current.get(host, ""),
-                            lock=status.locks.get(host, ""))
+                            current=status.current.get(host, "")
+                            + (" ⇣ behind" if host in status.behind else ""),
+                            lock=status.locks.get(host, ""),
+                            health=status.health.get(host, ""))
             before = self.host_info.get(host)
             if info.error and (before is None or before.error != info.error):
                 # the reason stays readable in the host's log pane, not only in a cell
@@ -324,13 +326,17 @@ class MainScreen(Screen[None]):
 
         request, plan = message.request, message.plan
 
+        screen = PlanScreen(plan, request.project.name, request.environment.name,
+                            confirm=request.environment.confirm, request=request)
+
         def chosen(ok: bool | None) -> None:
             if ok:
-                # deploy exactly what was shown: the resolved sha and release id
-                self.start(Deploy(replace(request, sha=plan.sha, release_id=plan.release_id)))
+                # deploy exactly what was shown: the resolved sha and release id, without
+                # the hosts the confirmation named as left out
+                self.start(Deploy(replace(request, sha=plan.sha, release_id=plan.release_id,
+                                          exclude=tuple(screen.excluded))))
 
-        self.app.push_screen(PlanScreen(plan, request.project.name, request.environment.name,
-                                        confirm=request.environment.confirm), chosen)
+        self.app.push_screen(screen, chosen)
 
     def start(self, op: Operation | None) -> None:
         """Run a confirmed operation (from the plan or a screen's dismiss result)."""
@@ -397,7 +403,7 @@ class MainScreen(Screen[None]):
     def announce(self, finished) -> None:
         """notify + a summary modal, failed hosts first."""
         title, lines, ok = deploy_flow.summary(
-            finished, deploy_flow.title_of(self.runner.operation),
+            finished, deploy_flow.title_of(self.runner.operation, finished),
             f"{self.project} / {self.environment}", self.query_one(HostsTable).hosts,
             self.buffer.states())
         self.notify(title, severity="information" if ok else "error")

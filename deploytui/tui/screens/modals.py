@@ -122,16 +122,27 @@ class ConfirmModal(Dialog[bool]):
             yield Button(self._yes, id="yes", variant="error" if self._danger else "success",
                          disabled=self.type_name is not None)
 
+    def ready(self) -> bool:
+        """May the action run? (The name typed where asked; subclasses add conditions.)"""
+        if self.type_name is None:
+            return True
+        return self.query_one("#confirm-name", Input).value.strip() == self.type_name
+
+    def update_ready(self) -> None:
+        self.query_one("#yes", Button).disabled = not self.ready()
+
     @on(Input.Changed, "#confirm-name")
     def _typed(self, event: Input.Changed) -> None:
-        self.query_one("#yes", Button).disabled = event.value.strip() != self.type_name
+        self.update_ready()
         self.query_one("#confirm-why", Label).update("")
 
     @on(Input.Submitted, "#confirm-name")
     def _submitted(self, event: Input.Submitted) -> None:
         typed = event.value.strip()
-        if typed == self.type_name:
+        if self.ready():
             self.dismiss(True)
+            return
+        if typed == self.type_name:  # typed right, but something else is not ready
             return
         why = (f"type {self.type_name} exactly, or press Escape to go back" if typed
                else f"nothing typed: type {self.type_name}, or press Escape to go back")
@@ -139,7 +150,7 @@ class ConfirmModal(Dialog[bool]):
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
+        self.dismiss(event.button.id == "yes" and self.ready())
 
     def backed_out(self) -> bool:
         return False

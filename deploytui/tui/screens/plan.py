@@ -7,11 +7,17 @@ just asked for this deploy and sees what it will do.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from textual import on
 from textual.app import ComposeResult
-from textual.widgets import Collapsible, Static
+from textual.widgets import Collapsible, Input, Static
 
 from deploytui.engine.operations.plan import DeployPlan
 from deploytui.tui.screens.modals import ConfirmModal
+
+if TYPE_CHECKING:
+    from deploytui.engine.operations.request import DeployRequest
 
 
 def plan_summary(plan: DeployPlan) -> list[str]:
@@ -76,7 +82,7 @@ class PlanScreen(ConfirmModal):
     """Dismisses True to deploy."""
 
     def __init__(self, plan: DeployPlan, project: str, environment: str, *,
-                 confirm: bool) -> None:
+                 confirm: bool, request: DeployRequest | None = None) -> None:
         super().__init__(f"Deploy {project} → {environment}", "", "Deploy",
                          "Back", danger=confirm, wide=True,
                          type_name=environment if confirm else None, focus_yes=not confirm)
@@ -84,6 +90,10 @@ class PlanScreen(ConfirmModal):
         self.project = project
         self.environment = environment
         self.needs_typing = confirm
+        self.request = request  # a DeployRequest: its hosts may be left out (--exclude)
+        self.hosts = [h.name for h in request.environment.hosts] if request else []
+        self.excluded: list[str] = []  # what "leave out" names, once valid
+        self.exclude_error = ""
 
     def compose_body(self) -> ComposeResult:
         yield Static("\n".join(plan_summary(self.plan)), id="plan-text", markup=False)
@@ -91,3 +101,33 @@ class PlanScreen(ConfirmModal):
             title = f"commands on {', '.join(hosts)} ({len(commands)})"
             with Collapsible(title=title, collapsed=True, classes="plan-commands"):
                 yield Static(commands_text(commands), markup=False, classes="commands")
+        if len(self.hosts) > 1:  # deploy --exclude: explicit, shown before Deploy
+            yield Input(placeholder="leave out hosts (e.g. a dead one): host,host",
+                        id="exclude-hosts")
+            yield Static("", id="exclude-note", markup=False)
+
+    def ready(self) -> bool:
+        return super().ready() and not self.exclude_error
+
+    @on(Input.Changed, "#exclude-hosts")
+    def _exclude_changed(self, event: Input.Changed) -> None:
+        from deploytui.engine.operations.exclusion import (
+            ExcludeRefused,
+            parse_hosts,
+            remaining_hosts,
+        )
+
+        assert self.request is not None
+        names = parse_hosts([event.value])
+        self.excluded, self.exclude_error = [], ""
+        note = ""
+        try:  # the engine's own check: unknown names, all hosts, a `once` role emptied
+            remaining_hosts(self.request.project, self.request.environment, names)
+            self.excluded = names
+            if names:
+                note = (f"Leaving out {', '.join(names)}: they keep serving what they serve"
+                        " (behind until catch-up)")
+        except ExcludeRefused as exc:
+            self.exclude_error = note = str(exc)
+        self.query_one("#exclude-note", Static).update(note)
+        self.update_ready()

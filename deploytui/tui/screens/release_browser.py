@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from deploytui.config.model import Config, Environment
 from deploytui.tui.keymap import BROWSER_BINDINGS, VIM_BINDINGS
-from deploytui.tui.operations import DeleteRelease, Operation, Prune, Rollback
+from deploytui.tui.operations import CatchUp, DeleteRelease, Operation, Prune, Rollback
 from deploytui.tui.screens.modals import error_line
 
 if TYPE_CHECKING:
@@ -107,6 +107,7 @@ class ReleaseBrowser(Screen["Operation | None"]):
         table.clear(columns=True)
         self.host_names = list(fleet.hosts)
         drift = drifted_hosts(fleet)
+        behind = set(fleet.behind_hosts())
         for key, label in self.LEADING:
             table.add_column(label, key=key)
         for host in self.host_names:
@@ -114,7 +115,8 @@ class ReleaseBrowser(Screen["Operation | None"]):
             if info.error:
                 label = Text(f"{host} (cannot reach)", style=self._theme("error"))
             else:
-                label = Text(host, style=self._theme("warning") if host in drift else "")
+                label = Text(host + (" ⇣ behind" if host in behind else ""),
+                             style=self._theme("warning") if host in drift else "")
             table.add_column(label, key=f"host:{host}")
         for key, label in self.TRAILING:
             table.add_column(label, key=key)
@@ -147,6 +149,9 @@ class ReleaseBrowser(Screen["Operation | None"]):
     def _cell(self, row: ReleaseRow, host: str) -> Text:
         info = self.fleet.hosts.get(host) if self.fleet else None
         if host not in row.hosts:
+            if (info is not None and info.behind and self.fleet is not None
+                    and row.release_id == self.fleet.fleet_current):
+                return Text("⇣ behind (u: catch up)", style=self._theme("warning"))
             return Text("·", style="dim")
         size = human_bytes(row.size_bytes.get(host))
         if info is not None and info.current == row.release_id:
@@ -192,9 +197,31 @@ class ReleaseBrowser(Screen["Operation | None"]):
             self.notify(f"{release} is already current on every host: nothing to roll back",
                         severity="warning")
             return
-        self._ask(Rollback(self.project, self.environment, release),
-                  f"Switch every host of {self.project}/{self.environment} to release\n"
-                  f"{release} and restart?")
+        body = (f"Switch every host of {self.project}/{self.environment} to release\n"
+                f"{release} and restart?")
+        if self.fleet.behind_hosts():  # say what each host will do, the behind ones too
+            from deploytui.engine.operations.behind import rollback_steps
+
+            steps = rollback_steps({h: i.current for h, i in self.fleet.hosts.items()},
+                                   release, self.fleet.position)
+            body += "\n\n" + "\n".join(f"{h}: {step}" for h, step in steps.items())
+        self._ask(Rollback(self.project, self.environment, release), body)
+
+    def action_catch_up(self) -> None:
+        """Bring the hosts that are behind (left out of a deploy) to the fleet's release."""
+        if self.fleet is None:
+            return
+        behind, release = self.fleet.behind_hosts(), self.fleet.fleet_current
+        if self.fleet.position.disagreement:
+            self.notify(f"catch-up refused: {self.fleet.position.disagreement}",
+                        severity="error")
+            return
+        if not behind or release is None:
+            self.notify("Nothing behind: every host serves the fleet's release")
+            return
+        self._ask(CatchUp(self.project, self.environment, tuple(behind)),
+                  f"Build release {release} on {', '.join(behind)} (behind: left out of its\n"
+                  "deploy), switch and restart there? Up-to-date hosts are not touched.")
 
     def action_delete(self) -> None:
         release = self.selected

@@ -25,6 +25,7 @@ def ended_label(outcome: str, phase: str) -> str:
     """Where an ended operation stopped, in words ("barrier" is the engine's own)."""
     if outcome == "success":
         return "done"
+    outcome = outcome.replace("_", " ")
     return f"{outcome} before switch" if phase == "barrier" else f"{outcome} in {phase}"
 
 

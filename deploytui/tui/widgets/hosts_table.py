@@ -28,7 +28,7 @@ class Column:
 
 COLUMNS = [Column("name", "host", None, 0), Column("status", "status", 20, 1),
            Column("elapsed", "elapsed", 7, 5), Column("release", "current release", 15, 3),
-           Column("reach", "reach", 5, 4), Column("lock", "lock", 16, 6),
+           Column("reach", "reach", 9, 4), Column("lock", "lock", 16, 6),
            Column("roles", "roles", None, 7), Column("address", "address", None, 8),
            Column("last", "last output", 60, 2)]
 LAST_MIN = 20  # "last output" shrinks to what is left, down to this
@@ -36,7 +36,8 @@ TABLE_INTERVAL = 0.25  # s between refreshes of the hosts' elapsed and last-outp
 
 _PLAIN = {"release", "elapsed"}  # our own values: plain str cells
 _STATUS_STYLE = {"failed": "error", "done": "success", "switched": "success",
-                 "running": "primary", "cancelled": "warning", "stopped": "warning"}
+                 "running": "primary", "cancelled": "warning", "stopped": "warning",
+                 "rolled back": "warning"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class HostInfo:
     error: str = ""
     current: str = ""
     lock: str = ""
+    health: str = ""  # "", "healthy" or "unhealthy: role: what the check saw"
 
 
 class RowThrottle:
@@ -210,8 +212,12 @@ class HostsTable(DataTable):
     def set_info(self, host: str, info: HostInfo) -> None:
         if info.reachable is None:
             self._put(host, "reach", "…")
+        elif info.reachable and info.health.startswith("unhealthy"):
+            self._put(host, "reach", "unhealthy", self._style("error"))
+            self._put(host, "last", info.health, self._style("error"))
         elif info.reachable:
-            self._put(host, "reach", "yes", self._style("success"))
+            self._put(host, "reach", "healthy" if info.health else "yes",
+                      self._style("success"))
         else:
             self._put(host, "reach", "no", self._style("error"))
         self._put(host, "release", info.current or "-")
@@ -223,7 +229,8 @@ class HostsTable(DataTable):
                   ) -> None:
         """Status always; elapsed and last output only when `live` (the caller throttles
         those: under a flood every host's last line changes on every tick)."""
-        label = state.status + (f" · {state.phase}" if state.phase else "")
+        label = state.status + (f" · {state.phase}" if state.phase else "") + (
+            f" · {state.health}" if state.health else "")
         style = self._style(_STATUS_STYLE.get(state.status, "foreground"))
         self._put(host, "status", label, style)
         if state.error:
