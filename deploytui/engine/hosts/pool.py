@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from deploytui.config.model import Config, Host
+from deploytui.engine.hosts.context import SSHContext
 from deploytui.engine.hosts.local import LocalTransport
 from deploytui.engine.hosts.ssh import SSHTransport
 from deploytui.engine.hosts.transport import Transport, TransportError
@@ -22,12 +23,17 @@ TransportFactory = Callable[[Host], Transport]
 
 
 def transport_factory(config: Config, *, passphrase: str | None = None) -> TransportFactory:
-    """How this config reaches a host: local hosts run here, the rest over SSH."""
+    """How this config reaches a host: local hosts run here, the rest over SSH.
+
+    One factory serves one operation: its SSH hosts share one SSHContext (known_hosts
+    and ssh_config read once, one connection per jump host).
+    """
+    context = SSHContext(config.ssh, passphrase=passphrase)
 
     def make(host: Host) -> Transport:
         if host.transport == "local":
             return LocalTransport(host.name)
-        return SSHTransport(host, config.ssh, passphrase=passphrase)
+        return SSHTransport(host, config.ssh, passphrase=passphrase, context=context)
 
     return make
 
