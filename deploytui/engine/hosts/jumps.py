@@ -116,11 +116,11 @@ class JumpHost:
                 return
             self._lost = reason
             dependents = list(self._dependents)
-        with contextlib.suppress(Exception):
-            self.conn.close()
-        for on_lost in dependents:
+        for on_lost in dependents:  # first: whoever sees the close then knows why
             with contextlib.suppress(Exception):
                 on_lost(f"jump host {self.label}: {reason}")
+        with contextlib.suppress(Exception):
+            self.conn.close()
 
     def close(self) -> None:
         if self._watch is not None:

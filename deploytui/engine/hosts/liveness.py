@@ -101,9 +101,9 @@ class Watchdog:
             return
         entry.dead = True
         with contextlib.suppress(Exception):
-            entry.transport.close()
+            entry.on_dead(reason)  # first: whoever sees the close then knows why
         with contextlib.suppress(Exception):
-            entry.on_dead(reason)
+            entry.transport.close()
 
     def _send_probes(self) -> None:
         while (entry := self._probes.get()) is not None:
