@@ -74,11 +74,15 @@ class KnownHosts:
 
     @classmethod
     def load(cls, path: Path) -> KnownHosts:
-        index = cls(path)
         try:
             text = path.expanduser().read_text(errors="replace")
         except (FileNotFoundError, NotADirectoryError):
-            return index
+            text = ""
+        return cls.from_text(text, path)
+
+    @classmethod
+    def from_text(cls, text: str, path: Path | None = None) -> KnownHosts:
+        index = cls(path)
         for line in text.splitlines():
             index._parse(line)
         return index
