@@ -186,3 +186,73 @@ def test_a_changed_bastion_key_is_refused_naming_the_bastion(
     assert len(out) == TARGETS
     assert all("jump host bastion" in ln and "CHANGED host key, refused" in ln for ln in out)
     assert count.since() == (0, {0})
+
+
+def _pool_of(config: Config):
+    from deploytui.engine.hosts.pool import HostPool, transport_factory
+
+    env = config.projects["app"].environments["prod"]
+    return HostPool(env.hosts, transport_factory(config),
+                    max_parallel=config.ssh.max_parallel)
+
+
+@pytest.mark.parametrize("max_parallel", [None, 200])
+def test_sixty_hosts_on_one_stock_sshd_all_connect_whatever_max_parallel_is(
+        fleet40: Fleet, tmp_path: Path, max_parallel: int | None):
+    bastion = fleet40.hosts[0]
+    data = fleet40.config([bastion])
+    only = data["projects"]["app"]["environments"]["prod"]["hosts"]["host1"]
+    data["projects"]["app"]["environments"]["prod"]["hosts"] = {
+        f"alias{i}": {**only, "deploy_to": f"/srv/app/{i}"} for i in range(60)}
+    if max_parallel is not None:
+        data["ssh"]["max_parallel"] = max_parallel
+    config = load_config_text(json.dumps(data), "test.yml")
+    with _pool_of(config) as pool:
+        assert pool.connect() == {}, "handshakes past MaxStartups were dropped"
+    assert "past MaxStartups" not in bastion.sshd_log()
+
+
+def test_a_chain_of_jump_hosts_logs_in_once_per_hop(fleet40: Fleet, tmp_path: Path):
+    bastion, inner, targets = fleet40.hosts[0], fleet40.hosts[1], fleet40.hosts[2:12]
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_text(
+        f"Host bastion\n  HostName {bastion.address}\n  Port {bastion.port}\n"
+        f"Host inner\n  HostName {inner.address}\n  Port {inner.port}\n"
+        f"Host *\n  User {fleet40.user}\n  IdentityFile {fleet40.client_key}\n"
+        f"Host {' '.join(h.address for h in targets)}\n  ProxyJump bastion,inner\n")
+    data = fleet40.config(targets)
+    data["ssh"]["config"] = str(ssh_config)
+    config = load_config_text(json.dumps(data), "test.yml")
+    with _pool_of(config) as pool:
+        assert pool.connect() == {}
+        names = pool.map(lambda _h, t: t.run("hostname", capture=True).stdout.strip())
+    assert {o.value for o in names.values()} == {h.name for h in targets}
+    assert (bastion.connections(), inner.connections()) == (1, 1)
+
+
+def test_a_proxycommand_still_reaches_hosts_one_process_each(fleet40: Fleet, tmp_path: Path):
+    bastion, targets = fleet40.hosts[0], fleet40.hosts[1:4]
+    jump = " ".join(bastion.ssh_argv()[1:]).replace(f" {fleet40.user}@", " -W %h:%p "
+                                                      f"{fleet40.user}@")
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_text(f"Host {' '.join(h.address for h in targets)}\n"
+                          f"  Port {bastion.port}\n  ProxyCommand ssh {jump}\n")
+    data = fleet40.config(targets)
+    data["ssh"]["config"] = str(ssh_config)
+    config = load_config_text(json.dumps(data), "test.yml")
+    with _pool_of(config) as pool:
+        assert pool.connect() == {}
+        names = pool.map(lambda _h, t: t.run("hostname", capture=True).stdout.strip())
+    assert {o.value for o in names.values()} == {h.name for h in targets}
+    assert bastion.connections() == len(targets)
+
+
+def test_a_dead_bastion_is_reported_as_the_bastion_not_as_each_host(
+        fleet40: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    fleet40.hosts[0].kill()
+    assert cli(fleet40, tmp_path, "check", "app", "prod", "--connect") == 1
+    out = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("app ")]
+    bastion = fleet40.hosts[0]
+    assert len(out) == TARGETS
+    assert all(f"unreachable: jump host bastion: {bastion.address}:{bastion.port}:"
+               f" connection refused" in ln for ln in out), out[0]

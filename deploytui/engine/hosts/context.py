@@ -31,7 +31,8 @@ from deploytui.engine.hosts.ssh_errors import HandshakeDropped, HopError, is_ret
 if TYPE_CHECKING:
     from deploytui.engine.hosts.jumps import JumpHost
 
-HANDSHAKES_PER_SERVER = 8  # sshd's default MaxStartups 10:30:100 starts dropping past 10
+HANDSHAKES_PER_SERVER = 4  # sshd (default MaxStartups 10:30:100) counts a login until
+# its listener hears the child authenticated, a little after we do: keep a margin
 ATTEMPTS = 3
 _slots: dict[Hashable, threading.BoundedSemaphore] = {}
 _slots_lock = threading.Lock()
