@@ -33,7 +33,8 @@ class Watch:
     timeout: float
     on_dead: Callable[[str], None]
     next_probe: float = 0.0
-    sent_at: float | None = None
+    queued_at: float | None = None  # a probe is due (waiting for the prober)
+    sent_at: float | None = None  # ... and the prober began sending it
     reply: threading.Event = field(default_factory=threading.Event)
     dead: bool = False
 
@@ -83,16 +84,20 @@ class Watchdog:
     def _check(self, entry: Watch, now: float) -> None:
         if not entry.transport.is_active():
             self._declare_dead(entry, "connection lost")
-        elif entry.sent_at is not None:
+        elif entry.queued_at is not None:
+            sent_at = entry.sent_at
             if entry.reply.is_set():
-                entry.sent_at = None
+                entry.queued_at = entry.sent_at = None
                 entry.next_probe = now + entry.interval
-            elif now - entry.sent_at > entry.timeout:
+            elif sent_at is not None and now - sent_at > entry.timeout:
+                # counted from the send, not the queue: a probe stuck behind another
+                # connection's blocked send does not blame this one
                 self._declare_dead(entry, f"stopped answering (no reply to a keepalive"
                                           f" within {entry.timeout:g}s)")
         elif now >= entry.next_probe:
             entry.reply = threading.Event()
-            entry.sent_at = now
+            entry.sent_at = None
+            entry.queued_at = now
             self._probes.put(entry)
 
     def _declare_dead(self, entry: Watch, reason: str) -> None:
@@ -108,6 +113,7 @@ class Watchdog:
     def _send_probes(self) -> None:
         while (entry := self._probes.get()) is not None:
             transport = entry.transport
+            entry.sent_at = time.monotonic()
             with contextlib.suppress(Exception):
                 # the reply (success or failure) sets completion_event; nothing else of
                 # ours issues global requests on these transports
