@@ -256,3 +256,20 @@ def test_a_dead_bastion_is_reported_as_the_bastion_not_as_each_host(
     assert len(out) == TARGETS
     assert all(f"unreachable: jump host bastion: {bastion.address}:{bastion.port}:"
                f" connection refused" in ln for ln in out), out[0]
+
+
+def test_the_console_status_refresh_and_the_plan_log_in_to_the_bastion_once_each(
+        fleet40: Fleet, tmp_path: Path):
+    from deploytui.engine.operations.plan import build_plan
+    from deploytui.tui.operations import load_status
+
+    config = _load(fleet40, tmp_path)
+    count = Logins(fleet40)
+    status = load_status(config, "app", "prod")
+    assert all(status.reachable.values()) and len(status.reachable) == TARGETS
+    assert count.since() == (1, {1})
+    project = config.projects["app"]
+    plan = build_plan(config, DeployRequest(project, project.environments["prod"],
+                                            user="ann@laptop"))
+    assert plan.unreachable == {}
+    assert count.since() == (1, {1})

@@ -77,12 +77,18 @@ class StatusMixin(_AppBase):
         from deploytui.engine.hosts.hostkeys import add_host_key
 
         accepted = 0
+        asked: set[tuple[str, str]] = set()
         for host, err in unknown.items():
+            if (err.key_name, err.key_base64) in asked:
+                continue  # a bastion's key, met again through the next host behind it
+            asked.add((err.key_name, err.key_base64))
+            server = f"jump host {err.hop}" if getattr(err, "hop", None) else host
             known = str(self.config.ssh.known_hosts)
             ok = await self.push_screen_wait(HostKeyModal(
-                host, err.key_name, err.key_type, err.fingerprint, known))
+                server, err.key_name, err.key_type, err.fingerprint, known))
             if not ok:
-                self.notify(f"{host}: host key rejected; not connecting", severity="warning")
+                self.notify(f"{server}: host key rejected; not connecting",
+                            severity="warning")
                 continue
             await asyncio.to_thread(add_host_key, self.config.ssh.known_hosts, err.key_name,
                                     err.key_type, err.key_base64)
