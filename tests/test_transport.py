@@ -326,3 +326,18 @@ def test_threads_stay_bounded_one_liveness_watchdog_serves_every_connection(
     while any("liveness" in t.name for t in threading.enumerate()):
         assert time.monotonic() < deadline, "the watchdog outlived its last connection"
         time.sleep(0.05)
+
+
+def test_an_idle_healthy_connection_answers_its_keepalives_and_stays_usable(hosts, tmp_path):
+    config = _config(hosts, tmp_path, connect_timeout=1)  # a probe every 0.5 s, 1 s to answer
+    transport = _connected(config)
+    try:
+        watch = transport._watch
+        assert watch is not None
+        deadline = time.monotonic() + 10
+        while watch.replies < 4:  # four verdicts, each of which could have killed it
+            assert not watch.dead and time.monotonic() < deadline
+            time.sleep(0.05)
+        assert transport.run("echo alive", capture=True).stdout.strip() == "alive"
+    finally:
+        transport.close()

@@ -37,6 +37,7 @@ class Watch:
     sent_at: float | None = None  # ... and the prober began sending it
     reply: threading.Event = field(default_factory=threading.Event)
     dead: bool = False
+    replies: int = 0  # answered probes, for the curious (tests)
 
 
 class Watchdog:
@@ -87,6 +88,7 @@ class Watchdog:
         elif entry.queued_at is not None:
             sent_at = entry.sent_at
             if entry.reply.is_set():
+                entry.replies += 1
                 entry.queued_at = entry.sent_at = None
                 entry.next_probe = now + entry.interval
             elif sent_at is not None and now - sent_at > entry.timeout:
@@ -115,10 +117,22 @@ class Watchdog:
             transport = entry.transport
             entry.sent_at = time.monotonic()
             with contextlib.suppress(Exception):
-                # the reply (success or failure) sets completion_event; nothing else of
-                # ours issues global requests on these transports
-                transport.completion_event = entry.reply
-                transport.global_request("keepalive@openssh.com", wait=False)
+                _send_keepalive(transport, entry.reply)
+
+
+def _send_keepalive(transport: paramiko.Transport, reply: threading.Event) -> None:
+    """A keepalive that wants a reply, without waiting for it here.
+
+    `global_request(wait=False)` would also tell the server not to reply. The reply
+    (success or failure, sshd answers "failure") sets the transport's completion_event;
+    nothing else of ours issues global requests on these transports.
+    """
+    message = paramiko.Message()
+    message.add_byte(paramiko.common.cMSG_GLOBAL_REQUEST)
+    message.add_string("keepalive@openssh.com")
+    message.add_boolean(True)  # want_reply
+    transport.completion_event = reply
+    transport._send_user_message(message)  # what global_request does, minus the wait
 
 
 _watchdog = Watchdog()
