@@ -50,7 +50,7 @@ class SSHContext:
         self.passphrase = passphrase
         self.jumps = JumpHosts(self)
         self._known: KnownHosts | None = None
-        self._config: fabric.Config | None = None
+        self._ssh_config: paramiko.SSHConfig | None = None
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------ read once
@@ -60,18 +60,24 @@ class SSHContext:
                 self._known = KnownHosts.load(self.settings.known_hosts)
             return self._known
 
-    def fabric_config(self) -> fabric.Config:
-        """One Fabric config per operation, holding the ssh_config parsed once."""
+    def ssh_config(self) -> paramiko.SSHConfig:
+        """ssh_config parsed once per operation (an empty one when there is none)."""
         with self._lock:
-            if self._config is None:
+            if self._ssh_config is None:
                 path = self.settings.config
-                if path is not None and path.exists():
-                    cfg = fabric.Config(ssh_config=paramiko.SSHConfig.from_path(str(path)))
-                else:
-                    cfg = fabric.Config(overrides={"load_ssh_configs": False})
-                cfg.run.in_stream = False  # never forward our stdin (the console's keys)
-                self._config = cfg
-            return self._config
+                self._ssh_config = (paramiko.SSHConfig.from_path(str(path))
+                                    if path is not None and path.exists()
+                                    else paramiko.SSHConfig())
+            return self._ssh_config
+
+    def fabric_config(self) -> fabric.Config:
+        """A Fabric config of its own for each Connection (~0.5 ms): a Connection writes
+        into its config (inline_ssh_env), and invoke rebuilds the whole config on every
+        write, so a shared one reads as empty to other threads meanwhile. The parsed
+        ssh_config is shared: it is only ever read."""
+        cfg = fabric.Config(ssh_config=self.ssh_config())
+        cfg.run.in_stream = False  # never forward our stdin (the console's keys)
+        return cfg
 
     # ------------------------------------------------------------ connections
     def connection(self, address: str, *, user: str | None = None,
