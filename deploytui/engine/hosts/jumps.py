@@ -97,6 +97,17 @@ class JumpHost:
         except Exception as exc:
             raise self._hop_error(exc) from None
 
+    def silent_since(self, since: float) -> JumpHost | None:
+        """The outermost hop of this chain that has not answered since `since` (or is
+        dead): the one to blame when a host behind it stops answering."""
+        outer = self.parent.silent_since(since) if self.parent is not None else None
+        if outer is not None:
+            return outer
+        watch = self._watch
+        if self._lost is not None or (watch is not None and watch.last_reply < since):
+            return self
+        return None
+
     def depend(self, on_lost: LostCallback) -> None:
         """Call on_lost(reason) when this hop dies (at once if it already has)."""
         with self._lock:

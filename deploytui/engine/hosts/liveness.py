@@ -38,6 +38,7 @@ class Watch:
     reply: threading.Event = field(default_factory=threading.Event)
     dead: bool = False
     replies: int = 0  # answered probes, for the curious (tests)
+    last_reply: float = field(default_factory=time.monotonic)  # or when watching began
 
 
 class Watchdog:
@@ -89,6 +90,7 @@ class Watchdog:
             sent_at = entry.sent_at
             if entry.reply.is_set():
                 entry.replies += 1
+                entry.last_reply = now
                 entry.queued_at = entry.sent_at = None
                 entry.next_probe = now + entry.interval
             elif sent_at is not None and now - sent_at > entry.timeout:

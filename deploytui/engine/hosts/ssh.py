@@ -92,6 +92,14 @@ class SSHTransport:
 
     def _lost(self, reason: str) -> None:
         """Liveness said the connection (or a jump host in front of it) is gone."""
+        watch, via = self._watch, self._via
+        if via is not None and watch is not None and watch.sent_at is not None \
+                and not reason.startswith("jump host"):
+            # our own probe went unanswered: if the hop in front has been silent too,
+            # the hop is what froze (its own verdict may be a tick behind ours)
+            silent = via.silent_since(watch.sent_at)
+            if silent is not None:
+                reason = f"jump host {silent.label}: {reason}"
         self._dead_reason = (reason if reason.startswith(("jump host", "connection"))
                              else f"host {reason}")
         self._dead.set()
