@@ -78,6 +78,7 @@ def connect_report(config: Config, project: Project, envs: Sequence[Environment]
 
 def _connect_problem(error: Exception) -> str:
     """One line per way a host can fail; a jump host's failure is told as the jump host's."""
+    from deploytui.engine.errors import one_line
     from deploytui.engine.hosts.transport import (
         AuthFailed,
         HostKeyChanged,
@@ -102,8 +103,8 @@ def _connect_problem(error: Exception) -> str:
     if isinstance(error, Unreachable):
         return f"unreachable: {error.message}"
     if isinstance(error, TransportError):
-        return error.message
-    return str(error)
+        return one_line(error.message)
+    return one_line(error)
 
 
 def summary(config: Config, selection: Selection) -> str:

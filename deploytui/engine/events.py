@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -51,6 +51,20 @@ class PhaseFinished(Event):
 class HostLine(Event):
     host: str
     line: str
+    stream: Literal["out", "err", "info"] = "out"
+
+
+@dataclass(frozen=True)
+class HostLines(Event):
+    """Several consecutive lines of one host's stream, as one read delivered them.
+
+    Output travels in batches so that a flood costs one hand-off per read, not per line
+    (every sink takes one lock and makes one write per batch). Order within a host and
+    stream is the order of `lines`.
+    """
+
+    host: str
+    lines: tuple[str, ...]
     stream: Literal["out", "err", "info"] = "out"
 
 
@@ -104,6 +118,16 @@ class DeployFinished(Event):
 Sink = Callable[[Event], None]
 
 
+def each_line(events: Iterable[Event]) -> Iterator[HostLine]:
+    """Every output line in `events`, batches unpacked (for listeners that read lines)."""
+    for event in events:
+        if isinstance(event, HostLine):
+            yield event
+        elif isinstance(event, HostLines):
+            for line in event.lines:
+                yield HostLine(host=event.host, line=line, stream=event.stream, at=event.at)
+
+
 def discard(event: Event) -> None:
     """A sink that drops everything (tests, dry runs)."""
 
@@ -140,3 +164,8 @@ class Recorder:
     def of(self, kind: type) -> list:
         with self._lock:
             return [e for e in self.events if isinstance(e, kind)]
+
+    def lines(self) -> list[HostLine]:
+        """Every output line, one HostLine each (batches unpacked), in order."""
+        with self._lock:
+            return list(each_line(self.events))

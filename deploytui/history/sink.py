@@ -2,7 +2,8 @@
 
 One JournalSink per operation: it is a Sink (reacts to the engine's events) and owns
 that operation's log directory `<logs>/<project>/<env>/<started>-<id>/`, one
-`<host>.log` per host plus `_deploy.log` (phases and events).
+`<host>.log` per host plus `_deploy.log` (phases and events). Host lines are written
+as the tool wrote them (ANSI colour codes included), a batch per buffered write.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from deploytui.engine.events import (
     Event,
     HostFailed,
     HostLine,
+    HostLines,
     PhaseFinished,
 )
 from deploytui.history.journal import HostRecord, Journal
@@ -78,15 +80,16 @@ class JournalSink:
         if cached[0] != second:
             cached = self._stamp = (second, time.strftime("%H:%M:%S", time.localtime(second)))
         ts = cached[1]
-        if isinstance(event, HostLine):
+        if isinstance(event, HostLine | HostLines):
+            lines = event.lines if isinstance(event, HostLines) else (event.line,)
             tag = "" if event.stream == "out" else f"[{event.stream}] "
-            with self._lock:
-                if self._closed:
+            with self._lock:  # one lock and one (buffered) write per batch
+                if self._closed or not lines:
                     return
                 known = not self._hosts or event.host in self._hosts
                 target = self._host_file(event.host) if known else self._deploy_log
-                prefix = "" if known else f"[{event.host}] "
-                target.write(f"{ts} {prefix}{tag}{event.line}\n")
+                prefix = f"{ts} {tag}" if known else f"{ts} [{event.host}] {tag}"
+                target.write(prefix + ("\n" + prefix).join(lines) + "\n")
             return
         self._on_event(event, ts)
 

@@ -20,6 +20,7 @@ from deploytui.engine.events import (
     Event,
     HostFailed,
     HostLine,
+    HostLines,
     HostStepDone,
     HostStepStarted,
     PhaseFinished,
@@ -29,18 +30,38 @@ from deploytui.engine.events import (
 )
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+# every escape sequence except SGR (colour/bold: `ESC [ … m`), which the log pane renders
+_NOT_SGR = re.compile(r"\x1b\[[0-?]*[ -/]*[@-ln-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"
+                      r"|\x1b[@-Z\\-_]|\x1b(?!\[)")
+_SGR = re.compile(r"\x1b\[[0-?]*[ -/]*m")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL_BUT_ESC = re.compile(r"[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f]")
 
 
-def clean_line(line: str) -> str:
-    """One printable line: ANSI removed, a `\\r` progress redraw reduced to its last state."""
+def clean_line(line: str, *, colour: bool = False) -> str:
+    """One printable line: a `\\r` progress redraw reduced to its last state, escape
+    sequences removed, except (with `colour`) SGR colour codes for the log pane."""
     if line.isprintable():  # the common case (no ESC, \r, \t or control): no regex work
         return line
-    line = _ANSI.sub("", line)
+    line = (_NOT_SGR if colour else _ANSI).sub("", line)
     if "\r" in line:
         parts = [p for p in line.split("\r") if p]
         line = parts[-1] if parts else ""
-    return _CONTROL.sub("", line.replace("\t", "    "))
+    return (_CONTROL_BUT_ESC if colour else _CONTROL).sub("", line.replace("\t", "    "))
+
+
+SHOWN_CHARS = 10_000  # a longer line is shortened in the console (whole in the log file)
+
+
+def shortened(line: str) -> str:
+    if len(line) <= SHOWN_CHARS:
+        return line
+    return f"{line[:SHOWN_CHARS]}… ({len(line) - SHOWN_CHARS} more characters in the log file)"
+
+
+def plain(line: str) -> str:
+    """`line` without its colour codes (for one-line summaries such as the hosts table)."""
+    return _SGR.sub("", line) if "\x1b" in line else line
 
 
 @dataclass(frozen=True)
@@ -126,8 +147,15 @@ class LogBuffer:
             self._started = self._finished = None
 
     def _apply(self, event: Event) -> None:
-        if isinstance(event, HostLine):
-            self._append(event.host, clean_line(event.line))
+        if isinstance(event, HostLines):
+            lines = list(event.lines)
+            if not "".join(lines).isprintable():  # one C-speed scan for the whole batch
+                lines = [clean_line(ln, colour=True) for ln in lines]
+            if max(map(len, lines), default=0) > SHOWN_CHARS:
+                lines = [shortened(ln) for ln in lines]
+            self._extend(event.host, lines)
+        elif isinstance(event, HostLine):
+            self._append(event.host, shortened(clean_line(event.line, colour=True)))
         elif isinstance(event, HostStepStarted):
             self._busy.add(event.host)
             state = self._state(event.host)
@@ -198,22 +226,30 @@ class LogBuffer:
         self._changed.add(host)
 
     def _append(self, host: str, line: str) -> None:
-        """Per line: plain strings into bounded deques (strings are not GC-tracked)."""
+        self._extend(host, [line])
+
+    def _extend(self, host: str, lines: list[str]) -> None:
+        """A batch: plain strings into bounded deques (strings are not GC-tracked); only
+        the last `max_lines` of a flood are ever kept, so only they are prefixed."""
         kept = self._lines.get(host)
         if kept is None:
             kept = self._lines[host] = deque(maxlen=self.max_lines)
             self._pending[host] = deque(maxlen=self.max_lines)
             self._prefixes[host] = f"{host:<{self.prefix_width}} │ "
-        kept.append(line)
-        self._pending[host].append(line)
-        tagged = self._prefixes[host] + line
-        self._all.append(tagged)
-        self._pending_all.append(tagged)
-        if line.strip():
-            self._last[host] = line
-            if host not in self._states:
-                self._states[host] = HostState()
-            self._changed.add(host)
+        recent = lines[-self.max_lines:]
+        kept.extend(recent)
+        self._pending[host].extend(recent)
+        prefix = self._prefixes[host]
+        tagged = [prefix + line for line in recent]
+        self._all.extend(tagged)
+        self._pending_all.extend(tagged)
+        for line in reversed(recent):
+            if line.strip():
+                self._last[host] = plain(line)
+                if host not in self._states:
+                    self._states[host] = HostState()
+                self._changed.add(host)
+                break
 
     def _view(self, host: str) -> HostState:
         """The state with its newest line merged in (stored back: read again, no copy)."""

@@ -21,7 +21,7 @@ from deploytui.engine.hosts.transport import (
     Cancelled,
     CommandResult,
     CommandTimedOut,
-    LineCallback,
+    LinesCallback,
     TransportError,
 )
 
@@ -44,7 +44,7 @@ class LocalTransport:
         self,
         command: str,
         *,
-        on_line: LineCallback | None = None,
+        on_lines: LinesCallback | None = None,
         timeout: float | None = None,
         cancel: threading.Event | None = None,
         env: Mapping[str, str] | None = None,
@@ -59,8 +59,9 @@ class LocalTransport:
         )
         with self._lock:
             self._procs.add(proc)
-        out = LineSplitter((lambda ln: on_line(ln, "out")) if on_line else None, capture=capture)
-        err = LineSplitter((lambda ln: on_line(ln, "err")) if on_line else None)
+        out = LineSplitter((lambda lines: on_lines(lines, "out")) if on_lines else None,
+                           capture=capture)
+        err = LineSplitter((lambda lines: on_lines(lines, "err")) if on_lines else None)
         try:
             self._feed_stdin(proc, env_block(env) + (stdin or b""))
             self._pump(proc, out, err, started, timeout, cancel)

@@ -33,7 +33,7 @@ from deploytui.engine.hosts.transport import (
     CommandResult,
     CommandTimedOut,
     ConnectionLost,
-    LineCallback,
+    LinesCallback,
     TransportError,
 )
 from deploytui.engine.shell import q
@@ -125,7 +125,7 @@ class SSHTransport:
         self,
         command: str,
         *,
-        on_line: LineCallback | None = None,
+        on_lines: LinesCallback | None = None,
         timeout: float | None = None,
         cancel: threading.Event | None = None,
         env: Mapping[str, str] | None = None,
@@ -134,8 +134,9 @@ class SSHTransport:
     ) -> CommandResult:
         started = time.monotonic()
         chan = self._session()
-        out = LineSplitter((lambda ln: on_line(ln, "out")) if on_line else None, capture=capture)
-        err = LineSplitter((lambda ln: on_line(ln, "err")) if on_line else None)
+        out = LineSplitter((lambda lines: on_lines(lines, "out")) if on_lines else None,
+                           capture=capture)
+        err = LineSplitter((lambda lines: on_lines(lines, "err")) if on_lines else None)
         try:
             chan.exec_command(wrapper_command(command, bool(env)))
             payload = env_block(env) + (stdin or b"")

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
+from deploytui.engine.errors import failure_line
+
 Stream = Literal["out", "err"]
-LineCallback = Callable[[str, Stream], None]
+LinesCallback = Callable[[list[str], Stream], None]  # one call per read: its lines
 
 
 @dataclass(frozen=True)
@@ -28,12 +30,9 @@ class CommandResult:
         return self.exit_code == 0
 
     def last_line(self) -> str:
-        """The most telling line for a one-line error: stderr's last, else stdout's."""
-        for text in (self.stderr, self.stdout):
-            lines = [ln for ln in text.splitlines() if ln.strip()]
-            if lines:
-                return lines[-1].strip()
-        return f"exit status {self.exit_code}"
+        """The most telling line for a one-line error (errors.failure_line's rule over
+        stderr, then stdout)."""
+        return failure_line(self.stderr, self.stdout) or f"exit status {self.exit_code}"
 
 
 class TransportError(Exception):
@@ -128,7 +127,7 @@ class Transport(Protocol):
         self,
         command: str,
         *,
-        on_line: LineCallback | None = None,
+        on_lines: LinesCallback | None = None,
         timeout: float | None = None,
         cancel: threading.Event | None = None,
         env: Mapping[str, str] | None = None,
@@ -137,7 +136,8 @@ class Transport(Protocol):
     ) -> CommandResult:
         """Run `command` under bash on the host; never raises for a non-zero exit.
 
-        Lines are delivered to `on_line` as they arrive (without the newline). On
+        Lines are delivered to `on_lines` as they arrive, a batch per read (without the
+        newline; a line that does not end in one ends at the command's end). On
         timeout or cancel the command's whole process group is terminated on the host
         before CommandTimedOut / Cancelled is raised. `env` values are passed without
         appearing in any command line (safe for secrets); `stdin` is written then
