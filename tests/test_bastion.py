@@ -16,7 +16,7 @@ from fleet import Fleet, FleetHost, FleetUnavailable
 from deploytui.cli import main
 from deploytui.config import load_config_text
 from deploytui.config.model import Config
-from deploytui.engine.events import HostLine
+from deploytui.engine.events import Event, each_line
 from deploytui.engine.operations.deploy import DeployRequest, run_deploy
 
 TARGETS = 40
@@ -149,8 +149,8 @@ def test_a_bastion_frozen_mid_build_fails_every_host_within_bounds_and_switches_
     froze = threading.Event()
     froze_at: list[float] = []
 
-    def sink(event: object) -> None:
-        if (isinstance(event, HostLine) and "slow mirror" in event.line
+    def sink(event: Event) -> None:
+        if (any("slow mirror" in e.line for e in each_line([event]))
                 and not froze.is_set()):
             froze.set()
             bastion.freeze()
