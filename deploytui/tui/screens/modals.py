@@ -174,11 +174,16 @@ async def ask_host_keys(app: App[int], known_hosts: Path,
     from deploytui.engine.hosts.hostkeys import add_host_key
 
     accepted = 0
+    asked: set[tuple[str, str]] = set()
     for host, err in unknown.items():
+        if (err.key_name, err.key_base64) in asked:
+            continue  # a bastion's key, met again through the next host behind it
+        asked.add((err.key_name, err.key_base64))
+        server = f"jump host {err.hop}" if err.hop else host
         ok = await app.push_screen_wait(HostKeyModal(
-            host, err.key_name, err.key_type, err.fingerprint, str(known_hosts)))
+            server, err.key_name, err.key_type, err.fingerprint, str(known_hosts)))
         if not ok:
-            app.notify(f"{host}: host key rejected; not connecting", severity="warning")
+            app.notify(f"{server}: host key rejected; not connecting", severity="warning")
             continue
         await asyncio.to_thread(add_host_key, known_hosts, err.key_name, err.key_type,
                                 err.key_base64)
