@@ -58,21 +58,18 @@ def run(fleet: Any, *, hosts: int, runs: int, warm_up: bool = True) -> dict[str,
 
 def _run(fleet: Any, targets: list[Any], bastion: Any, runs: int, workdir: Path,
          warm_up: bool) -> dict[str, Any]:
-    prefix = targets[0].address.rsplit(".", 1)[0]
-    ssh_config = workdir / "ssh_config"
+    ssh_config = workdir / "ssh_config"  # what a user writes: an alias, then ProxyJump
     ssh_config.write_text(
-        f"Host {bastion.address}\n"
-        f"  User {fleet.user}\n  Port {bastion.port}\n"
-        f"  IdentityFile {fleet.client_key}\n  IdentitiesOnly yes\n"
-        f"  UserKnownHostsFile {fleet.known_hosts}\n\n"
-        f"Host {prefix}.* !{bastion.address}\n"
-        f"  ProxyJump {fleet.user}@{bastion.address}:{bastion.port}\n")
+        f"Host bastion\n  HostName {bastion.address}\n  Port {bastion.port}\n"
+        f"  User {fleet.user}\n  IdentityFile {fleet.client_key}\n"
+        f"Host {' '.join(h.address for h in targets)}\n  ProxyJump bastion\n")
     n = len(targets)
-    configs = {
-        "direct": tools.write_config(fleet, workdir / "direct.yml", targets, deploy_to=DT),
-        "bastion": tools.write_config(fleet, workdir / "bastion.yml", targets, deploy_to=DT,
-                                      ssh={"config": str(ssh_config)}),
-    }
+    configs = {}
+    for how, ssh in (("direct", {}), ("bastion", {"config": str(ssh_config)})):
+        data = fleet.config(hosts=targets, build=tools.BUILD, roles={"web": {}}, deploy_to=DT)
+        data["ssh"].pop("connect_timeout", None)  # product defaults but for the fleet's files
+        data["ssh"].update(ssh)
+        configs[how] = fleet.write_config(workdir / f"{how}.yml", data)
     env = tools.env(workdir / "data")
     samples: dict[str, list[Measured]] = {"direct": [], "bastion": []}
     logins: list[int] = []
