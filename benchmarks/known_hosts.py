@@ -103,11 +103,17 @@ def run(fleet: Any, *, hosts: int, lines: int, runs: int, warm_up: bool = True
 
 def _run(fleet: Any, n: int, lines: int, runs: int, workdir: Path, warm_up: bool
          ) -> dict[str, Any]:
-    big = workdir / "known_hosts.big"
-    big.write_text(generate(Path(fleet.known_hosts).read_text(), lines))
-    small_lines = sum(1 for x in Path(fleet.known_hosts).read_text().splitlines() if x.strip())
+    # the small file: the deployed hosts' own lines only (a fleet of 200 has 200 lines)
+    names = {f"[{h.address}]:{h.port}" for h in fleet.hosts[:n]}
+    own = "".join(line + "\n" for line in Path(fleet.known_hosts).read_text().splitlines()
+                  if line.split(" ", 1)[0] in names)
+    small, big = workdir / "known_hosts.small", workdir / "known_hosts.big"
+    small.write_text(own)
+    big.write_text(generate(own, lines))
+    small_lines = len(names)
     configs = {
-        "small": tools.write_config(fleet, workdir / "small.yml", n, deploy_to=DT),
+        "small": tools.write_config(fleet, workdir / "small.yml", n, deploy_to=DT,
+                                    ssh={"known_hosts": str(small)}),
         "big": tools.write_config(fleet, workdir / "big.yml", n, deploy_to=DT,
                                   ssh={"known_hosts": str(big)}),
     }
