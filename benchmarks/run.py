@@ -112,11 +112,14 @@ def main(argv: list[str] | None = None) -> int:
                 results["errors"][name] = "".join(
                     traceback.format_exception_only(type(exc), exc)).strip()
                 results["errors"][name + "_traceback"] = traceback.format_exc()
+            write_partial(results, Path(args.out))
     finally:
         if fleet is not None:
             fleet.stop()
     results["total_seconds"] = round(time.perf_counter() - began, 1)
     json_path, md_path = write(results, Path(args.out))
+    for name in ("partial.json", "partial.md"):
+        (Path(args.out) / name).unlink(missing_ok=True)
     log(f"wrote {json_path} and {md_path}")
     print(md_path.read_text())
     return 0
@@ -187,6 +190,13 @@ def _one(name: str, args: argparse.Namespace, fleet: Any) -> dict[str, Any]:
         return startup.run(runs=1 if args.quick else 5,
                            projects=2 if args.quick else 20)
     raise ValueError(name)
+
+
+def write_partial(results: dict[str, Any], out: Path) -> None:
+    """What is done so far (partial.json/.md), so a run stopped midway loses nothing."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "partial.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    (out / "partial.md").write_text(report.markdown(results))
 
 
 def write(results: dict[str, Any], out: Path) -> tuple[Path, Path]:
