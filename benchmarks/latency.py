@@ -34,6 +34,7 @@ def start_relay(fleet: Any, hosts: list[Any], delay: float, workdir: Path
     pairs = [f"{h.address}:{RELAY_PORT}={h.address}:{h.port}" for h in hosts]
     proc = subprocess.Popen([sys.executable, "-m", "benchmarks.relay", "--delay", str(delay),
                              *pairs], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                            stderr=subprocess.DEVNULL,  # asyncio's noise when it is killed
                             env=tools.env(workdir))
     if proc.stdout is None or proc.stdout.readline().strip() != "ready":
         proc.kill()
