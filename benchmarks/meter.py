@@ -153,6 +153,14 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, 9)
 
 
+def _verdict(m: Measured) -> str:
+    """A failed run's one line: deploytui's own `deploytui: ...` line, else the last one."""
+    lines = (m.stderr_tail.strip() or m.stdout_tail.strip() or "?").splitlines()
+    if m.timed_out:
+        return f"stopped after {m.wall:.0f} s"
+    return next((x for x in lines if x.startswith("deploytui:")), lines[-1])[:1500]
+
+
 def summary(samples: list[Measured]) -> dict[str, Any]:
     """Medians of the successful samples (None when none succeeded), and the failures."""
     from benchmarks.common import median
@@ -166,7 +174,6 @@ def summary(samples: list[Measured]) -> dict[str, Any]:
         "median_machine_cpu": median(s.machine_cpu for s in good),
         "peak_threads": max((s.peak_threads for s in good), default=None),
         "peak_rss_mb": max((s.peak_rss_mb for s in good), default=None),
-        "first_error": next((s.stderr_tail.strip().splitlines()[-1:] or ["?"]
-                             for s in samples if not s.ok), [None])[0],
+        "first_error": next((_verdict(s) for s in samples if not s.ok), None),
         "timed_out": sum(1 for s in samples if s.timed_out),
     }

@@ -129,5 +129,7 @@ def _next_release_second(used: set[str]) -> None:
 
 def _check(m: Measured, what: str) -> None:
     if not m.ok:
-        raise RuntimeError(f"{what} failed (exit {m.returncode}): "
-                           f"{m.stderr_tail.strip()[-400:] or m.stdout_tail.strip()[-400:]}")
+        said = (m.stderr_tail.strip() or m.stdout_tail.strip()).splitlines()
+        # deploytui's own one-line verdict if there is one, else the end of the output
+        line = next((x for x in said if x.startswith("deploytui:")), " | ".join(said[-3:]))
+        raise RuntimeError(f"{what} failed (exit {m.returncode}): {line[:1500]}")
