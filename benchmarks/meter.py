@@ -100,7 +100,7 @@ def _drain(stream: Any, counter: list[int], tail: list[bytes]) -> None:
         if not chunk:
             break
         counter[0] += chunk.count(b"\n")
-        last = (last + chunk)[-4000:]
+        last = (last + chunk)[-16000:]
     tail.append(last)
 
 
@@ -143,7 +143,7 @@ def run_measured(argv: Sequence[str], *, env: dict[str, str] | None = None,
         cpu_sys=usage.ru_stime, peak_rss_mb=peak[1] / 1024,
         peak_threads=peak[0], machine_cpu=machine, timed_out=timed_out,
         stdout_lines=out_lines[0],
-        stdout_tail=(out_tail[0] if out_tail else b"").decode(errors="replace")[-1500:],
+        stdout_tail=(out_tail[0] if out_tail else b"").decode(errors="replace")[-6000:],
         stderr_tail=(err_tail[0] if err_tail else b"").decode(errors="replace")[-1500:])
 
 
