@@ -144,7 +144,7 @@ def run_measured(argv: Sequence[str], *, env: dict[str, str] | None = None,
         peak_threads=peak[0], machine_cpu=machine, timed_out=timed_out,
         stdout_lines=out_lines[0],
         stdout_tail=(out_tail[0] if out_tail else b"").decode(errors="replace")[-6000:],
-        stderr_tail=(err_tail[0] if err_tail else b"").decode(errors="replace")[-1500:])
+        stderr_tail=(err_tail[0] if err_tail else b"").decode(errors="replace")[-6000:])
 
 
 def _kill_group(pid: int) -> None:
