@@ -58,6 +58,8 @@ def scale(d: dict[str, Any]) -> list[str]:
                        f"{_f(t['median_cpu'])} / {_f(f['median_cpu'])} | "
                        f"{_f(t['median_machine_cpu'], '{:.1f}')} / "
                        f"{_f(f['median_machine_cpu'], '{:.1f}')} | {goal} |")
+    for n, why in d.get("failed_sizes", {}).items():
+        out += ["", f"**{n} hosts: not measured: {why}**"]
     out += ["", "Peak threads and peak RSS (VmHWM) of the deploying process during a deploy:",
             "", "| hosts | deploytui threads | deploytui RSS MB | Fabric threads | "
             "Fabric RSS MB |", "|---:|---:|---:|---:|---:|"]

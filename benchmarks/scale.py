@@ -37,8 +37,15 @@ FAB = "/srv/app/bench-scale-fabric"
 def run(fleet: Any, sizes: list[int], runs: int, warm_up: bool = True) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="deploytui-bench-scale-"))
     try:
-        return {"runs": runs, "build": tools.BUILD, "by_hosts": {
-            str(n): _size(fleet, n, runs, workdir, warm_up) for n in sizes}}
+        out: dict[str, Any] = {"runs": runs, "build": tools.BUILD, "by_hosts": {},
+                               "failed_sizes": {}}
+        for n in sizes:  # a size that breaks must not lose the sizes measured before it
+            try:
+                out["by_hosts"][str(n)] = _size(fleet, n, runs, workdir, warm_up)
+            except RuntimeError as exc:
+                log(f"scale: {n} host(s) FAILED: {exc}")
+                out["failed_sizes"][str(n)] = str(exc)
+        return out
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
