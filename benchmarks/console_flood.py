@@ -178,6 +178,16 @@ async def measure(n_hosts: int, lines: int, rate: float, config_path: str | None
             app.runner._start("deploy", "app", "prod", flood(app, hosts, lines, rate, marks))
         latencies: list[float] = []
         when: list[float] = []
+        unanswered: list[float] = []
+        ended: list[float] = []
+
+        async def watch_end() -> None:  # the deploy's end, apart from key sampling
+            while app.runner.running:
+                await asyncio.sleep(0.01)
+            ended.append(time.perf_counter())
+            done.set()  # a key still waiting need not wait any longer
+
+        watcher = asyncio.create_task(watch_end())
         await pilot.press("f")  # the pilot's own path once (waits for idle) ...
         while app.runner.running:
             # ... then the same key event the pilot (and a terminal driver) sends, without
@@ -193,10 +203,13 @@ async def measure(n_hosts: int, lines: int, rate: float, config_path: str | None
             if len(ran) > before:
                 latencies.append(ran[before] - t0)
                 when.append(t0)
+            elif app.runner.running:
+                unanswered.append(t0)  # a key the console never acted on within 30 s
             await asyncio.sleep(0.1)
+        await watcher
         ui_cpu = time.thread_time() - ui_cpu0
         if config_path:
-            marks["produce_end"] = time.perf_counter()
+            marks["produce_end"] = ended[0]
             res = app.runner.result
             marks["outcome"] = getattr(res, "outcome", repr(res))  # type: ignore[assignment]
         if len(ran) % 2:
@@ -237,6 +250,7 @@ async def measure(n_hosts: int, lines: int, rate: float, config_path: str | None
              for w, x in zip(when, lat_ms, strict=True)), key=lambda p: -p[1])[:5],
         "producing_seconds_for_reference": round(produce, 2),
         "deploy_outcome": marks.get("outcome"),
+        "keys_unanswered": len(unanswered),
     }
 
 
