@@ -48,7 +48,13 @@ class PhaseClock:
         self._lock = threading.Lock()
 
     def __call__(self, event: Any) -> None:
-        from deploytui.engine.events import HostLine, HostStepDone, PhaseFinished, PhaseStarted
+        from deploytui.engine.events import (
+            HostLine,
+            HostLines,
+            HostStepDone,
+            PhaseFinished,
+            PhaseStarted,
+        )
 
         now = time.perf_counter()
         with self._lock:
@@ -56,6 +62,8 @@ class PhaseClock:
                 self.started[event.phase] = now
             elif isinstance(event, PhaseFinished) and event.phase in self.started:
                 self.took[event.phase] = now - self.started[event.phase]
+            elif isinstance(event, HostLines):  # output arrives in batches
+                self.lines += len(event.lines)
             elif isinstance(event, HostLine):
                 self.lines += 1
             elif isinstance(event, HostStepDone):

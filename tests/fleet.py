@@ -27,10 +27,12 @@ import fcntl
 import grp
 import os
 import pwd
+import resource
 import secrets
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import threading
@@ -56,7 +58,8 @@ SLOTS_DIR = Path("/var/tmp/deploytui-fleet-slots")
 SUDOERS = Path("/etc/sudoers.d/deploytui-fleet")
 MARKER_PREFIX = ".deploytui-"
 HOME_KEEP = (".ssh", ".gitconfig")  # what reset leaves in a host's home
-BANNER_TIMEOUT = 15.0
+SIGNAL_TIMEOUT = 15.0  # for stopped/killed processes to show it: a hang detector only
+START_TIMEOUT = 30.0  # for every host to listen; 200 hosts take ~10 s on a loaded 2-core box
 
 
 class FleetUnavailable(Exception):
@@ -94,15 +97,6 @@ def _signal_all(pids: Iterable[int], sig: int) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
-
-
-def _ssh_banner(address: str, port: int, timeout: float = 1.0) -> bool:
-    """True when an SSH server answers on address:port with its version banner."""
-    try:
-        with socket.create_connection((address, port), timeout=timeout) as sock:
-            return sock.recv(64).startswith(b"SSH-")
-    except OSError:
-        return False
 
 
 def _ed25519_keypair() -> tuple[bytes, str]:
@@ -224,24 +218,40 @@ def _group_exists(name: str) -> bool:
 
 
 def _kill_stale_fleet(root: str) -> None:
-    """Kill what a crashed session left of its fleet at `root`: sshd and its sessions."""
-    namespaces = set()
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            cmdline = Path(f"/proc/{entry.name}/cmdline").read_bytes()
-            if f"{root}/".encode() in cmdline:
-                ns = _mnt_ns(int(entry.name))
-                if ns is not None:
-                    namespaces.add(ns)
-    for _ in range(100):
-        groups = _pids_by_ns()
-        pids = [pid for ns in namespaces for pid in groups.get(ns, [])]
-        if not pids:
-            break
-        _signal_all(pids, signal.SIGKILL)
-        time.sleep(0.01)
+    """Kill what a crashed session left of its fleet at `root`: sshd and its sessions.
+
+    A host is found by its launch command line (`-f ROOT/hosts/NAME/sshd_config`), then
+    killed with its whole namespace. A namespace shared with this process or with init
+    is never a host's: an ssh client or editor naming a file under `root` lives there, and
+    "every process in it" would be the whole machine.
+    """
+    shared = {_mnt_ns(os.getpid()), _mnt_ns(1), None}
+    hosts_dir = f"{root}/hosts/".encode()
+    pinned: dict[str, int] = {}  # held open while we kill: see FleetHost._pin_ns
+    try:
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError):
+                argv = Path(f"/proc/{entry.name}/cmdline").read_bytes().split(b"\0")
+                if not any(arg.startswith(hosts_dir) for arg in argv):
+                    continue
+                fd = os.open(f"/proc/{entry.name}/ns/mnt", os.O_RDONLY)
+                ns = f"mnt:[{os.fstat(fd).st_ino}]"
+                if ns in shared or ns in pinned:
+                    os.close(fd)
+                else:
+                    pinned[ns] = fd
+        for _ in range(100):
+            groups = _pids_by_ns()
+            pids = [pid for ns in pinned for pid in groups.get(ns, [])]
+            if not pids:
+                break
+            _signal_all(pids, signal.SIGKILL)
+            time.sleep(0.01)
+    finally:
+        for fd in pinned.values():
+            os.close(fd)
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -264,6 +274,15 @@ def _acquire_slot(preferred: int) -> tuple[int, IO[str]]:
     raise RuntimeError(f"all {MAX_SLOTS} fleet slots are taken")
 
 
+def _reserve_fds(n: int) -> None:
+    """Raise this process's open-file limit by what n hosts hold (one pinned namespace
+    each), so the fleet does not eat into the budget of the code under test."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY:
+        wanted = soft + n if hard == resource.RLIM_INFINITY else min(hard, soft + n)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
 def _worker_index() -> int:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     return int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
@@ -279,7 +298,8 @@ class FleetHost:
         self.port = port
         self.root = root  # this host's private dirs, as seen from outside
         self._proc: subprocess.Popen[bytes] | None = None
-        self._ns: str | None = None
+        self._ns: str | None = None  # "mnt:[N]", valid only while _ns_fd pins it
+        self._ns_fd: int | None = None
         self._frozen = False
         self._lock = threading.RLock()
 
@@ -346,10 +366,27 @@ class FleetHost:
         return subprocess.run(["nsenter", "-t", str(pid), "-m", "-u", "--", "/bin/sh", "-c", cmd],
                               capture_output=True, text=True, stdin=subprocess.DEVNULL)
 
+    def processes(self) -> list[str]:
+        """The command line of every process running on this host, e.g. to assert that a
+        cancelled command is gone. (`pgrep` inside a host lists the whole machine's: hosts
+        share the PID namespace, and other test sessions run the very same commands.)"""
+        with self._lock:
+            found = []
+            for pid in _pids_by_ns().get(self._live_ns(), []):
+                with contextlib.suppress(OSError):
+                    argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0")
+                    found.append(argv.replace(b"\0", b" ").decode(errors="replace"))
+            return found
+
     # -- faults ------------------------------------------------------------------------
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        """The pid of the host's sshd, which stays the same until kill() or restart()."""
+        return self._proc.pid if self._proc is not None else None
 
     @property
     def frozen(self) -> bool:
@@ -367,7 +404,7 @@ class FleetHost:
         with self._lock:
             ns = self._live_ns()
             stopped: set[int] = set()
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + SIGNAL_TIMEOUT
             while True:
                 pids = set(_pids_by_ns().get(ns, []))
                 new = pids - stopped
@@ -393,7 +430,7 @@ class FleetHost:
         with self._lock:
             if not self.running:
                 self._spawn()
-                _await_banners([self])
+                _await_listening([self])
 
     def reset(self) -> None:
         """Back to a fresh host: thawed, running, no stray session, empty /srv/app and
@@ -418,9 +455,10 @@ class FleetHost:
         return self._ns
 
     def _spawn(self) -> None:
-        """Start sshd in new mount+UTS namespaces; returns at once (see _await_banners)."""
+        """Start sshd in new mount+UTS namespaces; returns at once (see _await_listening)."""
         if self._proc is not None:
             self._kill(keep_listener=False)  # sessions that outlived a killed sshd
+        self._release_ns()
         r = self.root
         script = (
             "set -e\n"
@@ -443,29 +481,37 @@ class FleetHost:
                 stdin=subprocess.DEVNULL, stdout=launch_log, stderr=launch_log,
                 start_new_session=True,  # Ctrl-C in the terminal is for pytest, not hosts
             )
+
+    def _pin_ns(self, pid: int) -> None:
+        """Note the mount namespace of `pid` as this host's, holding it open.
+
+        The kernel gives a new namespace the lowest free number, so the number of a host
+        whose processes all died goes at once to the next namespace made on the machine:
+        another host's. Held open, the namespace (empty or not) keeps its number, so
+        signalling "every process in ns N" never reaches a host this one does not own.
+        """
+        fd = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY)
+        self._release_ns()
+        self._ns_fd = fd
+        self._ns = f"mnt:[{os.fstat(fd).st_ino}]"
+
+    def _release_ns(self) -> None:
+        """Forget the namespace (its number may then go to another host's)."""
+        if self._ns_fd is not None:
+            os.close(self._ns_fd)
+        self._ns_fd = None
         self._ns = None
 
     def _kill(self, keep_listener: bool) -> None:
         """SIGKILL every process in the host's namespace (all but sshd if keep_listener)."""
-        keep = self._proc.pid if keep_listener and self._proc is not None else None
-        deadline = time.monotonic() + 5
-        while True:
-            pids = set(_pids_by_ns().get(self._ns, [])) if self._ns else set()
-            if not keep_listener and self.running and self._proc is not None:
-                pids.add(self._proc.pid)
-            if keep is not None:
-                pids.discard(keep)
-            if not pids:
-                break
-            _signal_all(pids, signal.SIGKILL)
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{self.name}: processes {sorted(pids)} survive SIGKILL")
-            time.sleep(0.003)
-        if not keep_listener and self._proc is not None:
-            self._proc.wait()
+        _kill_hosts([self], keep_listener)
 
     def _clean(self) -> None:
         self._kill(keep_listener=True)  # a straggling build must not write after the wipe
+        self._wipe()
+
+    def _wipe(self) -> None:
+        """Empty /srv/app and /tmp, reset the home and the sshd log (sessions killed)."""
         uid = self.fleet.uid
         srv = self.root / "srv"
         _empty_dir(srv)
@@ -483,28 +529,89 @@ class FleetHost:
         os.truncate(self.root / "sshd.log", 0)  # sshd appends (O_APPEND): safe to truncate
 
 
-def _await_banners(hosts: list[FleetHost], timeout: float = BANNER_TIMEOUT) -> None:
-    """Wait until every host's sshd answers with an SSH banner; then note its namespace."""
+def _kill_hosts(hosts: list[FleetHost], keep_listener: bool) -> None:
+    """SIGKILL every process in these hosts' namespaces (all but each sshd if
+    keep_listener), with one /proc scan a round for all of them, not one per host."""
+    deadline = time.monotonic() + SIGNAL_TIMEOUT
+    while True:
+        groups = _pids_by_ns()
+        pids: set[int] = set()
+        for host in hosts:
+            mine = set(groups.get(host._ns, [])) if host._ns else set()
+            if host._proc is not None:
+                if keep_listener:
+                    mine.discard(host._proc.pid)
+                elif host._proc.poll() is None:  # unreaped: the pid is still sshd's
+                    mine.add(host._proc.pid)
+            pids |= mine
+        if not pids:
+            break
+        _signal_all(pids, signal.SIGKILL)
+        if time.monotonic() > deadline:
+            names = ", ".join(h.name for h in hosts)
+            raise RuntimeError(f"{names}: processes {sorted(pids)} survive SIGKILL")
+        time.sleep(0.003)
+    if not keep_listener:
+        for host in hosts:
+            if host._proc is not None:
+                host._proc.wait()
+            host._release_ns()  # empty now: nothing of the host can be in it
+
+
+def _listening_sockets() -> dict[tuple[str, int], set[str]]:
+    """Every listening TCP socket of this network namespace: (address, port) -> the
+    "socket:[inode]" names a process holding it shows among its fds."""
+    found: dict[tuple[str, int], set[str]] = {}
+    with open("/proc/net/tcp") as table:
+        next(table)  # the header
+        for line in table:
+            fields = line.split()
+            if fields[3] != "0A":  # TCP_LISTEN
+                continue
+            address, port = fields[1].split(":")
+            key = (socket.inet_ntoa(struct.pack("<I", int(address, 16))), int(port, 16))
+            found.setdefault(key, set()).add(f"socket:[{fields[9]}]")
+    return found
+
+
+def _holds_any(pid: int, names: set[str]) -> bool:
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/{pid}/fd/{fd}") in names:
+                    return True
+    return False
+
+
+def _await_listening(hosts: list[FleetHost], timeout: float = START_TIMEOUT) -> None:
+    """Wait until every host's own sshd listens on its address; then pin its namespace.
+
+    Listening is ready: the kernel queues connections until sshd accepts them. Checked
+    from the kernel's socket table and the sshd's own fds, so a leftover listener is not
+    mistaken for it, and no probe connection makes 200 sshds fork at once.
+    """
     own_ns = _mnt_ns(os.getpid())
     deadline = time.monotonic() + timeout
     pending = list(hosts)
     while pending:
+        listening = _listening_sockets()
         for host in list(pending):
             proc = host._proc
             assert proc is not None
             if proc.poll() is not None:
-                raise RuntimeError(f"{host.name}: sshd exited with {proc.returncode}:\n"
+                raise RuntimeError(f"{host.name}: sshd {proc.pid} exited with {proc.returncode}:\n"
                                    + _tail(host.root / "launch.log")
                                    + _tail(host.root / "sshd.log"))
-            if _ssh_banner(host.address, host.port):
-                ns = _mnt_ns(proc.pid)
-                if ns is None or ns == own_ns:
+            sockets = listening.get((host.address, host.port))
+            if sockets and _holds_any(proc.pid, sockets):
+                host._pin_ns(proc.pid)  # proc is unreaped: its pid cannot be another's
+                if host._ns == own_ns:
+                    host._release_ns()
                     raise RuntimeError(f"{host.name}: sshd is not in its own namespace")
-                host._ns = ns
                 pending.remove(host)
         if pending:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"no SSH banner after {timeout}s from "
+                raise RuntimeError(f"{len(pending)} hosts not listening after {timeout}s: "
                                    + ", ".join(h.name for h in pending) + ":\n"
                                    + _tail(pending[0].root / "sshd.log"))
             time.sleep(0.01)
@@ -574,6 +681,7 @@ class Fleet:
         self.user = USER
         self.sudo_password = _prepare_machine()
         self.uid = pwd.getpwnam(USER).pw_uid
+        _reserve_fds(n)
         self.slot, self._slot_lock = _acquire_slot(_worker_index() if slot is None else slot)
         self._stopped = False
         self.root = Path(tempfile.mkdtemp(prefix="deploytui-fleet-", dir="/var/tmp"))
@@ -586,7 +694,7 @@ class Fleet:
             self._build(n)
             for host in self.hosts:
                 host._spawn()
-            _await_banners(self.hosts)
+            _await_listening(self.hosts)
         except BaseException:
             self.stop()
             raise
@@ -647,9 +755,8 @@ class Fleet:
         if self._stopped:
             return
         self._stopped = True
-        for host in getattr(self, "hosts", []):
-            with contextlib.suppress(Exception):
-                host._kill(keep_listener=False)
+        with contextlib.suppress(Exception):
+            _kill_hosts(getattr(self, "hosts", []), keep_listener=False)
         shutil.rmtree(self.root, ignore_errors=True)
         with contextlib.suppress(OSError):
             self._slot_lock.seek(0)
@@ -665,9 +772,10 @@ class Fleet:
         dead = [host for host in self.hosts if not host.running]
         for host in dead:
             host._spawn()
-        _await_banners(dead)
+        _await_listening(dead)
+        _kill_hosts(self.hosts, keep_listener=True)  # no straggler writes after the wipe
         for host in self.hosts:
-            host._clean()
+            host._wipe()
 
     def config(self, hosts: int | list[FleetHost] = 3, *, project: str = "app",
                env: str = "prod", **project_overrides: Any) -> dict[str, Any]:

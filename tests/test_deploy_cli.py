@@ -14,7 +14,7 @@ import pytest
 from fleet import Fleet
 
 from deploytui.config import load_config_text
-from deploytui.engine.events import HostLine, Recorder
+from deploytui.engine.events import Recorder
 from deploytui.engine.operations.deploy import DeployRequest, run_deploy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,7 +61,7 @@ def test_secrets_and_the_sudo_password_reach_the_hosts_but_never_the_output(
     result = run_deploy(config, DeployRequest(project, project.environments["prod"]),
                         sink=recorder)
     assert result.outcome == "success", result.error
-    lines = [e.line for e in recorder.of(HostLine)]
+    lines = [e.line for e in recorder.lines()]
     assert "token=****" in lines and "root" in lines
     assert "pw=." in lines  # the password is never even exported to commands
     assert not any("tok-s3cr3t-value" in ln or hosts.sudo_password in ln for ln in lines)

@@ -13,7 +13,7 @@ from fleet import Fleet, FleetHost
 
 from deploytui.config import load_config_text
 from deploytui.config.model import Config
-from deploytui.engine.events import HostLine, PhaseStarted, Recorder, Switched, SwitchedBack
+from deploytui.engine.events import PhaseStarted, Recorder, Switched, SwitchedBack, each_line
 from deploytui.engine.operations.deploy import DeployRequest, DeployResult, run_deploy
 
 RID1, RID2 = "20240101000001", "20240101000002"
@@ -154,7 +154,7 @@ def test_a_frozen_host_fails_the_deploy_within_the_timeout(hosts: Fleet):
     froze = threading.Event()
 
     def sink(event):
-        if isinstance(event, HostLine) and event.line == "building" and not froze.is_set():
+        if any(e.line == "building" for e in each_line([event])) and not froze.is_set():
             froze.set()
             frozen.freeze()
 
@@ -196,7 +196,7 @@ def test_cancel_during_a_slow_build_changes_nothing_on_any_host(hosts: Fleet):
     cancel = threading.Event()
 
     def sink(event):
-        if isinstance(event, HostLine) and "slow mirror" in event.line:
+        if any("slow mirror" in e.line for e in each_line([event])):
             cancel.set()
 
     began = time.monotonic()
@@ -206,7 +206,7 @@ def test_cancel_during_a_slow_build_changes_nothing_on_any_host(hosts: Fleet):
     for host in hosts.hosts[:3]:
         assert release_dirs(host) == [] and current_of(host) is None and not locked(host)
     deadline = time.monotonic() + 5  # the remote build was terminated, not left running
-    while hosts.hosts[0].run_inside("pgrep -fx 'sleep 30'").stdout.strip():
+    while "sleep 30" in hosts.hosts[0].processes():
         assert time.monotonic() < deadline, "the cancelled build is still running"
         time.sleep(0.2)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from deploytui.config.model import Config, Environment, Host, Project, Role
-from deploytui.engine.events import HostLine, PhaseStarted, Recorder, Switched, SwitchedBack
+from deploytui.engine.events import PhaseStarted, Recorder, Switched, SwitchedBack, each_line
 from deploytui.engine.hosts.local import LocalTransport
 from deploytui.engine.operations.deploy import DeployRequest, run_deploy
 from deploytui.engine.operations.plan import build_plan
@@ -133,7 +133,7 @@ def test_cancel_before_the_switch_changes_nothing_and_releases_the_lock(world):
 
     def sink(event):
         recorder(event)
-        if isinstance(event, HostLine) and event.line == "slow build":
+        if any(e.line == "slow build" for e in each_line([event])):
             cancel.set()
 
     began = time.monotonic()
@@ -230,7 +230,7 @@ def test_artifact_builds_once_locally_and_unpacks_the_same_tree_everywhere(world
     recorder = Recorder()
     result = deploy(config, project, sink=recorder)
     assert result.outcome == "success", result.error
-    builds = [e for e in recorder.of(HostLine) if e.line == "Build complete"]
+    builds = [e for e in recorder.lines() if e.line == "Build complete"]
     assert [e.host for e in builds] == ["local"]
     for host in ("h1", "h2", "h3"):
         rel = world / host / "releases" / result.release_id

@@ -14,7 +14,6 @@ from deploytui.config import load_config_text
 from deploytui.config.model import Config
 from deploytui.engine.events import (
     HostFailed,
-    HostLine,
     HostStepDone,
     HostStepStarted,
     Recorder,
@@ -59,7 +58,7 @@ def test_a_release_deploy_with_two_builds_and_a_restart_runs_at_most_six_command
     used = [a - b for a, b in zip(after, before, strict=True)]
     assert max(used) <= BUDGET, used
     assert all(h.connections() == 3 for h in hosts.hosts[:3])  # one per deploy
-    deleted = [e.line for e in recorder.of(HostLine) if e.line.startswith("deleted release")]
+    deleted = [e.line for e in recorder.lines() if e.line.startswith("deleted release")]
     assert len(deleted) == 3 and all("20240101000001" in line for line in deleted)
     assert all("(0 B" not in line for line in deleted)  # sized on the host before deletion
     assert not any(h.path("/srv/app/releases/20240101000001").exists() for h in hosts.hosts[:3])
@@ -80,7 +79,7 @@ def test_each_prepare_step_is_still_reported_on_its_own_in_order(hosts: Fleet):
     done = [(e.step, e.exit_code) for e in recorder.of(HostStepDone) if e.phase == "prepare"]
     assert started == names
     assert done == [(n, 0) for n in names]
-    lines = [e.line for e in recorder.of(HostLine)]
+    lines = [e.line for e in recorder.lines()]
     assert "second build" in lines
     assert not any("\x1e" in line or "deploytui-step" in line for line in lines)
 
@@ -114,6 +113,6 @@ def test_a_step_running_past_the_timeout_is_killed_and_named(hosts: Fleet):
     assert result.error.startswith("host1: build: echo sleeping; sleep 30: timed out after 2s")
     assert result.hosts["host2"].step == "build: echo sleeping; sleep 30"
     deadline = time.monotonic() + 5  # the remote step was terminated, not left running
-    while any(h.run_inside("pgrep -fx 'sleep 30'").stdout.strip() for h in hosts.hosts[:2]):
+    while any("sleep 30" in h.processes() for h in hosts.hosts[:2]):
         assert time.monotonic() < deadline, "the timed-out step is still running"
         time.sleep(0.2)

@@ -13,7 +13,7 @@ from fleet import Fleet
 from test_releases import R1, R2, R3, _own, load
 from test_rollback import RESTART, _git, current_of, meta_state, three_releases
 
-from deploytui.engine.events import HostLine, Recorder
+from deploytui.engine.events import Recorder
 from deploytui.engine.operations.rollback import run_rollback
 
 BUDGET = 4  # lock+scan, switch, restart, finish
@@ -86,7 +86,7 @@ def test_a_finish_part_that_fails_is_an_error_line_naming_host_and_part_and_the_
     recorder = Recorder()
     result = run_rollback(config, "app", "prod", sink=recorder)
     assert result.ok, result.error
-    errors = [(e.host, e.line) for e in recorder.of(HostLine) if e.stream == "err"]
+    errors = [(e.host, e.line) for e in recorder.lines() if e.stream == "err"]
     assert len(errors) == 1 and errors[0][0] == "host2"
     assert errors[0][1].startswith("could not append to revisions.log: ")
     for host in hosts.hosts[:2]:

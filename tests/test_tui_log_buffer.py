@@ -9,12 +9,13 @@ from deploytui.engine.events import (
     DeployStarted,
     HostFailed,
     HostLine,
+    HostLines,
     HostStepDone,
     HostStepStarted,
     PhaseFinished,
     PhaseStarted,
 )
-from deploytui.tui.log_buffer import LogBuffer, clean_line
+from deploytui.tui.log_buffer import SHOWN_CHARS, LogBuffer, clean_line
 
 
 def test_ansi_colours_and_carriage_return_redraws_are_cleaned():
@@ -111,3 +112,17 @@ def test_printable_lines_pass_through_cleaning_unchanged():
     for line in ("npm WARN deprecated x@1.2.3", "✓ built in 3s", "", "a  b"):
         assert clean_line(line) == line
     assert clean_line("caf\u00e9\x1b[0m\u00a0!") == "caf\u00e9\u00a0!"
+
+
+def test_a_batch_keeps_its_order_its_colour_codes_and_shortens_only_giant_lines():
+    buf = LogBuffer(max_lines=3)
+    giant = "x" * (SHOWN_CHARS + 5)
+    buf(HostLines("web1", ("a", "\x1b[31mred\x1b[0m\x1b[2K", giant, "b\rc", "d")))
+    assert buf.lines("web1") == [
+        f"{'x' * SHOWN_CHARS}… (5 more characters in the log file)", "c", "d"]
+    drained = buf.drain()
+    assert drained.lines["web1"] == buf.lines("web1")
+    assert buf.states()["web1"].last_line == "d"
+    buf(HostLines("web1", ("\x1b[31mred\x1b[0m\x1b[2K",)))
+    assert buf.lines("web1")[-1] == "\x1b[31mred\x1b[0m"  # colour kept, cursor codes gone
+    assert buf.states()["web1"].last_line == "red"

@@ -77,6 +77,7 @@ def connect_report(config: Config, project: Project, envs: Sequence[Environment]
 
 
 def _connect_problem(error: Exception) -> str:
+    from deploytui.engine.errors import one_line
     from deploytui.engine.hosts.transport import (
         AuthFailed,
         HostKeyChanged,
@@ -96,8 +97,8 @@ def _connect_problem(error: Exception) -> str:
     if isinstance(error, Unreachable):
         return f"unreachable: {error.message}"
     if isinstance(error, TransportError):
-        return error.message
-    return str(error)
+        return one_line(error.message)
+    return one_line(error)
 
 
 def summary(config: Config, selection: Selection) -> str:

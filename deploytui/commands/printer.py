@@ -1,7 +1,12 @@
 """The CLI's sink: phase headers, `[host] line` as lines arrive, and the summary table.
 
 Called from engine threads, so every write holds one lock and flushes: lines of two
-hosts never interleave mid-line, and CI logs show progress as it happens.
+hosts never interleave mid-line, and CI logs show progress as it happens. A batch of
+lines (HostLines) is one write and one flush, so a flood costs a write per read.
+
+Colour: a tool's ANSI codes are passed on as the tool wrote them. To a terminal they
+show as colour, and each coloured line gets a reset after it so that a tool that never
+resets cannot paint the next `[host]` prefix; to a file or pipe the bytes are untouched.
 """
 
 from __future__ import annotations
@@ -10,16 +15,21 @@ import sys
 import threading
 from typing import TextIO
 
+from deploytui.engine.event_text import event_text
 from deploytui.engine.events import (
     DeployStarted,
     Event,
+    HealthChecked,
     HostFailed,
     HostLine,
+    HostLines,
     HostStepStarted,
     PhaseStarted,
     Switched,
     SwitchedBack,
 )
+
+RESET = "\x1b[0m"
 
 
 class Printer:
@@ -30,6 +40,8 @@ class Printer:
 
     def write(self, text: str) -> None:
         out = self._out or sys.stdout  # looked up late: capsys swaps sys.stdout
+        if "\x1b" in text and _is_terminal(out):
+            text = "\n".join(ln + RESET if "\x1b" in ln else ln for ln in text.split("\n"))
         with self._lock:
             out.write(text + "\n")
             out.flush()
@@ -40,26 +52,23 @@ class Printer:
             self.write(line)
 
 
+def _is_terminal(out: TextIO) -> bool:
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):  # a closed or minimal stream
+        return False
+
+
+SHOWN = (DeployStarted, PhaseStarted, HostLines, HostLine, HostStepStarted, HostFailed,
+         Switched, SwitchedBack, HealthChecked)  # the rest (step/phase done, the end): summary
+
+
 def format_event(event: Event, *, steps: bool = True) -> str | None:
-    """One printed line for an event, or None for events the CLI does not show."""
-    if isinstance(event, DeployStarted):
-        sha = f" ({event.sha[:12]})" if event.sha else ""
-        rel = f" as release {event.release_id}" if event.release_id else ""
-        return (f"{event.operation} {event.project}/{event.environment}: {event.ref}{sha}{rel}"
-                f" to {len(event.hosts)} host(s) [{event.strategy}] by {event.user}")
-    if isinstance(event, PhaseStarted):
-        return f"== {event.phase} =="
-    if isinstance(event, HostLine):
-        return f"[{event.host}] {event.line}"
-    if isinstance(event, HostStepStarted):
-        return f"[{event.host}] $ {event.step}" if steps else None
-    if isinstance(event, HostFailed):
-        return f"[{event.host}] FAILED {event.step}: {event.reason}"
-    if isinstance(event, Switched):
-        return f"[{event.host}] current -> {event.release_id} (was {event.previous or 'none'})"
-    if isinstance(event, SwitchedBack):
-        return f"[{event.host}] switched back to {event.release_id or 'nothing'}"
-    return None
+    """The printed text of an event (a batch's lines joined, each `[host] line`), or None
+    for events the CLI does not show."""
+    if not isinstance(event, SHOWN) or (isinstance(event, HostStepStarted) and not steps):
+        return None
+    return event_text(event)
 
 
 def summary_table(rows: list[tuple[str, str, float, str]]) -> list[str]:

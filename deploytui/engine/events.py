@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-Operation = Literal["deploy", "rollback", "prune"]
-Outcome = Literal["success", "failed", "cancelled"]
+Operation = Literal["deploy", "rollback", "prune", "catch-up"]
+Outcome = Literal["success", "failed", "cancelled", "rolled_back"]  # rolled_back: unhealthy, undone
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class DeployStarted(Event):
     ref: str = ""
     sha: str = ""
     release_id: str = ""
+    excluded: tuple[str, ...] = ()  # hosts left out on purpose (deploy --exclude)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,20 @@ class PhaseFinished(Event):
 class HostLine(Event):
     host: str
     line: str
+    stream: Literal["out", "err", "info"] = "out"
+
+
+@dataclass(frozen=True)
+class HostLines(Event):
+    """Several consecutive lines of one host's stream, as one read delivered them.
+
+    Output travels in batches so that a flood costs one hand-off per read, not per line
+    (every sink takes one lock and makes one write per batch). Order within a host and
+    stream is the order of `lines`.
+    """
+
+    host: str
+    lines: tuple[str, ...]
     stream: Literal["out", "err", "info"] = "out"
 
 
@@ -92,6 +107,18 @@ class SwitchedBack(Event):
 
 
 @dataclass(frozen=True)
+class HealthChecked(Event):
+    """A role's health check on a host passed or gave up; `saw` is its last attempt."""
+
+    host: str
+    role: str
+    healthy: bool
+    check: str  # "GET http://10.0.0.1:8000/up" or "$ systemctl is-active shop"
+    saw: str  # one line: "HTTP 200: ok", "connection refused (not healthy within 30s...)"
+    duration: float = 0.0
+
+
+@dataclass(frozen=True)
 class DeployFinished(Event):
     operation: Operation
     outcome: Outcome
@@ -102,6 +129,16 @@ class DeployFinished(Event):
 
 
 Sink = Callable[[Event], None]
+
+
+def each_line(events: Iterable[Event]) -> Iterator[HostLine]:
+    """Every output line in `events`, batches unpacked (for listeners that read lines)."""
+    for event in events:
+        if isinstance(event, HostLine):
+            yield event
+        elif isinstance(event, HostLines):
+            for line in event.lines:
+                yield HostLine(host=event.host, line=line, stream=event.stream, at=event.at)
 
 
 def discard(event: Event) -> None:
@@ -140,3 +177,8 @@ class Recorder:
     def of(self, kind: type) -> list:
         with self._lock:
             return [e for e in self.events if isinstance(e, kind)]
+
+    def lines(self) -> list[HostLine]:
+        """Every output line, one HostLine each (batches unpacked), in order."""
+        with self._lock:
+            return list(each_line(self.events))

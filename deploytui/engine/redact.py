@@ -1,7 +1,7 @@
 """Secrets never leave the process: every text an event carries is scrubbed on the way out.
 
-Redaction works on complete lines (the transports deliver whole lines), so a secret
-split across network chunks is still caught. Values shorter than MIN_SECRET_LEN
+Redaction works on complete lines (the transports deliver whole lines, in batches), so
+a secret split across network chunks is still caught. Values shorter than MIN_SECRET_LEN
 characters are not redacted: replacing "ab" everywhere would shred every line, and
 such a value protects nothing anyway. A multi-line secret is also redacted line by line.
 """
@@ -17,6 +17,7 @@ from deploytui.engine.events import (
     Event,
     HostFailed,
     HostLine,
+    HostLines,
     HostStepDone,
     HostStepStarted,
     Sink,
@@ -72,7 +73,13 @@ class _Redactor:
         pats = self.patterns()
         if not pats:
             return event
-        if isinstance(event, HostLine):  # the per-line path: no closure, no copy if clean
+        if isinstance(event, HostLines):  # the flood path: one scan of the batch if clean
+            joined = "\n".join(event.lines)
+            if not any(value in joined for value in pats):
+                return event
+            return dataclasses.replace(event, lines=tuple(_apply(ln, pats)
+                                                          for ln in event.lines))
+        if isinstance(event, HostLine):  # no closure, no copy if clean
             line = _apply(event.line, pats)
             return event if line == event.line else dataclasses.replace(event, line=line)
         def r(text: str) -> str:

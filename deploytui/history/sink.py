@@ -2,7 +2,8 @@
 
 One JournalSink per operation: it is a Sink (reacts to the engine's events) and owns
 that operation's log directory `<logs>/<project>/<env>/<started>-<id>/`, one
-`<host>.log` per host plus `_deploy.log` (phases and events).
+`<host>.log` per host plus `_deploy.log` (phases and events). Host lines are written
+as the tool wrote them (ANSI colour codes included), a batch per buffered write.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from deploytui.engine.events import (
     Event,
     HostFailed,
     HostLine,
+    HostLines,
     PhaseFinished,
 )
-from deploytui.history.journal import HostRecord, Journal
+from deploytui.history.journal import EXCLUDED_NOTE, HostRecord, Journal
 from deploytui.history.logs import DEPLOY_LOG, describe, remove_log_dir, remove_old_logs, safe_name
 
 
@@ -78,15 +80,16 @@ class JournalSink:
         if cached[0] != second:
             cached = self._stamp = (second, time.strftime("%H:%M:%S", time.localtime(second)))
         ts = cached[1]
-        if isinstance(event, HostLine):
+        if isinstance(event, HostLine | HostLines):
+            lines = event.lines if isinstance(event, HostLines) else (event.line,)
             tag = "" if event.stream == "out" else f"[{event.stream}] "
-            with self._lock:
-                if self._closed:
+            with self._lock:  # one lock and one (buffered) write per batch
+                if self._closed or not lines:
                     return
                 known = not self._hosts or event.host in self._hosts
                 target = self._host_file(event.host) if known else self._deploy_log
-                prefix = "" if known else f"[{event.host}] "
-                target.write(f"{ts} {prefix}{tag}{event.line}\n")
+                prefix = f"{ts} {tag}" if known else f"{ts} [{event.host}] {tag}"
+                target.write(prefix + ("\n" + prefix).join(lines) + "\n")
             return
         self._on_event(event, ts)
 
@@ -100,6 +103,8 @@ class JournalSink:
             if isinstance(event, DeployStarted):
                 self._hosts = event.hosts
                 self._records = {h: HostRecord("running") for h in event.hosts}
+                self._records.update({h: HostRecord("excluded", error=EXCLUDED_NOTE)
+                                      for h in event.excluded})
             elif isinstance(event, HostFailed):
                 self._records[event.host] = HostRecord("failed", event.phase, event.step,
                                                        event.reason)
@@ -116,9 +121,9 @@ class JournalSink:
                 if self._records.get(host, HostRecord("running")).outcome != "failed":
                     step, _, reason = why.partition(": ")
                     self._records[host] = HostRecord("failed", "", step, reason or why)
-            others = {"success": "success", "cancelled": "cancelled"}.get(event.outcome,
-                                                                          "aborted")
-            records = {h: (r if r.outcome == "failed" else HostRecord(others))
+            others = {"success": "success", "cancelled": "cancelled",
+                      "rolled_back": "rolled_back"}.get(event.outcome, "aborted")
+            records = {h: (r if r.outcome in ("failed", "excluded") else HostRecord(others))
                        for h, r in self._records.items()}
             self._finished = True
             self._flush()

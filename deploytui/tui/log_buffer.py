@@ -18,8 +18,10 @@ from deploytui.engine.events import (
     DeployFinished,
     DeployStarted,
     Event,
+    HealthChecked,
     HostFailed,
     HostLine,
+    HostLines,
     HostStepDone,
     HostStepStarted,
     PhaseFinished,
@@ -29,18 +31,38 @@ from deploytui.engine.events import (
 )
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+# every escape sequence except SGR (colour/bold: `ESC [ … m`), which the log pane renders
+_NOT_SGR = re.compile(r"\x1b\[[0-?]*[ -/]*[@-ln-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"
+                      r"|\x1b[@-Z\\-_]|\x1b(?!\[)")
+_SGR = re.compile(r"\x1b\[[0-?]*[ -/]*m")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL_BUT_ESC = re.compile(r"[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f]")
 
 
-def clean_line(line: str) -> str:
-    """One printable line: ANSI removed, a `\\r` progress redraw reduced to its last state."""
+def clean_line(line: str, *, colour: bool = False) -> str:
+    """One printable line: a `\\r` progress redraw reduced to its last state, escape
+    sequences removed, except (with `colour`) SGR colour codes for the log pane."""
     if line.isprintable():  # the common case (no ESC, \r, \t or control): no regex work
         return line
-    line = _ANSI.sub("", line)
+    line = (_NOT_SGR if colour else _ANSI).sub("", line)
     if "\r" in line:
         parts = [p for p in line.split("\r") if p]
         line = parts[-1] if parts else ""
-    return _CONTROL.sub("", line.replace("\t", "    "))
+    return (_CONTROL_BUT_ESC if colour else _CONTROL).sub("", line.replace("\t", "    "))
+
+
+SHOWN_CHARS = 10_000  # a longer line is shortened in the console (whole in the log file)
+
+
+def shortened(line: str) -> str:
+    if len(line) <= SHOWN_CHARS:
+        return line
+    return f"{line[:SHOWN_CHARS]}… ({len(line) - SHOWN_CHARS} more characters in the log file)"
+
+
+def plain(line: str) -> str:
+    """`line` without its colour codes (for one-line summaries such as the hosts table)."""
+    return _SGR.sub("", line) if "\x1b" in line else line
 
 
 @dataclass(frozen=True)
@@ -54,6 +76,7 @@ class HostState:
     finished: float | None = None
     last_line: str = ""
     error: str = ""
+    health: str = ""  # "", "healthy" or "unhealthy": the last check seen for the host
 
 
 @dataclass(frozen=True)
@@ -101,6 +124,7 @@ class LogBuffer:
         self._changed: set[str] = set()
         self._phase_hosts: dict[str, set[str]] = {}
         self._busy: set[str] = set()
+        self._switched: set[str] = set()  # hosts that switched in this operation
         self._progress = PhaseProgress()
         self._progress_changed = False
         self._started: DeployStarted | None = None
@@ -119,6 +143,7 @@ class LogBuffer:
             self._pending.clear()
             self._pending_all.clear()
             self._states.clear()
+            self._switched.clear()
             self._last.clear()
             self._changed.clear()
             self._progress = PhaseProgress()
@@ -126,8 +151,15 @@ class LogBuffer:
             self._started = self._finished = None
 
     def _apply(self, event: Event) -> None:
-        if isinstance(event, HostLine):
-            self._append(event.host, clean_line(event.line))
+        if isinstance(event, HostLines):
+            lines = list(event.lines)
+            if not "".join(lines).isprintable():  # one C-speed scan for the whole batch
+                lines = [clean_line(ln, colour=True) for ln in lines]
+            if max(map(len, lines), default=0) > SHOWN_CHARS:
+                lines = [shortened(ln) for ln in lines]
+            self._extend(event.host, lines)
+        elif isinstance(event, HostLine):
+            self._append(event.host, shortened(clean_line(event.line, colour=True)))
         elif isinstance(event, HostStepStarted):
             self._busy.add(event.host)
             state = self._state(event.host)
@@ -147,10 +179,16 @@ class LogBuffer:
             self._append(event.host, f"FAILED in {event.phase} ({event.step}): {event.reason}")
             self._count_phase()
         elif isinstance(event, Switched):
+            self._switched.add(event.host)
             self._set(event.host, replace(self._state(event.host), status="switched"))
             self._append(event.host, f"switched current -> {event.release_id}")
         elif isinstance(event, SwitchedBack):
             self._append(event.host, f"switched back current -> {event.release_id or '-'}")
+        elif isinstance(event, HealthChecked):
+            verdict = "healthy" if event.healthy else "unhealthy"
+            self._set(event.host, replace(self._state(event.host), health=verdict))
+            shown = verdict if event.healthy else verdict.upper()
+            self._append(event.host, f"health {event.role}: {shown}: {event.check} -> {event.saw}")
         elif isinstance(event, PhaseStarted):
             hosts = set(event.hosts) or set(self._states)
             self._phase_hosts[event.phase] = hosts
@@ -167,6 +205,7 @@ class LogBuffer:
                 self._progress_changed = True
         elif isinstance(event, DeployStarted):
             self._started = event
+            self._switched.clear()
             now = self._clock()
             for host in event.hosts:
                 self._set(host, HostState(status="running", phase="preflight", started=now))
@@ -176,8 +215,10 @@ class LogBuffer:
             for host, state in list(self._states.items()):
                 if state.status == "failed":
                     continue
-                status = "done" if event.outcome == "success" else (
-                    "cancelled" if event.outcome == "cancelled" else "stopped")
+                status = {"success": "done", "cancelled": "cancelled"}.get(event.outcome,
+                                                                           "stopped")
+                if event.outcome == "rolled_back" and host in self._switched:
+                    status = "rolled back"  # the others never switched: stopped
                 self._set(host, replace(state, status=status, step="", finished=now))
 
     def _count_phase(self) -> None:
@@ -198,22 +239,30 @@ class LogBuffer:
         self._changed.add(host)
 
     def _append(self, host: str, line: str) -> None:
-        """Per line: plain strings into bounded deques (strings are not GC-tracked)."""
+        self._extend(host, [line])
+
+    def _extend(self, host: str, lines: list[str]) -> None:
+        """A batch: plain strings into bounded deques (strings are not GC-tracked); only
+        the last `max_lines` of a flood are ever kept, so only they are prefixed."""
         kept = self._lines.get(host)
         if kept is None:
             kept = self._lines[host] = deque(maxlen=self.max_lines)
             self._pending[host] = deque(maxlen=self.max_lines)
             self._prefixes[host] = f"{host:<{self.prefix_width}} │ "
-        kept.append(line)
-        self._pending[host].append(line)
-        tagged = self._prefixes[host] + line
-        self._all.append(tagged)
-        self._pending_all.append(tagged)
-        if line.strip():
-            self._last[host] = line
-            if host not in self._states:
-                self._states[host] = HostState()
-            self._changed.add(host)
+        recent = lines[-self.max_lines:]
+        kept.extend(recent)
+        self._pending[host].extend(recent)
+        prefix = self._prefixes[host]
+        tagged = [prefix + line for line in recent]
+        self._all.extend(tagged)
+        self._pending_all.extend(tagged)
+        for line in reversed(recent):
+            if line.strip():
+                self._last[host] = plain(line)
+                if host not in self._states:
+                    self._states[host] = HostState()
+                self._changed.add(host)
+                break
 
     def _view(self, host: str) -> HostState:
         """The state with its newest line merged in (stored back: read again, no copy)."""

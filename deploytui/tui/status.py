@@ -62,8 +62,10 @@ class StatusMixin(_AppBase):
         for host in table.hosts:
             info = HostInfo(reachable=status.reachable.get(host),
                             error=status.errors.get(host, ""),
-                            current=status.current.get(host, ""),
-                            lock=status.locks.get(host, ""))
+                            current=status.current.get(host, "")
+                            + (" ⇣ behind" if host in status.behind else ""),
+                            lock=status.locks.get(host, ""),
+                            health=status.health.get(host, ""))
             self.host_info[host] = info
             table.set_info(host, info)
         table.flush()

@@ -6,10 +6,12 @@ wrapper, process-group termination on cancel/timeout, line-by-line output.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -21,7 +23,8 @@ from deploytui.engine.hosts.transport import (
     Cancelled,
     CommandResult,
     CommandTimedOut,
-    LineCallback,
+    LinesCallback,
+    TcpRefused,
     TransportError,
 )
 
@@ -32,7 +35,7 @@ class LocalTransport:
     def __init__(self, name: str) -> None:
         self.name = name
         self._closed = False
-        self._procs: set[subprocess.Popen[bytes]] = set()
+        self._procs: dict[subprocess.Popen[bytes], LineSplitter] = {}  # proc -> its stderr
         self._lock = threading.Lock()
 
     def connect(self) -> None:
@@ -44,7 +47,7 @@ class LocalTransport:
         self,
         command: str,
         *,
-        on_line: LineCallback | None = None,
+        on_lines: LinesCallback | None = None,
         timeout: float | None = None,
         cancel: threading.Event | None = None,
         env: Mapping[str, str] | None = None,
@@ -52,21 +55,27 @@ class LocalTransport:
         capture: bool = False,
     ) -> CommandResult:
         started = time.monotonic()
+        if self._closed:
+            raise TransportError(self.name, "closed; the operation has ended")
         proc = subprocess.Popen(
             wrapper_argv(command, bool(env)),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             cwd=os.path.expanduser("~"),
         )
+        out = LineSplitter((lambda lines: on_lines(lines, "out")) if on_lines else None,
+                           capture=capture)
+        err = LineSplitter((lambda lines: on_lines(lines, "err")) if on_lines else None)
         with self._lock:
-            self._procs.add(proc)
-        out = LineSplitter((lambda ln: on_line(ln, "out")) if on_line else None, capture=capture)
-        err = LineSplitter((lambda ln: on_line(ln, "err")) if on_line else None)
+            self._procs[proc] = err
+            closing = self._closed  # close() ran while this command was starting
+        if closing:
+            self._kill_group(proc, err)
         try:
             self._feed_stdin(proc, env_block(env) + (stdin or b""))
             self._pump(proc, out, err, started, timeout, cancel)
         finally:
             with self._lock:
-                self._procs.discard(proc)
+                self._procs.pop(proc, None)
         out.close()
         err.close()
         return CommandResult(proc.returncode, out.text(), err.text(),
@@ -135,5 +144,29 @@ class LocalTransport:
             raise TransportError(self.name, f"upload to {remote} failed: {exc.strerror}"
                                  ) from None
 
+    def open_tcp(self, address: str, port: int, timeout: float) -> socket.socket:
+        """This machine is the host: a plain socket."""
+        try:
+            return socket.create_connection((address, port), timeout=timeout)
+        except TimeoutError:
+            raise TcpRefused(self.name, f"{address}:{port}: connect timed out") from None
+        except OSError as exc:
+            reason = (exc.strerror or str(exc) or type(exc).__name__).lower()
+            raise TcpRefused(self.name, f"{address}:{port}: {reason}") from None
+
     def close(self) -> None:
-        self._closed = True
+        """End the operation here: every command still running is killed with its
+        whole process group (a cancelled demo deploy must not leave its build running)."""
+        with self._lock:
+            self._closed = True
+            running = list(self._procs.items())
+        for proc, err in running:
+            self._kill_group(proc, err)
+
+    @staticmethod
+    def _kill_group(proc: subprocess.Popen[bytes], err: LineSplitter) -> None:
+        # `setsid -w` makes the command's pid its process group id
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(err.pgid or proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            proc.kill()

@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 
 PGID_MARKER = "\x1edeploytui-pgid "
+MAX_LINE = 1 << 20  # characters: a longer line (or output with no newline) is cut here
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 
 # Runs under `setsid -w`, so the command and all its children form one process group
@@ -62,49 +63,102 @@ def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
 
 
-class LineSplitter:
-    """Incremental bytes → lines; `\\r` progress updates collapse to their last state.
+def _collapse(raw: str) -> str:
+    """A `\r` progress redraw reduced to its last state (`\r\n` endings dropped)."""
+    line = raw.rstrip("\r")
+    return line.rsplit("\r", 1)[1] if "\r" in line else line
 
-    A tail of recent lines is kept for error messages; the whole text only on request
-    (a listing we parse), so a 50 MB `npm install` never sits in memory.
+
+class LineSplitter:
+    """Incremental bytes → batches of lines; `\r` progress updates collapse to their last state.
+
+    Each `feed` hands all complete lines of that read to `emit` at once (one call per
+    read, not per line). A line longer than `max_line` characters, or output that never
+    ends a line, is cut into pieces of `max_line`: memory stays bounded whatever a
+    command prints. A tail of recent lines is kept for error messages; the whole text
+    only on request (a listing we parse), so a 50 MB `npm install` never sits in memory.
     """
 
-    def __init__(self, emit: Callable[[str], None] | None, *, capture: bool = False,
-                 tail: int = 200) -> None:
+    def __init__(self, emit: Callable[[list[str]], None] | None, *, capture: bool = False,
+                 tail: int = 200, max_line: int = MAX_LINE) -> None:
         self._emit = emit
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._partial = ""
+        self._pieces: list[str] = []  # the unfinished line, in pieces (no quadratic joins)
+        self._pending = 0  # characters in _pieces
+        self._max = max(1, max_line)
         self._capture: list[str] | None = [] if capture else None
+        self._first = True
         self.tail: deque[str] = deque(maxlen=tail)
         self.pgid: int | None = None
 
     def feed(self, data: bytes) -> None:
-        text = self._partial + self._decoder.decode(data)
-        *lines, self._partial = text.split("\n")
-        for line in lines:
-            self._line(line)
+        text = self._decoder.decode(data)
+        if not text:
+            return
+        if "\n" not in text:
+            self._hold(text)
+            return
+        lines = text.split("\n")
+        rest = lines.pop()
+        if self._pieces:
+            self._pieces.append(lines[0])
+            lines[0] = "".join(self._pieces)
+            self._pieces, self._pending = [], 0
+        if "\r" in text or "\r" in lines[0]:
+            lines = [_collapse(line) for line in lines]
+        if len(lines[0]) > self._max:
+            lines[0:1] = self._cut(lines[0])
+        if rest:
+            self._hold(rest, lines)
+        self._lines(lines)
+
+    def _hold(self, text: str, out: list[str] | None = None) -> None:
+        """Keep an unfinished line; a redraw drops what it overwrites; cut at max_line."""
+        cut = text.rfind("\r", 0, len(text) - 1)
+        if cut >= 0:
+            self._pieces, self._pending = [text[cut:]], len(text) - cut
+        else:
+            self._pieces.append(text)
+            self._pending += len(text)
+        if self._pending > self._max:
+            pieces = self._cut(_collapse("".join(self._pieces)))
+            tail = pieces.pop() if len(pieces[-1]) < self._max else ""
+            self._pieces, self._pending = ([tail], len(tail)) if tail else ([], 0)
+            if out is not None:
+                out.extend(pieces)
+            else:
+                self._lines(pieces)
+
+    def _cut(self, line: str) -> list[str]:
+        return [line[i:i + self._max] for i in range(0, len(line), self._max)] or [""]
 
     def close(self) -> None:
-        text = self._partial + self._decoder.decode(b"", final=True)
-        self._partial = ""
+        text = self._decoder.decode(b"", final=True)
         if text:
-            self._line(text)
+            self._pieces.append(text)
+        if self._pieces:
+            line = _collapse("".join(self._pieces))
+            self._pieces, self._pending = [], 0
+            self._lines(self._cut(line))
 
-    def _line(self, raw: str) -> None:
-        line = raw.rstrip("\r")
-        if "\r" in line:
-            line = line.rsplit("\r", 1)[1]
-        if self.pgid is None and line.startswith(PGID_MARKER):
-            try:
-                self.pgid = int(line[len(PGID_MARKER):])
-                return
-            except ValueError:
-                pass
+    def _lines(self, lines: list[str]) -> None:
+        if not lines:
+            return
+        if self._first:
+            self._first = False
+            if lines[0].startswith(PGID_MARKER):
+                try:
+                    self.pgid = int(lines[0][len(PGID_MARKER):])
+                    del lines[0]
+                except ValueError:
+                    pass
+                if not lines:
+                    return
         if self._capture is not None:
-            self._capture.append(line)
-        self.tail.append(line)
+            self._capture.extend(lines)
+        self.tail.extend(lines)
         if self._emit is not None:
-            self._emit(line)
+            self._emit(lines)
 
     def text(self) -> str:
         lines = self._capture if self._capture is not None else self.tail

@@ -3,8 +3,7 @@
 Fabric gives us ~/.ssh/config (aliases, User, Port, IdentityFile, ProxyJump) and the
 connection; commands then run on raw paramiko channels of that one connection, which
 avoids invoke's per-command threads and its quadratic output handling, lets us stream
-lines, terminate the remote process group, and notice a frozen host. The facts behind
-each choice are in shared/notes/ssh-and-secrets.md.
+lines, terminate the remote process group, and notice a frozen host.
 """
 
 from __future__ import annotations
@@ -39,7 +38,8 @@ from deploytui.engine.hosts.transport import (
     ConnectionLost,
     HostKeyChanged,
     HostKeyUnknown,
-    LineCallback,
+    LinesCallback,
+    TcpRefused,
     TransportError,
     Unreachable,
 )
@@ -215,7 +215,7 @@ class SSHTransport:
         self,
         command: str,
         *,
-        on_line: LineCallback | None = None,
+        on_lines: LinesCallback | None = None,
         timeout: float | None = None,
         cancel: threading.Event | None = None,
         env: Mapping[str, str] | None = None,
@@ -224,8 +224,9 @@ class SSHTransport:
     ) -> CommandResult:
         started = time.monotonic()
         chan = self._session()
-        out = LineSplitter((lambda ln: on_line(ln, "out")) if on_line else None, capture=capture)
-        err = LineSplitter((lambda ln: on_line(ln, "err")) if on_line else None)
+        out = LineSplitter((lambda lines: on_lines(lines, "out")) if on_lines else None,
+                           capture=capture)
+        err = LineSplitter((lambda lines: on_lines(lines, "err")) if on_lines else None)
         try:
             chan.exec_command(wrapper_command(command, bool(env)))
             payload = env_block(env) + (stdin or b"")
@@ -316,6 +317,31 @@ class SSHTransport:
             raise ConnectionLost(self.name, f"upload interrupted: {exc}") from None
         finally:
             chan.close()
+
+    # ---------------------------------------------------------------- tcp from the host
+    def open_tcp(self, address: str, port: int, timeout: float) -> paramiko.Channel:
+        """A direct-tcpip channel: sshd on the host connects to address:port for us."""
+        if self._conn is None:
+            raise TransportError(self.name, "not connected")
+        if self._dead.is_set():
+            raise ConnectionLost(self.name, "host stopped answering")
+        transport = self._conn.transport
+        if transport is None or not transport.is_active():
+            raise ConnectionLost(self.name, "connection lost")
+        try:
+            return transport.open_channel("direct-tcpip", (address, port), ("127.0.0.1", 0),
+                                          timeout=timeout)
+        except paramiko.ChannelException as exc:
+            reason = (exc.text or "connect failed").lower()
+            if exc.code == 2:  # sshd's connect(2) failed: nothing listens there
+                reason = "connection refused"
+            elif exc.code == 1:  # administratively prohibited: AllowTcpForwarding no
+                reason = f"{reason} (sshd's AllowTcpForwarding forbids it)"
+            raise TcpRefused(self.name, f"{address}:{port}: {reason}") from None
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            if not self._transport_active() or self._dead.is_set():
+                raise ConnectionLost(self.name, f"connection lost: {exc}") from None
+            raise TcpRefused(self.name, f"{address}:{port}: {exc or 'timed out'}") from None
 
     def close(self) -> None:
         self._closed.set()

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
+from deploytui.engine.errors import failure_line
+
 Stream = Literal["out", "err"]
-LineCallback = Callable[[str, Stream], None]
+LinesCallback = Callable[[list[str], Stream], None]  # one call per read: its lines
 
 
 @dataclass(frozen=True)
@@ -28,12 +30,9 @@ class CommandResult:
         return self.exit_code == 0
 
     def last_line(self) -> str:
-        """The most telling line for a one-line error: stderr's last, else stdout's."""
-        for text in (self.stderr, self.stdout):
-            lines = [ln for ln in text.splitlines() if ln.strip()]
-            if lines:
-                return lines[-1].strip()
-        return f"exit status {self.exit_code}"
+        """The most telling line for a one-line error (errors.failure_line's rule over
+        stderr, then stdout)."""
+        return failure_line(self.stderr, self.stdout) or f"exit status {self.exit_code}"
 
 
 class TransportError(Exception):
@@ -88,6 +87,22 @@ class Cancelled(TransportError):
     """The caller cancelled; the running command was terminated on the host."""
 
 
+class TcpRefused(TransportError):
+    """A TCP connection made from the host's side was refused or could not be made."""
+
+
+class TcpStream(Protocol):
+    """A byte stream opened from the host's side (a socket or an SSH channel)."""
+
+    def sendall(self, data: bytes) -> None: ...
+
+    def recv(self, size: int) -> bytes: ...
+
+    def settimeout(self, timeout: float | None) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class Transport(Protocol):
     """One host, one connection, reused for every command of an operation."""
 
@@ -100,7 +115,7 @@ class Transport(Protocol):
         self,
         command: str,
         *,
-        on_line: LineCallback | None = None,
+        on_lines: LinesCallback | None = None,
         timeout: float | None = None,
         cancel: threading.Event | None = None,
         env: Mapping[str, str] | None = None,
@@ -109,7 +124,8 @@ class Transport(Protocol):
     ) -> CommandResult:
         """Run `command` under bash on the host; never raises for a non-zero exit.
 
-        Lines are delivered to `on_line` as they arrive (without the newline). On
+        Lines are delivered to `on_lines` as they arrive, a batch per read (without the
+        newline; a line that does not end in one ends at the command's end). On
         timeout or cancel the command's whole process group is terminated on the host
         before CommandTimedOut / Cancelled is raised. `env` values are passed without
         appearing in any command line (safe for secrets); `stdin` is written then
@@ -120,6 +136,13 @@ class Transport(Protocol):
     def upload(self, local: Path, remote: str, *, cancel: threading.Event | None = None
                ) -> None:
         """Copy a local file to a remote path (binary-safe)."""
+
+    def open_tcp(self, address: str, port: int, timeout: float) -> TcpStream:
+        """A TCP connection to address:port made FROM the host (SSH: a direct-tcpip
+        channel on this connection), so a check needs no open port towards us.
+        Raises TcpRefused when the host could not connect, ConnectionLost when the
+        host itself is gone."""
+        ...
 
     def close(self) -> None:
         """Close the connection; safe to call twice and from another thread."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from deploytui.config.model import Config
 from deploytui.engine.operations import strategies
 from deploytui.engine.operations.roles import once_hosts, role_hosts
+from deploytui.engine.operations.rollout import describe_stages, plan_stages
 from deploytui.engine.operations.source import Changes, Resolved, changes_between, resolve
 from deploytui.engine.operations.strategies import HostContext
 from deploytui.engine.remote.layout import Layout, release_id_now
@@ -39,17 +40,27 @@ class DeployPlan:
     prune: dict[str, list[str]] = field(default_factory=dict)  # host -> "id (size, why)"
     locks: dict[str, str] = field(default_factory=dict)  # host -> holder
     unreachable: dict[str, str] = field(default_factory=dict)  # host -> one line
+    excluded: list[str] = field(default_factory=list)  # left out on purpose (--exclude)
+    stages: list[str] = field(default_factory=list)  # the rollout, one line per stage
+    verify: list[str] = field(default_factory=list)  # "role: GET url (timeout)" per check
+    on_unhealthy: str = "rollback"
 
     def lines(self) -> list[str]:
         out = [f"plan: deploy {self.project}/{self.environment} ({self.strategy})",
                f"  release  {self.release_id}",
                f"  commit   {self.sha} {self.subject}",
                f"  ref      {self.ref}"]
+        if self.excluded:
+            out.append(f"  EXCLUDED {', '.join(self.excluded)}: left out on purpose; they keep"
+                       " serving what they serve (behind until `deploytui catch-up`)")
         if self.inspected:
             out.extend(self._inspected_lines())
         for role, hosts in self.hosts_by_role.items():
             once = f" (once on {self.once_host[role]})" if role in self.once_host else ""
             out.append(f"  role {role}: {', '.join(hosts) or '-'}{once}")
+        out.extend(f"  stage    {line}" for line in self.stages)
+        for check in self.verify:
+            out.append(f"  verify   {check}; unhealthy: {self.on_unhealthy}")
         for host, commands in self.commands.items():
             out.append(f"[{host}]")
             for command in commands:
@@ -81,7 +92,8 @@ class DeployPlan:
         for host, holder in self.locks.items():
             out.append(f"  LOCKED   {host}: {holder} (the deploy will stop at preflight)")
         for host, reason in self.unreachable.items():
-            out.append(f"  UNREACHABLE {host}: {reason}")
+            out.append(f"  UNREACHABLE {host}: {reason} (the deploy will fail; leave it out"
+                       f" with --exclude {host})")
         pruned = {host: ids for host, ids in self.prune.items() if ids}
         if not pruned:
             out.append("  prune    nothing (keep_releases not exceeded)")
@@ -96,12 +108,19 @@ def build_plan(config: Config, request, *, resolver=None, inspect: bool = True,
     project, env = request.project, request.environment
     resolved = resolve(project, env, request.ref, sha=request.sha)
     release_id = request.release_id or release_id_now()
-    hosts = list(env.hosts)
+    hosts = list(request.hosts)  # without the hosts left out (exclusion.py)
     plan = DeployPlan(project.name, env.name, release_id, resolved.sha, resolved.subject,
-                      resolved.ref, project.strategy)
+                      resolved.ref, project.strategy,
+                      excluded=[h.name for h in env.hosts if h not in hosts])
     plan.hosts_by_role = {name: [h.name for h in role_hosts(project, hosts, name)]
                           for name in project.roles}
     plan.once_host = once_hosts(project, hosts)
+    if env.rollout is not None and project.strategy != "pull":
+        plan.stages = describe_stages(plan_stages([h.name for h in hosts], env.rollout),
+                                      env.rollout.pause)
+    plan.verify = [f"{role.name}: {role.health.describe()} (within {role.health.timeout:g}s)"
+                   for role in project.roles.values() if role.health]
+    plan.on_unhealthy = project.on_unhealthy_in(env)
     if project.strategy == "artifact":
         plan.commands["local"] = [f"git archive {resolved.sha} (into a temp dir)",
                                   *project.build, "tar -czf artifact.tar.gz ."]
@@ -140,9 +159,9 @@ def _inspect(config: Config, plan: DeployPlan, project, hosts, resolved: Resolve
                          [h for h in hosts if h.name in scans])
     plan.inspected = True
     plan.unreachable = dict(errors)
-    for name, outcome in locks.items():
-        if outcome.ok and outcome.value is not None:
-            plan.locks[name] = outcome.value.describe()
+    for name, holder in locks.succeeded.items():
+        if holder is not None:
+            plan.locks[name] = holder.describe()
     running_shas: list[str] = []
     for host in hosts:
         scan = scans.get(host.name)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from deploytui import paths
 from deploytui.config.model import Environment, Project
+from deploytui.engine.errors import one_line
 from deploytui.engine.events import Sink
 from deploytui.engine.hosts.local import LocalTransport
 from deploytui.engine.remote.steps import in_dir, run_step
@@ -67,23 +68,27 @@ def repo_url(project: Project) -> str:
 
 
 def _git_env() -> dict[str, str]:
-    return {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_ASKPASS": "true", "SSH_ASKPASS": "true"}
+    """The user's own git (system, global and repo config all apply: proxies, `insteadOf`
+    rewrites, `safe.directory`), minus anything that would wait for a person: no terminal
+    prompt, and askpass helpers that answer nothing."""
+    return {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true",
+            "SSH_ASKPASS": "true"}
 
 
 def _git(*args: str, git_dir: Path | None = None, timeout: float = GIT_TIMEOUT
          ) -> subprocess.CompletedProcess[str]:
     argv = ["git"] + ([f"--git-dir={git_dir}"] if git_dir else []) + list(args)
-    try:
+    try:  # a new session: no controlling terminal, so ssh cannot prompt on the console's
         return subprocess.run(argv, capture_output=True, text=True, env=_git_env(),
-                              timeout=timeout, stdin=subprocess.DEVNULL)
+                              timeout=timeout, stdin=subprocess.DEVNULL,
+                              start_new_session=True)
     except subprocess.TimeoutExpired:
         raise SourceError(f"git {args[0]} timed out after {timeout:g}s") from None
 
 
 def _last(text: str) -> str:
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return lines[-1] if lines else "no output"
+    """The one line that says why (engine/errors.py's rule)."""
+    return one_line(text)
 
 
 def cache_dir(url: str) -> Path:

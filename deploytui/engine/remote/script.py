@@ -4,9 +4,12 @@ Every remote command costs an SSH session, a login and a few processes on the ho
 deploy of 14 small commands per host was CPU-bound on them. So a host's consecutive
 shell steps become one generated bash script: each step is `eval`ed in its own subshell
 (as if it had its own command: `exit`, `set -e`, `cd` stay inside it), framed by marker
-lines on stderr, and the script stops at the first step that fails. The line callback
+lines on stderr, and the script stops at the first step that fails. The lines callback
 turns markers into the usual events (HostStepStarted / HostStepDone / HostFailed, with
-the step's name and exit code); markers never reach a sink. The per-step timeout is
+the step's name and exit code); markers never reach a sink. Each run's markers carry a
+fresh random nonce, so nothing a step prints can pass for one (not even our own marker
+text), and a marker found after output that did not end its line ends that line there:
+the user sees their text, never our plumbing. The per-step timeout is
 kept by a watchdog that cancels the run (the transport kills the remote process group)
 when one step runs longer than the timeout. Step-start markers go to both stdout and
 stderr (each pipe is ordered, the two are not), so each step's output tails, and so
@@ -15,13 +18,23 @@ its failure reason, are its own.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import secrets
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from deploytui.engine.events import HostFailed, HostLine, HostStepDone, HostStepStarted, Sink
+from deploytui.engine.errors import failure_line
+from deploytui.engine.events import (
+    HostFailed,
+    HostLines,
+    HostStepDone,
+    HostStepStarted,
+    Sink,
+)
 from deploytui.engine.hosts.transport import (
     Cancelled,
     ConnectionLost,
@@ -32,9 +45,17 @@ from deploytui.engine.hosts.transport import (
 from deploytui.engine.remote.steps import Step, StepFailed
 from deploytui.engine.shell import q
 
-STEP_MARK = "\x1edeploytui-step "
-DONE_MARK = "\x1edeploytui-done "
 WATCH_INTERVAL = 0.1
+TAIL_LINES = 100  # per step and stream, for the one-line failure reason
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(8)
+
+
+def marker(nonce: str) -> str:
+    """What starts every marker of one run: `\\x1edeploytui-<nonce> `."""
+    return f"\x1edeploytui-{nonce} "
 
 
 @dataclass(frozen=True)
@@ -44,15 +65,16 @@ class ScriptStep:
     quiet: bool = False  # bookkeeping (metadata): no events unless it fails
 
 
-def script_text(steps: Sequence[ScriptStep]) -> str:
-    """The bash script running `steps` in order, each framed by markers on stderr."""
+def script_text(steps: Sequence[ScriptStep], nonce: str) -> str:
+    """The bash script running `steps` in order, each framed by `nonce`'s markers."""
+    mark = f"\\036deploytui-{nonce}"
     parts = []
     for i, step in enumerate(steps):
         parts.append(
-            f"printf '\\036deploytui-step {i}\\n' >&2; printf '\\036deploytui-step {i}\\n'\n"
+            f"printf '{mark} step {i}\\n' >&2; printf '{mark} step {i}\\n'\n"
             f"( eval {q(step.command)} )\n"
             "__dt_rc=$?\n"
-            f"printf '\\036deploytui-done {i} %s\\n' \"$__dt_rc\" >&2\n"
+            f"printf '{mark} done {i} %s\\n' \"$__dt_rc\" >&2\n"
             "[ \"$__dt_rc\" -eq 0 ] || exit \"$__dt_rc\"\n")
     return "".join(parts)
 
@@ -69,25 +91,50 @@ class _Run:
         self.current: int | None = None  # index of the step running now
         self.began = 0.0
         self.finished: dict[int, int] = {}  # index -> exit code
-        self.err: deque[str] = deque(maxlen=50)  # current step's stderr tail
-        self.out: deque[str] = deque(maxlen=50)  # current step's stdout tail
+        self.nonce = new_nonce()
+        self.mark = marker(self.nonce)
+        self.err: deque[str] = deque(maxlen=TAIL_LINES)  # current step's stderr tail
+        self.out: deque[str] = deque(maxlen=TAIL_LINES)  # current step's stdout tail
         self.run_cancel = threading.Event()
         self.timed_out = False
         self._stop = threading.Event()
 
     # -- output --------------------------------------------------------------
-    def line(self, text: str, stream: str) -> None:
-        if text.startswith(STEP_MARK):
+    def lines(self, batch: list[str], stream: str) -> None:
+        """One read's lines: output goes on as one batch between markers."""
+        mark = self.mark
+        if mark not in "\x00".join(batch):  # one C-speed scan; markers are rare
+            self._output(batch, stream)
+            return
+        hits = [i for i, line in enumerate(batch) if mark in line]
+        start = 0
+        for i in hits:
+            line = batch[i]
+            at = line.find(mark)
+            before = batch[start:i]
+            if at > 0:  # output that did not end its line: it ends here, at the marker
+                before.append(line[:at])
+            self._output(before, stream)
+            self._marker(line[at + len(mark):], stream)
+            start = i + 1
+        self._output(batch[start:], stream)
+
+    def _output(self, lines: list[str], stream: str) -> None:
+        if not lines:
+            return
+        (self.err if stream == "err" else self.out).extend(lines)
+        self.sink(HostLines(host=self.host, lines=tuple(lines),
+                            stream="err" if stream == "err" else "out"))
+
+    def _marker(self, rest: str, stream: str) -> None:
+        kind, _, args = rest.partition(" ")
+        if kind == "step":
             if stream == "err":
-                self._started(text[len(STEP_MARK):])
+                self._started(args)
             else:  # each stream is framed on its own: pipes are ordered, not each other
                 self.out.clear()
-        elif text.startswith(DONE_MARK):
-            self._done(text[len(DONE_MARK):])
-        else:
-            (self.err if stream == "err" else self.out).append(text)
-            self.sink(HostLine(host=self.host, line=text,
-                               stream="err" if stream == "err" else "out"))
+        elif kind == "done":
+            self._done(args)
 
     def _started(self, rest: str) -> None:
         if not rest.strip().isdigit() or int(rest) >= len(self.steps):
@@ -137,11 +184,8 @@ class _Run:
         return self.steps[self.current if self.current is not None else 0]
 
     def reason(self, exit_code: int) -> str:
-        for tail in (self.err, self.out):
-            lines = [ln.strip() for ln in tail if ln.strip()]
-            if lines:
-                return f"{lines[-1]} (exit {exit_code})"
-        return f"exit status {exit_code}"
+        found = failure_line("\n".join(self.err), "\n".join(self.out))
+        return f"{found} (exit {exit_code})" if found else f"exit status {exit_code}"
 
     def fail(self, reason: str, **flags: bool) -> StepFailed:
         step = self.failing_step()
@@ -169,7 +213,8 @@ def run_script(transport: Transport, phase: str, steps: Sequence[ScriptStep], *,
     watchdog.start()
     overall = None if timeout is None else timeout * len(steps) + 60.0
     try:
-        result = transport.run(script_text(steps), on_line=run.line, timeout=overall,
+        result = transport.run(script_text(steps, run.nonce), on_lines=run.lines,
+                               timeout=overall,
                                cancel=run.run_cancel, env=dict(env) if env else None)
     except Cancelled:
         if run.timed_out:
@@ -236,11 +281,14 @@ def upload(transport: Transport, phase: str, step: Step, *, sink: Sink,
 
 
 def tagged(tag: str, command: str) -> str:
-    """`command` in its own subshell, reported as one line `TAG RC LAST-LINE`, so several
-    bookkeeping commands can share one remote command and still fail one by one."""
+    """`command` in its own subshell, reported as one line `TAG RC OUTPUT`, so several
+    bookkeeping commands can share one remote command and still fail one by one. On a
+    failure OUTPUT is the last 40 lines, base64 (one line whatever they hold), so the
+    one-line error is chosen here by errors.failure_line like every other."""
     return (f"__dt_out=$(eval {q(command)} 2>&1); __dt_rc=$?; "  # $(...) is a subshell
             f"if [ $__dt_rc -eq 0 ]; then echo '{tag} 0'; else "  # forks only on failure
-            f"echo \"{tag} $__dt_rc $(printf '%s' \"$__dt_out\" | tail -n 1 | tr -d '\\n')\"; fi")
+            f"echo \"{tag} $__dt_rc $(printf '%s' \"$__dt_out\" | tail -n 40 | base64"
+            " | tr -d '\\n')\"; fi")
 
 
 def tag_results(output: str, tags: Sequence[str]) -> dict[str, str | None]:
@@ -250,6 +298,15 @@ def tag_results(output: str, tags: Sequence[str]) -> dict[str, str | None]:
     for line in output.splitlines():
         tag, _, rest = line.partition(" ")
         if tag in found:
-            rc, _, last = rest.partition(" ")
-            found[tag] = None if rc == "0" else (last.strip() or f"exit status {rc}")
+            rc, _, encoded = rest.partition(" ")
+            found[tag] = None if rc == "0" else (_decoded_reason(encoded)
+                                                 or f"exit status {rc}")
     return found
+
+
+def _decoded_reason(encoded: str) -> str:
+    try:
+        text = base64.b64decode(encoded.strip(), validate=True).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        text = encoded
+    return failure_line(text)

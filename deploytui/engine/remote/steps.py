@@ -14,7 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploytui.engine.events import HostFailed, HostLine, HostStepDone, HostStepStarted, Sink
+from deploytui.engine.events import (
+    HostFailed,
+    HostLines,
+    HostStepDone,
+    HostStepStarted,
+    Sink,
+)
+from deploytui.engine.failure import Failure, Kind
 from deploytui.engine.hosts.transport import (
     Cancelled,
     CommandResult,
@@ -52,6 +59,11 @@ class StepFailed(Exception):
         self.cancelled = cancelled
         self.lost = lost  # the host stopped answering: later cleanup is best effort
 
+    @property
+    def failure(self) -> Failure:
+        kind: Kind = "cancelled" if self.cancelled else "lost" if self.lost else "failed"
+        return Failure(self.host, self.step, self.reason, kind)
+
 
 def in_dir(cwd: str, command: str) -> str:
     """`command` (the user's shell text) run inside `cwd` (quoted)."""
@@ -67,12 +79,12 @@ def run_step(transport: Transport, phase: str, step: str, command: str, *, sink:
     if cancel is not None and cancel.is_set():
         raise StepFailed(host, step, "cancelled", cancelled=True)
 
-    def line(text: str, stream: str) -> None:
-        sink(HostLine(host=host, line=text, stream="err" if stream == "err" else "out"))
+    def lines(batch: list[str], stream: str) -> None:
+        sink(HostLines(host=host, lines=tuple(batch), stream="err" if stream == "err" else "out"))
 
     started = time.monotonic()
     try:
-        result = transport.run(command, on_line=line, timeout=timeout, cancel=cancel,
+        result = transport.run(command, on_lines=lines, timeout=timeout, cancel=cancel,
                                env=dict(env) if env else None)
     except Cancelled:
         raise StepFailed(host, step, "cancelled", cancelled=True) from None
