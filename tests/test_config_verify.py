@@ -155,3 +155,24 @@ def test_deploytui_check_prints_the_lines_and_exits_2(tmp_path: Path) -> None:
     assert f"{path}:10: projects.shop.roles.both.health: give either url or command" \
         in done.stderr + done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_a_staged_rollout_is_refused_for_a_pull_project_not_silently_ignored() -> None:
+    pull = """\
+    projects:
+      shop:
+        repo: git@github.com:acme/shop.git
+        deploy_to: /var/www/shop
+        strategy: pull
+        environments:
+          production:
+            rollout: {canary: 1}
+            hosts:
+              web1: {}
+              web2: {}
+    """
+    assert problems(pull) == [
+        f"{FILE}:8: projects.shop.environments.production.rollout: strategy pull moves "
+        "every host's working copy at once and cannot stage it; use strategy release (or "
+        "artifact) for a canary/batch rollout, or remove rollout",
+    ]

@@ -29,6 +29,9 @@ PROJECT_KEYS = ("repo", "branch", "strategy", "deploy_to", "keep_releases", "sha
                 "roles", "environments", "timeout", "min_free_mb", "env", "sudo_password",
                 "on_unhealthy", "hooks")
 ROLE_KEYS = ("tasks", "once", "restart", "parallel", "batch", "health")
+PULL_ROLLOUT = ("strategy pull moves every host's working copy at once and cannot stage "
+                "it; use strategy release (or artifact) for a canary/batch rollout, or "
+                "remove rollout")
 ENVIRONMENT_KEYS = ("hosts", "confirm", "branch", "rollout", "on_unhealthy")
 HOST_KEYS = ("address", "port", "user", "roles", "transport", "deploy_to")
 TRANSPORTS = ("ssh", "local")
@@ -83,7 +86,8 @@ def _project(reader: Reader, name: str, node: Node) -> Project:
         values["roles"] = roles
     if "environments" in entries:
         values["environments"] = _environments(reader, entries["environments"], path, roles,
-                                               values.get("deploy_to"))
+                                               values.get("deploy_to"),
+                                               values.get("strategy", "release"))
     if any(key not in values for key in ("repo", "deploy_to", "environments")):
         raise Invalid(f"project {name} is incomplete")  # already reported
     return Project(name=name, **values)
@@ -118,7 +122,8 @@ def _roles(reader: Reader, node: Node | None, path: str) -> dict[str, Role] | No
 
 
 def _environments(reader: Reader, node: Node, project_path: str,
-                  roles: dict[str, Role] | None, deploy_to: str | None) -> dict[str, Environment]:
+                  roles: dict[str, Role] | None, deploy_to: str | None,
+                  strategy: str) -> dict[str, Environment]:
     path = join(project_path, "environments")
     entries = reader.mapping(node, path, what="a mapping of environment names to settings")
     if not entries:
@@ -141,6 +146,12 @@ def _environments(reader: Reader, node: Node, project_path: str,
         hosts = _hosts(reader, settings["hosts"], env_path, project_path, roles, deploy_to)
         reader.put(values, settings, env_path, "rollout", read_rollout, nullable=True,
                    reader=reader, hosts=len(hosts))
+        if strategy == "pull" and values.get("rollout") is not None:
+            # a pull deploy moves each working copy in place: there is no second release
+            # to stage towards, so refusing beats silently switching every host at once
+            reader.error(settings["rollout"].line, join(env_path, "rollout"),
+                         PULL_ROLLOUT)
+            del values["rollout"]
         environments[name] = Environment(name=name, hosts=hosts, **values)
     return environments
 
