@@ -120,6 +120,25 @@ async def test_rolling_back_to_the_selected_release_switches_every_host(config):
             assert os.readlink(host_dir(config, i) / "current").endswith(IDS[-2])
 
 
+async def test_the_rollback_confirmation_warns_about_a_migration_it_goes_back_past(config):
+    from deploytui.engine.remote.layout import ReleaseMeta
+
+    for i in range(2):  # the current release ran a migration when it was deployed
+        meta_dir = host_dir(config, i) / ".deploytui" / "releases"
+        meta_dir.mkdir(parents=True, exist_ok=True)
+        meta = ReleaseMeta(IDS[-1], "ok", once=["python manage.py migrate"])
+        (meta_dir / f"{IDS[-1]}.json").write_text(meta.to_json() + "\n")
+    app = DeployConsole(config, load_status=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_browser(app, pilot)
+        await pilot.press("j", "b")  # the previous release
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        body = str(app.screen.query_one("#body").render())
+        assert (f"warning: {IDS[-1]} ran `python manage.py migrate`: the database may be "
+                f"ahead of the code you are going back to ({IDS[-2]})") in body.replace("\n", " ")
+        await pilot.press("escape")
+
+
 async def test_rolling_back_to_the_release_already_current_is_refused_before_asking(config):
     app = DeployConsole(config, load_status=False)
     async with app.run_test(size=SIZE) as pilot:

@@ -205,6 +205,11 @@ class ReleaseBrowser(Screen["Operation | None"]):
             steps = rollback_steps({h: i.current for h, i in self.fleet.hosts.items()},
                                    release, self.fleet.position)
             body += "\n\n" + "\n".join(f"{h}: {step}" for h, step in steps.items())
+        from deploytui.engine.operations.migrations import migration_warnings
+
+        warnings = migration_warnings(self.fleet.scans.values(), release)
+        if warnings:  # as the CLI says it: going back does not undo a migration
+            body += "\n\n" + "\n".join(f"warning: {w}" for w in warnings)
         self._ask(Rollback(self.project, self.environment, release), body)
 
     def action_catch_up(self) -> None:
