@@ -5,13 +5,14 @@ failed switch puts the hosts already switched back; a failed or cancelled deploy
 removes its unfinished release directories, so nothing half-built is ever a rollback
 target. Its metadata file is KEPT with state `failed`, so `releases` can show failed
 deploys (the directory is gone, the record is not). The life cycle (events, pool,
-lock, unlock in every case) is lifecycle.Operation's; this module is the phases.
+lock, unlock in every case) is lifecycle.Operation's; this module is the phases, with
+the staged switch in verify.py, the pull strategy's activation in pull_activation.py and
+the release id and metadata in release_identity.py.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import replace
 
 from deploytui.config.model import Config, Host
@@ -20,13 +21,15 @@ from deploytui.engine.events import HostLine, Sink, discard
 from deploytui.engine.hosts.pool import TransportFactory, transport_factory
 from deploytui.engine.hosts.transport import Transport
 from deploytui.engine.operations import strategies
-from deploytui.engine.operations.cleanup import cleanup_hosts, move_back
+from deploytui.engine.operations.cleanup import cleanup_hosts
 from deploytui.engine.operations.exclusion import ExcludeRefused, exclude_hint
 from deploytui.engine.operations.finish import finish_hosts, plan_prunes
 from deploytui.engine.operations.hooks import HookContext, run_hooks
 from deploytui.engine.operations.lifecycle import Failure, Operation, Phase, Stop
 from deploytui.engine.operations.preflight import probe_command, read_probes
 from deploytui.engine.operations.prune import HostPrune
+from deploytui.engine.operations.pull_activation import PullActivation
+from deploytui.engine.operations.release_identity import next_release_id, release_meta
 from deploytui.engine.operations.request import (
     DeployRequest,
     DeployResult,
@@ -34,7 +37,7 @@ from deploytui.engine.operations.request import (
     host_env,
     resolve_env,
 )
-from deploytui.engine.operations.roles import once_hosts, run_once, run_restarts
+from deploytui.engine.operations.roles import once_hosts, run_once
 from deploytui.engine.operations.source import (
     Artifact,
     Resolved,
@@ -44,7 +47,7 @@ from deploytui.engine.operations.source import (
 )
 from deploytui.engine.operations.strategies import HostContext
 from deploytui.engine.operations.verify import Verifying
-from deploytui.engine.remote.layout import ReleaseMeta, release_id_now
+from deploytui.engine.remote.layout import release_id_now
 from deploytui.engine.remote.lock import release_command
 from deploytui.engine.remote.release_meta import MetaWriter
 from deploytui.engine.remote.revisions import deploy_line
@@ -54,7 +57,6 @@ from deploytui.engine.remote.steps import Step, StepFailed
 from deploytui.engine.remote.switch import switch_all
 
 FINISH_TIMEOUT = 30.0  # bookkeeping; the prune deletions get the project's step timeout
-MAX_ID_WAIT = 3.0  # seconds a deploy may wait for a release id no host has yet
 
 __all__ = ["DeployRequest", "DeployResult", "run_deploy"]
 
@@ -77,7 +79,7 @@ def run_deploy(config: Config, request: DeployRequest, *, sink: Sink = discard,
     return result
 
 
-class _Deploy(Verifying, Operation):
+class _Deploy(PullActivation, Verifying, Operation):
     operation = "deploy"
 
     def __init__(self, config: Config, request: DeployRequest, *, sink: Sink,
@@ -112,12 +114,8 @@ class _Deploy(Verifying, Operation):
     def phases(self) -> list[Phase]:
         # a catch-up runs no `once` steps: the fleet ran them when it switched
         once = [] if self.request.catch_up else [Phase("once", self._once)]
-        if self.project.strategy == "pull":
-            switch = [Phase("switch", self._activate_pull), *once,
-                      Phase("restart", self._restart),  # failures recorded, never raised
-                      *([Phase("verify", self._verify_pull)] if self.proving() else [])]
-        else:
-            switch = [*once, *self.stage_phases()]
+        pull = self.project.strategy == "pull"
+        switch = self.pull_phases(once) if pull else [*once, *self.stage_phases()]
         return [Phase("prepare", self._prepare), Phase("barrier", self._barrier), *switch,
                 Phase("finish", self._finish)]
 
@@ -140,7 +138,8 @@ class _Deploy(Verifying, Operation):
             raise Stop(f"resolve: {exc}") from None
         r = self.resolved
         self.lock.ref = r.ref
-        self.meta = MetaWriter(self._release_meta(r), self.layouts)
+        self.meta = MetaWriter(release_meta(self.release_id, r, self.request, self.excluded),
+                               self.layouts)
         if again is not None:
             for name in self.names:
                 self.meta.history[name] = [f"catch-up at {utc_iso()} by {self.user}"]
@@ -161,20 +160,6 @@ class _Deploy(Verifying, Operation):
                 # a catch-up leaves out the up-to-date hosts, which is not news
                 "excluded": () if self.request.catch_up else tuple(self.excluded)}
 
-    def _release_meta(self, r: Resolved) -> ReleaseMeta:
-        """What every host records about this release: a catch-up carries the fleet's
-        record (who deployed it, when, who was left out)."""
-        again = self.request.catch_up
-        if again is None:
-            return ReleaseMeta(self.release_id, "preparing", sha=r.sha, subject=r.subject,
-                               ref=r.ref, deployed_at=utc_iso(),
-                               deployed_by=self.request.user, excluded=list(self.excluded))
-        return ReleaseMeta(self.release_id, "preparing", sha=r.sha,
-                           subject=again.subject or r.subject, ref=again.ref or r.ref,
-                           deployed_at=again.deployed_at or utc_iso(),
-                           deployed_by=again.deployed_by or self.request.user,
-                           excluded=list(again.excluded), once=list(again.once))
-
     def probe(self, host: str) -> str:
         return probe_command(self.contexts[host])
 
@@ -192,16 +177,11 @@ class _Deploy(Verifying, Operation):
             raise self.first_stop(list(refused))
 
     def _next_release_id(self, clashes: list[str]) -> bool:
-        """A deploy started in the same second as the last one: wait for the next second
-        and take that id (still 14 digits, still the time, so Capistrano-layout readers
-        sort it); False if the hosts list ids too far ahead to wait for."""
-        taken = max([self.release_id, *(rid for scan in self.scans.values()
-                                         for rid in scan.releases)])
-        deadline = time.monotonic() + MAX_ID_WAIT
-        while (fresh := release_id_now()) <= taken:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.05)
+        """Take the next free release id (release_identity.py); False if there is none
+        near enough to wait for."""
+        fresh = next_release_id(self.release_id, self.scans.values())
+        if fresh is None:
+            return False
         old, self.release_id = self.release_id, fresh
         assert self.meta is not None
         self.meta = MetaWriter(replace(self.meta.meta, release_id=fresh), self.layouts)
@@ -366,34 +346,6 @@ class _Deploy(Verifying, Operation):
         if self.staged is not None and self.staged.switched:
             self.undo(error)  # the earlier stages go back too
         raise Stop(error)
-
-    def _activate_pull(self) -> None:
-        def activate(host: Host, transport: Transport) -> None:
-            self.moved.add(host.name)
-            self._run_steps(host.name, transport, "switch",
-                            strategies.activate_steps(self.contexts[host.name]))
-
-        failed = self.fail_all(self.pool.map(activate, step="switch"), "switch")
-        if failed:
-            self._move_back(exclude=failed)
-            raise self.first_stop(failed)
-
-    def _move_back(self, exclude: list[str] = ()) -> None:
-        """pull: check the previous commit out again on every host that moved."""
-        targets = [h for h in self.hosts if h.name in self.moved and h.name not in self.lost]
-        moved_back = move_back(self.pool, targets, self.contexts, self.previous_head,
-                               self.sink, self.project.timeout)
-        for name in moved_back.succeeded:
-            if name not in exclude:
-                self._fail(name, "switch", "switched back", outcome="switched back")
-        for name, failure in moved_back.failed.items():
-            self.warnings.append(f"{name}: switch back failed: {failure.reason}")
-
-    def _restart(self) -> None:
-        errors = run_restarts(self.pool, self.project, self.hosts, self.sink, None,
-                              self._env_for)
-        for host, err in errors.items():
-            self.record(Failure(host, "restart", err.removeprefix(f"{host}: ")))
 
     def _unlock_command(self, host: str) -> str:
         return release_command(self.layouts[host], self.lock)

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from deploytui.engine.events import PhaseFinished, PhaseStarted
 from deploytui.engine.failure import Failure, Stop
-from deploytui.engine.operations.health import check_hosts
 from deploytui.engine.operations.lifecycle import Phase
 from deploytui.engine.operations.request import host_env
-from deploytui.engine.operations.roles import run_restarts
 from deploytui.engine.operations.rollout import Stage
 from deploytui.engine.operations.staged import Revert, StagedSwitch
 from deploytui.engine.operations.strategies import HostContext
@@ -112,27 +110,3 @@ class Verifying:
         if self.revert is None:
             return set(self.staged.switched)
         return {n for n, rel in self.revert.serving.items() if rel == self.release_id}
-
-    def _verify_pull(self) -> None:
-        """pull: every host checked after the restart; unhealthy -> the previous commit."""
-        results = check_hosts(self.pool, self.project, self.hosts,
-                              cwd_for=lambda h: self.layouts[h.name].deploy_to,
-                              env_for=lambda h: self._env_for(h.name), sink=self.sink,
-                              cancel=self.cancel)
-        bad = [r for h in self.hosts for r in results.get(h.name, []) if not r.healthy]
-        if not bad:
-            return
-        for result in bad:
-            if result.host not in self.failures:
-                self.fail(Failure(result.host, f"health {result.role}",
-                                  f"{result.check} -> {result.saw}"), "verify")
-        first = bad[0]
-        error = f"{first.host}: health {first.role}: {first.check} -> {first.saw}"
-        if self.project.on_unhealthy_in(self.request.environment) == "keep":
-            raise Stop(error, text=f"{error}; kept (on_unhealthy: keep)")
-        self._move_back(exclude=[r.host for r in bad])
-        errors = run_restarts(self.pool, self.project, self.hosts, self.sink, None,
-                              self._env_for, phase="rollback")
-        self.revert = Revert(back=[n for n in self.names if n not in errors],
-                             failed={n: f"restart: {e}" for n, e in errors.items()})
-        raise Stop(error, text=f"{error}; rolled back to the previous commit")
