@@ -12,7 +12,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from textual import events, on, work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
@@ -40,6 +40,7 @@ from deploytui.tui.operations import (
 from deploytui.tui.runner import Runner
 from deploytui.tui.screens.modals import SummaryModal, error_line
 from deploytui.tui.widgets.deploy_bar import DeployBar, format_elapsed
+from deploytui.tui.widgets.filter_box import FilterBox
 from deploytui.tui.widgets.hosts_table import HostInfo, HostsTable, RowThrottle
 from deploytui.tui.widgets.log_panel import LogPanel
 from deploytui.tui.widgets.project_tree import ProjectTree
@@ -91,13 +92,11 @@ class MainScreen(Screen[None]):
                 log = LogPanel(self.config.ui.log_lines, id="log")
                 log.border_title = "log"
                 yield log
-        yield Input(placeholder="filter hosts and log lines (enter keeps, esc clears)",
-                    id="filter")
+        yield FilterBox(id="filter")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(DeployBar).reset()
-        self.query_one("#filter").display = False
         self.query_one(LogPanel).set_follow(True)
         self._fill_tree()
         self.set_interval(TICK, self.tick)
@@ -438,16 +437,14 @@ class MainScreen(Screen[None]):
         self._show_log()
 
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.display = True
-        box.focus()
+        self.query_one(FilterBox).open()
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.apply_filter(event.value)
 
-    @on(Input.Submitted, "#filter")
-    def _filter_done(self, event: Input.Submitted) -> None:
+    @on(FilterBox.Closed)
+    def _filter_closed(self) -> None:
         self.query_one(HostsTable).focus()
 
     def apply_filter(self, text: str) -> None:
@@ -460,11 +457,3 @@ class MainScreen(Screen[None]):
         table.flush()
         self.query_one(LogPanel).filter_text = text
         self._show_log()
-
-    def on_key(self, event: events.Key) -> None:
-        box = self.query_one("#filter", Input)
-        if event.key == "escape" and box.has_focus:
-            box.value = ""
-            box.display = False
-            self.query_one(HostsTable).focus()
-            event.stop()
