@@ -19,7 +19,6 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Tree
 
 from deploytui.config.model import Config, Environment
-from deploytui.engine.events import HostLine
 from deploytui.tui import deploy_flow
 from deploytui.tui.keymap import MAIN_BINDINGS
 from deploytui.tui.log_buffer import Drained, LogBuffer
@@ -27,17 +26,15 @@ from deploytui.tui.messages import (
     OperationEnded,
     PlanFailed,
     PlanReady,
-    StatusFailed,
-    StatusLoaded,
 )
 from deploytui.tui.operations import (
     Deploy,
-    EnvStatus,
     Operation,
     stopped_by_lock,
     waiting_for_the_lock,
 )
 from deploytui.tui.runner import Runner
+from deploytui.tui.screens.host_status import HostStatusReading
 from deploytui.tui.screens.modals import SummaryModal, error_line
 from deploytui.tui.widgets.deploy_bar import DeployBar, format_elapsed
 from deploytui.tui.widgets.filter_box import FilterBox
@@ -46,15 +43,14 @@ from deploytui.tui.widgets.log_panel import LogPanel
 from deploytui.tui.widgets.project_tree import ProjectTree
 
 if TYPE_CHECKING:
-    from deploytui.engine.hosts.transport import HostKeyUnknown
+    pass
 
 TICK = 1 / 15
 LOCK_WAIT = 300.0  # s the console offers to wait for another operation's lock
 REFRESH_EVERY = 30.0  # s between re-reads of the selected environment while idle
-RESUME_REFRESH_AFTER = 5.0  # s: back on this screen, re-read if older than this
 
 
-class MainScreen(Screen[None]):
+class MainScreen(HostStatusReading, Screen[None]):
     BINDINGS = MAIN_BINDINGS
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
 
@@ -174,13 +170,6 @@ class MainScreen(Screen[None]):
         self.app.sub_title = f"{self.project} / {self.environment} · current {release}"
         self._show_read_at()
 
-    def _show_read_at(self) -> None:
-        """When the hosts were last read (and whether a read is under way)."""
-        read = ("not read yet" if self.read_at is None else
-                "read " + time.strftime("%H:%M:%S", time.localtime(self.read_at)))
-        self.query_one(HostsTable).border_subtitle = read + (" · reading…" if self._reading
-                                                             else "")
-
     # -- the UI tick -----------------------------------------------------------------------
     def tick(self) -> None:
         drained = self.buffer.drain()
@@ -223,72 +212,6 @@ class MainScreen(Screen[None]):
         if newly_failed:
             table.failed_first(self.failed_hosts)
         table.flush()
-
-    # -- host status -----------------------------------------------------------------------
-    def action_refresh(self) -> None:
-        if self.load_status_enabled and self.env is not None:
-            self._reading = True
-            self._show_read_at()
-            self.load_status(self.project, self.environment)
-
-    def _periodic_refresh(self) -> None:
-        """While idle and on top: re-read, so changes made elsewhere (a CLI deploy) show."""
-        if not self.runner.running and self.is_current:
-            self.action_refresh()
-
-    def on_screen_resume(self) -> None:
-        if (self._first_frame and not self.runner.running
-                and (self.read_at is None or time.time() - self.read_at > RESUME_REFRESH_AFTER)):
-            self.action_refresh()
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="status")
-    def load_status(self, project: str, environment: str) -> None:
-        from deploytui.tui.operations import load_status
-
-        try:
-            status = load_status(self.config, project, environment)
-        except Exception as exc:
-            self.post_message(StatusFailed(project, environment, error_line(exc)))
-            return
-        self.post_message(StatusLoaded(project, environment, status, time.time()))
-
-    def on_status_failed(self, message: StatusFailed) -> None:
-        self._reading = False
-        self.notify(f"status of {message.project}/{message.environment}: {message.error}",
-                    severity="error", timeout=10)
-        self._update_header()
-
-    def on_status_loaded(self, message: StatusLoaded) -> None:
-        if (message.project, message.environment) != (self.project, self.environment):
-            return
-        status: EnvStatus = message.status
-        self.read_at = message.read_at
-        self._reading = False
-        table = self.query_one(HostsTable)
-        for host in table.hosts:
-            info = HostInfo(reachable=status.reachable.get(host),
-                            error=status.errors.get(host, ""),
-                            current=status.current.get(host, "")
-                            + (" ⇣ behind" if host in status.behind else ""),
-                            lock=status.locks.get(host, ""),
-                            health=status.health.get(host, ""))
-            before = self.host_info.get(host)
-            if info.error and (before is None or before.error != info.error):
-                # the reason stays readable in the host's log pane, not only in a cell
-                self.buffer(HostLine(host, f"cannot reach {host}: {info.error}", "err"))
-            self.host_info[host] = info
-            table.set_info(host, info)
-        table.flush()
-        self._update_header()
-        if status.unknown_keys:
-            self.ask_host_keys(status.unknown_keys)
-
-    @work(exclusive=True, group="host-keys")
-    async def ask_host_keys(self, unknown: dict[str, HostKeyUnknown]) -> None:
-        from deploytui.tui.screens.modals import ask_host_keys
-
-        if await ask_host_keys(self.app, self.config.ssh.known_hosts, unknown):
-            self.action_refresh()
 
     # -- operations ------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
