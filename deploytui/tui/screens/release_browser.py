@@ -207,7 +207,8 @@ class ReleaseBrowser(Screen["Operation | None"]):
             body += "\n\n" + "\n".join(f"{h}: {step}" for h, step in steps.items())
         from deploytui.engine.operations.migrations import migration_warnings
 
-        warnings = migration_warnings(self.fleet.scans.values(), release)
+        pull = self.config.projects[self.project].strategy == "pull"  # as the CLI: none
+        warnings = [] if pull else migration_warnings(self.fleet.scans.values(), release)
         if warnings:  # as the CLI says it: going back does not undo a migration
             body += "\n\n" + "\n".join(f"warning: {w}" for w in warnings)
         self._ask(Rollback(self.project, self.environment, release), body)
