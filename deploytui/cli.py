@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 PROG = "deploytui"
 # A command's implementation lives in deploytui.commands.<module>.
-COMMAND_MODULES = {"unlock": "lock"}
+COMMAND_MODULES = {"unlock": "lock", "catch-up": "catch_up"}
 CONSOLE_MODULE = "deploytui.tui.app"
 
 EPILOG = """\
@@ -32,14 +32,23 @@ config: --config PATH, else $DEPLOYTUI_CONFIG, else ./deploytui.yml, else the us
 config directory (e.g. ~/.config/deploytui/config.yml)."""
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _at_least(kind: type, what: str, least: int):
+    """An argparse type: `kind(text)`, at least `least`, else one clear line."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got '{text}'") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}, got {text}")
+        return value
+
+    return parse
+
+
+_positive = _at_least(int, "a whole number", 1)
+_seconds = _at_least(float, "seconds", 0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("project", nargs=nargs, metavar="PROJECT", help="a project name")
         sub.add_argument("env", nargs=nargs, metavar="ENV", help="an environment of it")
 
+    def wait_lock(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--wait-lock", type=_seconds, default=0.0, metavar="SECONDS",
+                         help="wait up to SECONDS for a live lock to be released "
+                         "(exit 3 if it is still held)")
+
     sub = command("check", "validate the config (and with --connect, reach every host)")
     target(sub, optional=True)
     sub.add_argument("--connect", action="store_true", help="also connect to every host")
@@ -79,11 +93,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--yes", action="store_true", help="confirm an environment that asks")
     sub.add_argument("--dry-run", action="store_true", help="show what would be done")
     sub.add_argument("--break-lock", action="store_true", help="take over a stale lock")
+    wait_lock(sub)
+    sub.add_argument("--exclude", action="append", default=[], metavar="HOST[,HOST...]",
+                     help="leave these hosts out on purpose (they keep serving what they "
+                     "serve; `catch-up` brings them up to date later)")
+
+    sub = command("catch-up", "bring hosts left out of a deploy up to the fleet's release")
+    target(sub)
+    sub.add_argument("hosts", nargs="*", metavar="HOST", help="only these hosts (default: "
+                     "every host that is behind)")
+    sub.add_argument("--yes", action="store_true", help="confirm an environment that asks")
 
     sub = command("rollback", "switch back to an earlier release")
     target(sub)
     sub.add_argument("--to", metavar="RELEASE", help="release id (default: the previous one)")
     sub.add_argument("--yes", action="store_true", help="confirm an environment that asks")
+    wait_lock(sub)
 
     sub = command("releases", "list the releases kept on the hosts")
     target(sub)
@@ -95,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "(default: keep_releases)")
     sub.add_argument("--dry-run", action="store_true", help="show what would be deleted")
     sub.add_argument("--yes", action="store_true", help="confirm an environment that asks")
+    wait_lock(sub)
 
     sub = command("history", "show past deploys from the local journal")
     target(sub, optional=True)
@@ -130,6 +156,13 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     from deploytui.config import ConfigError, load_config
 
+    if args.command == "history" and getattr(args, "json", False):
+        # the journal is local: it needs no config file
+        try:
+            history_config: Config | None = load_config(args.config)
+        except ConfigError:
+            history_config = None
+        return _run_command(args, history_config)
     if args.command == "secret":  # works without any config file
         try:
             secret_config: Config | None = load_config(args.config)

@@ -1,8 +1,8 @@
 """Chat/webhook notifications: the team hears about every deploy, without slowing it.
 
 Events sent (docs/notifications.md):
-  start     a deploy begins (rollbacks and prunes send no start message);
-  success   a deploy succeeded;
+  start     a deploy or a catch-up begins (rollbacks and prunes send no start message);
+  success   a deploy or a catch-up succeeded (hosts left out with --exclude named);
   failure   a deploy or a rollback failed or was cancelled (`outcome` tells which);
   rollback  a rollback succeeded.
 Prunes send nothing. Each target has its own daemon thread and queue; a webhook that
@@ -42,7 +42,7 @@ def event_name(operation: str, finished: DeployFinished | None) -> str | None:
     if operation == "prune":
         return None
     if finished is None:
-        return "start" if operation == "deploy" else None
+        return "start" if operation in ("deploy", "catch-up") else None
     if finished.outcome == "success":
         return "rollback" if operation == "rollback" else "success"
     return "failure"
@@ -61,6 +61,7 @@ def payload(fmt: str, message: dict[str, Any]) -> dict[str, Any]:
             ("Release", message["release"]), ("By", message["user"]),
             ("Duration", f"{message['duration']:.0f}s" if message["duration"] else ""),
             ("Failed host", message["failed_host"]), ("Failed step", message["failed_step"]),
+            ("Left out (behind)", ", ".join(message["excluded"])),
         ) if v],
     }]}
 
@@ -69,10 +70,17 @@ def summary(m: dict[str, Any]) -> str:
     target = f"{m['project']}/{m['environment']}"
     ref = f" {m['ref']}" if m["ref"] else ""
     sha = f" ({m['sha'][:8]})" if m["sha"] else ""
+    left = m.get("excluded") or []
+    behind = (f"; left out: {', '.join(left)} (still on the earlier release, behind until"
+              " `deploytui catch-up`)" if left else "")
+    if m["operation"] == "catch-up" and m["event"] in ("start", "success"):
+        verb = "is catching up" if m["event"] == "start" else "caught up"
+        return (f"{m['user']} {verb} {', '.join(m['hosts'])} on {target} to release"
+                f" {m['release']}{sha}")
     if m["event"] == "start":
-        return f"{m['user']} is deploying {target}{ref}{sha}"
+        return f"{m['user']} is deploying {target}{ref}{sha}{behind}"
     if m["event"] == "success":
-        return f"{m['user']} deployed {target}{ref}{sha} in {m['duration']:.0f}s"
+        return f"{m['user']} deployed {target}{ref}{sha} in {m['duration']:.0f}s{behind}"
     if m["event"] == "rollback":
         return f"{m['user']} rolled {target} back to {m['release']}"
     where = f" on {m['failed_host']} at {m['failed_step']}" if m["failed_host"] else ""
@@ -162,6 +170,7 @@ class Notifier:
                         else (s.release_id if s else "")),
             "duration": round(finished.duration, 3) if finished else None,
             "hosts": list(s.hosts) if s else [],
+            "excluded": list(s.excluded) if s else [],
             "failed_host": host, "failed_step": step,
             "error": finished.error if finished else "",
             "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

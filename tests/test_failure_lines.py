@@ -142,7 +142,7 @@ def test_the_cli_prints_the_cause_and_the_log_keeps_the_whole_traceback(hosts: F
                           stdin=subprocess.DEVNULL, timeout=60)
     assert proc.returncode != 0
     cause = "ModuleNotFoundError: No module named 'no_such_module_here' (exit 1)"
-    assert f"[host1] FAILED build: {build[0]}: {cause}" in proc.stdout
+    assert f"[host1] FAILED in prepare at build: {build[0]}: {cause}" in proc.stdout
     log = next(data.glob("logs/app/prod/*/host1.log")).read_text()
     assert "[err] Traceback (most recent call last):" in log
     assert '[err]   File "<string>", line 1, in <module>' in log

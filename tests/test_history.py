@@ -73,7 +73,7 @@ def test_a_finished_deploy_records_who_what_when_outcome_and_each_host(data_dir)
     assert entry.host_logs["web1"].read_text().endswith(" building\n")
     assert entry.host_logs["web2"].read_text().endswith(" [err] boom\n")
     deploy_log = entry.deploy_log.read_text()
-    assert "phase prepare FAILED" in deploy_log
+    assert "== prepare FAILED ==" in deploy_log  # the CLI's words (engine/event_text.py)
     assert "[web2] FAILED in prepare at build" in deploy_log
 
 

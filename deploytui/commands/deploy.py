@@ -1,4 +1,5 @@
-"""`deploytui deploy PROJECT ENV [--ref REF] [--yes] [--dry-run] [--break-lock]`.
+"""`deploytui deploy PROJECT ENV [--ref REF] [--yes] [--dry-run] [--break-lock]
+[--exclude HOST[,HOST…]]`.
 
 Ctrl-C sets the engine's cancel event (before the switch nothing changes on any
 host; the engine cleans up and releases the lock); a second Ctrl-C exits at once
@@ -20,6 +21,7 @@ from deploytui.commands import (
     EXIT_FAILED,
     EXIT_LOCKED,
     EXIT_OK,
+    UsageError,
     select,
 )
 from deploytui.commands.confirm import confirmed
@@ -27,6 +29,7 @@ from deploytui.commands.printer import Printer, summary_table
 from deploytui.config.model import Config
 from deploytui.engine.events import Sink
 from deploytui.engine.operations.deploy import DeployRequest, DeployResult, run_deploy
+from deploytui.engine.operations.exclusion import ExcludeRefused, parse_hosts
 from deploytui.engine.operations.plan import build_plan
 from deploytui.engine.operations.source import SourceError
 
@@ -44,7 +47,13 @@ def make_sinks(config: Config, project: str, env: str, printer: Sink, resolver
 
 def run(args: argparse.Namespace, config: Config) -> int:
     project, env = select(config, args.project, args.env)
-    request = DeployRequest(project, env, ref=args.ref, break_lock=args.break_lock)
+    exclude = tuple(parse_hosts(getattr(args, "exclude", None) or []))
+    request = DeployRequest(project, env, ref=args.ref, break_lock=args.break_lock,
+                            wait_lock=getattr(args, "wait_lock", 0.0), exclude=exclude)
+    try:
+        request.hosts  # noqa: B018 - validates the exclusion before anything runs
+    except ExcludeRefused as exc:
+        raise UsageError(str(exc)) from None
     if args.dry_run:
         try:
             plan = build_plan(config, request)
@@ -90,9 +99,13 @@ def report(result: DeployResult, printer: Printer) -> int:
         printer.write(line)
     for warning in result.warnings:
         printer.write(f"warning: {warning}")
+    left = [h for h, r in result.hosts.items() if r.outcome == "excluded"]
     if result.outcome == "success":
         printer.write(f"deployed release {result.release_id} ({result.sha[:12]}) to"
-                      f" {len(result.hosts)} host(s) in {result.duration:.1f}s")
+                      f" {len(result.hosts) - len(left)} host(s) in {result.duration:.1f}s")
+    if left and result.outcome == "success":
+        printer.write(f"left out: {', '.join(left)} — still serving the earlier release"
+                      " (behind); bring it up with `deploytui catch-up` once it is back")
     else:
         print(f"deploytui: deploy {result.outcome}: {result.error}", file=sys.stderr)
     return EXIT_BY_OUTCOME.get(result.outcome, EXIT_FAILED)

@@ -15,7 +15,13 @@ from deploytui.config.model import Config
 from deploytui.engine.hosts.pool import HostPool, transport_factory
 from deploytui.engine.hosts.transport import TransportError
 from deploytui.engine.remote.layout import Layout
-from deploytui.engine.remote.lock import Locked, LockInfo, acquire_locks, break_locks
+from deploytui.engine.remote.lock import (
+    Locked,
+    LockInfo,
+    acquire_locks,
+    break_locks,
+    lock_problem,
+)
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
@@ -34,7 +40,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
         try:
             acquire_locks(pool, layouts, info)
         except Locked as exc:
-            print(f"deploytui: {exc}", file=sys.stderr)
+            print(f"deploytui: {exc.host}: {lock_problem(exc, project.name, env.name)}",
+                  file=sys.stderr)
             return EXIT_LOCKED
         except TransportError as exc:
             print(f"deploytui: {exc}", file=sys.stderr)

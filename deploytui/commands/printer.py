@@ -15,6 +15,7 @@ import sys
 import threading
 from typing import TextIO
 
+from deploytui.engine.event_text import event_text
 from deploytui.engine.events import (
     DeployStarted,
     Event,
@@ -57,30 +58,16 @@ def _is_terminal(out: TextIO) -> bool:
         return False
 
 
+SHOWN = (DeployStarted, PhaseStarted, HostLines, HostLine, HostStepStarted, HostFailed,
+         Switched, SwitchedBack)  # the rest (step done, phase done, the end) is in the summary
+
+
 def format_event(event: Event, *, steps: bool = True) -> str | None:
-    """The printed text of an event (a line; a batch's lines joined), or None for events
-    the CLI does not show."""
-    if isinstance(event, DeployStarted):
-        sha = f" ({event.sha[:12]})" if event.sha else ""
-        rel = f" as release {event.release_id}" if event.release_id else ""
-        return (f"{event.operation} {event.project}/{event.environment}: {event.ref}{sha}{rel}"
-                f" to {len(event.hosts)} host(s) [{event.strategy}] by {event.user}")
-    if isinstance(event, PhaseStarted):
-        return f"== {event.phase} =="
-    if isinstance(event, HostLines):
-        prefix = f"[{event.host}] "
-        return prefix + ("\n" + prefix).join(event.lines) if event.lines else None
-    if isinstance(event, HostLine):
-        return f"[{event.host}] {event.line}"
-    if isinstance(event, HostStepStarted):
-        return f"[{event.host}] $ {event.step}" if steps else None
-    if isinstance(event, HostFailed):
-        return f"[{event.host}] FAILED {event.step}: {event.reason}"
-    if isinstance(event, Switched):
-        return f"[{event.host}] current -> {event.release_id} (was {event.previous or 'none'})"
-    if isinstance(event, SwitchedBack):
-        return f"[{event.host}] switched back to {event.release_id or 'nothing'}"
-    return None
+    """The printed text of an event (a batch's lines joined, each `[host] line`), or None
+    for events the CLI does not show."""
+    if not isinstance(event, SHOWN) or (isinstance(event, HostStepStarted) and not steps):
+        return None
+    return event_text(event)
 
 
 def summary_table(rows: list[tuple[str, str, float, str]]) -> list[str]:

@@ -11,7 +11,7 @@ from deploytui.commands.confirm import confirmed
 from deploytui.commands.printer import Printer
 from deploytui.commands.sinks import build_sinks
 from deploytui.config.model import Config
-from deploytui.engine.events import HostFailed
+from deploytui.engine.events import Event, HostFailed
 from deploytui.engine.operations.prune import PruneResult, human_bytes, run_prune
 
 
@@ -45,12 +45,19 @@ def run(args: argparse.Namespace, config: Config) -> int:
         if refused is not None:
             return refused
     printer = Printer()
-    sink, close = build_sinks(config, project=project.name, environment=env.name,
-                              operation="prune",
-                              printer=lambda e: printer(e) if isinstance(e, HostFailed)
-                              else None)
+
+    def show(event: Event) -> None:
+        if isinstance(event, HostFailed):
+            printer(event)
+
+    if args.dry_run:  # changes nothing: not journaled, not notified
+        sink, close = show, lambda: None
+    else:
+        sink, close = build_sinks(config, project=project.name, environment=env.name,
+                                  operation="prune", printer=show)
     try:
-        result = run_prune(config, project, env, keep=keep, dry_run=args.dry_run, sink=sink)
+        result = run_prune(config, project, env, keep=keep, dry_run=args.dry_run, sink=sink,
+                           wait_lock=getattr(args, "wait_lock", 0.0))
     finally:
         close()
     if result.error:

@@ -12,24 +12,32 @@ from deploytui.commands import (
     EXIT_FAILED,
     EXIT_LOCKED,
     EXIT_OK,
+    EXIT_USAGE,
     select,
 )
 from deploytui.commands.confirm import confirmed
 from deploytui.commands.printer import Printer
 from deploytui.commands.sinks import build_sinks
 from deploytui.config.model import Config
-from deploytui.engine.operations.rollback import run_rollback
+from deploytui.engine.operations.rollback import RollbackRefused, refuse_current, run_rollback
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
     project, env = select(config, args.project, args.env)
+    if args.to is not None:
+        try:
+            refuse_current(config, project, env, args.to)
+        except RollbackRefused as exc:
+            print(f"deploytui: rollback refused: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     refused = confirmed(env, args.yes, f"roll back {project.name}/{env.name}")
     if refused is not None:
         return refused
     sink, close = build_sinks(config, project=project.name, environment=env.name,
                               operation="rollback", printer=Printer())
     try:
-        result = run_rollback(config, project, env, to=args.to, sink=sink)
+        result = run_rollback(config, project, env, to=args.to, sink=sink,
+                              wait_lock=getattr(args, "wait_lock", 0.0))
     finally:
         close()
     if result.ok:

@@ -1,7 +1,7 @@
 """The typed configuration model: what the rest of deploytui reads, never raw YAML.
 
 Every object is immutable once loaded; defaults live here so that the loader, the
-engine and the console agree on them. The keys mirror DESIGN.md's config section.
+engine and the console agree on them. The keys mirror config.example.yml.
 """
 
 from __future__ import annotations
@@ -127,6 +127,3 @@ class Config:
     history: HistorySettings = HistorySettings()
     ui: UISettings = UISettings()
     warnings: tuple[str, ...] = ()  # one line each, FILE:LINE: key: what
-
-    def project(self, name: str) -> Project:
-        return self.projects[name]

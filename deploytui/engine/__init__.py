@@ -5,7 +5,8 @@ Its rooms, top to bottom (arrows point down; import-linter enforces it):
     operations/  deploy, rollback, prune, the release listing, the plan
     remote/      the on-host format and the commands that read and change it
     hosts/       reaching a host: transports (SSH, local), host keys, the host pool
-    events, errors, redact, shell   the vocabulary every room shares
+    events, errors, failure, clock, event_text, redact, shell
+                 the vocabulary every room shares
 
 The names below are the engine's public surface for the layers above (commands, the
 console). They are loaded on first use, so importing `deploytui.engine.events` alone
@@ -31,6 +32,10 @@ _PUBLIC = {
     "TransportError": "deploytui.engine.hosts.transport",
     "read_lock": "deploytui.engine.remote.lock",
     "LockInfo": "deploytui.engine.remote.lock",
+    "lock_problem": "deploytui.engine.remote.lock",  # the one line (with remedy) for Locked
+    "Failure": "deploytui.engine.failure",
+    "event_text": "deploytui.engine.event_text",
+    "event_words": "deploytui.engine.event_text",
 }
 
 __all__ = sorted(_PUBLIC)

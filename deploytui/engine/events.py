@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-Operation = Literal["deploy", "rollback", "prune"]
+Operation = Literal["deploy", "rollback", "prune", "catch-up"]
 Outcome = Literal["success", "failed", "cancelled"]
 
 
@@ -33,6 +33,7 @@ class DeployStarted(Event):
     ref: str = ""
     sha: str = ""
     release_id: str = ""
+    excluded: tuple[str, ...] = ()  # hosts left out on purpose (deploy --exclude)
 
 
 @dataclass(frozen=True)

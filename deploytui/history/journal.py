@@ -17,16 +17,17 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from deploytui import paths
+from deploytui.engine.clock import utc_iso
 from deploytui.engine.events import DeployStarted
 from deploytui.engine.remote.lock import local_user as who  # user@machine, as locks record it
 from deploytui.history.logs import DEPLOY_LOG, safe_name
 
 BUSY_TIMEOUT_MS = 15000
+EXCLUDED_NOTE = "left out on purpose (--exclude): still serves its earlier release"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -68,6 +69,7 @@ def _pid_alive(pid: int) -> bool:
 @dataclass(frozen=True)
 class HostRecord:
     outcome: str  # success | failed | cancelled | aborted (another host failed) | running
+    #             | excluded (left out on purpose: deploy --exclude)
     phase: str = ""
     step: str = ""
     error: str = ""
@@ -111,18 +113,14 @@ class JournalEntry:
             "id": self.id, "operation": self.operation, "project": self.project,
             "environment": self.environment, "strategy": self.strategy, "ref": self.ref,
             "sha": self.sha, "release": self.release_id, "user": self.user,
-            "machine": self.machine, "pid": self.pid, "started": _iso(self.started),
-            "finished": _iso(self.finished) if self.finished else None,
+            "machine": self.machine, "pid": self.pid, "started": utc_iso(self.started),
+            "finished": utc_iso(self.finished) if self.finished else None,
             "duration": round(self.duration, 3) if self.duration is not None else None,
             "outcome": self.outcome, "error": self.error,
             "log_dir": str(self.log_dir) if self.log_dir else None,
             "hosts": {h: {**dataclasses.asdict(r), "log": str(logs[h]) if h in logs else None}
                       for h, r in self.hosts.items()},
         }
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Journal:
@@ -176,6 +174,9 @@ class Journal:
                                        ev.user or who(), entry_id))
             db.executemany("INSERT OR IGNORE INTO hosts (entry_id, host, outcome)"
                            " VALUES (?, ?, 'running')", [(entry_id, h) for h in ev.hosts])
+            db.executemany("INSERT OR IGNORE INTO hosts (entry_id, host, outcome, error)"
+                           " VALUES (?, ?, 'excluded', ?)",
+                           [(entry_id, h, EXCLUDED_NOTE) for h in ev.excluded])
             db.execute("COMMIT")
 
     def finish(self, entry_id: int, *, outcome: str, duration: float | None,

@@ -12,18 +12,8 @@ import shutil
 import time
 from pathlib import Path
 
-from deploytui.engine.events import (
-    DeployFinished,
-    DeployStarted,
-    Event,
-    HostFailed,
-    HostStepDone,
-    HostStepStarted,
-    PhaseFinished,
-    PhaseStarted,
-    Switched,
-    SwitchedBack,
-)
+from deploytui.engine.event_text import event_text
+from deploytui.engine.events import Event, HostLine
 
 DEPLOY_LOG = "_deploy.log"
 
@@ -61,27 +51,6 @@ def remove_log_dir(logs_root: Path, log_dir: Path) -> None:
 
 def describe(event: Event) -> str:
     """One `_deploy.log` line per event that is not host output."""
-    match event:
-        case DeployStarted():
-            return (f"{event.operation} {event.project}/{event.environment} by {event.user}"
-                    f" strategy={event.strategy} ref={event.ref} sha={event.sha}"
-                    f" release={event.release_id} hosts={','.join(event.hosts)}")
-        case PhaseStarted():
-            return f"phase {event.phase} started"
-        case PhaseFinished():
-            return f"phase {event.phase} {'ok' if event.ok else 'FAILED'}"
-        case HostStepStarted():
-            return f"[{event.host}] {event.phase}: {event.step}"
-        case HostStepDone():
-            return (f"[{event.host}] {event.phase}: done in {event.duration:.1f}s"
-                    f" (exit {event.exit_code})")
-        case HostFailed():
-            return f"[{event.host}] FAILED in {event.phase} at {event.step}: {event.reason}"
-        case Switched():
-            return f"[{event.host}] switched to {event.release_id} (was {event.previous})"
-        case SwitchedBack():
-            return f"[{event.host}] switched back to {event.release_id}"
-        case DeployFinished():
-            extra = f": {event.error}" if event.error else ""
-            return f"{event.operation} {event.outcome} in {event.duration:.1f}s{extra}"
-    return ""
+    if isinstance(event, HostLine):
+        return ""
+    return event_text(event) or ""

@@ -25,7 +25,7 @@ from deploytui.engine.events import (
     HostLines,
     PhaseFinished,
 )
-from deploytui.history.journal import HostRecord, Journal
+from deploytui.history.journal import EXCLUDED_NOTE, HostRecord, Journal
 from deploytui.history.logs import DEPLOY_LOG, describe, remove_log_dir, remove_old_logs, safe_name
 
 
@@ -103,6 +103,8 @@ class JournalSink:
             if isinstance(event, DeployStarted):
                 self._hosts = event.hosts
                 self._records = {h: HostRecord("running") for h in event.hosts}
+                self._records.update({h: HostRecord("excluded", error=EXCLUDED_NOTE)
+                                      for h in event.excluded})
             elif isinstance(event, HostFailed):
                 self._records[event.host] = HostRecord("failed", event.phase, event.step,
                                                        event.reason)
@@ -121,7 +123,7 @@ class JournalSink:
                     self._records[host] = HostRecord("failed", "", step, reason or why)
             others = {"success": "success", "cancelled": "cancelled"}.get(event.outcome,
                                                                           "aborted")
-            records = {h: (r if r.outcome == "failed" else HostRecord(others))
+            records = {h: (r if r.outcome in ("failed", "excluded") else HostRecord(others))
                        for h, r in self._records.items()}
             self._finished = True
             self._flush()

@@ -81,14 +81,17 @@ class DeployFlowMixin(_AppBase):
         from deploytui.tui.screens.plan import PlanScreen
 
         env = request.environment
+        screen = PlanScreen(plan, request.project.name, env.name, confirm=env.confirm,
+                            request=request)
 
         def chosen(ok: bool | None) -> None:
             if ok:
-                # deploy exactly what was shown: the resolved sha and release id
-                self.start_deploy(replace(request, sha=plan.sha, release_id=plan.release_id))
+                # deploy exactly what was shown: the resolved sha and release id, without
+                # the hosts the confirmation named as left out
+                self.start_deploy(replace(request, sha=plan.sha, release_id=plan.release_id,
+                                          exclude=tuple(screen.excluded)))
 
-        self.push_screen(PlanScreen(plan, request.project.name, env.name,
-                                    confirm=env.confirm), chosen)
+        self.push_screen(screen, chosen)
 
     def start_deploy(self, request: Any) -> None:
         self.failed_hosts.clear()
@@ -99,6 +102,12 @@ class DeployFlowMixin(_AppBase):
         self.select_environment(project, environment)
         self.failed_hosts.clear()
         self.runner.start_rollback(project, environment, release)
+        self.refresh_bindings()
+
+    def start_catch_up(self, project: str, environment: str, hosts: list[str]) -> None:
+        self.select_environment(project, environment)
+        self.failed_hosts.clear()
+        self.runner.start_catch_up(project, environment, hosts)
         self.refresh_bindings()
 
     def on_operation_ended(self, message: OperationEnded) -> None:

@@ -37,6 +37,7 @@ BROWSER_BINDINGS: list[Binding] = [
     Binding("b", "rollback", "Roll back to", id="rollback"),
     Binding("p", "prune", "Prune", id="prune"),
     Binding("x", "delete", "Delete", id="delete-release"),
+    Binding("u", "catch_up", "Catch up", id="catch-up"),  # hosts left out of a deploy
     Binding("escape", "close", "Back", id="back"),
 ]
 

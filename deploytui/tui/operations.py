@@ -23,6 +23,7 @@ class EnvStatus:
     unknown_keys: dict[str, TransportError] = field(default_factory=dict)  # HostKeyUnknown
     current: dict[str, str] = field(default_factory=dict)
     locks: dict[str, str] = field(default_factory=dict)
+    behind: set[str] = field(default_factory=set)  # left out of a deploy: catch-up needed
 
 
 def load_status(config: Config, project: str, environment: str) -> EnvStatus:
@@ -55,6 +56,7 @@ def load_status(config: Config, project: str, environment: str) -> EnvStatus:
         for name, info in fleet.hosts.items():
             if info.current:
                 status.current[name] = info.current
+        status.behind = set(fleet.behind_hosts())
     finally:
         pool.close()
     return status

@@ -88,6 +88,18 @@ class Runner:
 
         self._start("rollback", project, environment, call)
 
+    def start_catch_up(self, project: str, environment: str, hosts: list[str]) -> None:
+        from deploytui.engine.operations.catch_up import run_catch_up
+
+        def call(sink: Sink, cancel: threading.Event) -> Any:
+            result = run_catch_up(self.app.config, project, environment, hosts, sink=sink,
+                                  cancel=cancel, resolver=self.resolver)
+            if not result.ok:
+                raise RuntimeError(result.error)
+            return result
+
+        self._start("catch-up", project, environment, call)
+
     def _start(self, operation: str, project: str, environment: str,
                call: Callable[[Sink, threading.Event], Any]) -> None:
         if self.running:

@@ -62,7 +62,8 @@ class StatusMixin(_AppBase):
         for host in table.hosts:
             info = HostInfo(reachable=status.reachable.get(host),
                             error=status.errors.get(host, ""),
-                            current=status.current.get(host, ""),
+                            current=status.current.get(host, "")
+                            + (" ⇣ behind" if host in getattr(status, "behind", ()) else ""),
                             lock=status.locks.get(host, ""))
             self.host_info[host] = info
             table.set_info(host, info)

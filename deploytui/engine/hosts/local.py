@@ -6,6 +6,7 @@ wrapper, process-group termination on cancel/timeout, line-by-line output.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import shutil
@@ -32,7 +33,7 @@ class LocalTransport:
     def __init__(self, name: str) -> None:
         self.name = name
         self._closed = False
-        self._procs: set[subprocess.Popen[bytes]] = set()
+        self._procs: dict[subprocess.Popen[bytes], LineSplitter] = {}  # proc -> its stderr
         self._lock = threading.Lock()
 
     def connect(self) -> None:
@@ -52,22 +53,27 @@ class LocalTransport:
         capture: bool = False,
     ) -> CommandResult:
         started = time.monotonic()
+        if self._closed:
+            raise TransportError(self.name, "closed; the operation has ended")
         proc = subprocess.Popen(
             wrapper_argv(command, bool(env)),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             cwd=os.path.expanduser("~"),
         )
-        with self._lock:
-            self._procs.add(proc)
         out = LineSplitter((lambda lines: on_lines(lines, "out")) if on_lines else None,
                            capture=capture)
         err = LineSplitter((lambda lines: on_lines(lines, "err")) if on_lines else None)
+        with self._lock:
+            self._procs[proc] = err
+            closing = self._closed  # close() ran while this command was starting
+        if closing:
+            self._kill_group(proc, err)
         try:
             self._feed_stdin(proc, env_block(env) + (stdin or b""))
             self._pump(proc, out, err, started, timeout, cancel)
         finally:
             with self._lock:
-                self._procs.discard(proc)
+                self._procs.pop(proc, None)
         out.close()
         err.close()
         return CommandResult(proc.returncode, out.text(), err.text(),
@@ -137,4 +143,18 @@ class LocalTransport:
                                  ) from None
 
     def close(self) -> None:
-        self._closed = True
+        """End the operation here: every command still running is killed with its
+        whole process group (a cancelled demo deploy must not leave its build running)."""
+        with self._lock:
+            self._closed = True
+            running = list(self._procs.items())
+        for proc, err in running:
+            self._kill_group(proc, err)
+
+    @staticmethod
+    def _kill_group(proc: subprocess.Popen[bytes], err: LineSplitter) -> None:
+        # `setsid -w` makes the command's pid its process group id
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(err.pgid or proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            proc.kill()

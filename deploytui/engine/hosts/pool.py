@@ -2,6 +2,9 @@
 
 Every phase of a deploy, rollback or listing goes through one HostPool, which is why
 each host sees exactly one SSH connection per operation (measured in benchmarks/).
+`map` answers with a PoolResult (as Fabric's GroupResult): `.succeeded` and `.failed`,
+where a raised error AND a command that exited non-zero are failures, each a
+failure.Failure naming host, step, reason and kind, so no caller re-checks exit codes.
 """
 
 from __future__ import annotations
@@ -13,9 +16,21 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from deploytui.config.model import Config, Host
+from deploytui.engine.errors import one_line
+from deploytui.engine.failure import Failure, Kind
 from deploytui.engine.hosts.local import LocalTransport
 from deploytui.engine.hosts.ssh import SSHTransport
-from deploytui.engine.hosts.transport import Transport, TransportError
+from deploytui.engine.hosts.transport import (
+    AuthFailed,
+    Cancelled,
+    CommandResult,
+    ConnectionLost,
+    HostKeyChanged,
+    HostKeyUnknown,
+    Transport,
+    TransportError,
+    Unreachable,
+)
 
 T = TypeVar("T")
 TransportFactory = Callable[[Host], Transport]
@@ -32,15 +47,51 @@ def transport_factory(config: Config, *, passphrase: str | None = None) -> Trans
     return make
 
 
+_KINDS: list[tuple[type[TransportError], Kind]] = [
+    (Cancelled, "cancelled"), (ConnectionLost, "lost"), (Unreachable, "unreachable"),
+    (AuthFailed, "unreachable"), (HostKeyUnknown, "unreachable"),
+    (HostKeyChanged, "unreachable")]
+
+
+def failure_of(host: str, error: BaseException, step: str = "") -> Failure:
+    """The Failure an exception stands for on `host` (its own `.failure` when it has one)."""
+    known = getattr(error, "failure", None)
+    if isinstance(known, Failure):
+        return known
+    if isinstance(error, TransportError):
+        kind = next((k for cls, k in _KINDS if isinstance(error, cls)), "failed")
+        return Failure(host, step, " ".join(error.message.split()) or type(error).__name__,
+                       kind)
+    text = one_line(error).removeprefix(f"{host}: ")
+    return Failure(host, step, text)
+
+
 @dataclass
 class HostOutcome(Generic[T]):
     host: str
-    value: T | None = None
+    value: T | None = None  # kept even when it failed: a command's output may still tell
     error: BaseException | None = None
+    failure: Failure | None = None
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        return self.failure is None
+
+
+class PoolResult(dict[str, HostOutcome[T]]):
+    """host -> HostOutcome, in the order asked, with the split every caller wants."""
+
+    @property
+    def succeeded(self) -> dict[str, T]:
+        return {n: o.value for n, o in self.items() if o.ok}  # type: ignore[misc]
+
+    @property
+    def failed(self) -> dict[str, Failure]:
+        return {n: o.failure for n, o in self.items() if o.failure is not None}
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
 
 
 class HostPool:
@@ -64,7 +115,8 @@ class HostPool:
             with self._lock:
                 self.transports[host.name] = transport
 
-        outcomes = self.map(lambda h, _t: open_one(h), hosts, need_transport=False)
+        outcomes = self.map(lambda h, _t: open_one(h), hosts, need_transport=False,
+                            step="connect")
         failed: dict[str, TransportError] = {}
         for name, outcome in outcomes.items():
             if outcome.error is not None:
@@ -74,11 +126,15 @@ class HostPool:
         return failed
 
     def map(self, fn: Callable[[Host, Transport], T], hosts: Iterable[Host] | None = None,
-            *, limit: int | None = None, need_transport: bool = True
-            ) -> dict[str, HostOutcome[T]]:
-        """Run fn on every host in parallel (at most `limit` at once); never raises."""
+            *, limit: int | None = None, need_transport: bool = True, step: str = ""
+            ) -> PoolResult[T]:
+        """Run fn on every host in parallel (at most `limit` at once); never raises.
+
+        A host fails when fn raises or returns a CommandResult that exited non-zero;
+        `step` names what was done, for the Failure.
+        """
         targets = list(self.hosts if hosts is None else hosts)
-        results: dict[str, HostOutcome[T]] = {h.name: HostOutcome(h.name) for h in targets}
+        results: PoolResult[T] = PoolResult((h.name, HostOutcome(h.name)) for h in targets)
         if not targets:
             return results
 
@@ -91,6 +147,11 @@ class HostPool:
                 outcome.value = fn(host, transport)  # type: ignore[arg-type]
             except BaseException as exc:
                 outcome.error = exc
+                outcome.failure = failure_of(host.name, exc, step)
+                return
+            value = outcome.value
+            if isinstance(value, CommandResult) and not value.ok:
+                outcome.failure = Failure(host.name, step, value.last_line())
 
         workers = min(len(targets), limit or self.max_parallel, self.max_parallel)
         if workers == 1:

@@ -3,8 +3,7 @@
 Fabric gives us ~/.ssh/config (aliases, User, Port, IdentityFile, ProxyJump) and the
 connection; commands then run on raw paramiko channels of that one connection, which
 avoids invoke's per-command threads and its quadratic output handling, lets us stream
-lines, terminate the remote process group, and notice a frozen host. The facts behind
-each choice are in shared/notes/ssh-and-secrets.md.
+lines, terminate the remote process group, and notice a frozen host.
 """
 
 from __future__ import annotations

@@ -1,33 +1,29 @@
-"""The deploy orchestrator: preflight → prepare → barrier → once → switch → restart → finish.
+"""The deploy: preflight → prepare → barrier → once → switch → restart → finish.
 
 All-or-nothing: no host changes what it serves until every host has prepared; a
 failed switch puts the hosts already switched back; a failed or cancelled deploy
 removes its unfinished release directories, so nothing half-built is ever a rollback
 target. Its metadata file is KEPT with state `failed`, so `releases` can show failed
-deploys (the directory is gone, the record is not). The lock is released in every case.
+deploys (the directory is gone, the record is not). The life cycle (events, pool,
+lock, unlock in every case) is lifecycle.Operation's; this module is the phases.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 
 from deploytui.config.model import Config, Host
-from deploytui.engine.events import (
-    DeployFinished,
-    DeployStarted,
-    HostFailed,
-    HostLine,
-    PhaseFinished,
-    PhaseStarted,
-    Sink,
-    discard,
-)
-from deploytui.engine.hosts.pool import HostPool, TransportFactory, transport_factory
-from deploytui.engine.hosts.transport import Transport, TransportError
+from deploytui.engine.clock import utc_iso
+from deploytui.engine.events import HostLine, Sink, discard
+from deploytui.engine.hosts.pool import TransportFactory, transport_factory
+from deploytui.engine.hosts.transport import Transport
 from deploytui.engine.operations import strategies
 from deploytui.engine.operations.cleanup import cleanup_hosts, move_back
+from deploytui.engine.operations.exclusion import ExcludeRefused, exclude_hint
 from deploytui.engine.operations.finish import finish_hosts, plan_prunes
+from deploytui.engine.operations.lifecycle import Failure, Operation, Phase, Stop
 from deploytui.engine.operations.preflight import probe_command, read_probes
 from deploytui.engine.operations.prune import HostPrune
 from deploytui.engine.operations.request import (
@@ -46,15 +42,8 @@ from deploytui.engine.operations.source import (
     resolve,
 )
 from deploytui.engine.operations.strategies import HostContext
-from deploytui.engine.redact import redact, redacting_sink
-from deploytui.engine.remote.layout import Layout, ReleaseMeta, release_id_now
-from deploytui.engine.remote.lock import (
-    Locked,
-    LockInfo,
-    release_command,
-    release_locks,
-    take_locks,
-)
+from deploytui.engine.remote.layout import ReleaseMeta, release_id_now
+from deploytui.engine.remote.lock import release_command
 from deploytui.engine.remote.release_meta import MetaWriter
 from deploytui.engine.remote.revisions import deploy_line
 from deploytui.engine.remote.scan import HostScan
@@ -63,17 +52,9 @@ from deploytui.engine.remote.steps import Step, StepFailed
 from deploytui.engine.remote.switch import switch_all
 
 FINISH_TIMEOUT = 30.0  # bookkeeping; the prune deletions get the project's step timeout
+MAX_ID_WAIT = 3.0  # seconds a deploy may wait for a release id no host has yet
 
-
-class _Abort(Exception):
-    def __init__(self, outcome: str, error: str) -> None:
-        super().__init__(error)
-        self.outcome = outcome
-        self.error = error
-
-
-def _iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+__all__ = ["DeployRequest", "DeployResult", "run_deploy"]
 
 
 def _default_resolver():
@@ -86,30 +67,32 @@ def run_deploy(config: Config, request: DeployRequest, *, sink: Sink = discard,
                cancel: threading.Event | None = None, resolver=None,
                factory: TransportFactory | None = None) -> DeployResult:
     """Deploy request.project to request.environment; never raises for a deploy failure."""
-    resolver = resolver or _default_resolver()
-    run = _Deploy(config, request, redacting_sink(sink, resolver), cancel or threading.Event(),
-                  resolver, factory or transport_factory(config))
-    return run.execute()
+    return _Deploy(config, request, sink=sink, cancel=cancel,
+                   resolver=resolver or _default_resolver(),
+                   factory=factory or transport_factory(config)).execute()
 
 
-class _Deploy:
-    def __init__(self, config: Config, request: DeployRequest, sink: Sink,
-                 cancel: threading.Event, resolver, factory: TransportFactory) -> None:
-        self.config, self.request, self.sink, self.cancel = config, request, sink, cancel
-        self.resolver, self.factory = resolver, factory
-        self.project = request.project
-        self.hosts: list[Host] = list(request.environment.hosts)
-        self.names = [h.name for h in self.hosts]
-        self.release_id = request.release_id or release_id_now()
+class _Deploy(Operation):
+    operation = "deploy"
+
+    def __init__(self, config: Config, request: DeployRequest, *, sink: Sink,
+                 cancel: threading.Event | None, resolver, factory: TransportFactory) -> None:
+        self.operation = request.operation  # type: ignore[misc]  # "deploy" | "catch-up"
+        env = request.environment
+        self.refused = ""  # a bad --exclude: refused in check(), before anything is sent
+        try:
+            remaining = request.hosts  # the environment without the hosts left out
+        except ExcludeRefused as exc:
+            remaining, self.refused = list(env.hosts), str(exc)
+        self.excluded = [h.name for h in env.hosts if h not in remaining]
+        super().__init__(config, request.project, replace(env, hosts=tuple(remaining)),
+                         sink=sink, factory=factory, user=request.user, resolver=resolver,
+                         cancel=cancel, break_lock=request.break_lock,
+                         wait_lock=request.wait_lock)
+        self.request = request
+        again = request.catch_up
+        self.release_id = (again.release_id if again else request.release_id) or release_id_now()
         self.reports = {n: HostReport(n) for n in self.names}
-        self.started = time.monotonic()
-        self.host_started: dict[str, float] = {}
-        self.layouts = {h.name: Layout(self.project.host_deploy_to(h)) for h in self.hosts}
-        self.pool = HostPool(self.hosts, factory, max_parallel=config.ssh.max_parallel)
-        self.lock = LockInfo(user=request.user, project=self.project.name,
-                             environment=request.environment.name, ref="")
-        self.locked = False
-        self.lost: set[str] = set()  # hosts that stopped answering
         self.created: set[str] = set()  # hosts where our release dir exists
         self.previous_head: dict[str, str | None] = {}
         self.moved: set[str] = set()
@@ -117,175 +100,153 @@ class _Deploy:
         self.artifact: Artifact | None = None
         self.contexts: dict[str, HostContext] = {}
         self.env: dict[str, str] = {}
-        self.warnings: list[str] = []
         self.meta: MetaWriter | None = None
         self.scans: dict[str, HostScan] = {}  # release listings taken under the lock
-        self.unlocked: set[str] = set()  # hosts whose lock a finish/cleanup released
 
-    # -- the run -------------------------------------------------------------------
-    def execute(self) -> DeployResult:
-        outcome, error = "success", ""
+    def phases(self) -> list[Phase]:
+        # a catch-up runs no `once` steps: the fleet ran them when it switched
+        once = [] if self.request.catch_up else [Phase("once", self._once)]
+        if self.project.strategy == "pull":
+            switch = [Phase("switch", self._activate_pull), *once]
+        else:
+            switch = [*once, Phase("switch", self._switch)]
+        return [Phase("prepare", self._prepare), Phase("barrier", self._barrier), *switch,
+                Phase("restart", self._restart),  # failures are recorded, never raised
+                Phase("finish", self._finish)]
+
+    # -- the skeleton's hooks ------------------------------------------------------------
+    def check(self) -> None:
+        if self.refused:
+            raise Stop("exclude", kind="refused", text=self.refused)
+
+    def begin(self) -> None:
         try:
-            self._resolve()
-            self._phase("preflight", self._preflight)
-            self._phase("prepare", self._prepare)
-            self._phase("barrier", self._barrier)
-            if self.project.strategy == "pull":
-                self._phase("switch", self._activate_pull)
-                self._phase("once", self._once)
-            else:
-                self._phase("once", self._once)
-                self._phase("switch", self._switch)
-            self._phase("restart", self._restart)  # failures are recorded, never raised
-            self._phase("finish", self._finish)
-        except _Abort as abort:
-            outcome, error = abort.outcome, abort.error
-            if outcome != "locked":
-                self._cleanup(outcome)
-        except Exception as exc:  # a bug must still release locks and report one line
-            outcome, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
-            self._cleanup("failed")
-        finally:
-            if self.locked:
-                still = {n: lay for n, lay in self._live_layouts().items()
-                         if n not in self.unlocked}
-                for _host, err in release_locks(self.pool, still, self.lock).items():
-                    self.warnings.append(f"lock not released: {err}")
-            self.pool.close()
-            if self.artifact is not None:
-                self.artifact.discard()
-        if outcome == "success" and any(r.outcome == "failed" for r in self.reports.values()):
-            outcome = "failed"
-            error = error or next(r.error for r in self.reports.values() if r.error)
-        return self._result(outcome, error)
-
-    def _phase(self, name: str, fn) -> None:
-        self.sink(PhaseStarted(phase=name, hosts=tuple(self.names)))
+            self.env = resolve_env(self.project, self.resolver)
+        except Exception as exc:
+            raise Stop(f"secrets: {exc}") from None
+        again = self.request.catch_up
         try:
-            fn()
-        except _Abort:
-            self.sink(PhaseFinished(phase=name, ok=False))
-            raise
-        self.sink(PhaseFinished(phase=name, ok=True))
+            self.resolved = resolve(self.project, self.request.environment,
+                                    (again.ref or None) if again else self.request.ref,
+                                    sha=again.sha if again else self.request.sha)
+        except SourceError as exc:
+            raise Stop(f"resolve: {exc}") from None
+        r = self.resolved
+        self.lock.ref = r.ref
+        self.meta = MetaWriter(self._release_meta(r), self.layouts)
+        if again is not None:
+            for name in self.names:
+                self.meta.history[name] = [f"catch-up at {utc_iso()} by {self.user}"]
+        for h in self.hosts:
+            self.contexts[h.name] = HostContext(self.project, h, self.layouts[h.name],
+                                                self.release_id, r.sha, r.repo_url)
 
-    def _result(self, outcome: str, error: str) -> DeployResult:
-        now = time.monotonic()
-        error = self._redact(error)
-        self.warnings = [self._redact(w) for w in self.warnings]
+    def started_fields(self) -> dict:
+        r = self.resolved
+        return {"ref": r.ref if r else self.request.ref or "", "sha": r.sha if r else "",
+                "release_id": self.release_id,
+                # a catch-up leaves out the up-to-date hosts, which is not news
+                "excluded": () if self.request.catch_up else tuple(self.excluded)}
+
+    def _release_meta(self, r: Resolved) -> ReleaseMeta:
+        """What every host records about this release: a catch-up carries the fleet's
+        record (who deployed it, when, who was left out)."""
+        again = self.request.catch_up
+        if again is None:
+            return ReleaseMeta(self.release_id, "preparing", sha=r.sha, subject=r.subject,
+                               ref=r.ref, deployed_at=utc_iso(),
+                               deployed_by=self.request.user, excluded=list(self.excluded))
+        return ReleaseMeta(self.release_id, "preparing", sha=r.sha,
+                           subject=again.subject or r.subject, ref=again.ref or r.ref,
+                           deployed_at=again.deployed_at or utc_iso(),
+                           deployed_by=again.deployed_by or self.request.user,
+                           excluded=list(again.excluded))
+
+    def probe(self, host: str) -> str:
+        return probe_command(self.contexts[host])
+
+    def after_lock(self) -> None:
+        probes, refused = read_probes(self.contexts, self.probed)
+        self.previous_head = {n: p.head for n, p in probes.items()}
+        self.scans = {n: p.scan for n, p in probes.items() if p.scan is not None}
+        clashes = [n for n, exc in refused.items() if exc.step == "check release id"]
+        renumber = self.request.release_id is None and self.request.catch_up is None
+        if clashes and renumber and self._next_release_id(clashes):  # never a catch-up's id
+            refused = {n: exc for n, exc in refused.items() if n not in clashes}
+        for exc in refused.values():
+            self.fail(exc.failure, "preflight")
+        if refused:
+            raise self.first_stop(list(refused))
+
+    def _next_release_id(self, clashes: list[str]) -> bool:
+        """A deploy started in the same second as the last one: wait for the next second
+        and take that id (still 14 digits, still the time, so Capistrano-layout readers
+        sort it); False if the hosts list ids too far ahead to wait for."""
+        taken = max([self.release_id, *(rid for scan in self.scans.values()
+                                         for rid in scan.releases)])
+        deadline = time.monotonic() + MAX_ID_WAIT
+        while (fresh := release_id_now()) <= taken:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        old, self.release_id = self.release_id, fresh
+        assert self.meta is not None
+        self.meta = MetaWriter(replace(self.meta.meta, release_id=fresh), self.layouts)
+        self.contexts = {n: replace(ctx, release_id=fresh) for n, ctx in self.contexts.items()}
+        for name in clashes:
+            self.sink(HostLine(host=name, stream="info", line=(
+                f"release {old} already exists (a deploy in the same second);"
+                f" this deploy is release {fresh}")))
+        return True
+
+    def record(self, failure: Failure) -> None:
+        super().record(failure)
+        if failure.host in self.reports:
+            self._fail(failure.host, failure.step, failure.reason,
+                       outcome="cancelled" if failure.kind == "cancelled" else "failed")
+
+    def release(self) -> None:
+        if self.artifact is not None:
+            self.artifact.discard()
+
+    def failed_hosts(self) -> dict[str, str]:
+        return {n: f"{r.step}: {r.error}" for n, r in self.reports.items() if r.error}
+
+    def error_line(self) -> str:
+        if self.stopped is not None:
+            unreachable = [n for n in self.names if n in self.failures
+                           and self.failures[n].kind == "unreachable"]
+            if unreachable and self.request.catch_up is None:  # name the way on
+                return f"{self.stopped}; {exclude_hint(unreachable)}"
+            return str(self.stopped)
+        return next((r.error for r in self.reports.values() if r.error), "")
+
+    @property
+    def outcome(self) -> str:
+        if self.stopped is None and any(r.outcome == "failed" for r in self.reports.values()):
+            return "failed"
+        return super().outcome
+
+    def result(self) -> DeployResult:
+        end = self.started + self.duration
         for name, report in self.reports.items():
-            report.duration = now - self.host_started.get(name, now)
-        failed = {n: f"{r.step}: {r.error}" for n, r in self.reports.items() if r.error}
-        self.sink(DeployFinished(operation="deploy", duration=now - self.started,
-                                 outcome="failed" if outcome == "locked" else outcome,
-                                 release_id=self.release_id, failed_hosts=failed, error=error))
-        return DeployResult(outcome=outcome, release_id=self.release_id,
+            report.duration = end - self.host_started.get(name, end)
+        if self.request.catch_up is None:
+            for name in self.excluded:
+                self.reports[name] = HostReport(name, "excluded")
+        return DeployResult(outcome=self.outcome, release_id=self.release_id,
                             sha=self.resolved.sha if self.resolved else "", hosts=self.reports,
-                            error=error, duration=now - self.started,
+                            error=self.redact(self.error_line()), duration=self.duration,
                             subject=self.resolved.subject if self.resolved else "",
                             warnings=self.warnings)
 
     def _fail(self, host: str, step: str, error: str, *, outcome: str = "failed") -> None:
         report = self.reports[host]
-        report.outcome, report.step, report.error = outcome, step, self._redact(error)
-
-    def _redact(self, text: str) -> str:
-        """Results reach terminals and screens too, not only through the sink."""
-        return redact(text, self.resolver.known_values())
-
-    def _fail_from(self, outcomes: dict, phase: str) -> list[str]:
-        """Record each host's failure; returns the failed hosts."""
-        failed = []
-        for name, outcome in outcomes.items():
-            if outcome.error is None:
-                continue
-            err = outcome.error
-            if isinstance(err, StepFailed):
-                if err.lost:
-                    self.lost.add(name)
-                self._fail(name, err.step, err.reason,
-                           outcome="cancelled" if err.cancelled else "failed")
-            else:
-                text = str(err).removeprefix(f"{name}: ")
-                self._fail(name, phase, text)
-                self.sink(HostFailed(host=name, phase=phase, step=phase, reason=text))
-            failed.append(name)
-        return failed
-
-    def _first_error(self, failed: list[str]) -> str:
-        for name in self.names:
-            if name in failed:
-                r = self.reports[name]
-                return f"{name}: {r.step}: {r.error}"
-        return "failed"
+        report.outcome, report.step, report.error = outcome, step, self.redact(error)
 
     # -- phases --------------------------------------------------------------------
-    def _resolve(self) -> None:
-        try:
-            self.env = resolve_env(self.project, self.resolver)
-        except Exception as exc:
-            raise _Abort("failed", f"secrets: {exc}") from None
-        try:
-            self.resolved = resolve(self.project, self.request.environment, self.request.ref,
-                                    sha=self.request.sha)
-        except SourceError as exc:
-            self.sink(DeployStarted(operation="deploy", project=self.project.name,
-                                    environment=self.request.environment.name,
-                                    hosts=tuple(self.names), user=self.request.user,
-                                    strategy=self.project.strategy,
-                                    ref=self.request.ref or "", release_id=self.release_id))
-            raise _Abort("failed", f"resolve: {exc}") from None
-        r = self.resolved
-        self.lock.ref = r.ref
-        self.meta = MetaWriter(ReleaseMeta(self.release_id, "preparing", sha=r.sha,
-                                           subject=r.subject, ref=r.ref, deployed_at=_iso(),
-                                           deployed_by=self.request.user), self.layouts)
-        for h in self.hosts:
-            self.contexts[h.name] = HostContext(self.project, h, self.layouts[h.name],
-                                                self.release_id, r.sha, r.repo_url)
-        self.sink(DeployStarted(operation="deploy", project=self.project.name,
-                                environment=self.request.environment.name,
-                                hosts=tuple(self.names), user=self.request.user,
-                                strategy=self.project.strategy, ref=r.ref, sha=r.sha,
-                                release_id=self.release_id))
-
     def _env_for(self, host: str) -> dict[str, str]:
         return host_env(self.env, self.contexts[host], self.request.environment.name)
-
-    def _live_layouts(self) -> dict[str, Layout]:
-        return {n: lay for n, lay in self.layouts.items() if n not in self.lost}
-
-    def _preflight(self) -> None:
-        for name in self.names:
-            self.host_started[name] = time.monotonic()
-        failed = self.pool.connect()
-        for name, err in failed.items():
-            self._fail(name, "connect", err.message)
-            self.sink(HostFailed(host=name, phase="preflight", step="connect", reason=err.message))
-        if failed:
-            raise _Abort("failed", self._first_error(list(failed)))
-        try:
-            taken = take_locks(self.pool, self.layouts, self.lock,
-                               break_lock=self.request.break_lock,
-                               probe=lambda name: probe_command(self.contexts[name]))
-        except Locked as exc:
-            self._fail(exc.host, "lock", f"locked by {exc.holder.describe()}")
-            raise _Abort("locked", str(exc)) from None
-        except TransportError as exc:
-            self._fail(exc.host, "lock", exc.message)
-            raise _Abort("failed", f"{exc.host}: lock: {exc.message}") from None
-        self.locked = True
-        for name, holder in taken.broken.items():
-            note = f"broke the lock held by {holder.describe()}"
-            self.warnings.append(f"{name}: {note}")
-            self.sink(HostLine(host=name, line=note, stream="info"))
-        probes, refused = read_probes(self.contexts, taken.probed)
-        self.previous_head = {n: p.head for n, p in probes.items()}
-        self.scans = {n: p.scan for n, p in probes.items() if p.scan is not None}
-        for name, exc in refused.items():
-            self._fail(name, exc.step, exc.reason)
-            self.sink(HostFailed(host=name, phase="preflight", step=exc.step, reason=exc.reason))
-        if refused:
-            raise _Abort("failed", self._first_error(list(refused)))
 
     def _meta_step(self, host: str, state: str) -> ScriptStep:
         assert self.meta is not None
@@ -312,9 +273,10 @@ class _Deploy:
                 for name in self.names:
                     self._fail(name, exc.step, exc.reason,
                                outcome="cancelled" if exc.cancelled else "skipped")
-                raise _Abort("cancelled" if exc.cancelled else "failed", str(exc)) from None
+                raise Stop(exc.reason, host=exc.host, step=exc.step,
+                           kind="cancelled" if exc.cancelled else "failed") from None
             except SourceError as exc:
-                raise _Abort("failed", f"local: build: {exc}") from None
+                raise Stop(str(exc), host="local", step="build") from None
             for name, ctx in self.contexts.items():
                 self.contexts[name] = HostContext(
                     ctx.project, ctx.host, ctx.layout, ctx.release_id, ctx.sha, ctx.repo_url,
@@ -326,42 +288,39 @@ class _Deploy:
                             first=(self._meta_step(host.name, "preparing"),),
                             last=(self._meta_step(host.name, "ready"),))
 
-        self._fail_from(self.pool.map(prepare), "prepare")
+        self.fail_all(self.pool.map(prepare, step="prepare"), "prepare")
 
     def _barrier(self) -> None:
-        failed = [n for n, r in self.reports.items() if r.error]
         if self.cancel.is_set():
-            raise _Abort("cancelled", "cancelled before the switch; nothing was switched")
-        if failed:
-            raise _Abort("failed", self._first_error(failed))
+            raise Stop("cancelled before the switch; nothing was switched", kind="cancelled")
+        if self.failures:
+            raise self.first_stop(list(self.failures))
 
     def _once(self) -> None:
         errors = run_once(self.pool, self.project, self.hosts, self.sink, self.cancel,
                           self._env_for)
         for host, err in errors.items():
-            self._fail(host, "once", err.removeprefix(f"{host}: "))
+            self.record(Failure(host, "once", err.removeprefix(f"{host}: ")))
         if errors:
             if self.project.strategy == "pull":
                 self._move_back()
-            raise _Abort("cancelled" if self.cancel.is_set() else "failed",
-                         next(iter(errors.values())))
+            raise Stop(next(iter(errors.values())),
+                       kind="cancelled" if self.cancel.is_set() else "failed")
 
     def _switch(self) -> None:
         targets = {n: (self.layouts[n], self.release_id) for n in self.names}
         result = switch_all(self.pool, targets, self.sink, self.cancel)
         if result.ok:
             return
-        for name, reason in result.failed.items():
-            self._fail(name, "switch", reason)
-            if "connection lost" in reason or "stopped answering" in reason:
-                self.lost.add(name)
+        for failure in result.failures.values():
+            self.record(failure)
         for name in result.switched_back:
             self._fail(name, "switch", "switched back", outcome="switched back")
         for name, reason in result.switch_back_failed.items():
-            self._fail(name, "switch back", reason)
+            self.record(Failure(name, "switch back", reason))
         first = next(iter(result.failed.items()))
-        raise _Abort("failed", f"{first[0]}: switch: {first[1]}; "
-                               f"{len(result.switched_back)} host(s) switched back")
+        raise Stop(f"{first[0]}: switch: {first[1]}; "
+                   f"{len(result.switched_back)} host(s) switched back")
 
     def _activate_pull(self) -> None:
         def activate(host: Host, transport: Transport) -> None:
@@ -369,27 +328,27 @@ class _Deploy:
             self._run_steps(host.name, transport, "switch",
                             strategies.activate_steps(self.contexts[host.name]))
 
-        failed = self._fail_from(self.pool.map(activate), "switch")
+        failed = self.fail_all(self.pool.map(activate, step="switch"), "switch")
         if failed:
             self._move_back(exclude=failed)
-            raise _Abort("failed", self._first_error(failed))
+            raise self.first_stop(failed)
 
     def _move_back(self, exclude: list[str] = ()) -> None:
         """pull: check the previous commit out again on every host that moved."""
         targets = [h for h in self.hosts if h.name in self.moved and h.name not in self.lost]
-        errors = move_back(self.pool, targets, self.contexts, self.previous_head, self.sink,
-                           self.project.timeout)
-        for name, error in errors.items():
-            if error is None and name not in exclude:
+        moved_back = move_back(self.pool, targets, self.contexts, self.previous_head,
+                               self.sink, self.project.timeout)
+        for name in moved_back.succeeded:
+            if name not in exclude:
                 self._fail(name, "switch", "switched back", outcome="switched back")
-            elif error is not None:
-                self.warnings.append(f"{name}: switch back failed: {error}")
+        for name, failure in moved_back.failed.items():
+            self.warnings.append(f"{name}: switch back failed: {failure.reason}")
 
     def _restart(self) -> None:
         errors = run_restarts(self.pool, self.project, self.hosts, self.sink, None,
                               self._env_for)
         for host, err in errors.items():
-            self._fail(host, "restart", err.removeprefix(f"{host}: "))
+            self.record(Failure(host, "restart", err.removeprefix(f"{host}: ")))
 
     def _unlock_command(self, host: str) -> str:
         return release_command(self.layouts[host], self.lock)
@@ -416,20 +375,20 @@ class _Deploy:
                 report.outcome = "deployed"
 
     # -- cleanup -------------------------------------------------------------------
-    def _cleanup(self, outcome: str) -> None:
+    def on_stop(self, stop: Stop) -> None:
         """Remove unfinished releases (metadata kept as failed) and release the locks on
         every live host, one command per host."""
-        if outcome == "cancelled":
+        if stop.failure.kind == "cancelled" or self.cancel.is_set():
             for report in self.reports.values():
                 if report.outcome == "skipped":
                     report.outcome = "cancelled"
-        for name in self.lost & self.created:
-            self.warnings.append(f"{name}: cleanup skipped (host not answering); release"
-                                 f" {self.release_id} may be left unfinished there")
-        if not self.locked:
+        for name in self.names:
+            if name in self.lost and name in self.created:
+                self.warnings.append(f"{name}: cleanup skipped (host not answering); release"
+                                     f" {self.release_id} may be left unfinished there")
+        if not self.held:
             return
-        live = [h for h in self.hosts if h.name not in self.lost
-                and h.name in self.pool.transports]
+        live = [h for h in self.hosts if h.name in self.live()]
         meta = self.meta
         marked = {h.name for h in live if meta is not None
                   and (h.name in self.created or self.project.strategy == "pull")}

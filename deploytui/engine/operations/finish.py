@@ -12,6 +12,7 @@ still refuses a symlink, a non-directory or the current release when it deletes.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from deploytui.config.model import Host
 from deploytui.engine.events import HostLine, Sink
@@ -49,17 +50,78 @@ def plan_prunes(hosts: list[str], scans: dict[str, HostScan], release_id: str, s
     return plans, [f"{h}: prune: skipped (no release listing)" for h in hosts if h not in scans]
 
 
-def finish_command(layout: Layout, meta_command: str, revisions_line: str,
-                   prune: HostPrune | None, unlock_command: str) -> str:
-    parts = [tagged(_META, meta_command), tagged(_REV, append_command(layout, revisions_line))]
+@dataclass(frozen=True)
+class Part:
+    """One part of a host's last command: its own subshell and status line (`tag`).
+
+    `what` names it in a warning; `after` runs it only if the part tagged `after`
+    succeeded; a part with no tag is raw shell whose output its caller reads.
+    """
+
+    tag: str
+    command: str
+    what: str = ""
+    after: str = ""
+
+    def shell(self) -> str:
+        if not self.tag:
+            return self.command
+        text = tagged(self.tag, self.command)
+        return f"if [ \"${{__dt_rc:-0}}\" -eq 0 ]; then {text}; fi" if self.after else text
+
+
+@dataclass
+class LastCommand:
+    """What `run_last_commands` found on every host."""
+
+    problems: dict[str, list[str]] = field(default_factory=dict)  # host -> "host: what: why"
+    unlocked: set[str] = field(default_factory=set)  # hosts whose lock was released
+    output: dict[str, str] = field(default_factory=dict)  # host -> stdout (raw parts)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [w for problems in self.problems.values() for w in problems]
+
+
+def run_last_commands(pool: HostPool, hosts: list[str], parts: Callable[[str], list[Part]],
+                      unlock_command: Callable[[str], str], *, step: str, timeout: float
+                      ) -> LastCommand:
+    """ONE command per host: its `parts`, then the lock release, each reporting its own
+    status, so a failed part is a warning naming host and part, never a failed
+    operation. Deploy's finish, deploy's cleanup and rollback's finish all end here."""
+    unlock = Part(_UNLOCK, "")
+    found = LastCommand()
+
+    def last(host: Host, transport: Transport) -> None:
+        name = host.name
+        own = [*parts(name), Part(_UNLOCK, unlock_command(name))]
+        res = transport.run("\n".join(p.shell() for p in own), capture=True, timeout=timeout)
+        found.output[name] = res.stdout
+        status = tag_results(res.stdout, [p.tag for p in own if p.tag])
+        if status[unlock.tag] is None:
+            found.unlocked.add(name)
+        found.problems[name] = [f"{name}: {p.what}: {status[p.tag]}" for p in own
+                                if p.tag and p.what and status[p.tag]
+                                and not (p.after and status.get(p.after))]
+
+    outcomes = pool.map(last, [pool.host(n) for n in hosts], step=step)
+    for name, failure in outcomes.failed.items():
+        found.problems.setdefault(name, []).append(str(failure))
+    return found
+
+
+def finish_parts(layout: Layout, meta_command: str, revisions_line: str,
+                 prune: HostPrune | None) -> list[Part]:
+    """A successful deploy's last command: metadata ok, revisions.log, the prune."""
+    parts = [Part(_META, meta_command, "write metadata"),
+             Part(_REV, append_command(layout, revisions_line), "revisions.log")]
     if prune is not None and prune.deletions:
         for d in prune.deletions:  # sized here: the preflight listing skips `du`
             path = q(layout.release(d.release_id))
-            parts.append(f"echo \"{_SIZE} {d.release_id} $(du -sk -- {path} 2>/dev/null"
-                         " | cut -f1)\"")
-        parts.append(delete_command(layout, [d.release_id for d in prune.deletions]))
-    parts.append(tagged(_UNLOCK, unlock_command))
-    return "\n".join(parts)
+            parts.append(Part("", f"echo \"{_SIZE} {d.release_id} $(du -sk -- {path}"
+                                  " 2>/dev/null | cut -f1)\""))
+        parts.append(Part("", delete_command(layout, [d.release_id for d in prune.deletions])))
+    return parts
 
 
 def finish_hosts(pool: HostPool, hosts: list[Host], layouts: dict[str, Layout], *,
@@ -67,40 +129,23 @@ def finish_hosts(pool: HostPool, hosts: list[Host], layouts: dict[str, Layout], 
                  prunes: dict[str, HostPrune], unlock_command: Callable[[str], str],
                  sink: Sink, timeout: float) -> tuple[list[str], set[str]]:
     """Run the finish on every host; returns (warnings, hosts whose lock was released)."""
-    def finish(host: Host, transport: Transport) -> list[str]:
-        name = host.name
+    done = run_last_commands(
+        pool, [h.name for h in hosts],
+        lambda name: finish_parts(layouts[name], meta_command(name), revisions_line,
+                                  prunes.get(name)),
+        unlock_command, step="finish", timeout=timeout)
+    for name, output in done.output.items():
         prune = prunes.get(name)
-        res = transport.run(finish_command(layouts[name], meta_command(name), revisions_line,
-                                           prune, unlock_command(name)),
-                            capture=True, timeout=timeout)
-        status = tag_results(res.stdout, (_META, _REV, _UNLOCK))
-        problems = []
-        if status[_META]:
-            problems.append(f"{name}: write metadata: {status[_META]}")
-        if status[_REV]:
-            problems.append(f"{name}: revisions.log: {status[_REV]}")
-        if prune is not None and prune.deletions:
-            _sizes(prune, res.stdout)
-            for d in prune.deletions:
-                sink(HostLine(name, f"deleting release {d.release_id}"
-                                    f" ({human_bytes(d.size_bytes)}, {d.reason})", "info"))
-            record_deletions(prune, res.stdout, sink)
-            if prune.error:
-                problems.append(f"{name}: prune: {prune.error}")
-        if status[_UNLOCK] is None:
-            unlocked.add(name)
-        return problems
-
-    unlocked: set[str] = set()
-    warnings: list[str] = []
-    outcomes = pool.map(finish, hosts)
-    for host in hosts:
-        outcome = outcomes[host.name]
-        if outcome.error is not None:
-            warnings.append(f"finish: {outcome.error}")
-        else:
-            warnings.extend(outcome.value or [])
-    return warnings, unlocked
+        if prune is None or not prune.deletions:
+            continue
+        _sizes(prune, output)
+        for d in prune.deletions:
+            sink(HostLine(name, f"deleting release {d.release_id}"
+                                f" ({human_bytes(d.size_bytes)}, {d.reason})", "info"))
+        record_deletions(prune, output, sink)
+        if prune.error:
+            done.problems[name].append(f"{name}: prune: {prune.error}")
+    return [w for h in hosts for w in done.problems.get(h.name, [])], done.unlocked
 
 
 def _sizes(prune: HostPrune, output: str) -> None:

@@ -39,12 +39,16 @@ class DeployPlan:
     prune: dict[str, list[str]] = field(default_factory=dict)  # host -> "id (size, why)"
     locks: dict[str, str] = field(default_factory=dict)  # host -> holder
     unreachable: dict[str, str] = field(default_factory=dict)  # host -> one line
+    excluded: list[str] = field(default_factory=list)  # left out on purpose (--exclude)
 
     def lines(self) -> list[str]:
         out = [f"plan: deploy {self.project}/{self.environment} ({self.strategy})",
                f"  release  {self.release_id}",
                f"  commit   {self.sha} {self.subject}",
                f"  ref      {self.ref}"]
+        if self.excluded:
+            out.append(f"  EXCLUDED {', '.join(self.excluded)}: left out on purpose; they keep"
+                       " serving what they serve (behind until `deploytui catch-up`)")
         if self.inspected:
             out.extend(self._inspected_lines())
         for role, hosts in self.hosts_by_role.items():
@@ -81,7 +85,8 @@ class DeployPlan:
         for host, holder in self.locks.items():
             out.append(f"  LOCKED   {host}: {holder} (the deploy will stop at preflight)")
         for host, reason in self.unreachable.items():
-            out.append(f"  UNREACHABLE {host}: {reason}")
+            out.append(f"  UNREACHABLE {host}: {reason} (the deploy will fail; leave it out"
+                       f" with --exclude {host})")
         pruned = {host: ids for host, ids in self.prune.items() if ids}
         if not pruned:
             out.append("  prune    nothing (keep_releases not exceeded)")
@@ -96,9 +101,10 @@ def build_plan(config: Config, request, *, resolver=None, inspect: bool = True,
     project, env = request.project, request.environment
     resolved = resolve(project, env, request.ref, sha=request.sha)
     release_id = request.release_id or release_id_now()
-    hosts = list(env.hosts)
+    hosts = list(request.hosts)  # without the hosts left out (exclusion.py)
     plan = DeployPlan(project.name, env.name, release_id, resolved.sha, resolved.subject,
-                      resolved.ref, project.strategy)
+                      resolved.ref, project.strategy,
+                      excluded=[h.name for h in env.hosts if h not in hosts])
     plan.hosts_by_role = {name: [h.name for h in role_hosts(project, hosts, name)]
                           for name in project.roles}
     plan.once_host = once_hosts(project, hosts)
@@ -140,9 +146,9 @@ def _inspect(config: Config, plan: DeployPlan, project, hosts, resolved: Resolve
                          [h for h in hosts if h.name in scans])
     plan.inspected = True
     plan.unreachable = dict(errors)
-    for name, outcome in locks.items():
-        if outcome.ok and outcome.value is not None:
-            plan.locks[name] = outcome.value.describe()
+    for name, holder in locks.succeeded.items():
+        if holder is not None:
+            plan.locks[name] = holder.describe()
     running_shas: list[str] = []
     for host in hosts:
         scan = scans.get(host.name)

@@ -1,6 +1,8 @@
 """Deleting old releases without ever touching what must stay.
 
 Never `current`, never the rollback target (the newest ok release before current),
+never, on any host, a release another host serves or the fleet's current (a host left
+out of a deploy still serves the old one and will catch up to the new one),
 never anything but a real directory directly under `releases/` named like a release id
 (safety.delete_release_command checks that again on the host, at deletion time).
 Failed and unfinished releases go first and do not count toward `keep`. The same code
@@ -9,27 +11,22 @@ runs after a successful deploy (prune_hosts) and from `deploytui prune`.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from deploytui.config.model import Config, Environment, Host, Project
-from deploytui.engine.errors import one_line
 from deploytui.engine.events import (
-    DeployFinished,
-    DeployStarted,
     HostFailed,
     HostLine,
-    PhaseFinished,
-    PhaseStarted,
     Sink,
     discard,
 )
 from deploytui.engine.hosts.pool import HostPool, TransportFactory, transport_factory
-from deploytui.engine.hosts.transport import TransportError
+from deploytui.engine.operations.behind import fleet_position
+from deploytui.engine.operations.lifecycle import Operation, Phase, Stop
 from deploytui.engine.operations.releases import select_names
 from deploytui.engine.remote.layout import Layout
-from deploytui.engine.remote.lock import Locked, LockInfo, acquire_locks, local_user, release_locks
+from deploytui.engine.remote.lock import local_user
 from deploytui.engine.remote.safety import delete_release_command, release_path
 from deploytui.engine.remote.scan import FAILED, UNFINISHED, HostScan, scan_host
 from deploytui.engine.shell import q
@@ -93,9 +90,6 @@ class PruneResult:
         return {"dry_run": self.dry_run, "ok": self.ok, "error": self.error or None,
                 "locked": self.locked, "bytes_freed": self.bytes_freed,
                 "hosts": {name: h.to_json() for name, h in self.hosts.items()}}
-
-
-PrunePlan = PruneResult  # the plan is a result in which nothing was deleted yet
 
 
 def plan_host(scan: HostScan, keep: int, protect: Iterable[str] = ()) -> HostPrune:
@@ -187,18 +181,34 @@ def prune_hosts(pool: HostPool, project: Project, hosts: Iterable[Host] | Iterab
     """
     protected = set(protect)
     return _per_host(pool, project, hosts, sink, dry_run,
-                     lambda scan: plan_host(scan, keep, protected))
+                     lambda scan, fleet: plan_host(scan, keep, protected | fleet))
+
+
+def fleet_protected(scans: dict[str, HostScan], host_order: list[str]) -> set[str]:
+    """Releases no host may delete: the fleet's current (behind.py) and every release
+    some host serves. With a host behind (left out of a deploy), the release it still
+    serves stays everywhere, and the release it will catch up to stays on every host."""
+    keep = {s.current for s in scans.values() if s.current}
+    release = fleet_position(host_order, scans).release
+    if release:
+        keep.add(release)
+    return keep
 
 
 def _per_host(pool: HostPool, project: Project, hosts: Iterable[Host] | Iterable[str] | None,
-              sink: Sink, dry_run: bool, planner: Callable[[HostScan], HostPrune]
+              sink: Sink, dry_run: bool, planner: Callable[[HostScan, set[str]], HostPrune]
               ) -> PruneResult:
+    """Scan every host first, so each host's plan knows what the others serve."""
     targets = _hosts(pool, hosts)
     result = PruneResult(dry_run=dry_run)
+    layouts = {h.name: Layout(project.host_deploy_to(h)) for h in targets}
+    scanned = pool.map(lambda h, t: scan_host(t, layouts[h.name]), targets,
+                       step="list releases")
+    scans = {n: o.value for n, o in scanned.items() if o.failure is None and o.value}
+    fleet = fleet_protected(scans, [h.name for h in targets])
 
     def one(host: Host, transport) -> HostPrune:
-        layout = Layout(project.host_deploy_to(host))
-        plan = planner(scan_host(transport, layout))
+        plan = planner(scans[host.name], fleet)
         if plan.error:
             sink(HostFailed(host.name, "prune", "plan", plan.error))
             return plan
@@ -207,15 +217,17 @@ def _per_host(pool: HostPool, project: Project, hosts: Iterable[Host] | Iterable
             sink(HostLine(host.name, f"{verb} release {d.release_id}"
                                      f" ({human_bytes(d.size_bytes)}, {d.reason})", "info"))
         if not dry_run:
-            apply_deletions(transport, layout, plan, sink, timeout=project.timeout)
+            apply_deletions(transport, layouts[host.name], plan, sink,
+                            timeout=project.timeout)
         return plan
 
-    outcomes = pool.map(one, targets)
+    outcomes = pool.map(one, [h for h in targets if h.name in scans], step="prune")
     for host in targets:
-        outcome = outcomes[host.name]
-        if outcome.error is not None:
-            result.hosts[host.name] = HostPrune(host.name, error=one_line(outcome.error))
-            sink(HostFailed(host.name, "prune", "list releases", one_line(outcome.error)))
+        outcome = outcomes[host.name] if host.name in outcomes else scanned[host.name]
+        failure = outcome.failure
+        if failure is not None:
+            result.hosts[host.name] = HostPrune(host.name, error=failure.reason)
+            sink(HostFailed(host.name, "prune", failure.step, failure.reason))
         else:
             result.hosts[host.name] = outcome.value  # type: ignore[assignment]
     return result
@@ -236,11 +248,15 @@ def human_bytes(size: int) -> str:
     return f"{size} B"
 
 
-def plan_single(scan: HostScan, release_id: str) -> HostPrune:
-    """Delete one named release on this host, never the current one."""
+def plan_single(scan: HostScan, release_id: str, fleet: Iterable[str] = ()) -> HostPrune:
+    """Delete one named release on this host, never the current one, nor one that
+    `fleet` protects (fleet_protected: served by some host, or the fleet's current)."""
     plan = HostPrune(scan.host)
     if release_id == scan.current:
         plan.error = f"refusing to delete release {release_id}: it is current"
+    elif release_id in set(fleet):
+        plan.error = (f"refusing to delete release {release_id}: another host serves it"
+                      " or catches up to it")
     elif release_id in scan.releases:
         plan.deletions.append(Deletion(release_id, scan.releases[release_id].size_bytes,
                                        "requested"))
@@ -248,87 +264,86 @@ def plan_single(scan: HostScan, release_id: str) -> HostPrune:
     return plan
 
 
-def _locked_run(config: Config, project: str | Project, environment: str | Environment,
-                *, sink: Sink, factory: TransportFactory | None, user: str | None,
-                dry_run: bool, ref: str,
-                body: Callable[[HostPool, Project, list[Host]], PruneResult]) -> PruneResult:
-    """Connect, take the lock (unless dry_run), run body, release; events around it."""
+class _Prune(Operation):
+    """Connect, take the lock (unless dry_run), run `body` as the "prune" phase."""
+
+    operation = "prune"
+
+    def __init__(self, config: Config, project: Project, environment: Environment, *,
+                 dry_run: bool, ref: str,
+                 body: Callable[[HostPool, Project, list[Host]], PruneResult], **kwargs
+                 ) -> None:
+        super().__init__(config, project, environment, lock_ref=ref, take_lock=not dry_run,
+                         **kwargs)
+        self.dry_run, self.body = dry_run, body
+        self.pruned = PruneResult(dry_run=dry_run)
+
+    def check(self) -> None:
+        if self.project.strategy == "pull":
+            raise Stop("pull strategy", kind="refused", text=(
+                f"project {self.project.name} uses the pull strategy: it keeps no releases"
+                " to prune"))
+
+    def phases(self) -> list[Phase]:
+        return [Phase("prune", self._prune)]
+
+    def _prune(self) -> bool:
+        self.pruned = self.body(self.pool, self.project, list(self.hosts))
+        return self.pruned.ok
+
+    def failed_hosts(self) -> dict[str, str]:
+        return self.pruned.errors
+
+    def error_line(self) -> str:
+        if self.stopped is not None:
+            return str(self.stopped)
+        return self.pruned.error or next(iter(self.pruned.errors.values()), "")
+
+    @property
+    def outcome(self) -> str:
+        outcome = super().outcome
+        return "failed" if outcome == "success" and not self.pruned.ok else outcome
+
+    def result(self) -> PruneResult:
+        result = self.pruned
+        if self.stopped is not None:
+            result.error = str(self.stopped)
+            result.locked = self.stopped.failure.kind == "locked"
+        result.duration = self.duration
+        return result
+
+
+def _run(config: Config, project: str | Project, environment: str | Environment, *,
+         sink: Sink, factory: TransportFactory | None, user: str | None, **kwargs
+         ) -> PruneResult:
     proj, env = select_names(config, project, environment)
-    if proj.strategy == "pull":
-        return PruneResult(dry_run=dry_run, error=f"project {proj.name} uses the pull "
-                           "strategy: it keeps no releases to prune")
-    user = user or local_user()
-    started = time.monotonic()
-    names = [h.name for h in env.hosts]
-    sink(DeployStarted(operation="prune", project=proj.name, environment=env.name,
-                       hosts=tuple(names), user=user, strategy=proj.strategy))
-    pool = HostPool(env.hosts, factory or transport_factory(config),
-                    max_parallel=config.ssh.max_parallel)
-    layouts = {h.name: Layout(proj.host_deploy_to(h)) for h in env.hosts}
-    info = LockInfo(user=user, project=proj.name, environment=env.name, ref=ref,
-                    operation="prune")
-    result = PruneResult(dry_run=dry_run)
-    locked = False
-    try:
-        sink(PhaseStarted("preflight", tuple(names)))
-        failed = pool.connect()
-        if failed:
-            for name, err in failed.items():
-                sink(HostFailed(name, "preflight", "connect", err.message))
-            raise _Stop(str(next(iter(failed.values()))))
-        if not dry_run:
-            try:
-                acquire_locks(pool, layouts, info)
-            except Locked as exc:
-                result.locked = True
-                raise _Stop(str(exc)) from None
-            locked = True
-        sink(PhaseFinished("preflight", True))
-        sink(PhaseStarted("prune", tuple(names)))
-        result = body(pool, proj, list(env.hosts))
-        sink(PhaseFinished("prune", result.ok))
-    except _Stop as exc:
-        result.error = str(exc)
-        sink(PhaseFinished("preflight", False))
-    except TransportError as exc:
-        result.error = str(exc)
-    finally:
-        if locked:
-            release_locks(pool, layouts, info)
-        pool.close()
-        result.duration = time.monotonic() - started
-        failed_hosts = result.errors
-        sink(DeployFinished(operation="prune", outcome="success" if result.ok else "failed",
-                            duration=result.duration, failed_hosts=failed_hosts,
-                            error=result.error or next(iter(failed_hosts.values()), "")))
-    return result
+    from deploytui.config.secrets import SecretResolver
 
-
-class _Stop(Exception):
-    pass
+    return _Prune(config, proj, env, sink=sink, factory=factory or transport_factory(config),
+                  user=user or local_user(), resolver=SecretResolver(), **kwargs).execute()
 
 
 def run_prune(config: Config, project: str | Project, environment: str | Environment, *,
               keep: int | None = None, dry_run: bool = False, sink: Sink = discard,
-              factory: TransportFactory | None = None, user: str | None = None
-              ) -> PruneResult:
+              factory: TransportFactory | None = None, user: str | None = None,
+              wait_lock: float = 0.0) -> PruneResult:
     """`deploytui prune`: keep `keep` (default keep_releases) good releases per host."""
     proj, _ = select_names(config, project, environment)
     count = keep if keep is not None else proj.keep_releases
-    return _locked_run(config, project, environment, sink=sink, factory=factory, user=user,
-                       dry_run=dry_run, ref=f"keep {count}",
-                       body=lambda pool, p, hosts: prune_hosts(
-                           pool, p, hosts, keep=count, sink=sink, dry_run=dry_run))
+    return _run(config, project, environment, sink=sink, factory=factory, user=user,
+                dry_run=dry_run, ref=f"keep {count}", wait_lock=wait_lock,
+                body=lambda pool, p, hosts: prune_hosts(
+                    pool, p, hosts, keep=count, sink=sink, dry_run=dry_run))
 
 
 def delete_release(config: Config, project: str | Project, environment: str | Environment,
                    release_id: str, *, sink: Sink = discard,
                    factory: TransportFactory | None = None, user: str | None = None,
-                   dry_run: bool = False) -> PruneResult:
+                   dry_run: bool = False, wait_lock: float = 0.0) -> PruneResult:
     """The console's "delete one": this release on every host that has it, never current."""
     release_path("/x", release_id)  # validates the id before anything connects
-    return _locked_run(config, project, environment, sink=sink, factory=factory, user=user,
-                       dry_run=dry_run, ref=release_id,
-                       body=lambda pool, p, hosts: _per_host(
-                           pool, p, hosts, sink, dry_run,
-                           lambda scan: plan_single(scan, release_id)))
+    return _run(config, project, environment, sink=sink, factory=factory, user=user,
+                dry_run=dry_run, ref=release_id, wait_lock=wait_lock,
+                body=lambda pool, p, hosts: _per_host(
+                    pool, p, hosts, sink, dry_run,
+                    lambda scan, fleet: plan_single(scan, release_id, fleet)))

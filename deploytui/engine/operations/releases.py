@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from deploytui.config.model import Config, Environment, Host, Project
-from deploytui.engine.errors import one_line
 from deploytui.engine.hosts.pool import HostPool, TransportFactory, transport_factory
+from deploytui.engine.operations.behind import FleetPosition, fleet_position
 from deploytui.engine.remote.layout import Layout
 from deploytui.engine.remote.scan import (
     CURRENT,
@@ -62,12 +62,14 @@ class ReleaseRow:
     states: dict[str, str] = field(default_factory=dict)
     size_bytes: dict[str, int] = field(default_factory=dict)
     hosts: list[str] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)  # hosts its deploy left out
 
     def to_json(self) -> dict:
         return {"id": self.release_id, "sha": self.sha, "subject": self.subject,
                 "deployed_at": self.deployed_at, "deployed_by": self.deployed_by,
                 "state": self.state, "states": dict(self.states),
-                "size_bytes": dict(self.size_bytes), "hosts": list(self.hosts)}
+                "size_bytes": dict(self.size_bytes), "hosts": list(self.hosts),
+                "excluded": list(self.excluded)}
 
 
 @dataclass
@@ -80,12 +82,15 @@ class HostReleases:
     current_target: str | None = None
     problem: str = ""  # dangling / outside current
     ignored: list[str] = field(default_factory=list)  # ids that are symlinks or files
+    behind: bool = False  # does not serve the fleet's release (behind.py)
+    excluded_from: str | None = None  # ...because that release's deploy left it out
 
     def to_json(self) -> dict:
         return {"current": self.current, "previous": self.previous,
                 "free_bytes": self.free_bytes, "error": self.error or None,
                 "current_target": self.current_target, "problem": self.problem or None,
-                "ignored": list(self.ignored)}
+                "ignored": list(self.ignored), "behind": self.behind,
+                "excluded_from": self.excluded_from}
 
 
 # When hosts disagree, the summary shows the most telling state.
@@ -100,6 +105,15 @@ class FleetReleases:
     hosts: dict[str, HostReleases] = field(default_factory=dict)
     drift: list[str] = field(default_factory=list)
     scans: dict[str, HostScan] = field(default_factory=dict)
+    position: FleetPosition = field(default_factory=FleetPosition)
+
+    @property
+    def fleet_current(self) -> str | None:
+        """The release the fleet serves (behind hosts aside); None when they disagree."""
+        return self.position.release
+
+    def behind_hosts(self) -> list[str]:
+        return list(self.position.behind)
 
     def row(self, release_id: str) -> ReleaseRow | None:
         return next((r for r in self.releases if r.release_id == release_id), None)
@@ -108,9 +122,13 @@ class FleetReleases:
         return [h for h, info in self.hosts.items() if not info.error]
 
     def rollback_target(self) -> str | None:
-        """The newest release before `current` that is ok on every host."""
+        """The newest release before `current` that is ok on every host; a host that is
+        behind counts when it already serves that release (it has nothing to do)."""
+        behind = self.position.behind
         for row in self.releases:
-            if all(self._good_before_current(host, row.release_id) for host in self.hosts):
+            if all(self._good_before_current(host, row.release_id)
+                   or (host in behind and self.hosts[host].current == row.release_id)
+                   for host in self.hosts):
                 return row.release_id
         return None
 
@@ -131,7 +149,9 @@ class FleetReleases:
         return {"project": self.project, "environment": self.environment,
                 "releases": [r.to_json() for r in self.releases],
                 "hosts": {h: info.to_json() for h, info in self.hosts.items()},
-                "drift": list(self.drift), "rollback_target": self.rollback_target()}
+                "drift": list(self.drift), "rollback_target": self.rollback_target(),
+                "fleet_current": self.fleet_current,
+                "disagreement": self.position.disagreement or None}
 
 
 def build_fleet(project: str, environment: str, host_order: list[str],
@@ -151,6 +171,11 @@ def build_fleet(project: str, environment: str, host_order: list[str],
     ids = sorted({rid for s in scans.values() for rid in s.releases}, reverse=True)
     for rid in ids:
         fleet.releases.append(_row(rid, [h for h in host_order if h in scans], scans))
+    fleet.position = fleet_position(host_order, scans, errors)
+    for name, late in fleet.position.behind.items():
+        fleet.hosts[name].behind = True
+        if late.excluded:
+            fleet.hosts[name].excluded_from = fleet.position.release
     fleet.drift = _drift(fleet, host_order, scans, errors)
     return fleet
 
@@ -173,6 +198,9 @@ def _row(rid: str, hosts: list[str], scans: dict[str, HostScan]) -> ReleaseRow:
         row.deployed_at = row.deployed_at or (meta.deployed_at if meta else "")
         row.deployed_by = (row.deployed_by or (meta.deployed_by if meta else "")
                            or (log.user if log else ""))
+        for left in (meta.excluded if meta else []):
+            if left not in row.excluded:
+                row.excluded.append(left)
     row.deployed_at = row.deployed_at or id_to_iso(rid)
     distinct = set(row.states.values())
     row.state = next((s for s in STATE_PRIORITY if s in distinct), OK)
@@ -195,6 +223,11 @@ def _drift(fleet: FleetReleases, host_order: list[str], scans: dict[str, HostSca
             if entry.kind not in ("dir", "virtual"):
                 kind = "a symlink" if entry.kind == "symlink" else "not a directory"
                 lines.append(f"{host}: releases/{rid} is {kind} (ignored, never deleted)")
+    position = fleet.position
+    if position.release is not None:
+        lines.extend(late.describe(position.release) for late in position.behind.values())
+    elif position.disagreement:
+        lines.append(position.disagreement)
     if len(currents) > 1:
         parts = [f"{', '.join(hs)} on {cur or 'no release'}" for cur, hs in currents.items()]
         lines.append("current differs between hosts: " + "; ".join(parts))
@@ -224,13 +257,8 @@ def scan_hosts(pool: HostPool, project: Project, hosts: Iterable[Host] | None = 
     errors = {name: str(err) for name, err in failed.items()}
     outcomes = pool.map(lambda h, t: scan_host(t, Layout(project.host_deploy_to(h))),
                         [h for h in targets if h.name not in errors])
-    scans: dict[str, HostScan] = {}
-    for name, outcome in outcomes.items():
-        if outcome.error is not None:
-            errors[name] = one_line(outcome.error)
-        else:
-            scans[name] = outcome.value  # type: ignore[assignment]
-    return scans, errors
+    errors.update((name, str(failure)) for name, failure in outcomes.failed.items())
+    return outcomes.succeeded, errors
 
 
 def list_releases(config: Config, project: str | Project, environment: str | Environment,

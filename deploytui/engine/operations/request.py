@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from deploytui.config.model import Environment, Project
+from deploytui.config.model import Environment, Host, Project
+from deploytui.engine.operations.exclusion import remaining_hosts
 from deploytui.engine.operations.strategies import HostContext
+from deploytui.engine.remote.layout import ReleaseMeta
 from deploytui.engine.remote.lock import local_user
 
 
@@ -19,12 +21,29 @@ class DeployRequest:
     user: str = field(default_factory=local_user)
     release_id: str | None = None  # tests may pin it; normally made once per deploy
     sha: str | None = None  # the commit a confirmed plan showed: deployed even if `ref` moved
+    wait_lock: float = 0.0  # seconds to wait for a live lock held by someone else
+    exclude: tuple[str, ...] = ()  # hosts left out on purpose (exclusion.py); validated
+    # catch-up (catch_up.py): deploy THIS release again (same id, sha, metadata) to the
+    # hosts not excluded; the roles' `once` steps do not run again
+    catch_up: ReleaseMeta | None = None
+
+    @property
+    def hosts(self) -> list[Host]:
+        """The hosts this deploy runs on: the environment's, minus `exclude`; raises
+        exclusion.ExcludeRefused (one line) for a bad exclusion."""
+        return remaining_hosts(self.project, self.environment, self.exclude,
+                               once_runs=self.catch_up is None)
+
+    @property
+    def operation(self) -> str:
+        return "deploy" if self.catch_up is None else "catch-up"
 
 
 @dataclass
 class HostReport:
     host: str
     outcome: str = "skipped"  # deployed | failed | cancelled | switched back | skipped
+    #                           | excluded (left out on purpose)
     duration: float = 0.0
     step: str = ""
     error: str = ""

@@ -44,11 +44,6 @@ def task_commands(project: Project, host: Host) -> list[tuple[str, str]]:
             for cmd in role.tasks]
 
 
-def _error(host: str, exc: BaseException | None) -> str:
-    text = str(exc) if exc is not None else "unknown error"
-    return text if text.startswith(f"{host}: ") else f"{host}: {text}"
-
-
 def run_once(pool: HostPool, project: Project, hosts: list[Host], sink: Sink,
              cancel: threading.Event | None, env_for_host: EnvForHost, *,
              phase: str = "once") -> dict[str, str]:
@@ -110,8 +105,6 @@ def run_restarts(pool: HostPool, project: Project, hosts: list[Host], sink: Sink
                              in_dir(env[RELEASE_PATH_KEY], cmd), sink=sink, cancel=cancel,
                              timeout=project.timeout, env=env)
 
-            outcomes = pool.map(restart, batch)
-            for name, outcome in outcomes.items():
-                if outcome.error is not None:
-                    errors[name] = _error(name, outcome.error)
+            outcomes = pool.map(restart, batch, step=f"restart {role_name}")
+            errors.update((name, str(failure)) for name, failure in outcomes.failed.items())
     return errors

@@ -3,10 +3,11 @@
 The target must be present (and, by default, ok) on every host; the switch is the same
 all-or-nothing `switch_all` a deploy uses; the release left behind is kept and marked
 `rolled_back`. A `pull` project moves its working copy back to the previous deployed
-commit recorded in revisions.log instead.
+commit recorded in revisions.log instead. The life cycle (events, pool, lock, unlock in
+every case) is lifecycle.Operation's; this module is the phases.
 
 Per host it costs four remote commands (plus one per restart command beyond the
-first): the lock, whose probe reads the releases once the lock is ours (engine/scan.py,
+first): the lock, whose probe reads the releases once the lock is ours (remote/scan.py,
 trimmed); the switch; the restart; and ONE finish (metadata, the revisions.log line
 and the lock release, each part reporting its own status, so a failed part is a
 warning naming host and part, never a failed rollback: the switch is done by then).
@@ -15,45 +16,30 @@ warning naming host and part, never a failed rollback: the switch is done by the
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 
 from deploytui.config.model import Config, Environment, Project
 from deploytui.config.secrets import SecretResolver
-from deploytui.engine.events import (
-    DeployFinished,
-    DeployStarted,
-    HostFailed,
-    HostLine,
-    PhaseFinished,
-    PhaseStarted,
-    Sink,
-    discard,
-)
-from deploytui.engine.hosts.pool import HostPool, TransportFactory, transport_factory
-from deploytui.engine.hosts.transport import Transport, TransportError
-from deploytui.engine.operations.deploy import resolve_env
+from deploytui.engine.clock import utc_iso
+from deploytui.engine.events import HostLine, Sink, discard
+from deploytui.engine.hosts.pool import TransportFactory, transport_factory
+from deploytui.engine.operations.behind import rollback_steps
+from deploytui.engine.operations.finish import Part, run_last_commands
+from deploytui.engine.operations.lifecycle import Failure, Operation, Phase, Stop
 from deploytui.engine.operations.releases import FleetReleases, build_fleet, id_to_iso, select_names
-from deploytui.engine.operations.roles import RELEASE_PATH_KEY, run_restarts
-from deploytui.engine.redact import redact, redacting_sink
+from deploytui.engine.operations.request import host_env, resolve_env
+from deploytui.engine.operations.roles import run_restarts
+from deploytui.engine.operations.strategies import HostContext
 from deploytui.engine.remote.layout import Layout, ReleaseMeta, write_meta_command
-from deploytui.engine.remote.lock import (
-    Locked,
-    LockInfo,
-    local_user,
-    release_command,
-    release_locks,
-    take_locks,
-)
+from deploytui.engine.remote.lock import local_user, release_command
 from deploytui.engine.remote.revisions import append_command, rollback_line
 from deploytui.engine.remote.safety import is_release_id
 from deploytui.engine.remote.scan import HostScan, is_scan_output, parse_scan, scan_command
-from deploytui.engine.remote.script import tag_results, tagged
 from deploytui.engine.remote.switch import switch_all
 from deploytui.engine.shell import q
 
 META_TIMEOUT = 30.0
-_META, _REV, _UNLOCK = "Z-META", "Z-REV", "Z-UNLOCK"
+_META, _REV = "Z-META", "Z-REV"
 
 
 @dataclass
@@ -66,18 +52,18 @@ class RollbackResult:
     duration: float = 0.0
     locked: bool = False  # failed because another operation holds the lock
     failed_hosts: dict[str, str] = field(default_factory=dict)
+    refused: bool = False  # nothing was attempted: the request cannot be done as asked
 
     @property
     def ok(self) -> bool:
         return self.outcome == "success"
 
 
-class RollbackRefused(Exception):
+class RollbackRefused(Stop):
     """Nothing was changed: no target, a target missing on some hosts, ..."""
 
-
-def _iso_now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, step="choose target", kind="refused", text=reason)
 
 
 def choose_target(fleet: FleetReleases, to: str | None) -> str:
@@ -88,15 +74,47 @@ def choose_target(fleet: FleetReleases, to: str | None) -> str:
             raise RollbackRefused("no earlier release is ok on every host; nothing to roll "
                                   "back to (name one with --to)")
         return target
-    if not is_release_id(to):
-        raise RollbackRefused(f"'{to}' is not a release id (14 digits)")
+    check_release_id(to)
     missing = fleet.missing_on(to)
     if missing:
+        late = [h for h in missing if fleet.position.is_behind(h)]
+        hint = (f" ({', '.join(late)} behind: `deploytui catch-up` brings "
+                f"{'it' if len(late) == 1 else 'them'} to {fleet.fleet_current})"
+                if late and to == fleet.fleet_current else "")
         raise RollbackRefused(f"release {to} is not on every host: missing on "
-                              f"{', '.join(missing)}")
+                              f"{', '.join(missing)}{hint}")
     if all(fleet.hosts[h].current == to for h in fleet.hosts):
         raise RollbackRefused(f"release {to} is already current on every host")
     return to
+
+
+def check_release_id(to: str) -> None:
+    """RollbackRefused unless `to` can name a release at all (checked before connecting)."""
+    if not is_release_id(to):
+        raise RollbackRefused(f"'{to}' is not a release id (14 digits)")
+
+
+def refuse_current(config: Config, project: Project, environment: Environment, to: str
+                   ) -> None:
+    """RollbackRefused, before anything runs or is confirmed, when `to` cannot be rolled
+    back to: not a release id, or already current on every host (one listing per host)."""
+    if project.strategy == "pull":
+        return
+    check_release_id(to)
+    fleet = build_fleet_now(config, project, environment)
+    if fleet is not None and fleet.hosts and all(
+            fleet.hosts[h].current == to for h in fleet.hosts):
+        raise RollbackRefused(f"release {to} is already current on every host")
+
+
+def build_fleet_now(config: Config, project: Project, environment: Environment
+                    ) -> FleetReleases | None:
+    from deploytui.engine.operations.releases import list_releases
+
+    try:
+        return list_releases(config, project, environment)
+    except Exception:  # unreachable hosts: the rollback itself will say so
+        return None
 
 
 def meta_for(scan: HostScan, release_id: str, state: str, user: str) -> ReleaseMeta:
@@ -107,8 +125,8 @@ def meta_for(scan: HostScan, release_id: str, state: str, user: str) -> ReleaseM
     if old is not None:
         meta = ReleaseMeta(release_id, state, sha=old.sha, subject=old.subject, ref=old.ref,
                            deployed_at=old.deployed_at, deployed_by=old.deployed_by,
-                           history=list(old.history))
-    meta.history.append(f"{state} at {_iso_now()} by {user}")
+                           history=list(old.history), excluded=list(old.excluded))
+    meta.history.append(f"{state} at {utc_iso()} by {user}")
     return meta
 
 
@@ -116,70 +134,13 @@ def run_rollback(config: Config, project: str | Project, environment: str | Envi
                  to: str | None = None, sink: Sink = discard,
                  cancel: threading.Event | None = None,
                  factory: TransportFactory | None = None, user: str | None = None,
-                 resolver: SecretResolver | None = None) -> RollbackResult:
+                 resolver: SecretResolver | None = None,
+                 wait_lock: float = 0.0) -> RollbackResult:
     """Roll every host of the environment back to one release, all or nothing."""
     proj, env = select_names(config, project, environment)
-    user = user or local_user()
-    resolver = resolver or SecretResolver()
-    sink = redacting_sink(sink, resolver)
-    started = time.monotonic()
-    names = [h.name for h in env.hosts]
-    result = RollbackResult("failed", hosts=names)
-    sink(DeployStarted(operation="rollback", project=proj.name, environment=env.name,
-                       hosts=tuple(names), user=user, strategy=proj.strategy))
-    pool = HostPool(env.hosts, factory or transport_factory(config),
-                    max_parallel=config.ssh.max_parallel)
-    layouts = {h.name: Layout(proj.host_deploy_to(h)) for h in env.hosts}
-    info = LockInfo(user=user, project=proj.name, environment=env.name,
-                    ref=to or "previous release", operation="rollback")
-    held: set[str] = set()  # hosts whose lock may be ours: released in `finally`
-    finish = _Finish(pool, layouts, info, sink)  # releases the locks when it runs
-    try:
-        sink(PhaseStarted("preflight", tuple(names)))
-        failed = pool.connect()
-        if failed:
-            for name, err in failed.items():
-                sink(HostFailed(name, "preflight", "connect", err.message))
-            result.failed_hosts = {n: str(e) for n, e in failed.items()}
-            raise RollbackRefused(str(next(iter(failed.values()))))
-        log = proj.strategy == "pull"  # a pull project's history is its revisions.log
-        try:
-            taken = take_locks(pool, layouts, info, probe=lambda name: scan_command(
-                layouts[name], sizes=False, log=log))
-        except Locked as exc:
-            result.locked = True
-            raise RollbackRefused(str(exc)) from None
-        held = set(layouts)
-        scans = read_scans(layouts, taken.probed)
-        fleet = build_fleet(proj.name, env.name, names, scans, {})
-        if proj.strategy == "pull":
-            _pull_rollback(pool, proj, env.name, layouts, scans, to, sink, cancel, user,
-                           result, resolver, finish)
-        else:
-            _release_rollback(pool, proj, env.name, layouts, fleet, to, sink, cancel, user,
-                              result, resolver, finish)
-    except RollbackRefused as exc:
-        result.error = str(exc)
-        sink(PhaseFinished("preflight", False))
-    except TransportError as exc:
-        result.error = str(exc)
-    except Exception as exc:  # never a traceback to the user: one line
-        result.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
-    finally:
-        held -= finish.unlocked
-        if held:
-            release_locks(pool, {n: layouts[n] for n in layouts if n in held}, info)
-        pool.close()
-        result.duration = time.monotonic() - started
-        secrets = resolver.known_values()
-        result.error = redact(result.error, secrets)
-        result.failed_hosts = {h: redact(e, secrets) for h, e in result.failed_hosts.items()}
-        if result.outcome != "success" and cancel is not None and cancel.is_set():
-            result.outcome = "cancelled"
-        sink(DeployFinished(operation="rollback", outcome=result.outcome,  # type: ignore[arg-type]
-                            duration=result.duration, release_id=result.target or "",
-                            failed_hosts=dict(result.failed_hosts), error=result.error))
-    return result
+    return _Rollback(config, proj, env, to=to, sink=sink, cancel=cancel,
+                     factory=factory or transport_factory(config), user=user or local_user(),
+                     resolver=resolver or SecretResolver(), wait_lock=wait_lock).execute()
 
 
 def read_scans(layouts: dict[str, Layout], probed: dict[str, str]) -> dict[str, HostScan]:
@@ -196,59 +157,6 @@ def read_scans(layouts: dict[str, Layout], probed: dict[str, str]) -> dict[str, 
     return scans
 
 
-def _release_rollback(pool: HostPool, proj: Project, environment: str,
-                      layouts: dict[str, Layout],
-                      fleet: FleetReleases, to: str | None, sink: Sink,
-                      cancel: threading.Event | None, user: str, result: RollbackResult,
-                      resolver: SecretResolver, finish: _Finish) -> None:
-    target = choose_target(fleet, to)
-    result.target = target
-    sink(PhaseFinished("preflight", True))
-    names = list(layouts)
-    sink(PhaseStarted("switch", tuple(names)))
-    switched = switch_all(pool, {h: (layouts[h], target) for h in names}, sink, cancel)
-    sink(PhaseFinished("switch", switched.ok))
-    if not switched.ok:
-        result.failed_hosts = dict(switched.failed)
-        result.error = "switch failed on " + "; ".join(
-            f"{h}: {why}" for h, why in switched.failed.items()) + " (hosts switched back)"
-        return
-    result.previous = {h: fleet.hosts[h].current for h in names}
-    restart_errors = _restart(pool, proj, layouts, {h: layouts[h].release(target)
-                                                    for h in names},
-                              target, environment, sink, cancel, resolver)
-    finish.run(rollback_line(user, target), {h: _marks(layouts[h], fleet.scans[h], target,
-                                                        result.previous[h], user)
-                                             for h in names})
-    _conclude(result, restart_errors)
-
-
-def _restart(pool: HostPool, proj: Project, layouts: dict[str, Layout], paths: dict[str, str],
-             release_id: str, environment: str, sink: Sink, cancel: threading.Event | None,
-             resolver: SecretResolver) -> dict[str, str]:
-    """The roles' restart steps, with the same environment a deploy gives them."""
-    names = list(paths)
-    sink(PhaseStarted("restart", tuple(names)))
-    base = resolve_env(proj, resolver)
-    errors = run_restarts(pool, proj, [pool.host(n) for n in names], sink, cancel,
-                          lambda h: {**base, RELEASE_PATH_KEY: paths[h],
-                                     "DEPLOYTUI_RELEASE": release_id,
-                                     "DEPLOYTUI_DEPLOY_TO": layouts[h].deploy_to,
-                                     "DEPLOYTUI_HOST": h, "DEPLOYTUI_ENV": environment})
-    sink(PhaseFinished("restart", not errors))
-    return errors
-
-
-def _conclude(result: RollbackResult, restart_errors: dict[str, str]) -> None:
-    if restart_errors:
-        result.failed_hosts = dict(restart_errors)
-        result.error = ("switched, but restart failed: "
-                        + next(iter(restart_errors.values())))
-        result.outcome = "failed"
-    else:
-        result.outcome = "success"
-
-
 def _marks(layout: Layout, scan: HostScan, target: str, left: str | None, user: str
            ) -> str:
     """Target -> ok, the release the host left -> rolled_back (kept, never deleted)."""
@@ -258,44 +166,169 @@ def _marks(layout: Layout, scan: HostScan, target: str, left: str | None, user: 
     return " && ".join(commands)
 
 
-class _Finish:
-    """The finish phase: ONE command per host for metadata, revisions.log and unlock."""
+class _Rollback(Operation):
+    operation = "rollback"
 
-    def __init__(self, pool: HostPool, layouts: dict[str, Layout], info: LockInfo,
-                 sink: Sink) -> None:
-        self.pool, self.layouts, self.info, self.sink = pool, layouts, info, sink
-        self.unlocked: set[str] = set()  # hosts whose lock the finish released
+    def __init__(self, config: Config, project: Project, environment: Environment, *,
+                 to: str | None, **kwargs) -> None:
+        super().__init__(config, project, environment, lock_ref=to or "previous release",
+                         **kwargs)
+        self.to = to
+        self.pull = project.strategy == "pull"
+        self.scans: dict[str, HostScan] = {}
+        self.fleet: FleetReleases | None = None
+        self.target: str | None = None  # release id (pull: release id or sha)
+        self.sha = ""  # pull: the commit gone back to
+        self.previous: dict[str, str | None] = {}
+        self.restart_errors: dict[str, str] = {}
+        self.moving: list[str] = list(self.names)  # hosts not already on the target
+        self.base_env: dict[str, str] = {}
 
-    def command(self, host: str, line: str, marks: str) -> str:
-        layout = self.layouts[host]
-        parts = [tagged(_META, marks)] if marks else []
-        parts += [tagged(_REV, append_command(layout, line)),
-                  tagged(_UNLOCK, release_command(layout, self.info))]
-        return "\n".join(parts)
+    def check(self) -> None:
+        if self.to is not None and not self.pull:
+            check_release_id(self.to)
 
-    def run(self, line: str, marks: dict[str, str]) -> None:
-        """Best effort: a failed part is an `err` line naming host and part."""
-        names = list(self.layouts)
-        self.sink(PhaseStarted("finish", tuple(names)))
+    def probe(self, host: str) -> str:
+        # a pull project's history is its revisions.log
+        return scan_command(self.layouts[host], sizes=False, log=self.pull)
 
-        def finish(host, transport: Transport) -> None:
-            name = host.name
-            res = transport.run(self.command(name, line, marks.get(name, "")), capture=True,
-                                timeout=META_TIMEOUT)
-            status = tag_results(res.stdout, [*([_META] if marks.get(name) else []),
-                                              _REV, _UNLOCK])
-            if status[_UNLOCK] is None:
-                self.unlocked.add(name)
-            for tag, what in ((_META, "could not record release states"),
-                              (_REV, "could not append to revisions.log")):
-                if status.get(tag):
-                    self.sink(HostLine(name, f"{what}: {status[tag]}", "err"))
+    def after_lock(self) -> None:
+        self.scans = read_scans(self.layouts, self.probed)
+        if self.pull:
+            targets = {h: pull_target(self.scans[h], self.to) for h in self.names}
+            shas = {sha for _, sha in targets.values()}
+            if len(shas) > 1:
+                raise RollbackRefused("hosts disagree on the previous commit: " + ", ".join(
+                    f"{h} {sha[:8]}" for h, (_, sha) in targets.items()))
+            release_id, self.sha = next(iter(targets.values()))
+            self.target = release_id or self.sha
+            self.previous = {h: self.scans[h].head_sha or None for h in self.names}
+        else:
+            self.fleet = build_fleet(self.project.name, self.environment.name, self.names,
+                                     self.scans, {})
+            self.target = choose_target(self.fleet, self.to)
+            self._plan(self.fleet, self.target)
+        self.release_id = self.target
 
-        outcomes = self.pool.map(finish, [self.pool.host(n) for n in names])
-        for name, outcome in outcomes.items():
-            if outcome.error is not None:
-                self.sink(HostLine(name, f"finish: {outcome.error}", "err"))
-        self.sink(PhaseFinished("finish", True))
+    def _plan(self, fleet: FleetReleases, target: str) -> None:
+        """With a host behind (left out of a deploy), say what each host will do; a host
+        already serving the target is left alone: not switched, not restarted."""
+        currents = {h: fleet.hosts[h].current for h in self.names}
+        if fleet.position.behind:
+            for host, step in rollback_steps(currents, target, fleet.position).items():
+                self.sink(HostLine(host, f"rollback plan: {step}", "info"))
+        self.moving = [h for h in self.names if currents[h] != target]
+
+    def phases(self) -> list[Phase]:
+        switch = self._checkout if self.pull else self._switch
+        return [Phase("switch", switch), Phase("restart", self._restart),
+                Phase("finish", self._finish)]
+
+    # -- phases --------------------------------------------------------------------------
+    def _switch(self) -> None:
+        assert self.target is not None and self.fleet is not None
+        switched = switch_all(self.pool, {h: (self.layouts[h], self.target)
+                                          for h in self.moving}, self.sink, self.cancel)
+        if not switched.ok:
+            for failure in switched.failures.values():
+                self.record(failure)
+            for host, why in switched.switch_back_failed.items():
+                self.record(Failure(host, "switch back", why))
+            failed = "; ".join(f"{h}: {why}" for h, why in switched.failed.items())
+            if switched.switch_back_failed:
+                stuck = ", ".join(switched.switch_back_failed)
+                text = (f"switch failed on {failed}; switching back FAILED on {stuck}:"
+                        " the hosts are on different releases")
+            else:
+                text = f"switch failed on {failed} (hosts switched back)"
+            raise Stop("switch failed", step="switch", text=text)
+        self.previous = {h: self.fleet.hosts[h].current for h in self.moving}
+
+    def _checkout(self) -> None:
+        outcomes = self.pool.map(lambda h, t: t.run(
+            f"cd {q(self.layouts[h.name].deploy_to)} && git checkout -q -f --detach"
+            f" {q(self.sha)}", capture=True, timeout=self.project.timeout),
+            step="git checkout")
+        if outcomes.ok:
+            return
+        failed = outcomes.failed
+        back = {n: self.scans[n].head_sha for n in self.names
+                if n not in failed and self.scans[n].head_sha}
+        moved_back = self.pool.map(lambda h, t: t.run(
+            f"cd {q(self.layouts[h.name].deploy_to)} && git checkout -q -f --detach"
+            f" {q(back[h.name])}", capture=True, timeout=self.project.timeout),
+            [self.pool.host(n) for n in back], step="switch back")
+        for failure in failed.values():
+            self.fail(Failure(failure.host, "git checkout", failure.reason, failure.kind),
+                      "switch")
+        for failure in moved_back.failed.values():
+            self.fail(failure, "switch")
+        first = next(iter(failed.values()))
+        text = f"git checkout failed: {first.reason}"
+        if moved_back.failed:
+            text += (f"; moving back FAILED on {', '.join(moved_back.failed)}: the hosts are"
+                     " on different commits")
+        raise Stop("git checkout failed", step="switch", text=text)
+
+    def _env_for(self, host: str) -> dict[str, str]:
+        """Every variable a deploy's steps get, with the target release's values."""
+        target = self.target or ""
+        sha = self.sha
+        if not self.pull:
+            rel = self.scans[host].releases[target]
+            sha = rel.meta.sha if rel.meta is not None and rel.meta.sha else rel.revision
+        ctx = HostContext(self.project, self.pool.host(host), self.layouts[host], target, sha,
+                          self.project.repo)
+        return host_env(self.base_env, ctx, self.environment.name)
+
+    def _restart(self) -> bool:
+        """The roles' restart steps, with the same environment a deploy gives them."""
+        self.base_env = resolve_env(self.project, self.resolver)
+        moving = [h for h in self.hosts if h.name in self.moving]
+        self.restart_errors = run_restarts(self.pool, self.project, moving, self.sink,
+                                           self.cancel, self._env_for)
+        for host, err in self.restart_errors.items():
+            self.record(Failure(host, "restart", err.removeprefix(f"{host}: ")))
+        return not self.restart_errors
+
+    def _finish(self) -> None:
+        """ONE command per host: release states, the revisions.log line, the unlock."""
+        assert self.target is not None
+        line = rollback_line(self.user, self.target)
+
+        def parts(name: str) -> list[Part]:
+            layout = self.layouts[name]
+            marks = ("" if self.pull or name not in self.moving else
+                     _marks(layout, self.scans[name], self.target or "",
+                            self.previous.get(name), self.user))
+            return [*([Part(_META, marks, "could not record release states")] if marks
+                      else []),
+                    Part(_REV, append_command(layout, line), "could not append to revisions.log")]
+
+        done = run_last_commands(self.pool, self.names, parts,
+                                 lambda n: release_command(self.layouts[n], self.lock),
+                                 step="finish", timeout=META_TIMEOUT)
+        self.unlocked |= done.unlocked
+        for name, problems in done.problems.items():
+            for problem in problems:
+                self.sink(HostLine(name, problem.removeprefix(f"{name}: "), "err"))
+
+    # -- the result ----------------------------------------------------------------------
+    def error_line(self) -> str:
+        if self.stopped is None and self.restart_errors:
+            return "switched, but restart failed: " + next(iter(self.restart_errors.values()))
+        return super().error_line()
+
+    def result(self) -> RollbackResult:
+        outcome = self.outcome
+        kind = self.stopped.failure.kind if self.stopped else ""
+        return RollbackResult(
+            outcome="failed" if outcome == "locked" else outcome, target=self.target,
+            previous=self.previous,
+            hosts=list(self.names), error=self.redact(self.error_line()),
+            duration=self.duration, locked=kind == "locked", refused=kind == "refused",
+            failed_hosts={h: self.redact(f"{f.step}: {f.reason}")
+                          for h, f in self.failures.items()})
 
 
 def pull_target(scan: HostScan, to: str | None) -> tuple[str, str]:
@@ -317,41 +350,4 @@ def pull_target(scan: HostScan, to: str | None) -> tuple[str, str]:
             return e.release_id, e.sha
     raise RollbackRefused(f"{scan.host}: no earlier deployed commit in revisions.log")
 
-
-def _pull_rollback(pool: HostPool, proj: Project, environment: str,
-                   layouts: dict[str, Layout],
-                   scans: dict[str, HostScan], to: str | None, sink: Sink,
-                   cancel: threading.Event | None, user: str, result: RollbackResult,
-                   resolver: SecretResolver, finish: _Finish) -> None:
-    targets = {h: pull_target(scans[h], to) for h in layouts}
-    shas = {sha for _, sha in targets.values()}
-    if len(shas) > 1:
-        raise RollbackRefused("hosts disagree on the previous commit: " + ", ".join(
-            f"{h} {sha[:8]}" for h, (_, sha) in targets.items()))
-    release_id, sha = next(iter(targets.values()))
-    result.target = release_id or sha
-    result.previous = {h: scans[h].head_sha or None for h in layouts}
-    sink(PhaseFinished("preflight", True))
-    sink(PhaseStarted("switch", tuple(layouts)))
-    outcomes = pool.map(lambda h, t: t.run(
-        f"cd {q(layouts[h.name].deploy_to)} && git checkout -q -f --detach {q(sha)}",
-        capture=True, timeout=proj.timeout), [pool.host(n) for n in layouts])
-    failed = {n: (str(o.error) if o.error else o.value.last_line())
-              for n, o in outcomes.items() if not (o.ok and o.value and o.value.ok)}
-    if failed:
-        back = {n: scans[n].head_sha for n in layouts if n not in failed and scans[n].head_sha}
-        pool.map(lambda h, t: t.run(f"cd {q(layouts[h.name].deploy_to)} && git checkout -q -f"
-                                    f" --detach {q(back[h.name])}", timeout=proj.timeout),
-                 [pool.host(n) for n in back])
-        for n, why in failed.items():
-            sink(HostFailed(n, "switch", "git checkout", why))
-        sink(PhaseFinished("switch", False))
-        result.failed_hosts = failed
-        result.error = f"git checkout failed: {next(iter(failed.values()))}"
-        return
-    sink(PhaseFinished("switch", True))
-    restart_errors = _restart(pool, proj, layouts, {h: layouts[h].deploy_to for h in layouts},
-                              release_id or sha, environment, sink, cancel, resolver)
-    finish.run(rollback_line(user, release_id or sha), {})
-    _conclude(result, restart_errors)
 

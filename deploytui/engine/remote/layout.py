@@ -1,4 +1,4 @@
-"""Where things live on a host (DESIGN.md, "On the server"); Capistrano-compatible.
+"""Where things live on a host; Capistrano-compatible.
 
 ```
 <deploy_to>/
@@ -92,6 +92,9 @@ class ReleaseMeta:
     deployed_at: str = ""  # ISO 8601 UTC
     deployed_by: str = ""  # user@machine
     history: list[str] = field(default_factory=list)  # "state at ISO-time" transitions
+    # hosts the deploy left out on purpose (`deploy --exclude`): every host that got the
+    # release records them, so a later reader knows they are behind, not broken
+    excluded: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -104,6 +107,9 @@ class ReleaseMeta:
             meta = cls(**known)
         except (ValueError, TypeError):
             return None
+        if not isinstance(meta.excluded, list) or not all(isinstance(h, str)
+                                                          for h in meta.excluded):
+            meta.excluded = []  # a hand-edited file: the record is advisory, never fatal
         return meta if meta.state in RELEASE_STATES else None
 
 

@@ -13,16 +13,17 @@ import json
 import os
 import secrets
 import socket
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 
+from deploytui.engine.clock import utc_iso
 from deploytui.engine.hosts.pool import HostPool
 from deploytui.engine.hosts.transport import Transport, TransportError
 from deploytui.engine.remote.layout import Layout
 from deploytui.engine.shell import q
 
 LOCK_TIMEOUT = 30.0
+LOCK_POLL = 1.0  # seconds between two tries while waiting for a lock (--wait-lock)
 _HELD = "DEPLOYTUI-LOCK-HELD"
 _TAKEN = "DEPLOYTUI-LOCK-TAKEN"
 _PROBE = "DEPLOYTUI-PROBE"
@@ -38,17 +39,13 @@ def local_user() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def _iso_now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
 @dataclass
 class LockInfo:
     """Who holds the lock, since when, and what for."""
 
     user: str = field(default_factory=local_user)  # user@machine
     pid: int = field(default_factory=os.getpid)
-    started: str = field(default_factory=_iso_now)  # ISO 8601 UTC
+    started: str = field(default_factory=utc_iso)  # ISO 8601 UTC
     project: str = ""
     environment: str = ""
     ref: str = ""
@@ -74,6 +71,41 @@ class LockInfo:
                  "lock": "locked by hand"}.get(self.operation, self.operation)
         what = f"{doing} {self.ref}".strip() if self.operation != "lock" else doing
         return f"{self.user} since {self.started} ({what})"
+
+    def stale(self) -> bool:
+        """Held by a process of THIS machine that is gone (killed, crashed): nobody will
+        ever release it. A lock taken by hand (`deploytui lock`) is never stale."""
+        if self.operation == "lock" or self.pid <= 0:
+            return False
+        if self.user.rpartition("@")[2] != socket.gethostname():
+            return False  # another machine's process: we cannot know
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:  # exists, owned by someone else
+            return False
+        return False
+
+
+def unlock_remedy(project: str, environment: str) -> str:
+    """The exact command that clears a lock nobody will release."""
+    return (f"clear it with 'deploytui unlock {project} {environment}' (or retry with"
+            " --break-lock)")
+
+
+def lock_problem(exc: Locked, project: str, environment: str, *, waited: float = 0) -> str:
+    """The one line for a lock held by someone else, always naming the remedy."""
+    holder = exc.holder
+    if holder.stale():
+        return (f"locked by {holder.describe()}: STALE, process {holder.pid} on this machine"
+                f" is gone; {unlock_remedy(project, environment)}")
+    if waited > 0:
+        return (f"locked by {holder.describe()}: still held after waiting {waited:.0f}s;"
+                " wait longer with --wait-lock SECONDS, or if it is abandoned"
+                f" {unlock_remedy(project, environment)}")
+    return (f"locked by {holder.describe()}: wait for it with --wait-lock SECONDS, or if it"
+            f" is abandoned {unlock_remedy(project, environment)}")
 
 
 class Locked(Exception):
@@ -183,11 +215,14 @@ def take_locks(pool: HostPool, layouts: dict[str, Layout], info: LockInfo, *,
 
 def release_locks(pool: HostPool, layouts: dict[str, Layout], info: LockInfo
                   ) -> dict[str, str]:
-    """Remove our own lock from every host (best effort); returns host -> error."""
+    """Remove our own lock from every host (best effort); returns host -> error.
+
+    A command that ran but exited non-zero is an error too: the lock is still there.
+    """
     hosts = [pool.host(name) for name in layouts if name in pool.transports]
     outcomes = pool.map(lambda h, t: t.run(release_command(layouts[h.name], info),
-                                           timeout=LOCK_TIMEOUT), hosts)
-    errors = {n: str(o.error) for n, o in outcomes.items() if o.error is not None}
+                                           timeout=LOCK_TIMEOUT), hosts, step="unlock")
+    errors = {n: str(f) for n, f in outcomes.failed.items()}
     for name in layouts:
         if name not in pool.transports:
             errors[name] = f"{name}: not connected; its lock could not be released"
@@ -215,12 +250,10 @@ def break_locks(pool: HostPool, layouts: dict[str, Layout], hosts: Iterable[str]
         result = transport.run(f"if [ -d {lock} ]; then rm -f {lock}/info && rmdir {lock}; fi",
                                timeout=LOCK_TIMEOUT)
         if not result.ok:
-            raise TransportError(host.name, f"unlock: {result.last_line()}")
+            raise TransportError(host.name, result.last_line())
         return holder
 
-    outcomes = pool.map(remove, [pool.host(n) for n in names])
-    errors = [o.error for o in outcomes.values() if o.error is not None]
-    if errors:
-        err = errors[0]
-        raise err if isinstance(err, TransportError) else TransportError("unlock", str(err))
-    return {n: o.value for n, o in outcomes.items()}
+    outcomes = pool.map(remove, [pool.host(n) for n in names], step="unlock")
+    for failure in outcomes.failed.values():
+        raise TransportError(failure.host, f"unlock: {failure.reason}")
+    return outcomes.succeeded

@@ -7,16 +7,11 @@ time from the host's clock when they run, not from when the script was written.
 
 from __future__ import annotations
 
+from deploytui.engine.clock import utc_iso
 from deploytui.engine.remote.layout import Layout, ReleaseMeta
 from deploytui.engine.shell import q
 
 _NOW = "@@DEPLOYTUI-NOW@@"
-
-
-def iso_now() -> str:
-    import time
-
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 class MetaWriter:
@@ -30,13 +25,13 @@ class MetaWriter:
     def command(self, host: str, state: str, *, host_clock: bool = False) -> str:
         """Write `state` (atomically: temp file + mv); host_clock stamps it when it runs."""
         history = self.history.setdefault(host, [])
-        history.append(f"{state} at {_NOW if host_clock else iso_now()}")
+        history.append(f"{state} at {_NOW if host_clock else utc_iso()}")
         meta = ReleaseMeta(**{**self.meta.__dict__, "state": state, "history": list(history)})
         layout = self.layouts[host]
         path = q(layout.metadata(meta.release_id))
         text = meta.to_json()
         if host_clock:
-            history[-1] = f"{state} at {iso_now()}"  # our best guess for later writes
+            history[-1] = f"{state} at {utc_iso()}"  # our best guess for later writes
             return (f"__dt_now=$(date -u +%Y-%m-%dT%H:%M:%SZ); __dt_meta={q(text)}; "
                     f"mkdir -p {q(layout.metadata_dir)} && "
                     f"printf '%s\\n' \"${{__dt_meta//{_NOW}/$__dt_now}}\" > {path}.tmp"

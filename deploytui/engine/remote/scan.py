@@ -64,6 +64,10 @@ def scan_command(layout: Layout, *, sizes: bool = True, log: bool = True) -> str
         "  if [ -f \"$m\" ] && [ ! -L \"$m\" ]; then "
         "    v=; IFS= read -r v < \"$m\"; echo \"M $n $v\"; fi; "
         "done; "
+        # a pull project keeps metadata without release dirs (who was left out, ...)
+        f"if [ -d .git ]; then for m in {META_DIR}/*.json; do n=${{m##*/}}; n=${{n%.json}}; "
+        "  [[ $n =~ ^[0-9]{14}$ ]] && [ -f \"$m\" ] && [ ! -L \"$m\" ] || continue; "
+        "  v=; IFS= read -r v < \"$m\"; echo \"M $n $v\"; done; fi; "
         f"{tail}true"
     )
 
@@ -145,6 +149,7 @@ def parse_scan(host: str, deploy_to: str, output: str) -> HostScan:
     scan = HostScan(host=host, deploy_to=deploy_to)
     resolved = releases_real = None
     current_flag = False
+    loose: dict[str, ReleaseMeta | None] = {}  # metadata without a release dir (pull)
     for line in output.splitlines():
         tag, _, rest = line.partition(" ")
         rest = rest.rstrip()
@@ -172,6 +177,8 @@ def parse_scan(host: str, deploy_to: str, output: str) -> HostScan:
             rid, _, value = rest.partition(" ")
             rel = scan.entries.get(rid)
             if rel is None:
+                if tag == "M":
+                    loose[rid] = ReleaseMeta.from_json(value)
                 continue
             if tag == "V":
                 rel.revision = value.strip()
@@ -184,6 +191,9 @@ def parse_scan(host: str, deploy_to: str, output: str) -> HostScan:
     _resolve_current(scan, resolved, releases_real, current_flag)
     if scan.head_sha and not scan.entries:
         _pull_history(scan)
+        for rid, meta in loose.items():
+            if rid in scan.entries and scan.entries[rid].meta is None:
+                scan.entries[rid].meta = meta
     return scan
 
 

@@ -21,6 +21,7 @@ from deploytui.engine.events import (
     HostStepStarted,
     Sink,
 )
+from deploytui.engine.failure import Failure, Kind
 from deploytui.engine.hosts.transport import (
     Cancelled,
     CommandResult,
@@ -57,6 +58,11 @@ class StepFailed(Exception):
         self.reason = reason
         self.cancelled = cancelled
         self.lost = lost  # the host stopped answering: later cleanup is best effort
+
+    @property
+    def failure(self) -> Failure:
+        kind: Kind = "cancelled" if self.cancelled else "lost" if self.lost else "failed"
+        return Failure(self.host, self.step, self.reason, kind)
 
 
 def in_dir(cwd: str, command: str) -> str:

@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass, field
 
 from deploytui.engine.events import HostFailed, Sink, Switched, SwitchedBack
+from deploytui.engine.failure import Failure
 from deploytui.engine.hosts.pool import HostPool
 from deploytui.engine.hosts.transport import Transport
 from deploytui.engine.remote.layout import Layout
@@ -30,6 +31,7 @@ class SwitchResult:
     ok: bool
     switched: list[str] = field(default_factory=list)  # hosts now on the new target
     failed: dict[str, str] = field(default_factory=dict)  # host -> one-line reason
+    failures: dict[str, Failure] = field(default_factory=dict)  # the same, with its kind
     previous: dict[str, str | None] = field(default_factory=dict)  # host -> release id
     switched_back: list[str] = field(default_factory=list)
     switch_back_failed: dict[str, str] = field(default_factory=dict)
@@ -91,19 +93,21 @@ def switch_all(pool: HostPool, targets: dict[str, tuple[Layout, str]], sink: Sin
             raise RuntimeError(res.last_line())
         return prev
 
-    outcomes = pool.map(swap, [pool.host(n) for n in targets])
+    outcomes = pool.map(swap, [pool.host(n) for n in targets], step="switch")
     for name in targets:
         outcome = outcomes[name]
-        if outcome.ok:
+        failure = outcome.failure
+        if failure is None:
             prev = outcome.value
             result.switched.append(name)
             result.previous_target[name] = prev
             result.previous[name] = release_of(prev)
             sink(Switched(host=name, release_id=targets[name][1], previous=release_of(prev)))
         else:
-            reason = _one_line(name, outcome.error)
-            result.failed[name] = reason
-            sink(HostFailed(host=name, phase="switch", step="switch current", reason=reason))
+            result.failed[name] = failure.reason
+            result.failures[name] = failure
+            sink(HostFailed(host=name, phase="switch", step="switch current",
+                            reason=failure.reason))
     if not result.failed:
         result.ok = True
         return result
@@ -118,25 +122,17 @@ def restore_all(pool: HostPool, previous: dict[str, tuple[Layout, str | None]], 
     outcomes = pool.map(
         lambda h, t: t.run(_restore_command(*previous[h.name]), capture=True,
                            timeout=SWITCH_TIMEOUT),
-        [pool.host(n) for n in previous])
+        [pool.host(n) for n in previous], step="switch back")
     errors: dict[str, str] = {}
     for name, outcome in outcomes.items():
-        if outcome.ok and outcome.value is not None and outcome.value.ok:
+        if outcome.failure is None:
             sink(SwitchedBack(host=name, release_id=release_of(previous[name][1])))
             if result is not None:
                 result.switched_back.append(name)
         else:
-            why = (_one_line(name, outcome.error) if outcome.error is not None
-                   else outcome.value.last_line() if outcome.value else "unknown error")
-            errors[name] = why
-            sink(HostFailed(host=name, phase="switch", step="switch back", reason=why))
+            errors[name] = outcome.failure.reason
+            sink(HostFailed(host=name, phase="switch", step="switch back",
+                            reason=outcome.failure.reason))
     if result is not None:
         result.switch_back_failed.update(errors)
     return errors
-
-
-def _one_line(host: str, error: BaseException | None) -> str:
-    text = str(error) if error is not None else "unknown error"
-    prefix = f"{host}: "
-    text = text[len(prefix):] if text.startswith(prefix) else text
-    return " ".join(text.split()) or type(error).__name__

@@ -85,11 +85,13 @@ class ReleaseBrowser(Screen[None]):
         table.clear(columns=True)
         self.host_names = list(fleet.hosts)
         drift = drifted_hosts(fleet)
+        behind = set(fleet.behind_hosts())
         for key, label in [("id", "release"), ("sha", "sha"), ("subject", "subject"),
                            ("when", "deployed"), ("who", "by"), ("state", "state")]:
             table.add_column(label, key=key)
         for host in self.host_names:
-            label = Text(host, style=self._theme("warning") if host in drift else "")
+            label = Text(host + (" ⇣ behind" if host in behind else ""),
+                         style=self._theme("warning") if host in drift else "")
             table.add_column(label, key=f"host:{host}")
         for row in fleet.releases:
             cells: list[Any] = [row.release_id, (row.sha or "")[:8], (row.subject or "")[:40],
@@ -109,6 +111,8 @@ class ReleaseBrowser(Screen[None]):
     def _cell(self, row: Any, host: str) -> Text:
         info = self.fleet.hosts.get(host)
         if host not in row.hosts:
+            if info is not None and info.behind and row.release_id == self.fleet.fleet_current:
+                return Text("⇣ behind (u: catch up)", style=self._theme("warning"))
             return Text("·", style="dim")
         size = human_bytes(row.size_bytes.get(host))
         if info is not None and info.current == row.release_id:
@@ -143,10 +147,39 @@ class ReleaseBrowser(Screen[None]):
                 self.dismiss(None)
                 self.app.start_rollback(self.project, self.environment, release)
 
+        body = (f"Switch every host of {self.project}/{self.environment} to release\n"
+                f"{release} and restart?")
+        if self.fleet.behind_hosts():  # say what each host will do, the behind ones too
+            from deploytui.engine.operations.behind import rollback_steps
+
+            steps = rollback_steps({h: i.current for h, i in self.fleet.hosts.items()},
+                                   release, self.fleet.position)
+            body += "\n\n" + "\n".join(f"{h}: {step}" for h, step in steps.items())
+        self.app.push_screen(ConfirmModal("Roll back", body, "Roll back"), chosen)
+
+    def action_catch_up(self) -> None:
+        """Bring the hosts that are behind (left out of a deploy) to the fleet's release."""
+        if self.fleet is None:
+            return
+        behind, release = self.fleet.behind_hosts(), self.fleet.fleet_current
+        if self.fleet.position.disagreement:
+            self.notify(f"catch-up refused: {self.fleet.position.disagreement}",
+                        severity="error")
+            return
+        if not behind or release is None:
+            self.notify("Nothing behind: every host serves the fleet's release")
+            return
+
+        def chosen(ok: bool | None) -> None:
+            if ok:
+                self.dismiss(None)
+                self.app.start_catch_up(self.project, self.environment, behind)
+
         self.app.push_screen(ConfirmModal(
-            "Roll back",
-            f"Switch every host of {self.project}/{self.environment} to release\n"
-            f"{release} and restart?", "Roll back"), chosen)
+            "Catch up",
+            f"Build release {release} on {', '.join(behind)} (behind: left out of its\n"
+            "deploy), switch and restart there? Up-to-date hosts are not touched.",
+            "Catch up"), chosen)
 
     def action_delete(self) -> None:
         release = self.selected

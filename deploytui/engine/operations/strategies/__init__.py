@@ -11,7 +11,7 @@ exist in shared/ — a missing one fails the host's prepare naming host and path
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from deploytui.config.model import Host, Project
@@ -31,7 +31,6 @@ class HostContext:
     repo_url: str
     artifact: Path | None = None  # artifact strategy: the local tarball
     artifact_sha256: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def release_path(self) -> str:
