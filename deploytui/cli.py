@@ -110,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--yes", action="store_true", help="confirm an environment that asks")
     wait_lock(sub)
 
+    sub = command("health", "check every host's health now, without deploying")
+    target(sub)
+    sub.add_argument("--json", action="store_true", help="print JSON")
+
     sub = command("releases", "list the releases kept on the hosts")
     target(sub)
     sub.add_argument("--json", action="store_true", help="print JSON")

@@ -45,7 +45,7 @@ def event_name(operation: str, finished: DeployFinished | None) -> str | None:
         return "start" if operation in ("deploy", "catch-up") else None
     if finished.outcome == "success":
         return "rollback" if operation == "rollback" else "success"
-    return "failure"
+    return "failure"  # an automatic rollback too: the deploy failed its health checks
 
 
 def payload(fmt: str, message: dict[str, Any]) -> dict[str, Any]:
@@ -83,6 +83,9 @@ def summary(m: dict[str, Any]) -> str:
         return f"{m['user']} deployed {target}{ref}{sha} in {m['duration']:.0f}s{behind}"
     if m["event"] == "rollback":
         return f"{m['user']} rolled {target} back to {m['release']}"
+    if m["outcome"] == "rolled_back":
+        return (f"{m['operation']} of {target}{ref}{sha} by {m['user']} was rolled back: "
+                f"{m['error']}")
     where = f" on {m['failed_host']} at {m['failed_step']}" if m["failed_host"] else ""
     return f"{m['operation']} of {target}{ref}{sha} by {m['user']} {m['outcome']}{where}"
 

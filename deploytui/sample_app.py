@@ -18,6 +18,7 @@ BRANCH = "main"
 _APP_V1 = '''\
 """The sample app: a web page served by the standard library only."""
 
+import sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 
@@ -29,7 +30,9 @@ class Handler(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
-    HTTPServer(("127.0.0.1", 8000), Handler).serve_forever()
+    address = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1"
+    port = int(sys.argv[2]) if len(sys.argv) > 2 else 8000
+    HTTPServer((address, port), Handler).serve_forever()
 '''
 
 _APP_V2 = _APP_V1.replace(
@@ -72,12 +75,26 @@ echo "Build complete"
 """
 
 # Records which release was restarted, by the physical name of the script's directory
-# (`current` resolves to `releases/<id>`), so tests can tell old and new apart.
+# (`current` resolves to `releases/<id>`), so tests can tell old and new apart. With
+# ~/.deploytui-serve ("ADDRESS PORT") it also (re)starts the app's web server in the
+# background, so a health check has something real to ask.
 RESTART_SH = """\
 #!/bin/sh
 set -e
 release=$(basename "$(cd "$(dirname "$0")" && pwd -P)")
 echo "restarted $release" >> "$HOME/restarts.log"
+if [ -f "$HOME/.deploytui-serve" ]; then
+    read -r address port < "$HOME/.deploytui-serve"
+    if [ -f "$HOME/app.pid" ]; then
+        old=$(cat "$HOME/app.pid")
+        kill "$old" 2>/dev/null || true
+        i=0
+        while kill -0 "$old" 2>/dev/null && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    fi
+    setsid python3 app.py "$address" "$port" > "$HOME/app.log" 2>&1 < /dev/null &
+    echo $! > "$HOME/app.pid"
+    echo "Serving on http://$address:$port/"
+fi
 echo "Restarted sample app ($release)"
 """
 

@@ -11,12 +11,16 @@ import pytest
 from test_tui_support import local_config
 
 from deploytui.engine.events import (
+    DeployFinished,
     DeployStarted,
+    HealthChecked,
     HostFailed,
     HostLine,
     HostStepDone,
     HostStepStarted,
     PhaseStarted,
+    Switched,
+    SwitchedBack,
 )
 from deploytui.engine.operations.plan import DeployPlan
 from deploytui.engine.operations.releases import FleetReleases, HostReleases, ReleaseRow
@@ -109,3 +113,37 @@ def test_release_browser(snap_compare):
 
 def test_help_screen(snap_compare):
     assert snap_compare(console(), terminal_size=SIZE, press=["question_mark"])
+
+
+def test_a_canary_rolled_back_by_its_health_check(snap_compare):
+    """Stages live (the canary's phases) and the automatic rollback in the hosts table."""
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        hosts = ("staging-1", "staging-2", "staging-3")
+        canary = ("staging-1",)
+        check = "GET http://10.0.0.1/up"  # lines short enough for the log: no scrollbar
+        for event in [
+            DeployStarted(operation="deploy", project="demo", environment="staging",
+                          hosts=hosts, user="ana@laptop", release_id="20250102000000"),
+            PhaseStarted("prepare", hosts),
+            PhaseStarted("switch canary", canary),
+            Switched("staging-1", "20250102000000", "20250101000000"),
+            PhaseStarted("restart canary", canary),
+            PhaseStarted("verify canary", canary),
+            HealthChecked("staging-1", "web", False, check, "connection refused"),
+            HostFailed("staging-1", "verify", "health web", f"{check} -> connection refused"),
+            PhaseStarted("rollback", canary),
+            SwitchedBack("staging-1", "20250101000000"),
+            HealthChecked("staging-1", "web", True, check, "HTTP 200: ok"),
+            DeployFinished(operation="deploy", outcome="rolled_back", duration=34.0,
+                           release_id="20250102000000",
+                           error=f"staging-1: health web: {check} -> connection refused; "
+                                 "rolled back: 1 host(s) serve their previous release again"),
+        ]:
+            app.buffer(event)
+        app.tick()
+        await pilot.pause()
+        app.clear_notifications()  # the toast's timing varies; the summary modal stays
+        await pilot.pause()
+
+    assert snap_compare(console(), terminal_size=SIZE, run_before=run_before)

@@ -34,7 +34,7 @@ from deploytui.engine.operations.plan import build_plan
 from deploytui.engine.operations.source import SourceError
 
 EXIT_BY_OUTCOME = {"success": EXIT_OK, "failed": EXIT_FAILED, "locked": EXIT_LOCKED,
-                   "cancelled": EXIT_CANCELLED}
+                   "cancelled": EXIT_CANCELLED, "rolled_back": EXIT_FAILED}
 
 
 def make_sinks(config: Config, project: str, env: str, printer: Sink, resolver
@@ -107,7 +107,8 @@ def report(result: DeployResult, printer: Printer) -> int:
         printer.write(f"left out: {', '.join(left)} — still serving the earlier release"
                       " (behind); bring it up with `deploytui catch-up` once it is back")
     else:
-        print(f"deploytui: deploy {result.outcome}: {result.error}", file=sys.stderr)
+        outcome = result.outcome.replace("_", " ")  # rolled_back -> rolled back
+        print(f"deploytui: deploy {outcome}: {result.error}", file=sys.stderr)
     return EXIT_BY_OUTCOME.get(result.outcome, EXIT_FAILED)
 
 

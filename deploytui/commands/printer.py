@@ -19,6 +19,7 @@ from deploytui.engine.event_text import event_text
 from deploytui.engine.events import (
     DeployStarted,
     Event,
+    HealthChecked,
     HostFailed,
     HostLine,
     HostLines,
@@ -59,7 +60,7 @@ def _is_terminal(out: TextIO) -> bool:
 
 
 SHOWN = (DeployStarted, PhaseStarted, HostLines, HostLine, HostStepStarted, HostFailed,
-         Switched, SwitchedBack)  # the rest (step done, phase done, the end) is in the summary
+         Switched, SwitchedBack, HealthChecked)  # the rest (step/phase done, the end): summary
 
 
 def format_event(event: Event, *, steps: bool = True) -> str | None:

@@ -19,7 +19,25 @@ from deploytui.commands.confirm import confirmed
 from deploytui.commands.printer import Printer
 from deploytui.commands.sinks import build_sinks
 from deploytui.config.model import Config
+from deploytui.engine.operations.migrations import migration_warnings
+from deploytui.engine.operations.releases import list_releases
 from deploytui.engine.operations.rollback import RollbackRefused, refuse_current, run_rollback
+
+
+def _migration_note(config: Config, project, env, to: str | None) -> str:
+    """What the confirmation must say when going back past a migration (one read of the
+    hosts, no lock; the rollback itself says it again under the lock)."""
+    if project.strategy == "pull":
+        return ""
+    try:
+        fleet = list_releases(config, project, env)
+    except Exception:  # the rollback itself will say what is wrong with the hosts
+        return ""
+    target = to or fleet.rollback_target()
+    if target is None:
+        return ""
+    warnings = migration_warnings(fleet.scans.values(), target)
+    return "".join(f"warning: {w}\n" for w in warnings)
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
@@ -30,6 +48,10 @@ def run(args: argparse.Namespace, config: Config) -> int:
         except RollbackRefused as exc:
             print(f"deploytui: rollback refused: {exc}", file=sys.stderr)
             return EXIT_USAGE
+    if env.confirm and not args.yes:
+        note = _migration_note(config, project, env, args.to)
+        if note:
+            print(note, end="", file=sys.stderr)
     refused = confirmed(env, args.yes, f"roll back {project.name}/{env.name}")
     if refused is not None:
         return refused
@@ -40,6 +62,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
                               wait_lock=getattr(args, "wait_lock", 0.0))
     finally:
         close()
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if result.ok:
         print(f"rolled back {project.name}/{env.name} to {result.target} on "
               f"{len(result.hosts)} host(s) in {result.duration:.1f}s")

@@ -15,6 +15,11 @@ STRATEGIES: tuple[str, ...] = ("release", "artifact", "pull")
 HostKeyPolicy = Literal["strict", "accept-new"]
 NotifyEvent = Literal["start", "success", "failure", "rollback"]
 NOTIFY_EVENTS: tuple[str, ...] = ("start", "success", "failure", "rollback")
+OnUnhealthy = Literal["rollback", "keep"]
+ON_UNHEALTHY: tuple[str, ...] = ("rollback", "keep")
+HOOK_NAMES: tuple[str, ...] = ("before_deploy", "after_deploy", "after_failure",
+                               "after_rollback")
+HEALTH_PLACEHOLDERS: tuple[str, ...] = ("address", "name")
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,44 @@ class SSHSettings:
 
 
 @dataclass(frozen=True)
+class HealthCheck:
+    """Is the app up on a host after its restart: an HTTP GET made from the host's side
+    (through the SSH connection) or a command on the host (healthy = exit 0)."""
+
+    url: str | None = None  # http://{address}:8000/up ; {address} {name} are filled in
+    command: str | None = None
+    status: tuple[int, int] = (200, 399)  # inclusive range of healthy HTTP codes
+    timeout: float = 30.0  # seconds for the host to become healthy, retrying
+    interval: float = 1.0  # seconds between attempts
+
+    def describe(self) -> str:
+        return f"GET {self.url}" if self.url else f"$ {self.command}"
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """A staged switch: canary hosts first, then batches, each health-gated."""
+
+    canary: int = 0  # hosts switched, restarted and checked before any other
+    batch: int | None = None  # hosts per later batch; None: all the rest at once
+    batch_percent: int | None = None  # or a share of the environment's hosts (1-100)
+    pause: float = 0.0  # seconds between stages
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """Commands run on the deploying machine around a deploy (DEPLOYTUI_* in env)."""
+
+    before_deploy: tuple[str, ...] = ()  # non-zero: stop before the lock
+    after_deploy: tuple[str, ...] = ()
+    after_failure: tuple[str, ...] = ()
+    after_rollback: tuple[str, ...] = ()
+
+    def of(self, name: str) -> tuple[str, ...]:
+        return getattr(self, name)
+
+
+@dataclass(frozen=True)
 class Role:
     name: str
     tasks: tuple[str, ...] = ()  # every host of the role, in prepare
@@ -51,6 +94,7 @@ class Role:
     restart: tuple[str, ...] = ()  # after the switch, roles in configured order
     parallel: bool = True  # False: one host at a time
     batch: int | None = None  # restart in rolling batches of N hosts
+    health: HealthCheck | None = None  # checked on each host after its restart
 
 
 @dataclass(frozen=True)
@@ -70,6 +114,8 @@ class Environment:
     hosts: tuple[Host, ...]
     confirm: bool = False  # TUI asks to type the name; CLI needs --yes
     branch: str | None = None  # overrides the project's branch
+    rollout: Rollout | None = None  # None: every host switches at once
+    on_unhealthy: OnUnhealthy | None = None  # None: the project's
 
 
 @dataclass(frozen=True)
@@ -88,6 +134,11 @@ class Project:
     min_free_mb: int = 100  # preflight refuses a host with less free disk
     env: dict[str, Secretish] = field(default_factory=dict)  # exported to every step
     sudo_password: Secretish | None = None
+    on_unhealthy: OnUnhealthy = "rollback"
+    hooks: Hooks = Hooks()
+
+    def on_unhealthy_in(self, environment: Environment) -> OnUnhealthy:
+        return environment.on_unhealthy or self.on_unhealthy
 
     def host_deploy_to(self, host: Host) -> str:
         return host.deploy_to or self.deploy_to

@@ -13,13 +13,23 @@ from collections.abc import Iterable
 from typing import Any
 
 from deploytui.config.fields import CLEAR_SECRET, Invalid, Reader, suggest
-from deploytui.config.model import STRATEGIES, Environment, Host, Project, Role, SecretRef
+from deploytui.config.model import (
+    ON_UNHEALTHY,
+    STRATEGIES,
+    Environment,
+    Host,
+    Project,
+    Role,
+    SecretRef,
+)
+from deploytui.config.verify import read_health, read_hooks, read_rollout
 from deploytui.config.yamlnodes import Node, join
 
 PROJECT_KEYS = ("repo", "branch", "strategy", "deploy_to", "keep_releases", "shared", "build",
-                "roles", "environments", "timeout", "min_free_mb", "env", "sudo_password")
-ROLE_KEYS = ("tasks", "once", "restart", "parallel", "batch")
-ENVIRONMENT_KEYS = ("hosts", "confirm", "branch")
+                "roles", "environments", "timeout", "min_free_mb", "env", "sudo_password",
+                "on_unhealthy", "hooks")
+ROLE_KEYS = ("tasks", "once", "restart", "parallel", "batch", "health")
+ENVIRONMENT_KEYS = ("hosts", "confirm", "branch", "rollout", "on_unhealthy")
 HOST_KEYS = ("address", "port", "user", "roles", "transport", "deploy_to")
 TRANSPORTS = ("ssh", "local")
 BUILTIN_APPS = ("demo",)  # `repo: builtin:demo`, materialised by the engine
@@ -65,6 +75,9 @@ def _project(reader: Reader, name: str, node: Node) -> Project:
     reader.put(values, entries, path, "min_free_mb", reader.integer, minimum=0)
     reader.put(values, entries, path, "env", _env, reader=reader)
     reader.put(values, entries, path, "sudo_password", reader.secret, nullable=True)
+    reader.put(values, entries, path, "on_unhealthy", reader.choice, choices=ON_UNHEALTHY,
+               what="on_unhealthy")
+    reader.put(values, entries, path, "hooks", read_hooks, reader=reader)
     roles = _roles(reader, entries.get("roles"), join(path, "roles"))
     if roles is not None:
         values["roles"] = roles
@@ -98,6 +111,8 @@ def _roles(reader: Reader, node: Node | None, path: str) -> dict[str, Role] | No
             reader.put(values, steps, role_path, key, reader.strings)
         reader.put(values, steps, role_path, "parallel", reader.boolean)
         reader.put(values, steps, role_path, "batch", reader.integer, nullable=True, minimum=1)
+        reader.put(values, steps, role_path, "health", read_health, nullable=True,
+                   reader=reader)
         roles[name] = Role(name=name, **values)
     return roles
 
@@ -119,9 +134,13 @@ def _environments(reader: Reader, node: Node, project_path: str,
         values: dict[str, Any] = {}
         reader.put(values, settings, env_path, "confirm", reader.boolean)
         reader.put(values, settings, env_path, "branch", reader.string, nullable=True)
+        reader.put(values, settings, env_path, "on_unhealthy", reader.choice,
+                   choices=ON_UNHEALTHY, what="on_unhealthy")
         if "hosts" not in settings:
             continue
         hosts = _hosts(reader, settings["hosts"], env_path, project_path, roles, deploy_to)
+        reader.put(values, settings, env_path, "rollout", read_rollout, nullable=True,
+                   reader=reader, hosts=len(hosts))
         environments[name] = Environment(name=name, hosts=hosts, **values)
     return environments
 

@@ -11,6 +11,7 @@ from deploytui.engine.events import (
     DeployFinished,
     DeployStarted,
     Event,
+    HealthChecked,
     HostFailed,
     HostLine,
     HostLines,
@@ -51,6 +52,9 @@ def event_words(event: Event) -> tuple[str, str] | None:
                                 f" (was {event.previous or 'none'})")
         case SwitchedBack():
             return event.host, f"switched back to {event.release_id or 'nothing'}"
+        case HealthChecked():
+            verdict = "healthy" if event.healthy else "UNHEALTHY"
+            return event.host, f"health {event.role}: {verdict}: {event.check} -> {event.saw}"
         case DeployFinished():
             extra = f": {event.error}" if event.error else ""
             return "", f"{event.operation} {event.outcome} in {event.duration:.1f}s{extra}"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Operation = Literal["deploy", "rollback", "prune", "catch-up"]
-Outcome = Literal["success", "failed", "cancelled"]
+Outcome = Literal["success", "failed", "cancelled", "rolled_back"]  # rolled_back: unhealthy, undone
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,18 @@ class Switched(Event):
 class SwitchedBack(Event):
     host: str
     release_id: str | None  # what `current` points at again
+
+
+@dataclass(frozen=True)
+class HealthChecked(Event):
+    """A role's health check on a host passed or gave up; `saw` is its last attempt."""
+
+    host: str
+    role: str
+    healthy: bool
+    check: str  # "GET http://10.0.0.1:8000/up" or "$ systemctl is-active shop"
+    saw: str  # one line: "HTTP 200: ok", "connection refused (not healthy within 30s...)"
+    duration: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -121,8 +121,8 @@ class JournalSink:
                 if self._records.get(host, HostRecord("running")).outcome != "failed":
                     step, _, reason = why.partition(": ")
                     self._records[host] = HostRecord("failed", "", step, reason or why)
-            others = {"success": "success", "cancelled": "cancelled"}.get(event.outcome,
-                                                                          "aborted")
+            others = {"success": "success", "cancelled": "cancelled",
+                      "rolled_back": "rolled_back"}.get(event.outcome, "aborted")
             records = {h: (r if r.outcome in ("failed", "excluded") else HostRecord(others))
                        for h, r in self._records.items()}
             self._finished = True

@@ -150,7 +150,7 @@ class DeployFlowMixin(_AppBase):
         """notify + a summary modal, failed hosts first."""
         what = finished.operation.capitalize()
         ok = finished.outcome == "success"
-        title = f"{what} {'succeeded' if ok else finished.outcome}"
+        title = f"{what} {'succeeded' if ok else finished.outcome.replace('_', ' ')}"
         lines = [f"{self.project} / {self.environment}"
                  + (f" · release {finished.release_id}" if finished.release_id else "")
                  + f" · {finished.duration:.1f}s"]

@@ -18,6 +18,7 @@ from deploytui.engine.events import (
     DeployFinished,
     DeployStarted,
     Event,
+    HealthChecked,
     HostFailed,
     HostLine,
     HostLines,
@@ -75,6 +76,7 @@ class HostState:
     finished: float | None = None
     last_line: str = ""
     error: str = ""
+    health: str = ""  # "", "healthy" or "unhealthy": the last check seen for the host
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,7 @@ class LogBuffer:
         self._changed: set[str] = set()
         self._phase_hosts: dict[str, set[str]] = {}
         self._busy: set[str] = set()
+        self._switched: set[str] = set()  # hosts that switched in this operation
         self._progress = PhaseProgress()
         self._progress_changed = False
         self._started: DeployStarted | None = None
@@ -140,6 +143,7 @@ class LogBuffer:
             self._pending.clear()
             self._pending_all.clear()
             self._states.clear()
+            self._switched.clear()
             self._last.clear()
             self._changed.clear()
             self._progress = PhaseProgress()
@@ -175,10 +179,16 @@ class LogBuffer:
             self._append(event.host, f"FAILED in {event.phase} ({event.step}): {event.reason}")
             self._count_phase()
         elif isinstance(event, Switched):
+            self._switched.add(event.host)
             self._set(event.host, replace(self._state(event.host), status="switched"))
             self._append(event.host, f"switched current -> {event.release_id}")
         elif isinstance(event, SwitchedBack):
             self._append(event.host, f"switched back current -> {event.release_id or '-'}")
+        elif isinstance(event, HealthChecked):
+            verdict = "healthy" if event.healthy else "unhealthy"
+            self._set(event.host, replace(self._state(event.host), health=verdict))
+            shown = verdict if event.healthy else verdict.upper()
+            self._append(event.host, f"health {event.role}: {shown}: {event.check} -> {event.saw}")
         elif isinstance(event, PhaseStarted):
             hosts = set(event.hosts) or set(self._states)
             self._phase_hosts[event.phase] = hosts
@@ -195,6 +205,7 @@ class LogBuffer:
                 self._progress_changed = True
         elif isinstance(event, DeployStarted):
             self._started = event
+            self._switched.clear()
             now = self._clock()
             for host in event.hosts:
                 self._set(host, HostState(status="running", phase="preflight", started=now))
@@ -204,8 +215,10 @@ class LogBuffer:
             for host, state in list(self._states.items()):
                 if state.status == "failed":
                     continue
-                status = "done" if event.outcome == "success" else (
-                    "cancelled" if event.outcome == "cancelled" else "stopped")
+                status = {"success": "done", "cancelled": "cancelled"}.get(event.outcome,
+                                                                           "stopped")
+                if event.outcome == "rolled_back" and host in self._switched:
+                    status = "rolled back"  # the others never switched: stopped
                 self._set(host, replace(state, status=status, step="", finished=now))
 
     def _count_phase(self) -> None:

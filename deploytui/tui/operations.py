@@ -24,6 +24,7 @@ class EnvStatus:
     current: dict[str, str] = field(default_factory=dict)
     locks: dict[str, str] = field(default_factory=dict)
     behind: set[str] = field(default_factory=set)  # left out of a deploy: catch-up needed
+    health: dict[str, str] = field(default_factory=dict)  # "healthy" | "unhealthy: saw"
 
 
 def load_status(config: Config, project: str, environment: str) -> EnvStatus:
@@ -57,9 +58,24 @@ def load_status(config: Config, project: str, environment: str) -> EnvStatus:
             if info.current:
                 status.current[name] = info.current
         status.behind = set(fleet.behind_hosts())
+        status.health = _health(pool, proj, ok)
     finally:
         pool.close()
     return status
+
+
+def _health(pool: Any, project: Any, hosts: list) -> dict[str, str]:
+    """Each reachable host's health checks, on the status pool (ms when they pass)."""
+    from deploytui.engine.operations.health import check_hosts, has_checks, serving_dir
+
+    if not has_checks(project, hosts):
+        return {}
+    results = check_hosts(pool, project, hosts, cwd_for=lambda h: serving_dir(project, h))
+    health = {}
+    for name, checks in results.items():
+        bad = [r for r in checks if not r.healthy]
+        health[name] = f"unhealthy: {bad[0].role}: {bad[0].saw}" if bad else "healthy"
+    return health
 
 
 def prune(config: Config, project: str, environment: str, *, dry_run: bool,

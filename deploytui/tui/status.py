@@ -63,8 +63,9 @@ class StatusMixin(_AppBase):
             info = HostInfo(reachable=status.reachable.get(host),
                             error=status.errors.get(host, ""),
                             current=status.current.get(host, "")
-                            + (" ⇣ behind" if host in getattr(status, "behind", ()) else ""),
-                            lock=status.locks.get(host, ""))
+                            + (" ⇣ behind" if host in status.behind else ""),
+                            lock=status.locks.get(host, ""),
+                            health=status.health.get(host, ""))
             self.host_info[host] = info
             table.set_info(host, info)
         table.flush()

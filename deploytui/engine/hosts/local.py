@@ -11,6 +11,7 @@ import os
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -23,6 +24,7 @@ from deploytui.engine.hosts.transport import (
     CommandResult,
     CommandTimedOut,
     LinesCallback,
+    TcpRefused,
     TransportError,
 )
 
@@ -141,6 +143,16 @@ class LocalTransport:
         except OSError as exc:
             raise TransportError(self.name, f"upload to {remote} failed: {exc.strerror}"
                                  ) from None
+
+    def open_tcp(self, address: str, port: int, timeout: float) -> socket.socket:
+        """This machine is the host: a plain socket."""
+        try:
+            return socket.create_connection((address, port), timeout=timeout)
+        except TimeoutError:
+            raise TcpRefused(self.name, f"{address}:{port}: connect timed out") from None
+        except OSError as exc:
+            reason = (exc.strerror or str(exc) or type(exc).__name__).lower()
+            raise TcpRefused(self.name, f"{address}:{port}: {reason}") from None
 
     def close(self) -> None:
         """End the operation here: every command still running is killed with its

@@ -39,6 +39,7 @@ from deploytui.engine.hosts.transport import (
     HostKeyChanged,
     HostKeyUnknown,
     LinesCallback,
+    TcpRefused,
     TransportError,
     Unreachable,
 )
@@ -316,6 +317,31 @@ class SSHTransport:
             raise ConnectionLost(self.name, f"upload interrupted: {exc}") from None
         finally:
             chan.close()
+
+    # ---------------------------------------------------------------- tcp from the host
+    def open_tcp(self, address: str, port: int, timeout: float) -> paramiko.Channel:
+        """A direct-tcpip channel: sshd on the host connects to address:port for us."""
+        if self._conn is None:
+            raise TransportError(self.name, "not connected")
+        if self._dead.is_set():
+            raise ConnectionLost(self.name, "host stopped answering")
+        transport = self._conn.transport
+        if transport is None or not transport.is_active():
+            raise ConnectionLost(self.name, "connection lost")
+        try:
+            return transport.open_channel("direct-tcpip", (address, port), ("127.0.0.1", 0),
+                                          timeout=timeout)
+        except paramiko.ChannelException as exc:
+            reason = (exc.text or "connect failed").lower()
+            if exc.code == 2:  # sshd's connect(2) failed: nothing listens there
+                reason = "connection refused"
+            elif exc.code == 1:  # administratively prohibited: AllowTcpForwarding no
+                reason = f"{reason} (sshd's AllowTcpForwarding forbids it)"
+            raise TcpRefused(self.name, f"{address}:{port}: {reason}") from None
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            if not self._transport_active() or self._dead.is_set():
+                raise ConnectionLost(self.name, f"connection lost: {exc}") from None
+            raise TcpRefused(self.name, f"{address}:{port}: {exc or 'timed out'}") from None
 
     def close(self) -> None:
         self._closed.set()

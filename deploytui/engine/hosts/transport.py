@@ -87,6 +87,22 @@ class Cancelled(TransportError):
     """The caller cancelled; the running command was terminated on the host."""
 
 
+class TcpRefused(TransportError):
+    """A TCP connection made from the host's side was refused or could not be made."""
+
+
+class TcpStream(Protocol):
+    """A byte stream opened from the host's side (a socket or an SSH channel)."""
+
+    def sendall(self, data: bytes) -> None: ...
+
+    def recv(self, size: int) -> bytes: ...
+
+    def settimeout(self, timeout: float | None) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class Transport(Protocol):
     """One host, one connection, reused for every command of an operation."""
 
@@ -120,6 +136,13 @@ class Transport(Protocol):
     def upload(self, local: Path, remote: str, *, cancel: threading.Event | None = None
                ) -> None:
         """Copy a local file to a remote path (binary-safe)."""
+
+    def open_tcp(self, address: str, port: int, timeout: float) -> TcpStream:
+        """A TCP connection to address:port made FROM the host (SSH: a direct-tcpip
+        channel on this connection), so a check needs no open port towards us.
+        Raises TcpRefused when the host could not connect, ConnectionLost when the
+        host itself is gone."""
+        ...
 
     def close(self) -> None:
         """Close the connection; safe to call twice and from another thread."""

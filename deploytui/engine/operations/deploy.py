@@ -23,6 +23,7 @@ from deploytui.engine.operations import strategies
 from deploytui.engine.operations.cleanup import cleanup_hosts, move_back
 from deploytui.engine.operations.exclusion import ExcludeRefused, exclude_hint
 from deploytui.engine.operations.finish import finish_hosts, plan_prunes
+from deploytui.engine.operations.hooks import HookContext, run_hooks
 from deploytui.engine.operations.lifecycle import Failure, Operation, Phase, Stop
 from deploytui.engine.operations.preflight import probe_command, read_probes
 from deploytui.engine.operations.prune import HostPrune
@@ -33,7 +34,7 @@ from deploytui.engine.operations.request import (
     host_env,
     resolve_env,
 )
-from deploytui.engine.operations.roles import run_once, run_restarts
+from deploytui.engine.operations.roles import once_hosts, run_once, run_restarts
 from deploytui.engine.operations.source import (
     Artifact,
     Resolved,
@@ -42,6 +43,7 @@ from deploytui.engine.operations.source import (
     resolve,
 )
 from deploytui.engine.operations.strategies import HostContext
+from deploytui.engine.operations.verify import Verifying
 from deploytui.engine.remote.layout import ReleaseMeta, release_id_now
 from deploytui.engine.remote.lock import release_command
 from deploytui.engine.remote.release_meta import MetaWriter
@@ -67,12 +69,15 @@ def run_deploy(config: Config, request: DeployRequest, *, sink: Sink = discard,
                cancel: threading.Event | None = None, resolver=None,
                factory: TransportFactory | None = None) -> DeployResult:
     """Deploy request.project to request.environment; never raises for a deploy failure."""
-    return _Deploy(config, request, sink=sink, cancel=cancel,
-                   resolver=resolver or _default_resolver(),
-                   factory=factory or transport_factory(config)).execute()
+    deploy = _Deploy(config, request, sink=sink, cancel=cancel,
+                     resolver=resolver or _default_resolver(),
+                     factory=factory or transport_factory(config))
+    result = deploy.execute()
+    deploy.after_hooks(result)
+    return result
 
 
-class _Deploy(Operation):
+class _Deploy(Verifying, Operation):
     operation = "deploy"
 
     def __init__(self, config: Config, request: DeployRequest, *, sink: Sink,
@@ -102,16 +107,18 @@ class _Deploy(Operation):
         self.env: dict[str, str] = {}
         self.meta: MetaWriter | None = None
         self.scans: dict[str, HostScan] = {}  # release listings taken under the lock
+        self.hook_refused = False  # before_deploy said no: no after_* hooks either
 
     def phases(self) -> list[Phase]:
         # a catch-up runs no `once` steps: the fleet ran them when it switched
         once = [] if self.request.catch_up else [Phase("once", self._once)]
         if self.project.strategy == "pull":
-            switch = [Phase("switch", self._activate_pull), *once]
+            switch = [Phase("switch", self._activate_pull), *once,
+                      Phase("restart", self._restart),  # failures recorded, never raised
+                      *([Phase("verify", self._verify_pull)] if self.proving() else [])]
         else:
-            switch = [*once, Phase("switch", self._switch)]
+            switch = [*once, *self.stage_phases()]
         return [Phase("prepare", self._prepare), Phase("barrier", self._barrier), *switch,
-                Phase("restart", self._restart),  # failures are recorded, never raised
                 Phase("finish", self._finish)]
 
     # -- the skeleton's hooks ------------------------------------------------------------
@@ -140,6 +147,12 @@ class _Deploy(Operation):
         for h in self.hosts:
             self.contexts[h.name] = HostContext(self.project, h, self.layouts[h.name],
                                                 self.release_id, r.sha, r.repo_url)
+        refused = run_hooks(self.project, "before_deploy", self._hook_context(),
+                            sink=self.sink, cwd=self._hook_dir(), cancel=self.cancel)
+        if refused is not None:  # before any connection: nothing touched, no lock
+            self.hook_refused = True
+            raise Stop(refused, host="local", step="before_deploy", text=refused,
+                       kind="cancelled" if self.cancel.is_set() else "failed")
 
     def started_fields(self) -> dict:
         r = self.resolved
@@ -160,7 +173,7 @@ class _Deploy(Operation):
                            subject=again.subject or r.subject, ref=again.ref or r.ref,
                            deployed_at=again.deployed_at or utc_iso(),
                            deployed_by=again.deployed_by or self.request.user,
-                           excluded=list(again.excluded))
+                           excluded=list(again.excluded), once=list(again.once))
 
     def probe(self, host: str) -> str:
         return probe_command(self.contexts[host])
@@ -225,7 +238,31 @@ class _Deploy(Operation):
     def outcome(self) -> str:
         if self.stopped is None and any(r.outcome == "failed" for r in self.reports.values()):
             return "failed"
+        if self.revert is not None and self.revert.ok and super().outcome == "failed":
+            return "rolled_back"
         return super().outcome
+
+    # -- hooks ---------------------------------------------------------------------------
+    def _hook_context(self) -> HookContext:
+        r = self.resolved
+        return HookContext(self.project.name, self.request.environment.name, self.release_id,
+                           sha=r.sha if r else "", ref=r.ref if r else self.request.ref or "",
+                           user=self.request.user)
+
+    def _hook_dir(self):
+        return self.config.path.parent if self.config.path is not None else None
+
+    def after_hooks(self, result: DeployResult) -> None:
+        """after_deploy / after_failure (+ after_rollback); a failing one only warns."""
+        if self.hook_refused or result.outcome == "locked":
+            return
+        names = {"success": ["after_deploy"],
+                 "rolled_back": ["after_failure", "after_rollback"]}
+        for name in names.get(result.outcome, ["after_failure"]):
+            error = run_hooks(self.project, name, self._hook_context(), sink=self.sink,
+                              cwd=self._hook_dir(), outcome=result.outcome)
+            if error is not None:
+                result.warnings.append(self.redact(f"hook {error}"))
 
     def result(self) -> DeployResult:
         end = self.started + self.duration
@@ -297,6 +334,9 @@ class _Deploy(Operation):
             raise self.first_stop(list(self.failures))
 
     def _once(self) -> None:
+        if self.meta is not None:  # recorded even if it fails: a migration may half-run
+            self.meta.meta.once = [cmd for role in once_hosts(self.project, self.hosts)
+                                   for cmd in self.project.roles[role].once]
         errors = run_once(self.pool, self.project, self.hosts, self.sink, self.cancel,
                           self._env_for)
         for host, err in errors.items():
@@ -307,9 +347,12 @@ class _Deploy(Operation):
             raise Stop(next(iter(errors.values())),
                        kind="cancelled" if self.cancel.is_set() else "failed")
 
-    def _switch(self) -> None:
-        targets = {n: (self.layouts[n], self.release_id) for n in self.names}
-        result = switch_all(self.pool, targets, self.sink, self.cancel)
+    def _switch(self, stage=None) -> None:
+        if self.staged is not None and stage is not None:
+            result = self.staged.switch(stage)
+        else:
+            targets = {n: (self.layouts[n], self.release_id) for n in self.names}
+            result = switch_all(self.pool, targets, self.sink, self.cancel)
         if result.ok:
             return
         for failure in result.failures.values():
@@ -319,8 +362,10 @@ class _Deploy(Operation):
         for name, reason in result.switch_back_failed.items():
             self.record(Failure(name, "switch back", reason))
         first = next(iter(result.failed.items()))
-        raise Stop(f"{first[0]}: switch: {first[1]}; "
-                   f"{len(result.switched_back)} host(s) switched back")
+        error = f"{first[0]}: switch: {first[1]}; {len(result.switched_back)} host(s) switched back"
+        if self.staged is not None and self.staged.switched:
+            self.undo(error)  # the earlier stages go back too
+        raise Stop(error)
 
     def _activate_pull(self) -> None:
         def activate(host: Host, transport: Transport) -> None:
@@ -393,7 +438,8 @@ class _Deploy(Operation):
         marked = {h.name for h in live if meta is not None
                   and (h.name in self.created or self.project.strategy == "pull")}
         warnings, unlocked = cleanup_hosts(
-            self.pool, live, self.layouts, self.release_id, remove=self.created,
+            self.pool, live, self.layouts, self.release_id,
+            remove=self.created - self.serving_new(),
             meta_command=(lambda name: meta.command(name, "failed")) if meta else None,
             marked=marked, unlock_command=self._unlock_command,
             timeout=max(FINISH_TIMEOUT, self.project.timeout))

@@ -89,6 +89,7 @@ __all__ = ["Failure", "Operation", "Phase", "Stop"]
 class Phase:
     name: str
     run: Callable[[], bool | None]  # False: finished, but not ok
+    hosts: tuple[str, ...] = ()  # the hosts it works on (a rollout stage); () = all
 
 
 class Operation:
@@ -251,7 +252,7 @@ class Operation:
         return self.result()
 
     def _phase(self, phase: Phase) -> None:
-        self.sink(PhaseStarted(phase=phase.name, hosts=tuple(self.names)))
+        self.sink(PhaseStarted(phase=phase.name, hosts=phase.hosts or tuple(self.names)))
         try:
             ok = phase.run()
         except Stop:

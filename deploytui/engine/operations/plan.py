@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from deploytui.config.model import Config
 from deploytui.engine.operations import strategies
 from deploytui.engine.operations.roles import once_hosts, role_hosts
+from deploytui.engine.operations.rollout import describe_stages, plan_stages
 from deploytui.engine.operations.source import Changes, Resolved, changes_between, resolve
 from deploytui.engine.operations.strategies import HostContext
 from deploytui.engine.remote.layout import Layout, release_id_now
@@ -40,6 +41,9 @@ class DeployPlan:
     locks: dict[str, str] = field(default_factory=dict)  # host -> holder
     unreachable: dict[str, str] = field(default_factory=dict)  # host -> one line
     excluded: list[str] = field(default_factory=list)  # left out on purpose (--exclude)
+    stages: list[str] = field(default_factory=list)  # the rollout, one line per stage
+    verify: list[str] = field(default_factory=list)  # "role: GET url (timeout)" per check
+    on_unhealthy: str = "rollback"
 
     def lines(self) -> list[str]:
         out = [f"plan: deploy {self.project}/{self.environment} ({self.strategy})",
@@ -54,6 +58,9 @@ class DeployPlan:
         for role, hosts in self.hosts_by_role.items():
             once = f" (once on {self.once_host[role]})" if role in self.once_host else ""
             out.append(f"  role {role}: {', '.join(hosts) or '-'}{once}")
+        out.extend(f"  stage    {line}" for line in self.stages)
+        for check in self.verify:
+            out.append(f"  verify   {check}; unhealthy: {self.on_unhealthy}")
         for host, commands in self.commands.items():
             out.append(f"[{host}]")
             for command in commands:
@@ -108,6 +115,12 @@ def build_plan(config: Config, request, *, resolver=None, inspect: bool = True,
     plan.hosts_by_role = {name: [h.name for h in role_hosts(project, hosts, name)]
                           for name in project.roles}
     plan.once_host = once_hosts(project, hosts)
+    if env.rollout is not None and project.strategy != "pull":
+        plan.stages = describe_stages(plan_stages([h.name for h in hosts], env.rollout),
+                                      env.rollout.pause)
+    plan.verify = [f"{role.name}: {role.health.describe()} (within {role.health.timeout:g}s)"
+                   for role in project.roles.values() if role.health]
+    plan.on_unhealthy = project.on_unhealthy_in(env)
     if project.strategy == "artifact":
         plan.commands["local"] = [f"git archive {resolved.sha} (into a temp dir)",
                                   *project.build, "tar -czf artifact.tar.gz ."]

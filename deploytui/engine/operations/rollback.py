@@ -25,7 +25,10 @@ from deploytui.engine.events import HostLine, Sink, discard
 from deploytui.engine.hosts.pool import TransportFactory, transport_factory
 from deploytui.engine.operations.behind import rollback_steps
 from deploytui.engine.operations.finish import Part, run_last_commands
+from deploytui.engine.operations.health import HealthResult, check_hosts, has_checks
+from deploytui.engine.operations.hooks import HookContext, run_hooks
 from deploytui.engine.operations.lifecycle import Failure, Operation, Phase, Stop
+from deploytui.engine.operations.migrations import migration_warnings
 from deploytui.engine.operations.releases import FleetReleases, build_fleet, id_to_iso, select_names
 from deploytui.engine.operations.request import host_env, resolve_env
 from deploytui.engine.operations.roles import run_restarts
@@ -53,6 +56,8 @@ class RollbackResult:
     locked: bool = False  # failed because another operation holds the lock
     failed_hosts: dict[str, str] = field(default_factory=dict)
     refused: bool = False  # nothing was attempted: the request cannot be done as asked
+    warnings: list[str] = field(default_factory=list)  # migrations gone past, hooks
+    health: dict[str, list[HealthResult]] = field(default_factory=dict)  # after the restart
 
     @property
     def ok(self) -> bool:
@@ -125,7 +130,8 @@ def meta_for(scan: HostScan, release_id: str, state: str, user: str) -> ReleaseM
     if old is not None:
         meta = ReleaseMeta(release_id, state, sha=old.sha, subject=old.subject, ref=old.ref,
                            deployed_at=old.deployed_at, deployed_by=old.deployed_by,
-                           history=list(old.history), excluded=list(old.excluded))
+                           history=list(old.history), excluded=list(old.excluded),
+                           once=list(old.once))
     meta.history.append(f"{state} at {utc_iso()} by {user}")
     return meta
 
@@ -138,9 +144,19 @@ def run_rollback(config: Config, project: str | Project, environment: str | Envi
                  wait_lock: float = 0.0) -> RollbackResult:
     """Roll every host of the environment back to one release, all or nothing."""
     proj, env = select_names(config, project, environment)
-    return _Rollback(config, proj, env, to=to, sink=sink, cancel=cancel,
-                     factory=factory or transport_factory(config), user=user or local_user(),
-                     resolver=resolver or SecretResolver(), wait_lock=wait_lock).execute()
+    rollback = _Rollback(config, proj, env, to=to, sink=sink, cancel=cancel,
+                         factory=factory or transport_factory(config),
+                         user=user or local_user(), resolver=resolver or SecretResolver(),
+                         wait_lock=wait_lock)
+    result = rollback.execute()
+    if not result.refused and not result.locked:
+        context = HookContext(proj.name, env.name, result.target or "", user=rollback.user)
+        error = run_hooks(proj, "after_rollback", context, sink=rollback.sink,
+                          cwd=config.path.parent if config.path else None,
+                          outcome=result.outcome)
+        if error is not None:
+            result.warnings.append(rollback.redact(f"hook {error}"))
+    return result
 
 
 def read_scans(layouts: dict[str, Layout], probed: dict[str, str]) -> dict[str, HostScan]:
@@ -183,6 +199,7 @@ class _Rollback(Operation):
         self.restart_errors: dict[str, str] = {}
         self.moving: list[str] = list(self.names)  # hosts not already on the target
         self.base_env: dict[str, str] = {}
+        self.health: dict[str, list[HealthResult]] = {}
 
     def check(self) -> None:
         if self.to is not None and not self.pull:
@@ -208,6 +225,9 @@ class _Rollback(Operation):
                                      self.scans, {})
             self.target = choose_target(self.fleet, self.to)
             self._plan(self.fleet, self.target)
+            for warning in migration_warnings(self.scans.values(), self.target):
+                self.warnings.append(warning)
+                self.sink(HostLine("local", f"warning: {warning}", "info"))
         self.release_id = self.target
 
     def _plan(self, fleet: FleetReleases, target: str) -> None:
@@ -221,7 +241,8 @@ class _Rollback(Operation):
 
     def phases(self) -> list[Phase]:
         switch = self._checkout if self.pull else self._switch
-        return [Phase("switch", switch), Phase("restart", self._restart),
+        verify = [Phase("verify", self._verify)] if has_checks(self.project, self.hosts) else []
+        return [Phase("switch", switch), Phase("restart", self._restart), *verify,
                 Phase("finish", self._finish)]
 
     # -- phases --------------------------------------------------------------------------
@@ -291,6 +312,22 @@ class _Rollback(Operation):
             self.record(Failure(host, "restart", err.removeprefix(f"{host}: ")))
         return not self.restart_errors
 
+    def _verify(self) -> bool:
+        """The same health checks a deploy runs, reported; the rollback itself stands."""
+        cwd = (lambda h: self.layouts[h.name].deploy_to) if self.pull else (
+            lambda h: self.layouts[h.name].current)
+        restarted = [h for h in self.hosts
+                     if h.name in self.moving and h.name not in self.restart_errors]
+        self.health = check_hosts(self.pool, self.project, restarted, cwd_for=cwd,
+                                  env_for=lambda h: self._env_for(h.name), sink=self.sink,
+                                  cancel=self.cancel)
+        bad = [r for h in restarted for r in self.health.get(h.name, []) if not r.healthy]
+        for r in bad:
+            if r.host not in self.failures:
+                self.fail(Failure(r.host, f"health {r.role}", f"{r.check} -> {r.saw}"),
+                          "verify")
+        return not bad
+
     def _finish(self) -> None:
         """ONE command per host: release states, the revisions.log line, the unlock."""
         assert self.target is not None
@@ -317,6 +354,9 @@ class _Rollback(Operation):
     def error_line(self) -> str:
         if self.stopped is None and self.restart_errors:
             return "switched, but restart failed: " + next(iter(self.restart_errors.values()))
+        if self.stopped is None and self.failures:
+            first = next(self.failures[n] for n in self.names if n in self.failures)
+            return f"switched, but unhealthy: {first}"
         return super().error_line()
 
     def result(self) -> RollbackResult:
@@ -328,7 +368,8 @@ class _Rollback(Operation):
             hosts=list(self.names), error=self.redact(self.error_line()),
             duration=self.duration, locked=kind == "locked", refused=kind == "refused",
             failed_hosts={h: self.redact(f"{f.step}: {f.reason}")
-                          for h, f in self.failures.items()})
+                          for h, f in self.failures.items()},
+            warnings=[self.redact(w) for w in self.warnings], health=self.health)
 
 
 def pull_target(scan: HostScan, to: str | None) -> tuple[str, str]:

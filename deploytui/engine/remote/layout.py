@@ -95,6 +95,7 @@ class ReleaseMeta:
     # hosts the deploy left out on purpose (`deploy --exclude`): every host that got the
     # release records them, so a later reader knows they are behind, not broken
     excluded: list[str] = field(default_factory=list)
+    once: list[str] = field(default_factory=list)  # `once` commands run with it (migrations)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

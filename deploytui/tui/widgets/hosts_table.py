@@ -20,7 +20,8 @@ COLUMNS = [("name", "host", None), ("status", "status", 20), ("elapsed", "elapse
 
 _PLAIN = {"release", "elapsed"}  # our own values: plain str cells
 _STATUS_STYLE = {"failed": "error", "done": "success", "switched": "success",
-                 "running": "primary", "cancelled": "warning", "stopped": "warning"}
+                 "running": "primary", "cancelled": "warning", "stopped": "warning",
+                 "rolled back": "warning"}
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class HostInfo:
     error: str = ""
     current: str = ""
     lock: str = ""
+    health: str = ""  # "", "healthy" or "unhealthy: role: what the check saw"
 
 
 class HostsTable(DataTable):
@@ -122,8 +124,12 @@ class HostsTable(DataTable):
             return
         if info.reachable is None:
             self._put(host, "reach", "…")
+        elif info.reachable and info.health.startswith("unhealthy"):
+            self._put(host, "reach", "unhealthy", self._style("error"))
+            self._put(host, "last", info.health, self._style("error"))
         elif info.reachable:
-            self._put(host, "reach", "yes", self._style("success"))
+            self._put(host, "reach", "healthy" if info.health else "yes",
+                      self._style("success"))
         else:
             self._put(host, "reach", "no", self._style("error"))
         self._put(host, "release", info.current or "-")
@@ -137,7 +143,8 @@ class HostsTable(DataTable):
         those: under a flood every host's last line changes on every tick)."""
         if host not in self.rows:
             return
-        label = state.status + (f" · {state.phase}" if state.phase else "")
+        label = state.status + (f" · {state.phase}" if state.phase else "") + (
+            f" · {state.health}" if state.health else "")
         style = self._style(_STATUS_STYLE.get(state.status, "foreground"))
         self._put(host, "status", label, style)
         if state.error:

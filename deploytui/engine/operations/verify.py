@@ -1,0 +1,138 @@
+"""The deploy's phases after `once`: switch, restart and verify, stage by stage.
+
+A mixin of the deploy operation (it uses the skeleton's pool, sink, cancel, failures and
+the deploy's reports and environment), kept apart so deploy.py stays the preparation and
+this module the proof: with health checks or a `rollout:`, a failed restart or an
+unhealthy host stops the rollout and, with `on_unhealthy: rollback`, sends every host
+switched so far back (staged.py) — the outcome is then `rolled_back`. Without either,
+the phases are the classic switch and restart, failures recorded, never undone.
+"""
+
+from __future__ import annotations
+
+from deploytui.engine.events import PhaseFinished, PhaseStarted
+from deploytui.engine.failure import Failure, Stop
+from deploytui.engine.operations.health import check_hosts
+from deploytui.engine.operations.lifecycle import Phase
+from deploytui.engine.operations.request import host_env
+from deploytui.engine.operations.roles import run_restarts
+from deploytui.engine.operations.rollout import Stage
+from deploytui.engine.operations.staged import Revert, StagedSwitch
+from deploytui.engine.operations.strategies import HostContext
+
+
+class Verifying:
+    """Adds the staged switch → restart → verify phases and the automatic rollback."""
+
+    staged: StagedSwitch | None = None
+    revert: Revert | None = None  # the automatic rollback, when one ran
+
+    def proving(self) -> bool:
+        """Health checks or a staged rollout: a failed restart or check is undone."""
+        return bool(self.request.environment.rollout) or any(
+            role.health for h in self.hosts for role in self.project.roles_of(h))
+
+    def stage_phases(self) -> list[Phase]:
+        staged = self.staged = StagedSwitch(
+            self.pool, self.project, self.request.environment, self.layouts, self.release_id,
+            sink=self.sink, cancel=self.cancel, env_for=self._env_for,
+            env_for_release=self._release_env, hosts=self.hosts)
+        phases = []
+        for index, stage in enumerate(staged.stages):
+            def switch(stage: Stage = stage, index: int = index) -> None:
+                if not staged.wait_pause(index):
+                    self.undo("cancelled between stages", cancelled=True)
+                self._switch(stage)
+
+            phases.append(Phase(staged.phase_name("switch", stage), switch, stage.hosts))
+            phases.append(Phase(staged.phase_name("restart", stage),
+                                lambda stage=stage: self._restart_stage(stage), stage.hosts))
+            if staged.checks:
+                phases.append(Phase(staged.phase_name("verify", stage),
+                                    lambda stage=stage: self._verify_stage(stage), stage.hosts))
+        return phases
+
+    def _release_env(self, host: str, release_id: str) -> dict[str, str]:
+        """The restart environment of another release (the one gone back to)."""
+        ctx = self.contexts[host]
+        scan = self.scans.get(host)
+        entry = scan.entries.get(release_id) if scan else None
+        sha = ((entry.meta.sha if entry.meta else "") or entry.revision) if entry else ""
+        other = HostContext(ctx.project, ctx.host, ctx.layout, release_id, sha, ctx.repo_url)
+        return host_env(self.env, other, self.request.environment.name)
+
+    def _restart_stage(self, stage: Stage) -> None:
+        assert self.staged is not None
+        errors = self.staged.restart(stage, phase=self.staged.phase_name("restart", stage))
+        for host, err in errors.items():
+            self.record(Failure(host, "restart", err.removeprefix(f"{host}: ")))
+        if errors and self.proving():
+            first = next(n for n in self.names if n in errors)
+            self.undo(errors[first])
+
+    def _verify_stage(self, stage: Stage) -> None:
+        assert self.staged is not None
+        bad = self.staged.verify(stage)
+        if not bad:
+            return
+        for result in bad:
+            if result.host not in self.failures:
+                self.fail(Failure(result.host, f"health {result.role}",
+                                  f"{result.check} -> {result.saw}"), "verify")
+        first = bad[0]
+        self.undo(f"{first.host}: health {first.role}: {first.check} -> {first.saw}")
+
+    def undo(self, error: str, *, cancelled: bool = False) -> None:
+        """Stop the rollout; with on_unhealthy: rollback, every switched host goes back."""
+        assert self.staged is not None
+        kind = "cancelled" if cancelled else "failed"
+        if self.project.on_unhealthy_in(self.request.environment) == "keep" and not cancelled:
+            raise Stop(error, text=f"{error}; kept (on_unhealthy: keep): "
+                                   f"{len(self.staged.switched)} host(s) serve "
+                                   f"{self.release_id}")
+        if not self.staged.switched:
+            raise Stop(error, text=error, kind=kind)
+        self.sink(PhaseStarted(phase="rollback", hosts=tuple(self.staged.switched)))
+        revert = self.revert = self.staged.revert()
+        self.sink(PhaseFinished(phase="rollback", ok=revert.ok))
+        for name in revert.back:
+            if name not in self.failures:
+                self._fail(name, "rollback", "rolled back", outcome="rolled back")
+        for name, why in revert.failed.items():
+            self.warnings.append(f"{name}: rollback: {why}")
+        if revert.ok:
+            raise Stop(error, kind=kind, text=f"{error}; rolled back: {len(revert.back)} "
+                                              "host(s) serve their previous release again")
+        raise Stop(error, text=f"{error}; the way back failed too: {revert.describe()}")
+
+    def serving_new(self) -> set[str]:
+        """Hosts whose `current` still points at this release (kept, or not got back)."""
+        if self.staged is None:
+            return set()
+        if self.revert is None:
+            return set(self.staged.switched)
+        return {n for n, rel in self.revert.serving.items() if rel == self.release_id}
+
+    def _verify_pull(self) -> None:
+        """pull: every host checked after the restart; unhealthy -> the previous commit."""
+        results = check_hosts(self.pool, self.project, self.hosts,
+                              cwd_for=lambda h: self.layouts[h.name].deploy_to,
+                              env_for=lambda h: self._env_for(h.name), sink=self.sink,
+                              cancel=self.cancel)
+        bad = [r for h in self.hosts for r in results.get(h.name, []) if not r.healthy]
+        if not bad:
+            return
+        for result in bad:
+            if result.host not in self.failures:
+                self.fail(Failure(result.host, f"health {result.role}",
+                                  f"{result.check} -> {result.saw}"), "verify")
+        first = bad[0]
+        error = f"{first.host}: health {first.role}: {first.check} -> {first.saw}"
+        if self.project.on_unhealthy_in(self.request.environment) == "keep":
+            raise Stop(error, text=f"{error}; kept (on_unhealthy: keep)")
+        self._move_back(exclude=[r.host for r in bad])
+        errors = run_restarts(self.pool, self.project, self.hosts, self.sink, None,
+                              self._env_for, phase="rollback")
+        self.revert = Revert(back=[n for n in self.names if n not in errors],
+                             failed={n: f"restart: {e}" for n, e in errors.items()})
+        raise Stop(error, text=f"{error}; rolled back to the previous commit")
