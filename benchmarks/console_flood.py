@@ -3,7 +3,7 @@
 Runs in a fresh interpreter (so VmHWM is the console's own peak, not the harness's):
 `python -m benchmarks.console_flood --hosts 50 --lines 20000 [--rate N]` prints JSON.
 
-What is driven: the console's REAL pipeline. `DeployConsole.runner._start(...)` is the
+What is driven: the console's REAL pipeline. `DeployConsole.runner.start(...)` is the
 path a deploy takes: it builds the operation's sinks with `build_sinks(...,
 printer=app.buffer)` (redaction → Broadcast → the App's LogBuffer + the journal's
 JournalSink writing one log file per host + the notifier) and calls our function with
@@ -129,38 +129,46 @@ async def measure(n_hosts: int, lines: int, rate: float) -> dict[str, Any]:
     app = DeployConsole(config, load_status=False)
     marks: dict[str, float] = {}
     ran: list[float] = []
-    original = app.action_toggle_follow
-
     done = asyncio.Event()
-
-    def probe() -> None:
-        ran.append(time.perf_counter())
-        done.set()
-        original()
-
-    app.action_toggle_follow = probe  # type: ignore[method-assign]
     drained = {"lines": 0, "last": 0.0, "apply_total": 0.0, "apply_max": 0.0, "ticks": 0}
-    original_apply = app.apply_drained
 
-    def counting_apply(d: Any) -> None:
-        n = sum(len(v) for v in d.lines.values()) if d.lines else 0
-        began = time.perf_counter()
-        original_apply(d)
-        took = time.perf_counter() - began
-        drained["apply_total"] += took
-        drained["apply_max"] = max(drained["apply_max"], took)
-        drained["ticks"] += 1
-        if d.lines or d.all_lines:
-            drained["lines"] += n
-            drained["last"] = time.perf_counter()
+    def instrument(main: Any) -> None:
+        """Wrap the main screen's key action and tick application with probes."""
+        original = main.action_toggle_follow
+        original_apply = main.apply_drained
 
-    app.apply_drained = counting_apply  # type: ignore[method-assign]
+        def probe() -> None:
+            ran.append(time.perf_counter())
+            done.set()
+            original()
+
+        def counting_apply(d: Any) -> None:
+            n = sum(len(v) for v in d.lines.values()) if d.lines else 0
+            began = time.perf_counter()
+            original_apply(d)
+            took = time.perf_counter() - began
+            drained["apply_total"] += took
+            drained["apply_max"] = max(drained["apply_max"], took)
+            drained["ticks"] += 1
+            if d.lines or d.all_lines:
+                drained["lines"] += n
+                drained["last"] = time.perf_counter()
+
+        main.action_toggle_follow = probe
+        main.apply_drained = counting_apply
+
     async with app.run_test(size=(200, 50)) as pilot:
         await pilot.pause()
+        instrument(app.main)
         if gc.get_threshold()[0] == 50_000:  # --gc-tuned
             gc.freeze()
         ui_cpu0 = time.thread_time()  # run_test runs the App on this thread
-        app.runner._start("deploy", "app", "prod", flood(app, hosts, lines, rate, marks))
+        from deploytui.engine.operations.request import DeployRequest
+        from deploytui.tui.operations import Deploy
+
+        project = config.projects["app"]
+        app.runner.start(Deploy(DeployRequest(project, project.environments["prod"])),
+                         call=flood(app, hosts, lines, rate, marks))
         latencies: list[float] = []
         when: list[float] = []
         await pilot.press("f")  # the pilot's own path once (waits for idle) ...
@@ -183,7 +191,7 @@ async def measure(n_hosts: int, lines: int, rate: float) -> dict[str, Any]:
         if len(ran) % 2:
             await pilot.press("f")
         await pilot.pause()
-        app.tick()
+        app.main.tick()
         await pilot.pause()
         await app.workers.wait_for_complete()
         app.exit(0)

@@ -638,14 +638,14 @@ AuthorizedKeysFile .ssh/authorized_keys
 StrictModes yes
 UseDNS no
 LogLevel VERBOSE
-MaxStartups 100:30:200
-MaxSessions 20
-X11Forwarding no
+{limits}X11Forwarding no
 PrintMotd no
 PrintLastLog no
 AcceptEnv LANG LC_*
 Subsystem sftp internal-sftp
 """
+GENEROUS_LIMITS = "MaxStartups 100:30:200\nMaxSessions 20\n"
+STOCK_LIMITS = "# OpenSSH's defaults, as on a stock server: MaxStartups 10:30:100, MaxSessions 10\n"
 
 
 class Fleet:
@@ -668,8 +668,13 @@ class Fleet:
         raise TypeError("use Fleet.start(n)")
 
     @classmethod
-    def start(cls, n: int = 10, *, slot: int | None = None) -> Fleet:
+    def start(cls, n: int = 10, *, slot: int | None = None,
+              stock_limits: Iterable[str] = ()) -> Fleet:
         """Start n hosts in parallel and return once every one answers with a banner.
+
+        Hosts named in `stock_limits` (e.g. "host1", to act as a bastion) run with
+        OpenSSH's default MaxStartups 10:30:100 and MaxSessions 10; the others with
+        generous limits, so that only tests that ask for a stock server meet one.
 
         Raises FleetUnavailable when the machine cannot run a fleet (tests skip).
         """
@@ -691,7 +696,7 @@ class Fleet:
         self._slot_lock.flush()
         atexit.register(self.stop)
         try:
-            self._build(n)
+            self._build(n, set(stock_limits))
             for host in self.hosts:
                 host._spawn()
             _await_listening(self.hosts)
@@ -701,7 +706,7 @@ class Fleet:
         self.start_seconds = time.monotonic() - began
         return self
 
-    def _build(self, n: int) -> None:
+    def _build(self, n: int, stock_limits: set[str]) -> None:
         """Write keys, known_hosts, the sample repo and each host's directories."""
         self.root.chmod(0o755)  # deployer must read the sample repo from inside hosts
         private, public = _ed25519_keypair()
@@ -733,7 +738,8 @@ class Fleet:
             key, key_public = _ed25519_keypair()
             _write(root / "ssh_host_ed25519_key", key, 0o600)
             _write(root / "sshd_config", SSHD_CONFIG.format(
-                name=name, address=address, port=PORT, root=root, user=USER))
+                name=name, address=address, port=PORT, root=root, user=USER,
+                limits=STOCK_LIMITS if name in stock_limits else GENEROUS_LIMITS))
             _write(root / "sshd.log", "")
             known.append(f"[{address}]:{PORT} {key_public}\n")
             self.hosts.append(host)

@@ -309,3 +309,35 @@ def test_the_bastion_of_a_proxyjump_is_held_to_the_same_strict_host_keys(hosts, 
     with pytest.raises(HostKeyUnknown) as caught:
         SSHTransport(_host(config), config.ssh).connect()
     assert caught.value.fingerprint == _ssh_keygen_fingerprint(hosts.hosts[0])
+
+
+def test_threads_stay_bounded_one_liveness_watchdog_serves_every_connection(
+        hosts, tmp_path):
+    config = _config(hosts, tmp_path, hosts=10)
+    env = config.projects["app"].environments["prod"]
+    before = threading.active_count()
+    with HostPool(env.hosts, transport_factory(config)) as pool:
+        assert pool.connect() == {}
+        liveness = [t for t in threading.enumerate() if "liveness" in t.name]
+        # paramiko's one reader thread per connection, plus the watchdog and its prober
+        assert len(liveness) == 2
+        assert threading.active_count() - before <= len(env.hosts) + 2
+    deadline = time.monotonic() + 5
+    while any("liveness" in t.name for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the watchdog outlived its last connection"
+        time.sleep(0.05)
+
+
+def test_an_idle_healthy_connection_answers_its_keepalives_and_stays_usable(hosts, tmp_path):
+    config = _config(hosts, tmp_path, connect_timeout=1)  # a probe every 0.5 s, 1 s to answer
+    transport = _connected(config)
+    try:
+        watch = transport._watch
+        assert watch is not None
+        deadline = time.monotonic() + 10
+        while watch.replies < 4:  # four verdicts, each of which could have killed it
+            assert not watch.dead and time.monotonic() < deadline
+            time.sleep(0.05)
+        assert transport.run("echo alive", capture=True).stdout.strip() == "alive"
+    finally:
+        transport.close()

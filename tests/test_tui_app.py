@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from test_tui_support import local_config, seed_releases
 
@@ -32,7 +34,7 @@ async def test_the_console_opens_on_the_first_project_and_environment(tmp_path):
     app = DeployConsole(config)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        assert (app.project, app.environment) == ("demo", "staging")
+        assert (app.main.project, app.main.environment) == ("demo", "staging")
         table = app.query_one(HostsTable)
         assert table.hosts == ["staging-1", "staging-2", "staging-3"]
         assert str(table.get_cell("staging-1", "reach")) == "yes"
@@ -44,7 +46,7 @@ async def test_choosing_another_environment_shows_only_its_hosts(tmp_path):
     app = DeployConsole(local_config(tmp_path))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        app.select_environment("demo", "production")
+        app.main.select_environment("demo", "production")
         await settle(app, pilot)
         assert app.query_one(HostsTable).hosts == ["production-1", "production-2"]
         assert app.query_one(HostsTable).row_count == 2
@@ -57,9 +59,9 @@ async def test_the_log_shows_the_selected_host_or_all_hosts_with_prefixes(tmp_pa
         app.buffer(HostLine("staging-1", "hello from one"))
         app.buffer(HostLine("staging-2", "hello from two"))
         app.runner.thread = None
-        app.tick()
+        app.main.tick()
         log = app.query_one(LogPanel)
-        app._show_log()
+        app.main._show_log()
         assert log.host == "staging-1"
         assert list(log.lines) == ["hello from one"]
         await pilot.press("a")
@@ -74,7 +76,7 @@ async def test_slash_filters_host_rows_and_log_lines(tmp_path):
         for host in ("staging-1", "staging-2"):
             app.buffer(HostLine(host, f"{host} says apple"))
             app.buffer(HostLine(host, f"{host} says pear"))
-        app.tick()
+        app.main.tick()
         await pilot.press("a", "slash")
         await pilot.press(*"2")
         table = app.query_one(HostsTable)
@@ -110,7 +112,7 @@ async def test_keys_are_remapped_from_the_config_by_binding_id(tmp_path):
         assert type(app.screen).__name__ == "HistoryScreen"
         await pilot.press("escape")
         await pilot.pause()
-        assert type(app.screen).__name__ == "Screen"
+        assert type(app.screen).__name__ == "MainScreen"
 
 
 async def test_help_lists_every_binding_with_its_id(tmp_path):
@@ -118,9 +120,9 @@ async def test_help_lists_every_binding_with_its_id(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("question_mark")
         await pilot.pause()
-        table = app.screen.query_one("#help-keys")
-        rows = [table.get_row_at(i) for i in range(table.row_count)]
-        assert ["console", "D", "Deploy", "deploy"] in [list(map(str, r)) for r in rows]
+        text = str(app.screen.query_one("#help-keys").render())
+        rows = [line.split() for line in text.splitlines()]
+        assert ["console", "D", "Deploy", "deploy"] in rows
 
 
 async def test_the_command_palette_offers_actions_environments_and_themes(tmp_path):
@@ -142,3 +144,51 @@ async def test_q_quits_when_nothing_runs(tmp_path):
         await pilot.press("q")
         await pilot.pause()
     assert app.return_value == 0
+
+
+async def test_at_80x24_the_footer_keeps_help_and_quit_and_the_hosts_keep_last_output(
+        tmp_path):
+    app = DeployConsole(local_config(tmp_path), load_status=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        def footer() -> set[tuple[str, str]]:
+            return {(w.key_display, w.description) for w in app.screen.query("FooterKey")
+                    if w.region and w.region.right <= 80}
+
+        deadline = time.monotonic() + 20
+        while not {("?", "Help"), ("q", "Quit")} <= footer():  # laid out under load too
+            assert time.monotonic() < deadline, footer()
+            await pilot.pause(0.1)
+        table = app.query_one(HostsTable)
+        shown = [str(c.label) for c in table.columns.values()]
+        assert shown[:2] == ["host", "status"] and "last output" in shown
+        assert sum(c.get_render_width(table) for c in table.columns.values()) <= (
+            table.scrollable_content_region.width)
+
+
+async def test_at_80x24_help_scrolls_to_its_last_key(tmp_path):
+    app = DeployConsole(local_config(tmp_path), load_status=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        body = app.screen.query_one("#dialog-body")
+        assert body.max_scroll_y > 0
+        await pilot.press("end")
+        assert body.scroll_y == body.max_scroll_y
+        assert "Scroll a dialog" in str(app.screen.query_one("#help-keys").render())
+
+
+async def test_each_operation_starts_with_a_separator_line_in_the_log(tmp_path):
+    from deploytui.engine.events import DeployStarted
+
+    app = DeployConsole(local_config(tmp_path), load_status=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.buffer(HostLine("staging-1", "from the last deploy"))
+        app.main.tick()
+        app.buffer(DeployStarted(operation="deploy", project="demo", environment="staging",
+                                 hosts=("staging-1",), user="ana@laptop"))
+        app.buffer(HostLine("staging-1", "from this deploy"))
+        app.main.tick()
+        lines = list(app.query_one(LogPanel).lines)
+        assert lines[0] == "from the last deploy" and lines[-1] == "from this deploy"
+        assert lines[1].startswith("──── deploy demo/staging by ana@laptop")

@@ -56,7 +56,8 @@ async def test_d_shows_the_plan_then_deploys_every_host_and_announces_success(co
         await app.workers.wait_for_complete()
         plan = await open_plan(app, pilot)
         text = str(plan.query_one("#plan-text").render())
-        assert "release" in text and "role web: staging-1, staging-2, staging-3" in text
+        assert "release" in text and "role     web: staging-1, staging-2, staging-3" in text
+        assert "now      nothing deployed yet" in text  # a first deploy says so
         assert not plan.needs_typing
         await pilot.press("enter")  # Deploy is focused on a non-confirm environment
         await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
@@ -82,9 +83,9 @@ async def test_d_shows_the_plan_then_deploys_every_host_and_announces_success(co
 async def test_production_needs_its_name_typed_before_deploy_is_enabled(config):
     app = DeployConsole(config, load_status=False)
     async with app.run_test(size=SIZE) as pilot:
-        app.select_environment("demo", "production")
+        app.main.select_environment("demo", "production")
         plan = await open_plan(app, pilot)
-        button = plan.query_one("#deploy")
+        button = plan.query_one("#yes")
         assert plan.needs_typing and button.disabled
         await pilot.press(*"prod")
         assert button.disabled
@@ -107,9 +108,24 @@ async def test_cancel_asks_first_then_stops_the_deploy_before_the_switch(config,
             s.phase == "prepare" for s in app.buffer.states().values()))
         await pilot.press("c")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
-        await pilot.press("tab", "enter")  # focus moves from "Cancel" (safe) to "Cancel it"
+        labels = [str(b.label) for b in app.screen.query("Button")]
+        assert labels == ["Keep deploying", "Stop the deploy"]  # each says what it does
+        await pilot.press("enter")  # a reflexive Enter keeps the deploy running
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmModal) and app.runner.running
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("escape")  # Escape backs out too
+        await pilot.pause()
+        assert app.runner.running and not app.runner.cancel_event.is_set()
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("tab", "enter")  # "Stop the deploy"
         await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal), timeout=30)
         assert app.screen._title == "Deploy cancelled"
+        label = str(app.main.query_one("#phase-label").render())
+        assert label.startswith("cancelled") and "barrier" not in label, label
+        assert app.main.query_one("#phase-progress").percentage < 1.0
         for i in range(3):
             assert not (Path(config.projects["demo"].environments["staging"].hosts[i]
                              .deploy_to) / "current").exists()
@@ -123,7 +139,11 @@ async def test_a_failed_host_is_sorted_to_the_top_and_listed_first(config, tmp_p
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
         assert app.screen._title == "Deploy failed"
-        assert app.screen._lines[1].startswith(("✗", "error:"))
+        hosts = [ln for ln in app.screen.lines[1:] if not ln.startswith("error:")]
+        marks = [ln[0] for ln in hosts]
+        assert marks[0] == "✗" and marks == sorted(marks, key=lambda m: m != "✗"), hosts
+        failed = {ln.split()[1].rstrip(":") for ln in hosts if ln.startswith("✗")}
+        assert failed == app.main.failed_hosts and failed
         table = app.query_one(HostsTable)
         first = table.coordinate_to_cell_key((0, 0)).row_key.value
         assert str(table.get_cell(first, "status")).startswith("failed")
@@ -196,3 +216,31 @@ async def test_a_secret_missing_from_the_keyring_is_asked_once_and_never_shown(
         lines = app.query_one(LogPanel).lines
         assert any("token is ****" in ln for ln in lines)
         assert not any(secret in ln for ln in lines)
+
+
+async def test_a_deploy_stopped_by_a_lock_offers_to_wait_for_it_then_deploys(config):
+    import argparse
+    import threading
+
+    from deploytui.commands import lock
+
+    def by_hand(command: str) -> int:
+        return lock.run(argparse.Namespace(project="demo", env="staging", command=command),
+                        config)
+
+    assert by_hand("lock") == 0  # someone holds staging (this process: a live lock)
+    app = DeployConsole(config, load_status=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_plan(app, pilot)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal)
+                         and "Locked" in app.screen._title)
+        assert app.screen.focused is app.screen.query_one("#no")  # waiting is a choice
+        assert "locked by" in str(app.screen.query_one("#body").render())  # who holds it
+        assert not any(isinstance(s, SummaryModal) for s in app.screen_stack)
+        await pilot.press("tab", "enter")
+        await wait_until(pilot, lambda: app.runner.running)
+        threading.Timer(1.0, by_hand, args=("unlock",)).start()
+        await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal)
+                         and app.screen._title == "Deploy succeeded", timeout=60)
+    assert current_of(config, "staging", 0)

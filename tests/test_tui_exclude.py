@@ -64,13 +64,13 @@ async def test_the_plan_leaves_a_host_out_names_it_before_deploy_and_refuses_bad
         leave_out = plan.query_one("#exclude-hosts")
         leave_out.value = "web9"
         await pilot.pause()
-        assert plan.query_one("#deploy").disabled
+        assert plan.query_one("#yes").disabled
         assert "no host web9" in str(plan.query_one("#exclude-note").render())
         leave_out.value = "staging-2"
         await pilot.pause()
         assert "Leaving out staging-2" in str(plan.query_one("#exclude-note").render())
-        assert not plan.query_one("#deploy").disabled
-        await pilot.click("#deploy")
+        assert not plan.query_one("#yes").disabled
+        await pilot.click("#yes")
         await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
         assert app.screen._title == "Deploy succeeded"
     assert current_of(config, 0) != R1 and current_of(config, 1) == R1

@@ -114,6 +114,20 @@ def test_printable_lines_pass_through_cleaning_unchanged():
     assert clean_line("caf\u00e9\x1b[0m\u00a0!") == "caf\u00e9\u00a0!"
 
 
+def test_a_host_cancelled_mid_step_is_not_busy_in_the_next_operation():
+    buf = LogBuffer(max_lines=100)
+    hosts = ("web1", "web2")
+    buf(DeployStarted(operation="deploy", project="p", environment="e", hosts=hosts, user="u"))
+    buf(PhaseStarted("prepare", hosts))
+    buf(HostStepStarted("web1", "prepare", "build"))  # cancelled here: no HostStepDone
+    buf.reset()
+    buf(DeployStarted(operation="deploy", project="p", environment="e", hosts=hosts, user="u"))
+    buf(PhaseStarted("restart", hosts))  # only web2 has something to restart
+    buf(HostStepStarted("web2", "restart", "restart"))
+    buf(HostStepDone("web2", "restart", "restart", 0.1))
+    assert buf.progress().done == 2  # web1 has nothing to do: it is not still "busy"
+
+
 def test_a_batch_keeps_its_order_its_colour_codes_and_shortens_only_giant_lines():
     buf = LogBuffer(max_lines=3)
     giant = "x" * (SHOWN_CHARS + 5)

@@ -12,6 +12,7 @@ from deploytui.config import load_config_text, yamlnodes
 from deploytui.engine.events import DeployStarted, HostFailed, HostLine, HostStepStarted
 from deploytui.tui import app as app_module
 from deploytui.tui.app import DeployConsole
+from deploytui.tui.widgets import hosts_table as hosts_table_module
 from deploytui.tui.widgets.hosts_table import HostsTable
 
 SIZE = (160, 48)
@@ -42,11 +43,11 @@ async def test_a_host_cell_is_only_rewritten_when_what_it_shows_changes(tmp_path
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         app.buffer(HostLine("staging-1", "same line"))
-        app.tick()
+        app.main.tick()
         table = app.query_one(HostsTable)
         before = table._update_count
         app.buffer(HostLine("staging-1", "same line"))
-        app.tick()
+        app.main.tick()
         assert table._update_count == before  # no update: no re-render of the table
 
 
@@ -55,14 +56,14 @@ async def test_host_output_in_the_table_is_shown_verbatim_never_as_markup(tmp_pa
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         app.buffer(HostLine("staging-1", "[bold red]not markup[/] [link=x]"))
-        app.tick()
+        app.main.tick()
         assert _last(app.query_one(HostsTable), "staging-1") == (
             "[bold red]not markup[/] [link=x]")
 
 
 async def test_during_an_operation_last_output_is_throttled_but_failures_show_at_once(
         tmp_path, monkeypatch):
-    monkeypatch.setattr(app_module, "TABLE_INTERVAL", 3600.0)
+    monkeypatch.setattr(hosts_table_module, "TABLE_INTERVAL", 3600.0)
     app = DeployConsole(local_config(tmp_path), load_status=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -72,18 +73,18 @@ async def test_during_an_operation_last_output_is_throttled_but_failures_show_at
         for host in HOSTS:
             app.buffer(HostStepStarted(host, "prepare", "build"))
             app.buffer(HostLine(host, "first"))
-        app.tick()  # the first refresh is never throttled
+        app.main.tick()  # the first refresh is never throttled
         table = app.query_one(HostsTable)
         assert _last(table, "staging-1") == "first"
         app.buffer(HostLine("staging-1", "second"))
         app.buffer(HostFailed("staging-2", "prepare", "build", "exit status 1"))
-        app.tick()
+        app.main.tick()
         assert _last(table, "staging-1") == "first"  # within the interval
         assert str(table.get_cell("staging-2", "status")).startswith("failed")
         assert _last(table, "staging-2") == "exit status 1"
         running.stop.set()
         app.runner.thread.join()
-        app.tick()  # the operation ended: nothing stays stale
+        app.main.tick()  # the operation ended: nothing stays stale
         assert _last(table, "staging-1") == "second"
 
 

@@ -116,6 +116,121 @@ async def test_rolling_back_to_the_selected_release_switches_every_host(config):
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("tab", "enter")
         await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
-        assert app.screen._title == "Rollback succeeded", app.screen._lines
+        assert app.screen._title == "Rollback succeeded", app.screen.lines
         for i in range(2):
             assert os.readlink(host_dir(config, i) / "current").endswith(IDS[-2])
+
+
+async def test_rolling_back_to_the_release_already_current_is_refused_before_asking(config):
+    app = DeployConsole(config, load_status=False)
+    async with app.run_test(size=SIZE) as pilot:
+        browser = await open_browser(app, pilot)
+        await pilot.press("b")  # the cursor is on the newest release: current everywhere
+        await pilot.pause()
+        assert app.screen is browser  # no dialog: nothing to confirm
+        assert "already current on every host" in app.notices[-1].message
+        assert not app.runner.running
+
+
+async def test_on_a_confirm_environment_rollback_prune_and_delete_need_its_name_typed(config):
+    """One rule for every operation that changes servers, as the CLI's --yes/typed name."""
+    prod = config.projects["demo"].environments["production"]
+    for host in prod.hosts:
+        seed_releases(host.deploy_to, IDS, IDS[-1])
+    app = DeployConsole(config, load_status=False)
+    async with app.run_test(size=SIZE) as pilot:
+        app.main.select_environment("demo", "production")
+        browser = await open_browser(app, pilot)
+        for keys in (["j", "b"], ["j", "j", "j", "x"]):
+            await pilot.press(*keys)
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+            dialog = app.screen
+            assert dialog.type_name == "production" and dialog.query_one("#yes").disabled
+            assert dialog.focused is dialog.query_one("#confirm-name")
+            await pilot.press(*"prod", "enter")  # wrong name: nothing happens, and it says why
+            assert app.screen is dialog
+            assert "type production exactly" in str(dialog.query_one("#confirm-why").render())
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.screen is browser and not app.runner.running
+            browser.query_one("#releases").move_cursor(row=0)
+
+
+async def test_delete_from_the_console_is_journaled_like_the_cli(config):
+    from deploytui.history import list_entries
+
+    app = DeployConsole(config, load_status=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_browser(app, pilot)
+        await pilot.press("j", "j", "j", "x")  # the oldest
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        assert app.screen.focused is app.screen.query_one("#no")  # Enter would back out
+        await pilot.press("tab", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
+        assert app.screen._title == "Delete succeeded", app.screen.lines
+        assert any(f"deleted release {IDS[0]}" in ln for ln in app.main.buffer.lines(None))
+    entries = list_entries("demo", "staging")
+    assert [(e.operation, e.outcome) for e in entries] == [("prune", "success")]
+
+
+def test_an_unreachable_host_is_reported_as_cannot_reach_not_as_drift():
+    from deploytui.engine.operations.releases import FleetReleases, HostReleases
+    from deploytui.tui.screens.release_browser import drifted_hosts
+
+    fleet = FleetReleases("demo", "staging", hosts={
+        "web-1": HostReleases("web-1", current=IDS[-1]),
+        "web-2": HostReleases("web-2", current=IDS[-1]),
+        "web-3": HostReleases("web-3", error="cannot connect: Connection refused")})
+    assert drifted_hosts(fleet) == set()
+
+
+async def test_the_browser_says_cannot_reach_for_a_host_it_could_not_list(config, tmp_path):
+    import dataclasses
+
+    from deploytui.config.model import Host
+
+    staging = config.projects["demo"].environments["staging"]
+    gone = Host("staging-9", "127.0.0.1", port=1, roles=("web",))
+    env = dataclasses.replace(staging, hosts=(*staging.hosts, gone))
+    demo = dataclasses.replace(config.projects["demo"],
+                               environments={**config.projects["demo"].environments,
+                                             "staging": env})
+    config = dataclasses.replace(config, projects={**config.projects, "demo": demo})
+    app = DeployConsole(config, load_status=False)
+    async with app.run_test(size=SIZE) as pilot:
+        browser = await open_browser(app, pilot)
+        status = str(browser.query_one("#browser-status").render())
+        assert "CANNOT REACH staging-9" in status
+        assert "DRIFT: staging-9" not in status
+
+
+async def test_at_80x24_the_browser_shows_each_release_state_and_every_host(config):
+    app = DeployConsole(config, load_status=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        browser = await open_browser(app, pilot)
+        table = browser.query_one("#releases")
+        shown = [str(c.label) for c in table.columns.values()]
+        assert shown[:4] == ["release", "state", "staging-1", "staging-2"]
+        # those four fit in the 80 columns; the rest (sha, subject...) may scroll
+        assert sum(c.get_render_width(table) for c in list(table.columns.values())[:4]) <= 78
+
+
+async def test_prune_can_keep_a_chosen_number_of_releases(config):
+    from deploytui.tui.screens.modals import NumberPrompt
+
+    app = DeployConsole(config, load_status=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_browser(app, pilot)
+        await pilot.press("P")
+        await wait_until(pilot, lambda: isinstance(app.screen, NumberPrompt))
+        await pilot.press("backspace", "0", "enter")  # 0 is refused, with a reason
+        assert isinstance(app.screen, NumberPrompt)
+        assert "1 or more" in str(app.screen.query_one("#confirm-why").render())
+        await pilot.press("backspace", "3", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        body = str(app.screen.query_one("#body").render())
+        assert "keeping 3 release(s) per host" in body
+        assert f"→ {IDS[0]}" in body and f"→ {IDS[1]}" not in body
+        await pilot.press("tab", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
+        assert sorted(os.listdir(host_dir(config, 0) / "releases")) == IDS[1:]

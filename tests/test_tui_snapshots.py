@@ -29,6 +29,7 @@ from deploytui.tui.screens.plan import PlanScreen
 from deploytui.tui.screens.release_browser import ReleaseBrowser
 
 SIZE = (140, 40)
+SMALL = (80, 24)  # the size the console is laid out for first
 FIXED = Path("/srv/snapshots")
 
 
@@ -44,14 +45,16 @@ def console() -> DeployConsole:
 
 
 def test_main_screen(snap_compare):
-    assert snap_compare(console(), terminal_size=SIZE)
+    assert snap_compare(console(), terminal_size=SMALL)
 
 
 def test_plan_screen_for_a_confirm_environment(snap_compare):
     plan = DeployPlan("demo", "production", "20250101120000", "3f2a9c1" + "0" * 33,
                       "Add a health endpoint", "main", "release",
                       hosts_by_role={"web": ["production-1", "production-2"]},
-                      once_host={"web": "production-1"},
+                      once_host={"web": "production-1"}, inspected=True,
+                      current={"production-1": "20241231000000",
+                               "production-2": "20241231000000"},
                       commands={"production-1": ["git clone --mirror ...", "sh build.sh"],
                                 "production-2": ["git clone --mirror ...", "sh build.sh"]})
 
@@ -60,11 +63,12 @@ def test_plan_screen_for_a_confirm_environment(snap_compare):
         await pilot.pause()
         await pilot.press(*"prod")
 
-    assert snap_compare(console(), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(console(), terminal_size=SMALL, run_before=run_before)
 
 
 def test_deploy_in_progress_with_one_failed_host(snap_compare):
     async def run_before(pilot) -> None:
+        await pilot.pause()
         app = pilot.app
         hosts = ("staging-1", "staging-2", "staging-3")
         for event in [
@@ -78,7 +82,7 @@ def test_deploy_in_progress_with_one_failed_host(snap_compare):
             HostFailed("staging-3", "prepare", "sh build.sh", "exit status 1"),
         ]:
             app.buffer(event)
-        app.tick()
+        app.main.tick()
         await pilot.press("a")
         await pilot.pause()
 
@@ -105,19 +109,20 @@ def test_release_browser(snap_compare):
             self.show_fleet(fleet)
 
     async def run_before(pilot) -> None:
-        pilot.app.push_screen(FixedBrowser("demo", "staging"))
+        pilot.app.push_screen(FixedBrowser(pilot.app.config, "demo", "staging"))
         await pilot.pause()
 
     assert snap_compare(console(), terminal_size=SIZE, run_before=run_before)
 
 
 def test_help_screen(snap_compare):
-    assert snap_compare(console(), terminal_size=SIZE, press=["question_mark"])
+    assert snap_compare(console(), terminal_size=SMALL, press=["question_mark"])
 
 
 def test_a_canary_rolled_back_by_its_health_check(snap_compare):
     """Stages live (the canary's phases) and the automatic rollback in the hosts table."""
     async def run_before(pilot) -> None:
+        await pilot.pause()
         app = pilot.app
         hosts = ("staging-1", "staging-2", "staging-3")
         canary = ("staging-1",)
@@ -141,7 +146,7 @@ def test_a_canary_rolled_back_by_its_health_check(snap_compare):
                                  "rolled back: 1 host(s) serve their previous release again"),
         ]:
             app.buffer(event)
-        app.tick()
+        app.main.tick()
         await pilot.pause()
         app.clear_notifications()  # the toast's timing varies; the summary modal stays
         await pilot.pause()

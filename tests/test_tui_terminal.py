@@ -47,3 +47,48 @@ def test_the_demo_console_draws_in_a_real_terminal_and_q_quits(tmp_path):
         assert done.read_text().strip() == "0"
     finally:
         tmux("kill-session", "-t", session)
+
+
+def wait_for(session: str, *needles: str, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    screen = ""
+    while time.monotonic() < deadline:
+        screen = tmux("capture-pane", "-p", "-t", session)
+        if all(n in screen for n in needles):
+            return screen
+        time.sleep(0.2)
+    raise AssertionError(f"never saw {needles!r} on:\n{screen}")
+
+
+def test_at_80x24_production_is_deployed_by_typing_its_name(tmp_path):
+    """A new user's path: select production, d, read the plan, type the name, Enter."""
+    demo_root = tmp_path / "demo"
+    config = tmp_path / "config.yml"
+    config.write_text((ROOT / "config.example.yml").read_text()
+                      .replace("/tmp/deploytui-demo", str(demo_root)))
+    session = f"deploytui-test-prod-{os.getpid()}"
+    env = (f"PYTHONPATH={ROOT} DEPLOYTUI_DATA_DIR={tmp_path / 'data'}"
+           f" DEPLOYTUI_CONFIG_DIR={tmp_path / 'config'} HOME={tmp_path} TERM=xterm-256color")
+    command = (f"cd {ROOT} && env {env} {sys.executable} -m deploytui --config {config};"
+               " sleep 30")
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
+                    command], check=True)
+    try:
+        wait_for(session, "production", "q Quit", "? Help")
+        tmux("send-keys", "-t", session, "BTab")  # from the hosts table to the tree
+        tmux("send-keys", "-t", session, "j")  # demo / production
+        wait_for(session, "demo / production")
+        tmux("send-keys", "-t", session, "d")
+        screen = wait_for(session, "Type production to enable Deploy", "Back", "Deploy")
+        assert "Deploy demo → production" in screen
+        tmux("send-keys", "-t", session, "Enter")  # nothing typed: refused, and it says why
+        wait_for(session, "nothing typed")
+        tmux("send-keys", "-t", session, "-l", "production")
+        tmux("send-keys", "-t", session, "Enter")
+        wait_for(session, "Deploy succeeded", "local3: done", timeout=60)
+        for host in ("local1", "local2", "local3"):
+            assert (demo_root / "production" / host / "current").is_symlink()
+        tmux("send-keys", "-t", session, "Escape")
+        tmux("send-keys", "-t", session, "q")
+    finally:
+        tmux("kill-session", "-t", session)

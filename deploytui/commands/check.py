@@ -77,21 +77,27 @@ def connect_report(config: Config, project: Project, envs: Sequence[Environment]
 
 
 def _connect_problem(error: Exception) -> str:
+    """One line per way a host can fail; a jump host's failure is told as the jump host's."""
     from deploytui.engine.errors import one_line
     from deploytui.engine.hosts.transport import (
         AuthFailed,
         HostKeyChanged,
+        HostKeyRevoked,
         HostKeyUnknown,
         TransportError,
         Unreachable,
     )
 
+    hop = getattr(error, "hop", None)
+    via = f"jump host {hop}: " if hop else ""
     if isinstance(error, HostKeyUnknown):
-        return (f"unknown host key {error.key_type} {error.fingerprint} (verify it, then add"
-                f" it to known_hosts or set ssh.host_keys: accept-new)")
+        return (f"{via}unknown host key {error.key_type} {error.fingerprint} (verify it, then"
+                f" add it to known_hosts or set ssh.host_keys: accept-new)")
     if isinstance(error, HostKeyChanged):
-        return (f"CHANGED host key, refused: known {error.expected},"
+        return (f"{via}CHANGED host key, refused: known {error.expected},"
                 f" presented {error.presented}")
+    if isinstance(error, HostKeyRevoked):
+        return f"{via}REVOKED host key, refused: {error.presented} is marked @revoked"
     if isinstance(error, AuthFailed):
         return f"auth failed: {error.message}"
     if isinstance(error, Unreachable):

@@ -45,7 +45,10 @@ class SSHSettings:
     identity_file: Path | None = None
     passphrase: Secretish | None = None  # for an encrypted identity_file
     connect_timeout: float = 10.0
-    max_parallel: int = 20
+    # hosts worked on at once. Not what protects servers: handshakes to any one server
+    # are capped (engine/hosts/context.py) whatever this says. A host costs ~2 threads
+    # and well under 1 MB while connected, so every host of a fleet runs at once.
+    max_parallel: int = 256
 
 
 @dataclass(frozen=True)

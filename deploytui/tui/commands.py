@@ -9,13 +9,14 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 ACTIONS: list[tuple[str, str, str]] = [
     ("Deploy the selected environment", "deploy", "show the plan, then deploy"),
-    ("Cancel the running operation", "cancel_deploy", "safe before the switch"),
+    ("Stop the running operation", "cancel_deploy", "safe before the switch"),
     ("Releases: browse, roll back, prune", "releases", "releases x hosts"),
     ("History of deploys", "history", "past operations and their logs"),
     ("Filter hosts and logs", "filter", "type to filter"),
     ("Follow logs on/off", "toggle_follow", ""),
     ("Show all hosts' logs", "all_hosts", "interleaved, host prefixed"),
     ("Refresh host status", "refresh", "reachability, current release, lock"),
+    ("Notifications: every message so far", "app.notifications", "errors stay here"),
     ("Help: keys", "help", ""),
     ("Quit", "quit_console", ""),
 ]
@@ -23,9 +24,12 @@ ACTIONS: list[tuple[str, str, str]] = [
 
 class ConsoleCommands(Provider):
     def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
+        from deploytui.tui.app import DeployConsole
+
         app = self.app
+        assert isinstance(app, DeployConsole)
         out: list[tuple[str, Callable[[], object], str]] = [
-            (label, partial(app.run_action, action), help_text)
+            (label, partial(app.run_action, action, app.main), help_text)
             for label, action, help_text in ACTIONS]
         for name in sorted(app.available_themes):
             if name.startswith("deploytui") or name in getattr(app, "user_themes", ()):
@@ -34,7 +38,7 @@ class ConsoleCommands(Provider):
         for project in app.config.projects.values():
             for env in project.environments:
                 out.append((f"Open {project.name} / {env}",
-                            partial(app.select_environment, project.name, env),
+                            partial(app.main.select_environment, project.name, env),
                             f"{len(project.environments[env].hosts)} host(s)"))
         return out
 

@@ -1,169 +1,90 @@
-"""The console's operations: plan → confirm → start, cancel, quit while running, the outcome.
+"""The console's one confirmation rule, and the words of an operation's outcome.
 
-A mixin of DeployConsole (deploytui.tui.app), kept apart so the app module stays about
-layout and the live view. Plans are built in a thread worker; the deploy runs exactly
-what the plan screen showed (its resolved sha and release id). The Runner's thread
-reports the end with an OperationEnded message; DeployFinished (drained by the tick)
-brings the summary.
+The rule, for every operation that changes servers (deploy, rollback, prune, delete),
+the same as the CLI's (commands/confirm.py):
+- on a `confirm: true` environment the user types its name (the CLI: the typed name on a
+  terminal, `--yes` without one); Enter in the box then confirms, a wrong name says why;
+- elsewhere one button confirms. Enter hits it only for the deploy the user just asked
+  for with its plan on screen; for rollback, prune and delete, which the user reaches by
+  browsing, the focused button is Back, so a reflexive Enter never changes a server.
+Stopping a running operation or quitting during one: "Keep deploying" is focused.
+Escape always backs out.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from textual import work
-
-from deploytui.config.model import Config, Environment
-from deploytui.tui.log_buffer import LogBuffer
-from deploytui.tui.runner import OperationEnded, Runner
-from deploytui.tui.screens.modals import ConfirmModal, SummaryModal, error_line
-from deploytui.tui.widgets.hosts_table import HostsTable
-
-if TYPE_CHECKING:
-    from textual.app import App
-
-    _AppBase = App[int]
-else:
-    _AppBase = object
+from deploytui.config.model import Environment
+from deploytui.engine.events import DeployFinished
+from deploytui.tui.log_buffer import HostState
+from deploytui.tui.operations import CatchUp, DeleteRelease, Operation, Prune, Rollback
+from deploytui.tui.screens.modals import ConfirmModal
 
 
-class DeployFlowMixin(_AppBase):
-    """Starting, cancelling and summing up operations for DeployConsole."""
+def confirm_operation(op: Rollback | Prune | DeleteRelease | CatchUp, env: Environment,
+                      body: str) -> ConfirmModal:
+    """The dialog that asks before `op` runs, by the rule above."""
+    where = f"{op.project}/{op.environment}"
+    if isinstance(op, Rollback):
+        title, yes = f"Roll back {where}", "Roll back"
+    elif isinstance(op, Prune):
+        title, yes = f"Prune {where}", "Prune"
+    elif isinstance(op, CatchUp):
+        title, yes = f"Catch up {where}", "Catch up"
+    else:
+        title, yes = f"Delete release {op.release}", "Delete release"
+    return ConfirmModal(title, body, yes, "Back",
+                        type_name=env.name if env.confirm else None, focus_yes=False)
 
-    config: Config
-    runner: Runner
-    buffer: LogBuffer
-    project: str | None
-    environment: str | None
-    failed_hosts: set[str]
 
-    if TYPE_CHECKING:
-        @property
-        def env(self) -> Environment | None: ...
+def confirm_stop(verb: str, *, quitting: bool) -> ConfirmModal:
+    """Stop the running operation (and quit)? The default keeps it running."""
+    body = (f"A {verb} is running. Stopping it: before the switch, no host changes what "
+            "it serves; after the switch, the switch completes on every host.")
+    yes = "Stop it and quit" if quitting else f"Stop the {verb}"
+    return ConfirmModal("Quit" if quitting else f"Stop the {verb}?", body, yes,
+                        f"Keep {_ing(verb)}")
 
-        def select_environment(self, project: str, environment: str) -> None: ...
 
-        def tick(self) -> None: ...
+def confirm_lock_wait(op: Operation, why: str, minutes: int) -> ConfirmModal:
+    """Wait for another operation's lock, then run `op` again? Back is focused."""
+    project, environment = op.target
+    return ConfirmModal(
+        "Locked by another operation",
+        f"The {op.verb} did not start: another operation holds the lock of "
+        f"{project}/{environment}.\n{why}\n\nWait up to {minutes} minutes for it to be "
+        f"released, then run the same {op.verb}?\n"
+        "A lock left by a dead process is not waited for: unlock it instead.",
+        "Wait, then run it", "Back", danger=False)
 
-        def action_refresh(self) -> None: ...
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "cancel_deploy":
-            return True if self.runner.running else None
-        if action in ("deploy", "releases") and self.runner.running:
-            return None
-        return True
+def _ing(verb: str) -> str:
+    return {"deploy": "deploying", "rollback": "rolling back", "prune": "pruning"}.get(
+        verb, "running")
 
-    def action_deploy(self) -> None:
-        if self.env is None or self.runner.running:
-            return
-        self.notify(f"planning {self.project} / {self.environment}…", timeout=2)
-        self.prepare_plan(self.project, self.environment)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="plan")
-    def prepare_plan(self, project: str, environment: str) -> None:
-        from deploytui.engine.operations.deploy import DeployRequest
-        from deploytui.engine.operations.plan import build_plan
+def title_of(op: Operation | None, finished: DeployFinished) -> str:
+    if isinstance(op, DeleteRelease):
+        return "Delete"
+    if isinstance(op, CatchUp):
+        return "Catch-up"
+    return (op.verb if op is not None else finished.operation).capitalize()
 
-        proj = self.config.projects[project]
-        request = DeployRequest(proj, proj.environments[environment])
-        try:
-            plan = build_plan(self.config, request)
-        except Exception as exc:
-            self.call_from_thread(self.notify, f"cannot plan: {error_line(exc)}",
-                                  severity="error")
-            return
-        self.call_from_thread(self.show_plan, request, plan)
 
-    def show_plan(self, request: Any, plan: Any) -> None:
-        from dataclasses import replace
-
-        from deploytui.tui.screens.plan import PlanScreen
-
-        env = request.environment
-        screen = PlanScreen(plan, request.project.name, env.name, confirm=env.confirm,
-                            request=request)
-
-        def chosen(ok: bool | None) -> None:
-            if ok:
-                # deploy exactly what was shown: the resolved sha and release id, without
-                # the hosts the confirmation named as left out
-                self.start_deploy(replace(request, sha=plan.sha, release_id=plan.release_id,
-                                          exclude=tuple(screen.excluded)))
-
-        self.push_screen(screen, chosen)
-
-    def start_deploy(self, request: Any) -> None:
-        self.failed_hosts.clear()
-        self.runner.start_deploy(request)
-        self.refresh_bindings()
-
-    def start_rollback(self, project: str, environment: str, release: str | None) -> None:
-        self.select_environment(project, environment)
-        self.failed_hosts.clear()
-        self.runner.start_rollback(project, environment, release)
-        self.refresh_bindings()
-
-    def start_catch_up(self, project: str, environment: str, hosts: list[str]) -> None:
-        self.select_environment(project, environment)
-        self.failed_hosts.clear()
-        self.runner.start_catch_up(project, environment, hosts)
-        self.refresh_bindings()
-
-    def on_operation_ended(self, message: OperationEnded) -> None:
-        self.operation_ended(message.error)
-
-    def operation_ended(self, error: str | None) -> None:
-        """On the UI thread, once the Runner's thread has ended."""
-        self.tick()
-        if error:
-            self.notify(error, severity="error", timeout=10)
-        self.refresh_bindings()
-
-    def action_cancel_deploy(self) -> None:
-        if not self.runner.running:
-            return
-
-        def chosen(ok: bool | None) -> None:
-            if ok:
-                self.runner.cancel()
-                self.notify("cancelling… hosts stop at their next step")
-
-        self.push_screen(ConfirmModal(
-            "Cancel", "Cancel the running operation? Before the switch, no host changes\n"
-            "what it serves; after it, the switch completes.", "Cancel it"), chosen)
-
-    def action_quit_console(self) -> None:
-        if not self.runner.running:
-            self.exit(0)
-            return
-
-        def chosen(ok: bool | None) -> None:
-            if ok:
-                self.runner.cancel()
-                self.exit(130)
-
-        self.push_screen(ConfirmModal("Quit", "An operation is running. Cancel it and quit?",
-                                      "Cancel and quit"), chosen)
-
-    def announce(self, finished: Any) -> None:
-        """notify + a summary modal, failed hosts first."""
-        what = finished.operation.capitalize()
-        ok = finished.outcome == "success"
-        title = f"{what} {'succeeded' if ok else finished.outcome.replace('_', ' ')}"
-        lines = [f"{self.project} / {self.environment}"
-                 + (f" · release {finished.release_id}" if finished.release_id else "")
-                 + f" · {finished.duration:.1f}s"]
-        if finished.error:
-            lines.append(f"error: {finished.error}")
-        for host, why in finished.failed_hosts.items():
-            why = why.removeprefix(f"{host}: ")
-            lines.append(f"✗ {host}: {why}")
-        states = self.buffer.states()
-        for host in self.query_one(HostsTable).hosts:
-            if host not in finished.failed_hosts:
-                lines.append(f"{'✓' if ok else '·'} {host}: {states.get(host).status}"
-                             if host in states else f"· {host}")
-        self.notify(title, severity="information" if ok else "error")
-        self.push_screen(SummaryModal(title, lines, ok=ok))
-        self.action_refresh()  # current release, locks, and any unknown host key
+def summary(finished: DeployFinished, what: str, where: str, hosts: list[str],
+            states: dict[str, HostState]) -> tuple[str, list[str], bool]:
+    """(title, lines, ok) of an ended operation: the error, failed hosts first."""
+    ok = finished.outcome == "success"
+    title = f"{what} {'succeeded' if ok else finished.outcome.replace('_', ' ')}"
+    lines = [where + (f" · release {finished.release_id}" if finished.release_id else "")
+             + f" · {finished.duration:.1f}s"]
+    if finished.error:
+        lines.append(f"error: {finished.error}")
+    for host, why in finished.failed_hosts.items():
+        lines.append(f"✗ {host}: {why.removeprefix(f'{host}: ')}")
+    for host in hosts:
+        if host in finished.failed_hosts:
+            continue
+        state = states.get(host)
+        lines.append(f"{'✓' if ok else '·'} {host}: {state.status}" if state
+                     else f"· {host}")
+    return title, lines, ok

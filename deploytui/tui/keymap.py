@@ -8,20 +8,24 @@ from __future__ import annotations
 
 from textual.binding import Binding
 
+# The footer shows what fits 80 columns; `?` lists every key.
 MAIN_BINDINGS: list[Binding] = [
     Binding("d", "deploy", "Deploy", id="deploy"),
-    Binding("c", "cancel_deploy", "Cancel", id="cancel"),
+    Binding("c", "cancel_deploy", "Stop", id="cancel"),
     Binding("r", "releases", "Releases", id="releases"),
     Binding("h", "history", "History", id="history"),
     Binding("slash", "filter", "Filter", id="filter"),
-    Binding("f", "toggle_follow", "Follow", id="follow"),
-    Binding("a", "all_hosts", "All hosts", id="all-hosts"),
-    Binding("ctrl+r", "refresh", "Refresh", id="refresh", show=False),
-    Binding("tab", "focus_next", "Next pane", id="next-pane", show=False),
-    Binding("shift+tab", "focus_previous", "Prev pane", id="prev-pane", show=False),
+    Binding("f", "toggle_follow", "Follow log on/off", id="follow", show=False),
+    Binding("a", "all_hosts", "All hosts' log / one host", id="all-hosts", show=False),
+    Binding("n", "app.notifications", "Notifications", id="notifications", show=False),
+    Binding("ctrl+r", "refresh", "Re-read hosts", id="refresh", show=False),
+    Binding("tab", "app.focus_next", "Next pane", id="next-pane", show=False),
+    Binding("shift+tab", "app.focus_previous", "Prev pane", id="prev-pane", show=False),
     Binding("question_mark", "help", "Help", id="help"),
     Binding("q", "quit_console", "Quit", id="quit"),
 ]
+
+APP_BINDINGS: list[Binding] = []
 
 # j/k on the table, tree and logs (widgets' own bindings, also remappable)
 VIM_BINDINGS: list[Binding] = [
@@ -36,6 +40,7 @@ LOG_VIM_BINDINGS: list[Binding] = [
 BROWSER_BINDINGS: list[Binding] = [
     Binding("b", "rollback", "Roll back to", id="rollback"),
     Binding("p", "prune", "Prune", id="prune"),
+    Binding("P", "prune_keep", "Prune, keep N", id="prune-keep"),
     Binding("x", "delete", "Delete", id="delete-release"),
     Binding("u", "catch_up", "Catch up", id="catch-up"),  # hosts left out of a deploy
     Binding("escape", "close", "Back", id="back"),

@@ -146,6 +146,8 @@ class LogBuffer:
             self._switched.clear()
             self._last.clear()
             self._changed.clear()
+            self._busy.clear()  # a host cancelled mid-step is not busy in the next operation
+            self._phase_hosts.clear()
             self._progress = PhaseProgress()
             self._progress_changed = True
             self._started = self._finished = None
@@ -200,8 +202,8 @@ class LogBuffer:
                     self._set(host, replace(state, phase=event.phase))
         elif isinstance(event, PhaseFinished):
             p = self._progress
-            if p.phase == event.phase:
-                self._progress = replace(p, done=p.total, ok=event.ok)
+            if p.phase == event.phase:  # a phase that stopped short is not shown as 100%
+                self._progress = replace(p, done=p.total if event.ok else p.done, ok=event.ok)
                 self._progress_changed = True
         elif isinstance(event, DeployStarted):
             self._started = event

@@ -1,4 +1,5 @@
-"""The console's calls into the engine, each run off the UI thread by the caller.
+"""The console's calls into the engine, each run off the UI thread by the caller, and the
+operations that change servers as values (what a screen returns, what the Runner runs).
 
 Only composition of public engine APIs lives here (a pool, its lock, a scan); the
 logic itself stays in the engine. Nothing here imports Textual.
@@ -6,12 +7,18 @@ logic itself stays in the engine. Nothing here imports Textual.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+import threading
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from deploytui.config.model import Config
-from deploytui.engine.events import Sink, discard
+from deploytui.engine.events import Sink
 from deploytui.engine.hosts.transport import TransportError
+
+if TYPE_CHECKING:
+    from deploytui.config.secrets import SecretResolver
+    from deploytui.engine.operations.prune import PruneResult
+    from deploytui.engine.operations.request import DeployRequest
 
 
 @dataclass
@@ -64,7 +71,7 @@ def load_status(config: Config, project: str, environment: str) -> EnvStatus:
     return status
 
 
-def _health(pool: Any, project: Any, hosts: list) -> dict[str, str]:
+def _health(pool, project, hosts: list) -> dict[str, str]:
     """Each reachable host's health checks, on the status pool (ms when they pass)."""
     from deploytui.engine.operations.health import check_hosts, has_checks, serving_dir
 
@@ -78,17 +85,120 @@ def _health(pool: Any, project: Any, hosts: list) -> dict[str, str]:
     return health
 
 
-def prune(config: Config, project: str, environment: str, *, dry_run: bool,
-          sink: Sink = discard) -> Any:
-    """Prune beyond keep_releases (the engine takes the lock); a dry run only lists."""
+def preview_prune(config: Config, project: str, environment: str,
+                  keep: int | None = None) -> PruneResult:
+    """What a prune would remove: a dry run, which reads hosts only (not journaled)."""
     from deploytui.engine.operations.prune import run_prune
 
-    return run_prune(config, project, environment, dry_run=dry_run, sink=sink)
+    return run_prune(config, project, environment, keep=keep, dry_run=True)
 
 
-def delete_release(config: Config, project: str, environment: str, release_id: str,
-                   *, sink: Sink = discard) -> Any:
-    """Delete one release on every host keeping it; the engine refuses current."""
-    from deploytui.engine.operations.prune import delete_release as engine_delete
+# -- the operations that change servers: what the console's Runner runs -------------------
+@dataclass(frozen=True)
+class Deploy:
+    request: DeployRequest
+    verb = "deploy"
 
-    return engine_delete(config, project, environment, release_id, sink=sink)
+    @property
+    def target(self) -> tuple[str, str]:
+        return self.request.project.name, self.request.environment.name
+
+
+@dataclass(frozen=True)
+class Rollback:
+    project: str
+    environment: str
+    release: str | None  # None: the previous release
+    wait_lock: float = 0.0  # seconds to wait for another operation's live lock
+    verb = "rollback"
+
+    @property
+    def target(self) -> tuple[str, str]:
+        return self.project, self.environment
+
+
+@dataclass(frozen=True)
+class Prune:
+    project: str
+    environment: str
+    keep: int | None = None  # None: the project's keep_releases
+    wait_lock: float = 0.0
+    verb = "prune"
+
+    @property
+    def target(self) -> tuple[str, str]:
+        return self.project, self.environment
+
+
+@dataclass(frozen=True)
+class DeleteRelease:
+    project: str
+    environment: str
+    release: str
+    wait_lock: float = 0.0
+    verb = "prune"  # the journal's operation: a delete is a prune of one named release
+
+    @property
+    def target(self) -> tuple[str, str]:
+        return self.project, self.environment
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    """Bring hosts left out of a deploy (behind) to the fleet's release."""
+
+    project: str
+    environment: str
+    hosts: tuple[str, ...]
+    wait_lock: float = 0.0
+    verb = "catch-up"
+
+    @property
+    def target(self) -> tuple[str, str]:
+        return self.project, self.environment
+
+
+Operation = Deploy | Rollback | Prune | DeleteRelease | CatchUp
+
+
+def run_operation(config: Config, op: Operation, *, sink: Sink, cancel: threading.Event,
+                  resolver: SecretResolver) -> object:
+    """Run one operation to its end on the calling thread; events go to `sink`."""
+    if isinstance(op, Deploy):
+        from deploytui.engine.operations.deploy import run_deploy
+
+        return run_deploy(config, op.request, sink=sink, cancel=cancel, resolver=resolver)
+    if isinstance(op, Rollback):
+        from deploytui.engine.operations.rollback import run_rollback
+
+        return run_rollback(config, op.project, op.environment, to=op.release, sink=sink,
+                            cancel=cancel, resolver=resolver, wait_lock=op.wait_lock)
+    if isinstance(op, CatchUp):
+        from deploytui.engine.operations.catch_up import run_catch_up
+
+        result = run_catch_up(config, op.project, op.environment, list(op.hosts), sink=sink,
+                              cancel=cancel, resolver=resolver)
+        if not result.ok:
+            raise RuntimeError(result.error)
+        return result
+    if isinstance(op, Prune):
+        from deploytui.engine.operations.prune import run_prune
+
+        return run_prune(config, op.project, op.environment, keep=op.keep, sink=sink,
+                         wait_lock=op.wait_lock)
+    from deploytui.engine.operations.prune import delete_release
+
+    return delete_release(config, op.project, op.environment, op.release, sink=sink,
+                          wait_lock=op.wait_lock)
+
+
+def waiting_for_the_lock(op: Operation, seconds: float) -> Operation:
+    """The same operation, waiting up to `seconds` for a live lock to be released."""
+    if isinstance(op, Deploy):
+        return replace(op, request=replace(op.request, wait_lock=seconds))
+    return replace(op, wait_lock=seconds)
+
+
+def stopped_by_lock(result: object) -> bool:
+    """Did the operation stop because another one holds the environment's lock?"""
+    return getattr(result, "locked", False) or getattr(result, "outcome", "") == "locked"

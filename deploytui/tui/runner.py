@@ -1,39 +1,39 @@
-"""The one engine operation the console runs at a time, in a plain thread owned by the App.
+"""The one operation that changes servers the console runs at a time, in a plain thread
+owned by the App.
 
-A thread on the App (not a Screen worker) survives screen changes (notes §0.7). The
-engine reports to the App's LogBuffer plus the journal/notify sinks; when the thread
-ends, the App is told on its own thread.
+A thread on the App (not a Screen worker) survives screen changes (notes §0.7). Every
+operation — deploy, rollback, prune, delete — goes through here, so each reports to the
+console's LogBuffer and to the same journal/notify sinks the CLI uses. When the thread
+ends, the App is told with an OperationEnded message.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
 
-from textual.message import Message
+from textual.app import App
 
+from deploytui.config.model import Config
 from deploytui.engine.events import Sink
-
-
-class OperationEnded(Message):
-    """Posted (never awaited) when the operation's thread ends: the app may be gone."""
-
-    def __init__(self, error: str | None) -> None:
-        super().__init__()
-        self.error = error
+from deploytui.tui.log_buffer import LogBuffer
+from deploytui.tui.messages import OperationEnded
+from deploytui.tui.operations import Operation, run_operation
 
 
 class Runner:
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: App[int], config: Config, buffer: LogBuffer) -> None:
         self.app = app
+        self.config = config
+        self.buffer = buffer
         self.thread: threading.Thread | None = None
         self.cancel_event = threading.Event()
-        self.result: Any = None
-        self._resolver: Any = None
+        self.result: object = None
+        self.operation: Operation | None = None
+        self._resolver = None
 
     @property
-    def resolver(self) -> Any:
+    def resolver(self):  # -> SecretResolver (imported lazily: keyring is slow to import)
         """One resolver per console session: a secret typed once is not asked again."""
         if self._resolver is None:
             from deploytui.config.secrets import SecretResolver
@@ -70,53 +70,26 @@ class Runner:
     def cancel(self) -> None:
         self.cancel_event.set()
 
-    def start_deploy(self, request: Any) -> None:
-        from deploytui.engine.operations.deploy import run_deploy
-
-        def call(sink: Sink, cancel: threading.Event) -> Any:
-            return run_deploy(self.app.config, request, sink=sink, cancel=cancel,
-                              resolver=self.resolver)
-
-        self._start("deploy", request.project.name, request.environment.name, call)
-
-    def start_rollback(self, project: str, environment: str, release: str | None) -> None:
-        from deploytui.engine.operations.rollback import run_rollback
-
-        def call(sink: Sink, cancel: threading.Event) -> Any:
-            return run_rollback(self.app.config, project, environment, to=release,
-                                sink=sink, cancel=cancel, resolver=self.resolver)
-
-        self._start("rollback", project, environment, call)
-
-    def start_catch_up(self, project: str, environment: str, hosts: list[str]) -> None:
-        from deploytui.engine.operations.catch_up import run_catch_up
-
-        def call(sink: Sink, cancel: threading.Event) -> Any:
-            result = run_catch_up(self.app.config, project, environment, hosts, sink=sink,
-                                  cancel=cancel, resolver=self.resolver)
-            if not result.ok:
-                raise RuntimeError(result.error)
-            return result
-
-        self._start("catch-up", project, environment, call)
-
-    def _start(self, operation: str, project: str, environment: str,
-               call: Callable[[Sink, threading.Event], Any]) -> None:
+    def start(self, op: Operation, *,
+              call: Callable[[Sink, threading.Event], object] | None = None) -> None:
+        """Run `op` in the operation thread. `call(sink, cancel)` replaces the engine call
+        (benchmarks drive the console's real pipeline with synthetic events)."""
         if self.running:
             raise RuntimeError("an operation is already running")
         self.cancel_event = threading.Event()
         self.result = None
-        self.app.buffer.reset()
-        self.thread = threading.Thread(
-            target=self._run, args=(operation, project, environment, call),
-            name=f"deploytui-{operation}", daemon=True)
+        self.operation = op
+        self.buffer.reset()
+        self.thread = threading.Thread(target=self._run, args=(op, call),
+                                       name=f"deploytui-{op.verb}", daemon=True)
         self.thread.start()
 
-    def _run(self, operation: str, project: str, environment: str,
-             call: Callable[[Sink, threading.Event], Any]) -> None:
+    def _run(self, op: Operation,
+             call: Callable[[Sink, threading.Event], object] | None) -> None:
         error: str | None = None
         close: Callable[[], None] = lambda: None  # noqa: E731
-        sink: Sink = self.app.buffer
+        sink: Sink = self.buffer
+        project, environment = op.target
         try:
             try:
                 from deploytui.commands.sinks import build_sinks
@@ -124,21 +97,25 @@ class Runner:
                 # Not the session resolver: a missing webhook secret disables that webhook
                 # with a warning, it never stops a deploy to ask. Events reach these sinks
                 # already redacted by the engine, which uses the session resolver.
-                sink, close = build_sinks(self.app.config, project=project,
-                                          environment=environment, operation=operation,
-                                          printer=self.app.buffer)
+                sink, close = build_sinks(self.config, project=project,
+                                          environment=environment, operation=op.verb,
+                                          printer=self.buffer)
             except Exception as exc:  # journal/notify trouble must not stop a deploy
                 error = f"journal/notify unavailable: {_one_line(exc)}"
-            self.result = call(sink, self.cancel_event)
+            if call is not None:
+                self.result = call(sink, self.cancel_event)
+            else:
+                self.result = run_operation(self.config, op, sink=sink,
+                                            cancel=self.cancel_event, resolver=self.resolver)
         except Exception as exc:
-            error = f"{operation} failed: {_one_line(exc)}"
+            error = f"{op.verb} failed: {_one_line(exc)}"
         finally:
             try:
                 close()
             except Exception as exc:
                 error = error or f"journal: {_one_line(exc)}"
         # post, not call_from_thread: that would wait forever on an app that has exited
-        self.app.post_message(OperationEnded(error))
+        self.app.post_message(OperationEnded(op, error))
 
     def join(self, timeout: float | None = None) -> None:
         if self.thread is not None:

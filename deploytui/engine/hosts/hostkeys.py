@@ -18,6 +18,8 @@ from pathlib import Path
 
 import paramiko
 
+from deploytui.engine.hosts.known_hosts import KnownHosts
+
 _write_lock = threading.Lock()  # threads of this process; fcntl covers other processes
 
 
@@ -29,25 +31,6 @@ def fingerprint(key: paramiko.PKey) -> str:
 
 def known_hosts_name(address: str, port: int) -> str:
     return address if port == 22 else f"[{address}]:{port}"
-
-
-def load_known_hosts(path: Path) -> paramiko.HostKeys:
-    """Parse known_hosts, skipping `@revoked`/`@cert-authority` lines paramiko chokes on.
-
-    Revoked keys are simply never trusted (they are not loaded), which is the safe reading.
-    """
-    keys = paramiko.HostKeys()
-    if not path.exists():
-        return keys
-    with tempfile.NamedTemporaryFile("w", delete=False) as filtered:
-        for line in path.read_text(errors="replace").splitlines():
-            if not line.lstrip().startswith("@"):
-                filtered.write(line + "\n")
-    try:
-        keys.load(filtered.name)
-    finally:
-        os.unlink(filtered.name)
-    return keys
 
 
 def add_host_key(path: Path, name: str, key_type: str, key_base64: str) -> None:
@@ -84,21 +67,32 @@ class UnknownKeySeen(paramiko.SSHException):
         self.key = key
 
 
-class RaiseOnUnknown(paramiko.MissingHostKeyPolicy):
-    """Strict: refuse an unknown key, carrying what the user needs to decide."""
+class RevokedKeySeen(paramiko.SSHException):
+    """The host presented a key marked @revoked in known_hosts: refused, always."""
+
+    def __init__(self, name: str, key: paramiko.PKey) -> None:
+        super().__init__(f"revoked host key for {name}")
+        self.name = name
+        self.key = key
+
+
+class StrictPolicy(paramiko.MissingHostKeyPolicy):
+    """Called only for a host with no trusted key: refuse (strict) or remember (accept-new).
+
+    A revoked key is refused either way; a changed key never reaches here (paramiko
+    raises BadHostKeyException for it).
+    """
+
+    def __init__(self, known: KnownHosts, *, accept_new: bool) -> None:
+        self._known = known
+        self._accept_new = accept_new
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str,
                          key: paramiko.PKey) -> None:
-        raise UnknownKeySeen(hostname, key)
-
-
-class AcceptNew(paramiko.MissingHostKeyPolicy):
-    """`host_keys: accept-new`: remember an unknown key (never a changed one)."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str,
-                         key: paramiko.PKey) -> None:
-        add_host_key(self._path, hostname, key.get_name(), key.get_base64())
+        if self._known.is_revoked(key):
+            raise RevokedKeySeen(hostname, key)
+        if not self._accept_new or self._known.path is None:
+            raise UnknownKeySeen(hostname, key)
+        add_host_key(self._known.path, hostname, key.get_name(), key.get_base64())
+        self._known.remember(hostname, key)
         client.get_host_keys().add(hostname, key.get_name(), key)

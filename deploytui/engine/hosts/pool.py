@@ -18,6 +18,7 @@ from typing import Generic, TypeVar
 from deploytui.config.model import Config, Host
 from deploytui.engine.errors import one_line
 from deploytui.engine.failure import Failure, Kind
+from deploytui.engine.hosts.context import SSHContext
 from deploytui.engine.hosts.local import LocalTransport
 from deploytui.engine.hosts.ssh import SSHTransport
 from deploytui.engine.hosts.transport import (
@@ -26,6 +27,7 @@ from deploytui.engine.hosts.transport import (
     CommandResult,
     ConnectionLost,
     HostKeyChanged,
+    HostKeyRevoked,
     HostKeyUnknown,
     Transport,
     TransportError,
@@ -37,12 +39,17 @@ TransportFactory = Callable[[Host], Transport]
 
 
 def transport_factory(config: Config, *, passphrase: str | None = None) -> TransportFactory:
-    """How this config reaches a host: local hosts run here, the rest over SSH."""
+    """How this config reaches a host: local hosts run here, the rest over SSH.
+
+    One factory serves one operation: its SSH hosts share one SSHContext (known_hosts
+    and ssh_config read once, one connection per jump host).
+    """
+    context = SSHContext(config.ssh, passphrase=passphrase)
 
     def make(host: Host) -> Transport:
         if host.transport == "local":
             return LocalTransport(host.name)
-        return SSHTransport(host, config.ssh, passphrase=passphrase)
+        return SSHTransport(host, config.ssh, passphrase=passphrase, context=context)
 
     return make
 
@@ -50,7 +57,7 @@ def transport_factory(config: Config, *, passphrase: str | None = None) -> Trans
 _KINDS: list[tuple[type[TransportError], Kind]] = [
     (Cancelled, "cancelled"), (ConnectionLost, "lost"), (Unreachable, "unreachable"),
     (AuthFailed, "unreachable"), (HostKeyUnknown, "unreachable"),
-    (HostKeyChanged, "unreachable")]
+    (HostKeyChanged, "unreachable"), (HostKeyRevoked, "unreachable")]
 
 
 def failure_of(host: str, error: BaseException, step: str = "") -> Failure:

@@ -1,18 +1,19 @@
 """The SSH Transport: Fabric resolves and opens the connection; we own the channels.
 
-Fabric gives us ~/.ssh/config (aliases, User, Port, IdentityFile, ProxyJump) and the
-connection; commands then run on raw paramiko channels of that one connection, which
-avoids invoke's per-command threads and its quadratic output handling, lets us stream
-lines, terminate the remote process group, and notice a frozen host.
+Fabric gives us ~/.ssh/config (aliases, User, Port, IdentityFile, ProxyCommand) and the
+connection; jump hosts, host keys and handshake caps are the operation's SSHContext's
+(context.py, jumps.py), liveness is the process's one watchdog (liveness.py). Commands
+then run on raw paramiko channels of that one connection, which avoids invoke's
+per-command threads and its quadratic output handling, lets us stream lines, terminate
+the remote process group, and notice a frozen host. The facts behind each choice are in
+shared/notes/ssh-and-secrets.md.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import random
 import select
-import socket
 import threading
 import time
 from collections.abc import Mapping
@@ -22,26 +23,19 @@ import fabric
 import paramiko
 
 from deploytui.config.model import Host, SSHSettings
-from deploytui.engine.hosts.hostkeys import (
-    AcceptNew,
-    RaiseOnUnknown,
-    UnknownKeySeen,
-    fingerprint,
-    load_known_hosts,
-)
+from deploytui.engine.hosts.context import SSHContext
+from deploytui.engine.hosts.jumps import JumpHost
+from deploytui.engine.hosts.liveness import Watch, watchdog
 from deploytui.engine.hosts.output import LineSplitter, env_block, wrapper_command
+from deploytui.engine.hosts.ssh_errors import translate
 from deploytui.engine.hosts.transport import (
-    AuthFailed,
     Cancelled,
     CommandResult,
     CommandTimedOut,
     ConnectionLost,
-    HostKeyChanged,
-    HostKeyUnknown,
     LinesCallback,
     TcpRefused,
     TransportError,
-    Unreachable,
 )
 from deploytui.engine.shell import q
 
@@ -49,160 +43,77 @@ logging.getLogger("paramiko").addHandler(logging.NullHandler())
 logging.getLogger("paramiko").propagate = False
 
 KILL_GRACE = 2.0
-HANDSHAKES_PER_SERVER = 8  # sshd's MaxStartups drops bursts beyond ~10
-_handshake_slots: dict[tuple[str, int], threading.BoundedSemaphore] = {}
-_slots_lock = threading.Lock()
-
-
-def _handshake_slot(host: str, port: int) -> threading.BoundedSemaphore:
-    with _slots_lock:
-        return _handshake_slots.setdefault(
-            (host, port), threading.BoundedSemaphore(HANDSHAKES_PER_SERVER))
 
 
 class SSHTransport:
-    """One host, one SSH connection, reused for every command of an operation."""
+    """One host, one SSH connection, reused for every command of an operation.
+
+    `context` is what the operation's hosts share (known_hosts and ssh_config read
+    once, jump host connections); a transport made without one gets its own.
+    """
 
     def __init__(self, host: Host, settings: SSHSettings, *, passphrase: str | None = None,
-                 probe_interval: float | None = None) -> None:
+                 probe_interval: float | None = None, context: SSHContext | None = None
+                 ) -> None:
         self.name = host.name
         self._host = host
         self._settings = settings
-        self._passphrase = passphrase
+        self._context = context or SSHContext(settings, passphrase=passphrase)
         self._conn: fabric.Connection | None = None
+        self._via: JumpHost | None = None
+        self._watch: Watch | None = None
         self._dead = threading.Event()
-        self._closed = threading.Event()
+        self._dead_reason = "host stopped answering"
         self._probe_interval = probe_interval or min(5.0, settings.connect_timeout / 2)
         self.address = host.address
         self.port = host.port or 22
 
     # ---------------------------------------------------------------- connect
-    def _connection(self) -> fabric.Connection:
-        s = self._settings
-        if s.config is not None and s.config.exists():
-            cfg = fabric.Config(runtime_ssh_path=str(s.config))
-        else:
-            cfg = fabric.Config(overrides={"load_ssh_configs": False})
-        cfg.run.in_stream = False  # never forward our stdin (keystrokes of the console)
-        connect_kwargs: dict[str, object] = {
-            "banner_timeout": s.connect_timeout,
-            "auth_timeout": s.connect_timeout,
-            "channel_timeout": s.connect_timeout,
-        }
-        if s.identity_file is not None:
-            connect_kwargs["key_filename"] = [str(s.identity_file)]
-        if self._passphrase:
-            connect_kwargs["passphrase"] = self._passphrase
-        conn = fabric.Connection(
-            self._host.address, user=self._host.user, port=self._host.port, config=cfg,
-            connect_timeout=s.connect_timeout, connect_kwargs=connect_kwargs,
-        )
-        self._trust(conn)
-        return conn
-
-    def _trust(self, conn: fabric.Connection) -> None:
-        """Strict host keys on the target and on every gateway hop."""
-        known = self._settings.known_hosts
-        policy: paramiko.MissingHostKeyPolicy = (
-            AcceptNew(known) if self._settings.host_keys == "accept-new" else RaiseOnUnknown())
-        keys = load_known_hosts(known)
-        host_keys = conn.client.get_host_keys()
-        for name in keys:
-            for key_type, key in keys[name].items():
-                host_keys.add(name, key_type, key)
-        conn.client.set_missing_host_key_policy(policy)
-        if isinstance(conn.gateway, fabric.Connection):
-            self._trust(conn.gateway)
-
     def connect(self) -> None:
-        conn = self._connection()
-        self.address, self.port = conn.host, int(conn.port)
-        for attempt in range(3):
-            try:
-                self._open(conn)
-                break
-            except (ConnectionResetError, paramiko.SSHException) as exc:
-                retriable = isinstance(exc, ConnectionResetError) or "reset" in str(exc)
-                if not retriable or attempt == 2:
-                    raise self._translate(exc) from None
-                time.sleep(0.2 * 2 ** attempt + random.uniform(0, 0.2))
-            except Exception as exc:
-                raise self._translate(exc) from None
-        self._conn = conn
+        context = self._context
+        via: JumpHost | None = None
+        conn: fabric.Connection | None = None
+        try:
+            conn = context.connection(self._host.address, user=self._host.user,
+                                      port=self._host.port)
+            self.address, self.port = conn.host, int(conn.port)
+            via = context.jumps.acquire(conn)
+            context.open(conn, via)
+        except Exception as exc:
+            context.jumps.release(via)
+            user = self._host.user or (str(conn.user) if conn is not None else "?")
+            raise translate(exc, self.name, f"{self.address}:{self.port}", user) from None
+        self._conn, self._via = conn, via
         self._dead.clear()
-        self._closed.clear()
-        threading.Thread(target=self._watchdog, name=f"liveness-{self.name}",
-                         daemon=True).start()
+        if via is not None:
+            via.depend(self._lost)
+        self._watch = watchdog().watch(conn.transport, interval=self._probe_interval,
+                                       timeout=self._settings.connect_timeout,
+                                       on_dead=self._lost)
 
-    def _open(self, conn: fabric.Connection) -> None:
-        with _handshake_slot(conn.host, int(conn.port)):
-            if conn.gateway is None:
-                sock = socket.create_connection((conn.host, int(conn.port)),
-                                                timeout=self._settings.connect_timeout)
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                conn.connect_kwargs["sock"] = sock
-            conn.open()
-        transport_sock = getattr(conn.transport, "sock", None)
-        if isinstance(transport_sock, socket.socket):
-            with contextlib.suppress(OSError):
-                transport_sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def _translate(self, exc: BaseException) -> TransportError:
-        where = f"{self.address}:{self.port}"
-        if isinstance(exc, UnknownKeySeen):
-            return HostKeyUnknown(self.name, exc.name, exc.key.get_name(),
-                                  fingerprint(exc.key), exc.key.get_base64())
-        if isinstance(exc, paramiko.BadHostKeyException):
-            return HostKeyChanged(self.name, fingerprint(exc.expected_key),
-                                  fingerprint(exc.key))
-        if isinstance(exc, paramiko.PasswordRequiredException):
-            return AuthFailed(self.name, "the identity file is encrypted; set ssh.passphrase")
-        if isinstance(exc, paramiko.AuthenticationException):
-            user = self._conn_user()
-            return AuthFailed(self.name, f"authentication failed for {user}@{where}")
-        if isinstance(exc, TimeoutError | socket.timeout):
-            return Unreachable(self.name, f"{where}: connection timed out")
-        if isinstance(exc, OSError):
-            reason = exc.strerror or str(exc) or type(exc).__name__
-            if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
-                reason = "connection refused"
-            return Unreachable(self.name, f"{where}: {reason.lower()}")
-        text = str(exc) or type(exc).__name__
-        if "banner" in text.lower():
-            return Unreachable(self.name, f"{where}: no SSH banner (host not answering)")
-        return Unreachable(self.name, f"{where}: {text}")
-
-    def _conn_user(self) -> str:
-        return self._host.user or (self._conn.user if self._conn else "?")
-
-    # ---------------------------------------------------------------- liveness
-    def _watchdog(self) -> None:
-        """Expect a reply to a keepalive: paramiko's own keepalives never wait for one."""
-        while not self._closed.wait(self._probe_interval):
-            transport = self._conn.transport if self._conn else None
-            if transport is None or not transport.is_active():
-                self._dead.set()
-                return
-            done = threading.Event()
-
-            def probe(t: paramiko.Transport = transport, done: threading.Event = done) -> None:
-                with contextlib.suppress(Exception):
-                    t.global_request("keepalive@openssh.com", wait=True)
-                done.set()
-
-            threading.Thread(target=probe, daemon=True).start()
-            if not done.wait(self._settings.connect_timeout) and not self._closed.is_set():
-                self._dead.set()
-                with contextlib.suppress(Exception):
-                    transport.close()
-                return
+    def _lost(self, reason: str) -> None:
+        """Liveness said the connection (or a jump host in front of it) is gone."""
+        watch, via = self._watch, self._via
+        if via is not None and watch is not None and watch.sent_at is not None \
+                and not reason.startswith("jump host"):
+            # our own probe went unanswered: if the hop in front has been silent too,
+            # the hop is what froze (its own verdict may be a tick behind ours)
+            silent = via.silent_since(watch.sent_at)
+            if silent is not None:
+                reason = f"jump host {silent.label}: {reason}"
+        self._dead_reason = (reason if reason.startswith(("jump host", "connection"))
+                             else f"host {reason}")
+        self._dead.set()
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
 
     # ---------------------------------------------------------------- commands
     def _session(self) -> paramiko.Channel:
         if self._conn is None:
             raise TransportError(self.name, "not connected")
         if self._dead.is_set():
-            raise ConnectionLost(self.name, "host stopped answering")
+            raise ConnectionLost(self.name, self._dead_reason)
         transport = self._conn.transport
         if transport is None or not transport.is_active():
             raise ConnectionLost(self.name, "connection lost")
@@ -239,7 +150,7 @@ class SSHTransport:
                 raise ConnectionLost(self.name, "connection lost while the command ran")
         except (OSError, EOFError, paramiko.SSHException) as exc:
             if self._dead.is_set():
-                raise ConnectionLost(self.name, "host stopped answering") from None
+                raise ConnectionLost(self.name, self._dead_reason) from None
             raise ConnectionLost(self.name, f"connection lost: {exc}") from None
         finally:
             chan.close()
@@ -252,8 +163,7 @@ class SSHTransport:
               started: float, timeout: float | None, cancel: threading.Event | None) -> None:
         while True:
             if self._dead.is_set():
-                raise ConnectionLost(self.name, "host stopped answering (no reply to"
-                                     f" keepalive within {self._settings.connect_timeout:g}s)")
+                raise ConnectionLost(self.name, self._dead_reason)
             while chan.recv_ready():
                 out.feed(chan.recv(65536))
             while chan.recv_stderr_ready():
@@ -302,12 +212,12 @@ class SSHTransport:
                     if cancel is not None and cancel.is_set():
                         raise Cancelled(self.name, "upload cancelled")
                     if self._dead.is_set():
-                        raise ConnectionLost(self.name, "host stopped answering")
+                        raise ConnectionLost(self.name, self._dead_reason)
                     chan.sendall(chunk)
             chan.shutdown_write()
             while not chan.exit_status_ready():
                 if self._dead.is_set():
-                    raise ConnectionLost(self.name, "host stopped answering")
+                    raise ConnectionLost(self.name, self._dead_reason)
                 select.select([chan], [], [], 0.2)
                 while chan.recv_stderr_ready():
                     chan.recv_stderr(65536)
@@ -324,7 +234,7 @@ class SSHTransport:
         if self._conn is None:
             raise TransportError(self.name, "not connected")
         if self._dead.is_set():
-            raise ConnectionLost(self.name, "host stopped answering")
+            raise ConnectionLost(self.name, self._dead_reason)
         transport = self._conn.transport
         if transport is None or not transport.is_active():
             raise ConnectionLost(self.name, "connection lost")
@@ -344,7 +254,13 @@ class SSHTransport:
             raise TcpRefused(self.name, f"{address}:{port}: {exc or 'timed out'}") from None
 
     def close(self) -> None:
-        self._closed.set()
+        if self._watch is not None:
+            watchdog().unwatch(self._watch)
+            self._watch = None
         if self._conn is not None:
             with contextlib.suppress(Exception):
                 self._conn.close()
+        via, self._via = self._via, None
+        if via is not None:
+            via.undepend(self._lost)
+            self._context.jumps.release(via)

@@ -52,13 +52,29 @@ class AuthFailed(TransportError):
     pass
 
 
+def _hop_prefix(hop: str | None) -> str:
+    return f"jump host {hop}: " if hop else ""
+
+
+class JumpHostFailed(Unreachable):
+    """The jump host (ProxyJump hop) in front of the host failed, not the host itself."""
+
+    def __init__(self, host: str, hop: str, message: str) -> None:
+        super().__init__(host, _hop_prefix(hop) + message)
+        self.hop = hop
+
+
 class HostKeyUnknown(TransportError):
-    """The host's key is not in known_hosts; the user may accept `fingerprint`."""
+    """The host's key is not in known_hosts; the user may accept `fingerprint`.
+
+    `hop` names the jump host whose key it is, when it is not the host's own.
+    """
 
     def __init__(self, host: str, key_name: str, key_type: str, fingerprint: str,
-                 key_base64: str) -> None:
-        super().__init__(host, f"unknown host key {key_type} {fingerprint}"
+                 key_base64: str, *, hop: str | None = None) -> None:
+        super().__init__(host, f"{_hop_prefix(hop)}unknown host key {key_type} {fingerprint}"
                                f" (not in known_hosts as {key_name})")
+        self.hop = hop
         self.key_name = key_name  # how known_hosts names it: addr or [addr]:port
         self.key_type = key_type
         self.fingerprint = fingerprint  # SHA256:..., as ssh-keygen -lf prints it
@@ -68,10 +84,22 @@ class HostKeyUnknown(TransportError):
 class HostKeyChanged(TransportError):
     """The host presented a key other than the one known: refused, always."""
 
-    def __init__(self, host: str, expected: str, presented: str) -> None:
-        super().__init__(host, f"HOST KEY CHANGED: known_hosts has {expected},"
-                               f" host presented {presented}; refusing to connect")
+    def __init__(self, host: str, expected: str, presented: str, *,
+                 hop: str | None = None) -> None:
+        super().__init__(host, f"{_hop_prefix(hop)}HOST KEY CHANGED: known_hosts has"
+                               f" {expected}, host presented {presented}; refusing to connect")
+        self.hop = hop
         self.expected = expected
+        self.presented = presented
+
+
+class HostKeyRevoked(TransportError):
+    """The host presented a key marked @revoked in known_hosts: refused, always."""
+
+    def __init__(self, host: str, presented: str, *, hop: str | None = None) -> None:
+        super().__init__(host, f"{_hop_prefix(hop)}REVOKED host key {presented}"
+                               " (marked @revoked in known_hosts); refusing to connect")
+        self.hop = hop
         self.presented = presented
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
@@ -12,8 +12,12 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Log, Static
 
+from deploytui.config.model import Config
 from deploytui.tui.keymap import HISTORY_BINDINGS, VIM_BINDINGS
 from deploytui.tui.screens.modals import error_line
+
+if TYPE_CHECKING:
+    from deploytui.history.journal import JournalEntry as Entry
 
 _OUTCOME_STYLE = {"success": "success", "failed": "error", "cancelled": "warning",
                   "interrupted": "warning", "running": "primary"}
@@ -26,11 +30,12 @@ class HistoryTable(DataTable):
 class HistoryScreen(Screen[None]):
     BINDINGS = HISTORY_BINDINGS
 
-    def __init__(self, project: str | None, environment: str | None) -> None:
+    def __init__(self, config: Config, project: str | None, environment: str | None) -> None:
         super().__init__()
+        self.config = config
         self.project = project
         self.environment = environment
-        self.entries: dict[str, Any] = {}
+        self.entries: dict[str, Entry] = {}
 
     def compose(self) -> ComposeResult:
         scope = f"{self.project} / {self.environment}" if self.project else "all projects"
@@ -62,7 +67,7 @@ class HistoryScreen(Screen[None]):
     def _status(self, text: str) -> None:
         self.query_one("#browser-status", Static).update(text)
 
-    def show_entries(self, entries: list[Any]) -> None:
+    def show_entries(self, entries: list[Entry]) -> None:
         table = self.query_one(HistoryTable)
         table.clear()
         theme = self.app.current_theme
@@ -86,7 +91,7 @@ class HistoryScreen(Screen[None]):
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         entry = self.entries.get(str(key))
         if entry is not None:
-            self.app.push_screen(DeployLogScreen(entry))
+            self.app.push_screen(DeployLogScreen(entry, self.config.ui.log_lines))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_open()
@@ -100,15 +105,16 @@ class DeployLogScreen(Screen[None]):
 
     BINDINGS = [Binding("escape", "close", "Back", id="back")]
 
-    def __init__(self, entry: Any) -> None:
+    def __init__(self, entry: Entry, max_lines: int) -> None:
         super().__init__()
         self.entry = entry
+        self.max_lines = max_lines
 
     def compose(self) -> ComposeResult:
         e = self.entry
         yield Static(f" {e.operation} {e.project}/{e.environment} · {e.outcome}"
                      f" · {e.release_id or '-'}", id="browser-title", markup=False)
-        log = Log(id="history-log", max_lines=self.app.config.ui.log_lines)
+        log = Log(id="history-log", max_lines=self.max_lines)
         log.border_title = "logs"
         yield log
         yield Footer()
@@ -119,6 +125,11 @@ class DeployLogScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="history-log")
     def read_logs(self) -> None:
+        lines = self.log_lines()
+        self.app.call_from_thread(self.query_one(Log).write_lines, lines)
+
+    def log_lines(self) -> list[str]:
+        """The operation's error, then each host's log (failed hosts first), from disk."""
         from deploytui.tui.log_buffer import clean_line
 
         e = self.entry
@@ -134,11 +145,17 @@ class DeployLogScreen(Screen[None]):
                          + " ──")
             try:
                 text = path.read_text(errors="replace")
+            except FileNotFoundError:
+                lines.append(f"(no log was kept for {host}: the {e.operation} ended before "
+                             "this host ran any step)")
+                continue
             except OSError as exc:
-                lines.append(f"(no log: {error_line(exc)})")
+                lines.append(f"(the log of {host} cannot be read: {error_line(exc)})")
                 continue
             lines.extend(clean_line(ln) for ln in text.splitlines()[-5000:])
-        self.app.call_from_thread(self.query_one(Log).write_lines, lines)
+        if not e.host_logs:
+            lines.append(f"(no logs were kept for this {e.operation})")
+        return lines
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -1,76 +1,113 @@
-"""The plan of a deploy, shown before anything changes; confirm (by typing for `confirm: true`)."""
+"""The plan of a deploy, shown before anything changes: summary first, commands folded.
+
+Confirmed like every operation that changes servers (deploy_flow.confirmation_rule):
+typing the environment's name where it asks; elsewhere Deploy is focused, since the user
+just asked for this deploy and sees what it will do.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Collapsible, Input, Static
+
+from deploytui.engine.operations.plan import DeployPlan
+from deploytui.tui.screens.modals import ConfirmModal
+
+if TYPE_CHECKING:
+    from deploytui.engine.operations.request import DeployRequest
 
 
-def plan_text(plan: Any) -> str:
-    """The engine's own description of the plan; the console adds nothing of its own."""
-    lines = plan.lines() if hasattr(plan, "lines") else [str(plan)]
-    return "\n".join(ln for ln in lines if not ln.startswith("dry run:"))
+def plan_summary(plan: DeployPlan) -> list[str]:
+    """What changes, where, and what stands in the way; no shell."""
+    out = [f"release  {plan.release_id}  ({plan.strategy})",
+           f"commit   {plan.sha[:12]} {plan.subject}",
+           f"ref      {plan.ref}"]
+    if plan.inspected:
+        running = sorted(set(plan.current.values()))
+        if running == [""] or not running:
+            out.append("now      nothing deployed yet")
+        elif len(running) == 1:
+            out.append(f"now      {running[0]} on every host")
+        else:
+            out.extend(f"now      {host}: {current or 'nothing deployed yet'}"
+                       for host, current in plan.current.items())
+        changes = plan.changes
+        if changes is not None and changes.direction in ("forward", "back", "diverged"):
+            verb = {"forward": "brings", "back": "takes back", "diverged": "diverges by"}
+            out.append(f"changes  {verb[changes.direction]} {changes.total} commit"
+                       f"{'' if changes.total == 1 else 's'}")
+            out.extend(f"         {sha} {subject}" for sha, subject in changes.commits)
+            if changes.total > len(changes.commits):
+                out.append(f"         … and {changes.total - len(changes.commits)} more")
+        elif changes is not None and changes.direction == "same":
+            out.append("changes  none: this commit is already deployed")
+        for host, holder in plan.locks.items():
+            out.append(f"LOCKED   {host}: {holder} (the deploy will stop at preflight)")
+        for host, reason in plan.unreachable.items():
+            out.append(f"CANNOT REACH {host}: {reason}")
+        pruned = {host: ids for host, ids in plan.prune.items() if ids}
+        if plan.locks:  # another operation holds the hosts: its releases are not ours
+            out.append("prune    not planned while the environment is locked")
+        elif not pruned:
+            out.append("prune    nothing (keep_releases not exceeded)")
+        else:
+            out.extend(f"prune    {host}: {', '.join(ids)}" for host, ids in pruned.items())
+    for role, hosts in plan.hosts_by_role.items():
+        once = f" (once on {plan.once_host[role]})" if role in plan.once_host else ""
+        out.append(f"role     {role}: {', '.join(hosts) or '-'}{once}")
+    return out
 
 
-class PlanScreen(ModalScreen[bool]):
-    """Dismisses True to deploy. A production-like environment needs its name typed."""
+def distinct_commands(plan: DeployPlan) -> list[tuple[list[str], list[str]]]:
+    """(hosts, commands) per distinct command list: one copy however many hosts run it."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for host, commands in plan.commands.items():
+        groups.setdefault(tuple(commands), []).append(host)
+    return [(hosts, list(commands)) for commands, hosts in groups.items()]
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="plan-cancel")]
 
-    def __init__(self, plan: Any, project: str, environment: str, *, confirm: bool,
-                 request: Any = None) -> None:
-        super().__init__(classes="danger" if confirm else "")
+def commands_text(commands: list[str]) -> str:
+    lines: list[str] = []
+    for command in commands:
+        first, *rest = command.splitlines() or [""]
+        lines.append(f"$ {first}")
+        lines.extend(f"  {line}" for line in rest)
+    return "\n".join(lines)
+
+
+class PlanScreen(ConfirmModal):
+    """Dismisses True to deploy."""
+
+    def __init__(self, plan: DeployPlan, project: str, environment: str, *,
+                 confirm: bool, request: DeployRequest | None = None) -> None:
+        super().__init__(f"Deploy {project} → {environment}", "", "Deploy",
+                         "Back", danger=confirm, wide=True,
+                         type_name=environment if confirm else None, focus_yes=not confirm)
         self.plan = plan
         self.project = project
         self.environment = environment
         self.needs_typing = confirm
         self.request = request  # a DeployRequest: its hosts may be left out (--exclude)
         self.hosts = [h.name for h in request.environment.hosts] if request else []
-        self.excluded: list[str] = []  # what "Leave out" names, once valid
+        self.excluded: list[str] = []  # what "leave out" names, once valid
         self.exclude_error = ""
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog", classes="wide") as box:
-            box.border_title = f"Deploy {self.project} → {self.environment}"
-            with VerticalScroll(id="plan-body"):
-                yield Static(plan_text(self.plan), id="plan-text", markup=False)
-            if len(self.hosts) > 1:  # deploy --exclude: explicit, shown before Deploy
-                yield Input(placeholder="leave out hosts (e.g. a dead one): host,host",
-                            id="exclude-hosts")
-                yield Static("", id="exclude-note", markup=False)
-            if self.needs_typing:
-                yield Label(f"Type [b]{self.environment}[/b] to enable Deploy:")
-                yield Input(placeholder=self.environment, id="confirm-name")
-            with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button("Deploy", id="deploy", variant="error" if self.needs_typing
-                             else "success", disabled=self.needs_typing)
+    def compose_body(self) -> ComposeResult:
+        yield Static("\n".join(plan_summary(self.plan)), id="plan-text", markup=False)
+        for hosts, commands in distinct_commands(self.plan):
+            title = f"commands on {', '.join(hosts)} ({len(commands)})"
+            with Collapsible(title=title, collapsed=True, classes="plan-commands"):
+                yield Static(commands_text(commands), markup=False, classes="commands")
+        if len(self.hosts) > 1:  # deploy --exclude: explicit, shown before Deploy
+            yield Input(placeholder="leave out hosts (e.g. a dead one): host,host",
+                        id="exclude-hosts")
+            yield Static("", id="exclude-note", markup=False)
 
-    def on_mount(self) -> None:
-        if self.needs_typing:
-            self.query_one("#confirm-name", Input).focus()
-        else:
-            self.query_one("#deploy", Button).focus()
-
-    def _ready(self) -> bool:
-        typed = (not self.needs_typing
-                 or self.query_one("#confirm-name", Input).value.strip() == self.environment)
-        return typed and not self.exclude_error
-
-    @on(Input.Changed, "#confirm-name")
-    def _typed(self, event: Input.Changed) -> None:
-        self.query_one("#deploy", Button).disabled = not self._ready()
-
-    @on(Input.Submitted, "#confirm-name")
-    def _submitted(self, event: Input.Submitted) -> None:
-        if self._ready():
-            self.dismiss(True)
+    def ready(self) -> bool:
+        return super().ready() and not self.exclude_error
 
     @on(Input.Changed, "#exclude-hosts")
     def _exclude_changed(self, event: Input.Changed) -> None:
@@ -80,6 +117,7 @@ class PlanScreen(ModalScreen[bool]):
             remaining_hosts,
         )
 
+        assert self.request is not None
         names = parse_hosts([event.value])
         self.excluded, self.exclude_error = [], ""
         note = ""
@@ -92,11 +130,4 @@ class PlanScreen(ModalScreen[bool]):
         except ExcludeRefused as exc:
             self.exclude_error = note = str(exc)
         self.query_one("#exclude-note", Static).update(note)
-        self.query_one("#deploy", Button).disabled = not self._ready()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "deploy" and self._ready())
-
-    def action_cancel(self) -> None:
-        self.dismiss(False)
+        self.update_ready()

@@ -1,13 +1,14 @@
 """Releases x hosts: which host keeps which release, current/previous marked, drift shown.
 
 Roll back to the selected release, prune (dry run first, then confirm) or delete one
-(never current). Long operations run on the App's runner so logs stream on the main
-screen; listing, previews and deletes run in this screen's thread workers.
+(never current). Confirmed operations are returned with `dismiss(...)`: the main screen
+runs them on the App's Runner, so logs stream there and the journal and webhooks see
+them as they see the CLI's. Listing and the prune preview run in this screen's workers.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
@@ -15,8 +16,14 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from deploytui.config.model import Config, Environment
 from deploytui.tui.keymap import BROWSER_BINDINGS, VIM_BINDINGS
-from deploytui.tui.screens.modals import ConfirmModal, error_line
+from deploytui.tui.operations import CatchUp, DeleteRelease, Operation, Prune, Rollback
+from deploytui.tui.screens.modals import error_line
+
+if TYPE_CHECKING:
+    from deploytui.engine.operations.prune import PruneResult
+    from deploytui.engine.operations.releases import FleetReleases, ReleaseRow
 
 
 def human_bytes(n: int | None) -> str:
@@ -26,27 +33,38 @@ def human_bytes(n: int | None) -> str:
     return "-" if n is None else engine_human_bytes(int(n))
 
 
-def drifted_hosts(fleet: Any) -> set[str]:
-    """Hosts whose `current` differs from the most common one (or that could not be read)."""
-    currents = [h.current for h in fleet.hosts.values()]
+def drifted_hosts(fleet: FleetReleases) -> set[str]:
+    """Listed hosts whose `current` differs from the most common one. A host that could
+    not be reached is not drift: it is reported apart, as "cannot reach"."""
+    listed = {name: h for name, h in fleet.hosts.items() if not h.error}
+    currents = [h.current for h in listed.values()]
     if not currents:
         return set()
     common = max(set(currents), key=currents.count)
-    return {name for name, h in fleet.hosts.items() if h.current != common or h.error}
+    return {name for name, h in listed.items() if h.current != common}
 
 
 class ReleaseTable(DataTable):
     BINDINGS = VIM_BINDINGS
 
 
-class ReleaseBrowser(Screen[None]):
+class ReleaseBrowser(Screen["Operation | None"]):
+    """Dismisses the confirmed operation (rollback, prune, delete) for the main screen to
+    run, or None. Listing and the prune preview only read hosts; they run here."""
+
     BINDINGS = BROWSER_BINDINGS
 
-    def __init__(self, project: str, environment: str) -> None:
+    # (key, label): the release's own columns; one column per host follows "state".
+    # To add a column: add it here and a cell in `_row_cells`.
+    LEADING = [("id", "release"), ("state", "state")]
+    TRAILING = [("sha", "sha"), ("subject", "subject"), ("when", "deployed"), ("who", "by")]
+
+    def __init__(self, config: Config, project: str, environment: str) -> None:
         super().__init__()
+        self.config = config
         self.project = project
         self.environment = environment
-        self.fleet: Any = None
+        self.fleet: FleetReleases | None = None
         self.host_names: list[str] = []
 
     def compose(self) -> ComposeResult:
@@ -61,12 +79,16 @@ class ReleaseBrowser(Screen[None]):
         self.query_one(ReleaseTable).focus()
         self.load()
 
+    @property
+    def env(self) -> Environment:
+        return self.config.projects[self.project].environments[self.environment]
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="releases")
     def load(self) -> None:
         from deploytui.engine.operations.releases import list_releases
 
         try:
-            fleet = list_releases(self.app.config, self.project, self.environment)
+            fleet = list_releases(self.config, self.project, self.environment)
         except Exception as exc:
             self.app.call_from_thread(self._status, f"cannot list releases: {error_line(exc)}")
             return
@@ -78,7 +100,7 @@ class ReleaseBrowser(Screen[None]):
     def _theme(self, name: str) -> str:
         return str(getattr(self.app.current_theme, name, "") or "")
 
-    def show_fleet(self, fleet: Any) -> None:
+    def show_fleet(self, fleet: FleetReleases) -> None:
         """Render FleetReleases: one row per release, one column per host."""
         self.fleet = fleet
         table = self.query_one(ReleaseTable)
@@ -86,32 +108,49 @@ class ReleaseBrowser(Screen[None]):
         self.host_names = list(fleet.hosts)
         drift = drifted_hosts(fleet)
         behind = set(fleet.behind_hosts())
-        for key, label in [("id", "release"), ("sha", "sha"), ("subject", "subject"),
-                           ("when", "deployed"), ("who", "by"), ("state", "state")]:
+        for key, label in self.LEADING:
             table.add_column(label, key=key)
         for host in self.host_names:
-            label = Text(host + (" ⇣ behind" if host in behind else ""),
-                         style=self._theme("warning") if host in drift else "")
+            info = fleet.hosts[host]
+            if info.error:
+                label = Text(f"{host} (cannot reach)", style=self._theme("error"))
+            else:
+                label = Text(host + (" ⇣ behind" if host in behind else ""),
+                             style=self._theme("warning") if host in drift else "")
             table.add_column(label, key=f"host:{host}")
+        for key, label in self.TRAILING:
+            table.add_column(label, key=key)
         for row in fleet.releases:
-            cells: list[Any] = [row.release_id, (row.sha or "")[:8], (row.subject or "")[:40],
-                                str(row.deployed_at or "")[:19], row.deployed_by or "",
-                                self._state_text(row.state)]
-            for host in self.host_names:
-                cells.append(self._cell(row, host))
-            table.add_row(*cells, key=row.release_id)
-        lines = [f"{len(fleet.releases)} release(s) on {len(self.host_names)} host(s)"]
-        lines.extend(f"DRIFT: {line}" for line in fleet.drift)
+            table.add_row(*self._row_cells(row), key=row.release_id)
+        lines = [f"{len(fleet.releases)} release(s) on {len(self.host_names)} host(s)"
+                 if fleet.releases else
+                 f"no releases yet on {len(self.host_names)} host(s): nothing deployed"]
+        unreachable = {h: info.error for h, info in fleet.hosts.items() if info.error}
+        lines.extend(f"CANNOT REACH {host}: {why}" for host, why in unreachable.items())
+        lines.extend(f"DRIFT: {line}" for line in fleet.drift
+                     if not any(line.startswith(f"{h}: could not list") for h in unreachable))
         self._status("\n".join(lines))
+
+    def _row_cells(self, row: ReleaseRow) -> list[object]:
+        cells: dict[str, object] = {
+            "id": row.release_id, "state": self._state_text(row.state),
+            "sha": (row.sha or "")[:8], "subject": (row.subject or "")[:40],
+            "when": str(row.deployed_at or "")[:19], "who": row.deployed_by or ""}
+        for host in self.host_names:
+            cells[f"host:{host}"] = self._cell(row, host)
+        keys = [k for k, _ in self.LEADING] + [f"host:{h}" for h in self.host_names] + [
+            k for k, _ in self.TRAILING]
+        return [cells[k] for k in keys]
 
     def _state_text(self, state: str | None) -> Text:
         style = {"failed": "error", "ok": "success", "rolled_back": "warning"}.get(state or "")
         return Text(state or "", style=self._theme(style) if style else "")
 
-    def _cell(self, row: Any, host: str) -> Text:
-        info = self.fleet.hosts.get(host)
+    def _cell(self, row: ReleaseRow, host: str) -> Text:
+        info = self.fleet.hosts.get(host) if self.fleet else None
         if host not in row.hosts:
-            if info is not None and info.behind and row.release_id == self.fleet.fleet_current:
+            if (info is not None and info.behind and self.fleet is not None
+                    and row.release_id == self.fleet.fleet_current):
                 return Text("⇣ behind (u: catch up)", style=self._theme("warning"))
             return Text("·", style="dim")
         size = human_bytes(row.size_bytes.get(host))
@@ -130,23 +169,34 @@ class ReleaseBrowser(Screen[None]):
             return None
         return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
 
-    def is_current_anywhere(self, release_id: str) -> bool:
-        return any(h.current == release_id for h in self.fleet.hosts.values())
+    def current_on(self, release_id: str) -> list[str]:
+        """The hosts on which release_id is current."""
+        if self.fleet is None:
+            return []
+        return [h for h, info in self.fleet.hosts.items() if info.current == release_id]
 
-    # -- actions ---------------------------------------------------------------------------
+    # -- actions: each asks by the one confirmation rule, then returns the operation ----
     def action_close(self) -> None:
         self.dismiss(None)
 
-    def action_rollback(self) -> None:
-        release = self.selected
-        if release is None:
-            return
+    def _ask(self, op: Operation, body: str) -> None:
+        from deploytui.tui.deploy_flow import confirm_operation
 
         def chosen(ok: bool | None) -> None:
             if ok:
-                self.dismiss(None)
-                self.app.start_rollback(self.project, self.environment, release)
+                self.dismiss(op)
 
+        self.app.push_screen(confirm_operation(op, self.env, body), chosen)
+
+    def action_rollback(self) -> None:
+        release = self.selected
+        if release is None or self.fleet is None:
+            return
+        hosts = self.current_on(release)
+        if hosts and len(hosts) == len(self.fleet.listed_hosts()):
+            self.notify(f"{release} is already current on every host: nothing to roll back",
+                        severity="warning")
+            return
         body = (f"Switch every host of {self.project}/{self.environment} to release\n"
                 f"{release} and restart?")
         if self.fleet.behind_hosts():  # say what each host will do, the behind ones too
@@ -155,7 +205,7 @@ class ReleaseBrowser(Screen[None]):
             steps = rollback_steps({h: i.current for h, i in self.fleet.hosts.items()},
                                    release, self.fleet.position)
             body += "\n\n" + "\n".join(f"{h}: {step}" for h, step in steps.items())
-        self.app.push_screen(ConfirmModal("Roll back", body, "Roll back"), chosen)
+        self._ask(Rollback(self.project, self.environment, release), body)
 
     def action_catch_up(self) -> None:
         """Bring the hosts that are behind (left out of a deploy) to the fleet's release."""
@@ -169,102 +219,67 @@ class ReleaseBrowser(Screen[None]):
         if not behind or release is None:
             self.notify("Nothing behind: every host serves the fleet's release")
             return
-
-        def chosen(ok: bool | None) -> None:
-            if ok:
-                self.dismiss(None)
-                self.app.start_catch_up(self.project, self.environment, behind)
-
-        self.app.push_screen(ConfirmModal(
-            "Catch up",
-            f"Build release {release} on {', '.join(behind)} (behind: left out of its\n"
-            "deploy), switch and restart there? Up-to-date hosts are not touched.",
-            "Catch up"), chosen)
+        self._ask(CatchUp(self.project, self.environment, tuple(behind)),
+                  f"Build release {release} on {', '.join(behind)} (behind: left out of its\n"
+                  "deploy), switch and restart there? Up-to-date hosts are not touched.")
 
     def action_delete(self) -> None:
         release = self.selected
         if release is None:
             return
-        if self.is_current_anywhere(release):
-            self.notify(f"{release} is current on a host: it cannot be deleted",
+        if hosts := self.current_on(release):
+            self.notify(f"{release} is current on {', '.join(hosts)}: it cannot be deleted",
                         severity="error")
             return
+        self._ask(DeleteRelease(self.project, self.environment, release),
+                  f"Delete release {release} from every host that keeps it?\n"
+                  "This cannot be undone.")
 
-        def chosen(ok: bool | None) -> None:
-            if ok:
-                self.delete(release)
-
-        self.app.push_screen(ConfirmModal(
-            "Delete release", f"Delete release {release} from every host that keeps it?",
-            "Delete"), chosen)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="release-op")
-    def delete(self, release: str) -> None:
-        from deploytui.tui.operations import delete_release
-
-        try:
-            result = delete_release(self.app.config, self.project, self.environment, release)
-            errors = [result.error] if result.error else []
-            errors += [h.error for h in result.hosts.values() if h.error]
-            if errors:
-                raise RuntimeError(errors[0])
-        except Exception as exc:
-            self.app.call_from_thread(self.notify, f"delete failed: {error_line(exc)}",
-                                      severity="error")
-        else:
-            self.app.call_from_thread(self.notify, f"deleted {release}")
-        self.app.call_from_thread(self.load)
-
-    def action_prune(self) -> None:
+    def action_prune(self, keep: int | None = None) -> None:
         self._status("computing what prune would remove…")
-        self.prune_preview()
+        self.prune_preview(keep)
+
+    def action_prune_keep(self) -> None:
+        """Prune keeping N releases per host, N asked (default: keep_releases)."""
+        from deploytui.tui.screens.modals import NumberPrompt
+
+        default = self.config.projects[self.project].keep_releases
+
+        def chosen(keep: int | None) -> None:
+            if keep is not None:
+                self.action_prune(keep)
+
+        self.app.push_screen(NumberPrompt(
+            "Prune, keeping how many?", "Releases to keep per host (current and previous "
+            "are always kept):", default), chosen)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="release-op")
-    def prune_preview(self) -> None:
-        from deploytui.tui.operations import prune
+    def prune_preview(self, keep: int | None = None) -> None:
+        from deploytui.tui.operations import preview_prune
 
         try:
-            preview = prune(self.app.config, self.project, self.environment, dry_run=True)
+            preview = preview_prune(self.config, self.project, self.environment, keep)
             if preview.error and not preview.hosts:
                 raise RuntimeError(preview.error)
         except Exception as exc:
             self.app.call_from_thread(self._status, f"prune preview failed: {error_line(exc)}")
             return
-        self.app.call_from_thread(self._confirm_prune, preview)
+        self.app.call_from_thread(self._confirm_prune, preview, keep)
 
-    def _confirm_prune(self, preview: Any) -> None:
+    def _confirm_prune(self, preview: PruneResult, keep: int | None = None) -> None:
         lines, total = prune_lines(preview)
         if not lines:
             self._status("nothing to prune")
             self.notify("Nothing to prune")
             return
-        body = "\n".join([*lines, "", f"frees {human_bytes(total)}"])
         self._status("prune preview ready")
-
-        def chosen(ok: bool | None) -> None:
-            if ok:
-                self.prune_now()
-
-        self.app.push_screen(ConfirmModal("Prune releases", body, "Prune"), chosen)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="release-op")
-    def prune_now(self) -> None:
-        from deploytui.tui.operations import prune
-
-        try:
-            result = prune(self.app.config, self.project, self.environment, dry_run=False)
-            if result.error:
-                raise RuntimeError(result.error)
-        except Exception as exc:
-            self.app.call_from_thread(self.notify, f"prune failed: {error_line(exc)}",
-                                      severity="error")
-        else:
-            self.app.call_from_thread(
-                self.notify, f"pruned: freed {human_bytes(result.bytes_freed)}")
-        self.app.call_from_thread(self.load)
+        kept = keep or self.config.projects[self.project].keep_releases
+        self._ask(Prune(self.project, self.environment, keep),
+                  "\n".join([f"keeping {kept} release(s) per host:", *lines, "",
+                             f"frees {human_bytes(total)}"]))
 
 
-def prune_lines(result: Any) -> tuple[list[str], int]:
+def prune_lines(result: PruneResult) -> tuple[list[str], int]:
     """`host → release (size, reason)` lines and the bytes they free, from a PruneResult."""
     lines: list[str] = []
     total = 0

@@ -51,8 +51,9 @@ class LogPanel(Log):
         self.clear()
         self.write_lines(self._keep(lines), scroll_end=self.follow)
 
-    def add(self, lines: list[str]) -> None:
-        kept = self._keep(lines)
+    def add(self, lines: list[str], *, force: bool = False) -> None:
+        """Append lines (those matching the filter, unless `force`: separators)."""
+        kept = lines if force else self._keep(lines)
         if kept:
             self.write_lines(kept, scroll_end=self.follow if self.follow else False)
 

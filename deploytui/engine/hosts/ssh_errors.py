@@ -1,0 +1,91 @@
+"""paramiko's and the socket's exceptions, said in one line a user can act on.
+
+A failure is told about the server that failed: the host itself, or the jump host in
+front of it (then the message starts `jump host NAME:`), never the host for what its
+bastion did.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import paramiko
+
+from deploytui.engine.hosts.hostkeys import RevokedKeySeen, UnknownKeySeen, fingerprint
+from deploytui.engine.hosts.transport import (
+    AuthFailed,
+    HostKeyChanged,
+    HostKeyRevoked,
+    HostKeyUnknown,
+    JumpHostFailed,
+    TransportError,
+    Unreachable,
+)
+
+DROPPED = "connection dropped during the handshake — its MaxStartups limit?"
+
+
+class HandshakeDropped(paramiko.SSHException):
+    """The server closed or reset the connection before the handshake ended: sshd does
+    that to connections past its MaxStartups. Worth a retry after a pause."""
+
+
+class HopError(Exception):
+    """A jump host failed; carries what is needed to tell each host behind it."""
+
+    def __init__(self, label: str, where: str, user: str, cause: BaseException) -> None:
+        super().__init__(f"jump host {label}: {cause}")
+        self.label = label
+        self.where = where
+        self.user = user
+        self.cause = cause
+
+
+def is_retriable(exc: BaseException) -> bool:
+    return isinstance(exc, HandshakeDropped | ConnectionResetError)
+
+
+def translate(exc: BaseException, name: str, where: str, user: str) -> TransportError:
+    """The TransportError for host `name` (reached at `where` as `user`)."""
+    if isinstance(exc, TransportError):
+        return exc
+    if isinstance(exc, HopError):
+        return _translate(exc.cause, name, exc.where, exc.user, exc.label)
+    return _translate(exc, name, where, user, None)
+
+
+def _translate(exc: BaseException, name: str, where: str, user: str,
+               hop: str | None) -> TransportError:
+    if isinstance(exc, UnknownKeySeen):
+        return HostKeyUnknown(name, exc.name, exc.key.get_name(), fingerprint(exc.key),
+                              exc.key.get_base64(), hop=hop)
+    if isinstance(exc, RevokedKeySeen):
+        return HostKeyRevoked(name, fingerprint(exc.key), hop=hop)
+    if isinstance(exc, paramiko.BadHostKeyException):
+        return HostKeyChanged(name, fingerprint(exc.expected_key), fingerprint(exc.key),
+                              hop=hop)
+    if isinstance(exc, paramiko.PasswordRequiredException):
+        reason = "the identity file is encrypted; set ssh.passphrase"
+        return JumpHostFailed(name, hop, reason) if hop else AuthFailed(name, reason)
+    if isinstance(exc, paramiko.AuthenticationException):
+        reason = f"authentication failed for {user}@{where}"
+        return JumpHostFailed(name, hop, reason) if hop else AuthFailed(name, reason)
+    reason = f"{where}: {_network_reason(exc)}"
+    return JumpHostFailed(name, hop, reason) if hop else Unreachable(name, reason)
+
+
+def _network_reason(exc: BaseException) -> str:
+    if isinstance(exc, HandshakeDropped | ConnectionResetError):
+        return DROPPED
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return "connection timed out"
+    if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
+        return "connection refused"
+    if isinstance(exc, paramiko.ChannelException):
+        return f"could not forward a connection to it ({exc.text.lower()})"
+    if isinstance(exc, OSError):
+        return (exc.strerror or str(exc) or type(exc).__name__).lower()
+    text = str(exc) or type(exc).__name__
+    if "banner" in text.lower():
+        return "no SSH banner (host not answering)"
+    return text

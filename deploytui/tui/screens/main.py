@@ -1,0 +1,470 @@
+"""The console's main screen: projects → environments, hosts, the live log, operations.
+
+Workers here never touch widgets: they post typed messages (tui/messages.py) that the
+handlers below apply. The operation itself runs on the App's Runner (it survives any
+screen); screens that choose an operation return it with `dismiss(...)` and this screen
+starts it. One 15 Hz timer drains the LogBuffer (notes/textual.md §0).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Tree
+
+from deploytui.config.model import Config, Environment
+from deploytui.engine.events import HostLine
+from deploytui.tui import deploy_flow
+from deploytui.tui.keymap import MAIN_BINDINGS
+from deploytui.tui.log_buffer import Drained, LogBuffer
+from deploytui.tui.messages import (
+    OperationEnded,
+    PlanFailed,
+    PlanReady,
+    StatusFailed,
+    StatusLoaded,
+)
+from deploytui.tui.operations import (
+    Deploy,
+    EnvStatus,
+    Operation,
+    stopped_by_lock,
+    waiting_for_the_lock,
+)
+from deploytui.tui.runner import Runner
+from deploytui.tui.screens.modals import SummaryModal, error_line
+from deploytui.tui.widgets.deploy_bar import DeployBar, format_elapsed
+from deploytui.tui.widgets.hosts_table import HostInfo, HostsTable, RowThrottle
+from deploytui.tui.widgets.log_panel import LogPanel
+from deploytui.tui.widgets.project_tree import ProjectTree
+
+if TYPE_CHECKING:
+    from deploytui.engine.hosts.transport import HostKeyUnknown
+
+TICK = 1 / 15
+LOCK_WAIT = 300.0  # s the console offers to wait for another operation's lock
+REFRESH_EVERY = 30.0  # s between re-reads of the selected environment while idle
+RESUME_REFRESH_AFTER = 5.0  # s: back on this screen, re-read if older than this
+
+
+class MainScreen(Screen[None]):
+    BINDINGS = MAIN_BINDINGS
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+
+    def __init__(self, config: Config, buffer: LogBuffer, runner: Runner, *,
+                 clock=time.monotonic, load_status: bool = True) -> None:
+        super().__init__()
+        self.config = config
+        self.buffer = buffer
+        self.runner = runner
+        self.clock = clock
+        self.load_status_enabled = load_status
+        self.project: str | None = None
+        self.environment: str | None = None
+        self.host_info: dict[str, HostInfo] = {}
+        self.all_hosts = False
+        self.failed_hosts: set[str] = set()
+        self.read_at: float | None = None  # wall clock of the last status read
+        self._throttle = RowThrottle()
+        self._first_frame = False  # status loading waits for it
+        self._reading = False
+
+    # -- layout ----------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header(icon="⇪")
+        with Horizontal(id="main"):
+            tree: ProjectTree = ProjectTree("projects", id="projects")
+            tree.border_title = "projects"
+            tree.show_root = False
+            yield tree
+            with Vertical(id="right"):
+                yield DeployBar(id="deploy-bar")
+                table = HostsTable(id="hosts")
+                table.border_title = "hosts"
+                yield table
+                log = LogPanel(self.config.ui.log_lines, id="log")
+                log.border_title = "log"
+                yield log
+        yield Input(placeholder="filter hosts and log lines (enter keeps, esc clears)",
+                    id="filter")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DeployBar).reset()
+        self.query_one("#filter").display = False
+        self.query_one(LogPanel).set_follow(True)
+        self._fill_tree()
+        self.set_interval(TICK, self.tick)
+        self.set_interval(REFRESH_EVERY, self._periodic_refresh)
+        self.query_one(HostsTable).focus()
+
+    def first_frame(self) -> None:
+        """After the app's first frame: load host status (its SSH imports and connections
+        no longer compete with the first paint)."""
+        self._first_frame = True
+        self.action_refresh()
+
+    def _fill_tree(self) -> None:
+        first = self.query_one(ProjectTree).fill(self.config)
+        if first is not None:
+            self.select_environment(*first)
+            # once laid out: before that the tree puts its cursor back on the first line
+            self.call_after_refresh(self._sync_tree_cursor)
+
+    def _sync_tree_cursor(self) -> None:
+        self.query_one(ProjectTree).show_selected(self.project, self.environment)
+
+    # -- selection -------------------------------------------------------------------------
+    @property
+    def env(self) -> Environment | None:
+        if self.project is None or self.environment is None:
+            return None
+        return self.config.projects[self.project].environments[self.environment]
+
+    def select_environment(self, project: str, environment: str) -> None:
+        if (project, environment) == (self.project, self.environment):
+            return
+        if self.runner.running:
+            self.notify("an operation is running: its environment stays selected",
+                        severity="warning")
+            return
+        self.project, self.environment = project, environment
+        self.buffer.reset()
+        self.buffer.drain()
+        self.failed_hosts.clear()
+        self.host_info = {}
+        self.read_at = None
+        self.query_one(DeployBar).reset()
+        self.query_one(HostsTable).show_environment(self.env)
+        self.query_one(LogPanel).clear()
+        self._show_log()
+        self._update_header()
+        self._sync_tree_cursor()
+        if self._first_frame:  # at start-up, first_frame() loads it
+            self.action_refresh()
+
+    @on(Tree.NodeHighlighted, "#projects")
+    @on(Tree.NodeSelected, "#projects")
+    def _tree_moved(self, event: Tree.NodeHighlighted) -> None:
+        data = event.node.data
+        if data and data[1] is not None:
+            self.select_environment(*data)
+
+    @on(DataTable.RowHighlighted, "#hosts")
+    def _host_moved(self, event: DataTable.RowHighlighted) -> None:
+        if not self.all_hosts:
+            self._show_log()
+
+    def _show_log(self) -> None:
+        host = None if self.all_hosts else self.query_one(HostsTable).selected_host
+        self.query_one(LogPanel).show(host, self.buffer.lines(host))
+
+    def _update_header(self) -> None:
+        if self.env is None:
+            self.app.sub_title = "no project configured"
+            return
+        currents = sorted({i.current for i in self.host_info.values() if i.current})
+        release = currents[0] if len(currents) == 1 else (
+            "differs between hosts" if currents else "—")
+        self.app.sub_title = f"{self.project} / {self.environment} · current {release}"
+        self._show_read_at()
+
+    def _show_read_at(self) -> None:
+        """When the hosts were last read (and whether a read is under way)."""
+        read = ("not read yet" if self.read_at is None else
+                "read " + time.strftime("%H:%M:%S", time.localtime(self.read_at)))
+        self.query_one(HostsTable).border_subtitle = read + (" · reading…" if self._reading
+                                                             else "")
+
+    # -- the UI tick -----------------------------------------------------------------------
+    def tick(self) -> None:
+        drained = self.buffer.drain()
+        if drained.empty and not self.runner.running and not self._throttle.behind:
+            return
+        self.apply_drained(drained)
+
+    def apply_drained(self, d: Drained) -> None:
+        bar = self.query_one(DeployBar)
+        log = self.query_one(LogPanel)
+        now = self.clock()
+        if d.started is not None:
+            bar.started(now)
+            s = d.started
+            log.add([f"──── {s.operation} {s.project}/{s.environment} by {s.user}"
+                     f" · {time.strftime('%H:%M:%S')} ────"], force=True)
+        if log.host is None:
+            if d.all_lines:
+                log.add(d.all_lines)
+        elif log.host in d.lines:
+            log.add(d.lines[log.host])
+        self._apply_states(self.query_one(HostsTable), d, now)
+        if d.progress is not None:
+            bar.show_progress(d.progress)
+        bar.show_elapsed(now)
+        if d.finished is not None:
+            bar.ended(now, d.finished.outcome, self.buffer.progress().phase)
+            self.announce(d.finished)
+
+    def _apply_states(self, table: HostsTable, d: Drained, now: float) -> None:
+        states, live = self._throttle.pick(self.runner.running, d.states, self.buffer.states)
+        newly_failed = False
+        for host, state in states.items():
+            end = state.finished if state.finished is not None else now
+            elapsed = format_elapsed(end - state.started) if state.started is not None else ""
+            table.set_state(host, state, elapsed, live=live)
+            if state.status == "failed" and host not in self.failed_hosts:
+                self.failed_hosts.add(host)
+                newly_failed = True
+        if newly_failed:
+            table.failed_first(self.failed_hosts)
+        table.flush()
+
+    # -- host status -----------------------------------------------------------------------
+    def action_refresh(self) -> None:
+        if self.load_status_enabled and self.env is not None:
+            self._reading = True
+            self._show_read_at()
+            self.load_status(self.project, self.environment)
+
+    def _periodic_refresh(self) -> None:
+        """While idle and on top: re-read, so changes made elsewhere (a CLI deploy) show."""
+        if not self.runner.running and self.is_current:
+            self.action_refresh()
+
+    def on_screen_resume(self) -> None:
+        if (self._first_frame and not self.runner.running
+                and (self.read_at is None or time.time() - self.read_at > RESUME_REFRESH_AFTER)):
+            self.action_refresh()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="status")
+    def load_status(self, project: str, environment: str) -> None:
+        from deploytui.tui.operations import load_status
+
+        try:
+            status = load_status(self.config, project, environment)
+        except Exception as exc:
+            self.post_message(StatusFailed(project, environment, error_line(exc)))
+            return
+        self.post_message(StatusLoaded(project, environment, status, time.time()))
+
+    def on_status_failed(self, message: StatusFailed) -> None:
+        self._reading = False
+        self.notify(f"status of {message.project}/{message.environment}: {message.error}",
+                    severity="error", timeout=10)
+        self._update_header()
+
+    def on_status_loaded(self, message: StatusLoaded) -> None:
+        if (message.project, message.environment) != (self.project, self.environment):
+            return
+        status: EnvStatus = message.status
+        self.read_at = message.read_at
+        self._reading = False
+        table = self.query_one(HostsTable)
+        for host in table.hosts:
+            info = HostInfo(reachable=status.reachable.get(host),
+                            error=status.errors.get(host, ""),
+                            current=status.current.get(host, "")
+                            + (" ⇣ behind" if host in status.behind else ""),
+                            lock=status.locks.get(host, ""),
+                            health=status.health.get(host, ""))
+            before = self.host_info.get(host)
+            if info.error and (before is None or before.error != info.error):
+                # the reason stays readable in the host's log pane, not only in a cell
+                self.buffer(HostLine(host, f"cannot reach {host}: {info.error}", "err"))
+            self.host_info[host] = info
+            table.set_info(host, info)
+        table.flush()
+        self._update_header()
+        if status.unknown_keys:
+            self.ask_host_keys(status.unknown_keys)
+
+    @work(exclusive=True, group="host-keys")
+    async def ask_host_keys(self, unknown: dict[str, HostKeyUnknown]) -> None:
+        from deploytui.tui.screens.modals import ask_host_keys
+
+        if await ask_host_keys(self.app, self.config.ssh.known_hosts, unknown):
+            self.action_refresh()
+
+    # -- operations ------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("deploy", "releases") and self.runner.running:
+            return None
+        return True
+
+    def action_deploy(self) -> None:
+        if self.env is None or self.runner.running:
+            return
+        self.notify(f"planning {self.project} / {self.environment}…", timeout=2)
+        self.prepare_plan(self.project, self.environment)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="plan")
+    def prepare_plan(self, project: str, environment: str) -> None:
+        from deploytui.engine.operations.plan import build_plan
+        from deploytui.engine.operations.request import DeployRequest
+
+        proj = self.config.projects[project]
+        request = DeployRequest(proj, proj.environments[environment])
+        try:
+            plan = build_plan(self.config, request)
+        except Exception as exc:
+            self.post_message(PlanFailed(project, environment, error_line(exc)))
+            return
+        self.post_message(PlanReady(request, plan))
+
+    def on_plan_failed(self, message: PlanFailed) -> None:
+        self.notify(f"cannot plan {message.project}/{message.environment}: {message.error}",
+                    severity="error", timeout=15)
+
+    def on_plan_ready(self, message: PlanReady) -> None:
+        from deploytui.tui.screens.plan import PlanScreen
+
+        request, plan = message.request, message.plan
+
+        screen = PlanScreen(plan, request.project.name, request.environment.name,
+                            confirm=request.environment.confirm, request=request)
+
+        def chosen(ok: bool | None) -> None:
+            if ok:
+                # deploy exactly what was shown: the resolved sha and release id, without
+                # the hosts the confirmation named as left out
+                self.start(Deploy(replace(request, sha=plan.sha, release_id=plan.release_id,
+                                          exclude=tuple(screen.excluded))))
+
+        self.app.push_screen(screen, chosen)
+
+    def start(self, op: Operation | None) -> None:
+        """Run a confirmed operation (from the plan or a screen's dismiss result)."""
+        if op is None:
+            return
+        if self.runner.running:
+            self.notify("an operation is already running", severity="warning")
+            return
+        self.select_environment(*op.target)
+        self.failed_hosts.clear()
+        self.runner.start(op)
+        self.refresh_bindings()
+
+    def operation_ended(self, message: OperationEnded) -> None:
+        """On the UI thread, once the Runner's thread has ended."""
+        self.tick()
+        if message.error:
+            self.notify(message.error, severity="error", timeout=15)
+        self.refresh_bindings()
+        if stopped_by_lock(self.runner.result):
+            why = ""
+            if isinstance(self.app.screen, SummaryModal):  # the offer says it all
+                why = "\n".join(self.app.screen.lines[1:3])
+                self.app.pop_screen()
+            self.offer_lock_wait(message.operation, why)
+
+    def offer_lock_wait(self, op: Operation, why: str) -> None:
+        """Another operation holds the lock: wait for it, as the CLI's --wait-lock."""
+        minutes = int(LOCK_WAIT // 60)
+
+        def chosen(wait: bool | None) -> None:
+            if wait:
+                self.notify(f"waiting up to {minutes} min for the lock…")
+                self.start(waiting_for_the_lock(op, LOCK_WAIT))
+
+        self.app.push_screen(deploy_flow.confirm_lock_wait(op, why, minutes), chosen)
+
+    def action_cancel_deploy(self) -> None:
+        if not self.runner.running:
+            self.notify("nothing is running: nothing to stop")
+            return
+        verb = self.runner.operation.verb if self.runner.operation else "operation"
+
+        def chosen(stop: bool | None) -> None:
+            if stop and self.runner.running:
+                self.runner.cancel()
+                self.notify("stopping… hosts stop at their next step")
+
+        self.app.push_screen(deploy_flow.confirm_stop(verb, quitting=False), chosen)
+
+    def action_quit_console(self) -> None:
+        if not self.runner.running:
+            self.app.exit(0)
+            return
+        verb = self.runner.operation.verb if self.runner.operation else "operation"
+
+        def chosen(stop: bool | None) -> None:
+            if stop:
+                self.runner.cancel()
+                self.app.exit(130)
+
+        self.app.push_screen(deploy_flow.confirm_stop(verb, quitting=True), chosen)
+
+    def announce(self, finished) -> None:
+        """notify + a summary modal, failed hosts first."""
+        title, lines, ok = deploy_flow.summary(
+            finished, deploy_flow.title_of(self.runner.operation, finished),
+            f"{self.project} / {self.environment}", self.query_one(HostsTable).hosts,
+            self.buffer.states())
+        self.notify(title, severity="information" if ok else "error")
+        self.app.push_screen(SummaryModal(title, lines, ok=ok))
+        self.action_refresh()  # current release, locks, and any unknown host key
+
+    # -- other screens ---------------------------------------------------------------------
+    def action_releases(self) -> None:
+        from deploytui.tui.screens.release_browser import ReleaseBrowser
+
+        if self.env is not None:
+            self.app.push_screen(ReleaseBrowser(self.config, self.project, self.environment),
+                                 self.start)
+
+    def action_history(self) -> None:
+        from deploytui.tui.screens.history import HistoryScreen
+
+        self.app.push_screen(HistoryScreen(self.config, self.project, self.environment))
+
+    def action_help(self) -> None:
+        from deploytui.tui.screens.help import HelpScreen
+
+        self.app.push_screen(HelpScreen())
+
+    # -- log and filter --------------------------------------------------------------------
+    def action_toggle_follow(self) -> None:
+        log = self.query_one(LogPanel)
+        log.set_follow(not log.follow)
+
+    def action_all_hosts(self) -> None:
+        self.all_hosts = not self.all_hosts
+        self._show_log()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.apply_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        self.query_one(HostsTable).focus()
+
+    def apply_filter(self, text: str) -> None:
+        table = self.query_one(HostsTable)
+        table.set_filter(text)
+        for host, info in self.host_info.items():
+            table.set_info(host, info)
+        for host, state in self.buffer.states().items():
+            table.set_state(host, state, "")
+        table.flush()
+        self.query_one(LogPanel).filter_text = text
+        self._show_log()
+
+    def on_key(self, event: events.Key) -> None:
+        box = self.query_one("#filter", Input)
+        if event.key == "escape" and box.has_focus:
+            box.value = ""
+            box.display = False
+            self.query_one(HostsTable).focus()
+            event.stop()
