@@ -119,12 +119,20 @@ def flood(app: Any, hosts: list[str], lines: int, rate: float, marks: dict[str, 
     return call
 
 
-async def measure(n_hosts: int, lines: int, rate: float) -> dict[str, Any]:
+async def measure(n_hosts: int, lines: int, rate: float, config_path: str | None = None
+                  ) -> dict[str, Any]:
+    """The flood; with `config_path`, a REAL deploy of that config's app/prod (whose build
+    prints the lines) started as the console starts one (`runner.start(Deploy(...))`)."""
     from textual import events
 
     from deploytui.tui.app import DeployConsole
 
-    config = _config(n_hosts)
+    if config_path:
+        from deploytui.config import load_config
+
+        config = load_config(Path(config_path))
+    else:
+        config = _config(n_hosts)
     hosts = [h.name for h in config.projects["app"].environments["prod"].hosts]
     app = DeployConsole(config, load_status=False)
     marks: dict[str, float] = {}
@@ -167,10 +175,24 @@ async def measure(n_hosts: int, lines: int, rate: float) -> dict[str, Any]:
         from deploytui.tui.operations import Deploy
 
         project = config.projects["app"]
-        app.runner.start(Deploy(DeployRequest(project, project.environments["prod"])),
-                         call=flood(app, hosts, lines, rate, marks))
+        request = DeployRequest(project, project.environments["prod"])
+        if config_path:  # a real deploy whose build floods
+            marks["produce_start"] = time.perf_counter()
+            app.runner.start(Deploy(request))
+        else:  # the engine replaced by a generator of events at a set rate
+            app.runner.start(Deploy(request), call=flood(app, hosts, lines, rate, marks))
         latencies: list[float] = []
         when: list[float] = []
+        unanswered: list[float] = []
+        ended: list[float] = []
+
+        async def watch_end() -> None:  # the deploy's end, apart from key sampling
+            while app.runner.running:
+                await asyncio.sleep(0.01)
+            ended.append(time.perf_counter())
+            done.set()  # a key still waiting need not wait any longer
+
+        watcher = asyncio.create_task(watch_end())
         await pilot.press("f")  # the pilot's own path once (waits for idle) ...
         while app.runner.running:
             # ... then the same key event the pilot (and a terminal driver) sends, without
@@ -186,8 +208,15 @@ async def measure(n_hosts: int, lines: int, rate: float) -> dict[str, Any]:
             if len(ran) > before:
                 latencies.append(ran[before] - t0)
                 when.append(t0)
+            elif app.runner.running:
+                unanswered.append(t0)  # a key the console never acted on within 30 s
             await asyncio.sleep(0.1)
+        await watcher
         ui_cpu = time.thread_time() - ui_cpu0
+        if config_path:
+            marks["produce_end"] = ended[0]
+            res = app.runner.result
+            marks["outcome"] = getattr(res, "outcome", repr(res))  # type: ignore[assignment]
         if len(ran) % 2:
             await pilot.press("f")
         await pilot.pause()
@@ -225,6 +254,8 @@ async def measure(n_hosts: int, lines: int, rate: float) -> dict[str, Any]:
             ((round(w - marks.get("produce_start", w), 2), round(x, 1))
              for w, x in zip(when, lat_ms, strict=True)), key=lambda p: -p[1])[:5],
         "producing_seconds_for_reference": round(produce, 2),
+        "deploy_outcome": marks.get("outcome"),
+        "keys_unanswered": len(unanswered),
     }
 
 
@@ -236,6 +267,27 @@ def count_disk_lines(data_dir: Path, hosts: int) -> tuple[int, int]:
         with open(p, "rb") as fh:
             total += sum(1 for _ in fh)
     return total, len(logs)
+
+
+def seq_check(data_dir: Path, expected: int) -> dict[str, int]:
+    """For a build step `seq 1 N`: per host log file, how many of 1..N are missing."""
+    import re
+
+    tail = re.compile(rb"(\d+)\r?$")
+    missing: dict[str, int] = {}
+    for path in data_dir.rglob("*.log"):
+        if path.name.startswith("_"):
+            continue
+        seen = bytearray(expected + 1)
+        with open(path, "rb") as fh:
+            for line in fh:
+                m = tail.search(line.rstrip(b"\n"))
+                if m:
+                    v = int(m.group(1))
+                    if 1 <= v <= expected:
+                        seen[v] = 1
+        missing[path.stem] = expected - sum(seen)
+    return missing
 
 
 class GcPauses:
@@ -264,6 +316,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--lines", type=int, default=20_000)
     p.add_argument("--rate", type=float, default=1000.0,
                    help="lines/s per host (0: as fast as possible)")
+    p.add_argument("--config", default=None,
+                   help="deploy this config's app/prod for real (its build prints the lines)")
     p.add_argument("--gc-tuned", action="store_true",
                    help="diagnostic: gc.freeze() after start-up and a higher gen-0 threshold,"
                         " to see how much of the latency is garbage collection")
@@ -275,27 +329,32 @@ def main(argv: list[str]) -> int:
     os.environ["DEPLOYTUI_CONFIG_DIR"] = str(data / "config")
     gc_pauses = GcPauses()
     gc.callbacks.append(gc_pauses)
-    result = asyncio.run(measure(args.hosts, args.lines, args.rate))
+    result = asyncio.run(measure(args.hosts, args.lines, args.rate, args.config))
     gc.callbacks.remove(gc_pauses)
     result["gc"] = gc_pauses.summary()
     on_disk, files = count_disk_lines(data, args.hosts)
     result["lines_on_disk"] = on_disk
     result["host_log_files"] = files
     result["lines_lost_on_disk"] = result["lines_sent"] - on_disk
+    if args.config:  # a real deploy: its logs hold step lines too; check the numbers
+        missing = seq_check(data, args.lines)
+        result["seq_missing_per_host"] = missing
+        result["lines_lost_on_disk"] = sum(missing.values()) + max(0, args.hosts - len(missing))
     shutil.rmtree(data, ignore_errors=True)  # ~110 MB of logs at full size
     print(json.dumps(result))
     return 0
 
 
-def run(hosts: int, lines_per_host: int, rate: float = 1000.0, *, gc_tuned: bool = False
-        ) -> dict[str, Any]:
+def run(hosts: int, lines_per_host: int, rate: float = 1000.0, *, gc_tuned: bool = False,
+        config: Path | None = None) -> dict[str, Any]:
     """Run the flood in a fresh interpreter and return its figures."""
     import subprocess
 
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     res = subprocess.run([sys.executable, "-m", "benchmarks.console_flood", "--hosts",
                           str(hosts), "--lines", str(lines_per_host), "--rate", str(rate),
-                          *(["--gc-tuned"] if gc_tuned else [])],
+                          *(["--gc-tuned"] if gc_tuned else []),
+                          *(["--config", str(config)] if config else [])],
                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
     if res.returncode != 0:
         raise RuntimeError(f"console flood failed: {res.stderr.strip()[-800:]}")

@@ -34,6 +34,11 @@ def markdown(results: dict[str, Any]) -> str:
         "",
     ]
     b = results["benchmarks"]
+    if results.get("code"):
+        out[-1:-1] = [f"- code measured: {results['code']}"]
+    from benchmarks import report_fleet
+
+    out += report_fleet.sections(b)
     if "deploy" in b:
         out += _deploy(b["deploy"])
     if "listing" in b:

@@ -1,14 +1,18 @@
 """Floor (a): the release deploy as a bare Fabric script — the least a Fabric user writes.
 
 The same remote commands deploytui runs for a `release` deploy (copied from
-deploytui/engine/operations/strategies/{__init__,release}.py and engine/remote/switch.py), with none of
-its extras: no lock, no metadata, no events, no revisions.log, no prune, no strict host
-keys (Fabric's default AutoAddPolicy; the fleet's known_hosts is loaded anyway). Each
-step is one `ThreadingGroup.run`, which returns only when every host finished it, so
-the last step before the switch is the barrier.
+deploytui/engine/operations/strategies/{__init__,release}.py and
+engine/remote/switch.py), with none of its extras: no lock, no metadata, no events, no
+revisions.log, no prune, no strict host keys (Fabric's default AutoAddPolicy; the
+fleet's known_hosts is loaded anyway). Each step is one `ThreadingGroup.run`, which
+returns only when every host finished it, so the last step before the switch is the
+barrier.
 
-    python benchmarks/floors/bare_fabric.py DEPLOY_TO REPO_URL SHA RELEASE_ID KEY \
-        KNOWN_HOSTS USER ADDR:PORT [ADDR:PORT ...] -- BUILD_CMD [BUILD_CMD ...]
+    python benchmarks/floors/bare_fabric.py --user U --key K --known-hosts F \
+        --hosts A:P,A:P deploy --deploy-to D --repo-url R --sha S --release-id I \
+        --build CMD [--build CMD ...]
+    ... rollback --deploy-to D --release-id I      (switch back: one command per host)
+    ... run --command CMD                          (one command everywhere: a listing)
 """
 
 from __future__ import annotations
@@ -96,13 +100,44 @@ def run_everywhere(hosts: list[str], *, user: str, key: str, known_hosts: str,
         group.close()
 
 
+def rollback(hosts: list[str], *, user: str, key: str, known_hosts: str, deploy_to: str,
+             release_id: str) -> float:
+    """The least a Fabric user writes to go back: switch `current` to an existing release
+    on every host (the switch checks the release is there). Returns the wall time."""
+    return run_everywhere(hosts, user=user, key=key, known_hosts=known_hosts,
+                          command=switch_command(deploy_to, release_id))
+
+
 def main(argv: list[str]) -> int:
-    head, build = argv, []
-    if "--" in argv:
-        head, build = argv[:argv.index("--")], argv[argv.index("--") + 1:]
-    deploy_to, repo_url, sha, release_id, key, known_hosts, user, *hosts = head
-    took = deploy(hosts, user=user, key=key, known_hosts=known_hosts, deploy_to=deploy_to,
-                  repo_url=repo_url, sha=sha, release_id=release_id, build=build)
+    """`deploy`, `rollback` or `run` as a script, so a benchmark can time it as its own
+    process (interpreter start-up included, as for the `deploytui` CLI)."""
+    import argparse
+
+    p = argparse.ArgumentParser(description="bare Fabric floors")
+    p.add_argument("--user", required=True)
+    p.add_argument("--key", required=True)
+    p.add_argument("--known-hosts", required=True)
+    p.add_argument("--hosts", required=True, help="ADDR:PORT,ADDR:PORT,...")
+    sub = p.add_subparsers(dest="what", required=True)
+    d = sub.add_parser("deploy")
+    for name in ("--deploy-to", "--repo-url", "--sha", "--release-id"):
+        d.add_argument(name, required=True)
+    d.add_argument("--build", action="append", default=[])
+    r = sub.add_parser("rollback")
+    r.add_argument("--deploy-to", required=True)
+    r.add_argument("--release-id", required=True)
+    c = sub.add_parser("run")
+    c.add_argument("--command", required=True)
+    a = p.parse_args(argv)
+    common = {"user": a.user, "key": a.key, "known_hosts": a.known_hosts}
+    hosts = a.hosts.split(",")
+    if a.what == "deploy":
+        took = deploy(hosts, deploy_to=a.deploy_to, repo_url=a.repo_url, sha=a.sha,
+                      release_id=a.release_id, build=a.build, **common)
+    elif a.what == "rollback":
+        took = rollback(hosts, deploy_to=a.deploy_to, release_id=a.release_id, **common)
+    else:
+        took = run_everywhere(hosts, command=a.command, **common)
     print(f"{took:.3f}")
     return 0
 

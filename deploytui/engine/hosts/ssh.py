@@ -146,7 +146,7 @@ class SSHTransport:
             chan.shutdown_write()
             self._pump(chan, out, err, started, timeout, cancel)
             code = chan.recv_exit_status()
-            if self._dead.is_set() or (code == -1 and not self._transport_active()):
+            if self._dead.is_set() or (code == -1 and self._transport_dying()):
                 raise ConnectionLost(self.name, "connection lost while the command ran")
         except (OSError, EOFError, paramiko.SSHException) as exc:
             if self._dead.is_set():
@@ -186,6 +186,20 @@ class SSHTransport:
     def _transport_active(self) -> bool:
         transport = self._conn.transport if self._conn else None
         return bool(transport is not None and transport.is_active())
+
+    def _transport_dying(self, grace: float = 1.0) -> bool:
+        """Whether a channel that closed with no exit status went down with its connection.
+
+        paramiko closes every channel of a dropped connection BEFORE it marks the transport
+        inactive, so right after such a close the transport may still look alive. A -1 is
+        also what a command killed by a signal gets on a healthy connection; so wait (up to
+        `grace`, only on this rare path) for the transport's thread to end before deciding.
+        """
+        transport = self._conn.transport if self._conn else None
+        if transport is None or not transport.is_active():
+            return True
+        transport.join(grace)
+        return not transport.is_active()
 
     def _terminate(self, pgid: int | None) -> None:
         """Kill the command's process group on the host, TERM then KILL, on a new channel."""
