@@ -244,3 +244,34 @@ def test_too_little_free_disk_is_refused_in_preflight(hosts: Fleet):
     assert result.outcome == "failed"
     assert "check disk: only" in result.error and "min_free_mb" in result.error
     assert all(release_dirs(h) == [] for h in hosts.hosts[:3])
+
+
+def test_threads_during_a_ten_host_deploy_grow_by_pool_and_connections_not_per_script(
+        hosts: Fleet):
+    """Per host: one pool worker and one paramiko reader; the step timeouts and cancel of
+    every host's scripts are watched by one shared thread, not a watchdog per script."""
+    config = load(hosts, 10, timeout=60)
+    for host in hosts.hosts:
+        host.set_marker("slow-build", "2")
+    before = {t.ident for t in threading.enumerate()}
+    building: set[str] = set()
+    seen: list[list[str]] = []  # thread names, sampled once every host is building
+
+    def sink(event):
+        for e in each_line([event]):
+            if "slow mirror" in e.line:
+                building.add(e.host)
+                if len(building) == 10 and not seen:
+                    seen.append([t.name for t in threading.enumerate()
+                                 if t.ident not in before])
+
+    assert deploy(config, sink=sink).outcome == "success"
+    assert seen, "the hosts never all built at once"
+    names = seen[0]
+    assert not [n for n in names if n.startswith("watch-")]
+    assert names.count("script-watch") == 1
+    assert len(names) <= 10 + 10 + 4  # workers, readers, step watch, liveness (2), spare
+    deadline = time.monotonic() + 5
+    while any(t.name == "script-watch" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the step watch outlived its last script"
+        time.sleep(0.05)

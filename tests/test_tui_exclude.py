@@ -47,10 +47,10 @@ def deploy(config, release_id: str, *exclude: str) -> None:
 
 async def wait_until(pilot, predicate, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
-    while not predicate():
+    # A screen is on the stack before it has composed and mounted its widgets.
+    while not (predicate() and pilot.app.screen.is_mounted):
         assert time.monotonic() < deadline, "timed out waiting for the console"
         await pilot.pause(0.1)
-    await pilot.pause()
 
 
 async def test_the_plan_leaves_a_host_out_names_it_before_deploy_and_refuses_bad_names(

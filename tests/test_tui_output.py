@@ -38,10 +38,10 @@ def config(tmp_path, monkeypatch):
 
 async def wait_until(pilot, predicate, timeout: float = 45.0) -> None:
     deadline = time.monotonic() + timeout
-    while not predicate():
+    # A screen is on the stack before it has composed and mounted its widgets.
+    while not (predicate() and pilot.app.screen.is_mounted):
         assert time.monotonic() < deadline, "timed out waiting for the console"
         await pilot.pause(0.1)
-    await pilot.pause()
 
 
 def _rendered(log: LogPanel, index: int):

@@ -87,6 +87,7 @@ async def test_prune_shows_what_would_go_and_the_bytes_then_deletes_only_after_c
 
 async def test_the_current_release_can_never_be_deleted(config):
     app = DeployConsole(config, load_status=False)
+    app.NOTIFICATION_TIMEOUT = 600  # a loaded box must not let the warning expire unseen
     async with app.run_test(size=SIZE) as pilot:
         await open_browser(app, pilot)
         await pilot.press("x")  # cursor on the newest = current

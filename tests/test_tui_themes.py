@@ -85,6 +85,7 @@ async def test_switching_theme_from_the_palette(tmp_path):
 
 async def test_an_unknown_theme_name_falls_back_with_a_warning(tmp_path):
     app = DeployConsole(local_config(tmp_path), "no-such-theme", load_status=False)
+    app.NOTIFICATION_TIMEOUT = 600  # raised in on_mount: must not expire before we look
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         assert app.theme == "deploytui-dark"

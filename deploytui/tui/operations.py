@@ -35,12 +35,11 @@ class EnvStatus:
 
 
 def load_status(config: Config, project: str, environment: str) -> EnvStatus:
-    """One HostPool: connect (host keys surface here), read each lock, list releases."""
+    """One HostPool: connect (host keys surface here), then one command per host reads
+    its lock and lists its releases; health checks only where the project has them."""
     from deploytui.engine.hosts.pool import HostPool, transport_factory
     from deploytui.engine.hosts.transport import HostKeyUnknown
-    from deploytui.engine.operations.releases import list_releases
-    from deploytui.engine.remote.layout import Layout
-    from deploytui.engine.remote.lock import read_lock
+    from deploytui.engine.operations.status import read_status
 
     proj = config.projects[project]
     env = proj.environments[environment]
@@ -56,15 +55,12 @@ def load_status(config: Config, project: str, environment: str) -> EnvStatus:
             if err is not None:
                 status.errors[host.name] = str(err)
         ok = [h for h in env.hosts if h.name not in failed]
-        locks = pool.map(lambda h, t: read_lock(t, Layout(proj.host_deploy_to(h))), ok)
-        for name, outcome in locks.items():
-            if outcome.ok and outcome.value is not None:
-                status.locks[name] = outcome.value.describe()
-        fleet = list_releases(config, proj, env, pool=pool)
-        for name, info in fleet.hosts.items():
+        read = read_status(pool, proj, env, status.errors)
+        status.locks = {name: holder.describe() for name, holder in read.locks.items()}
+        for name, info in read.fleet.hosts.items():
             if info.current:
                 status.current[name] = info.current
-        status.behind = set(fleet.behind_hosts())
+        status.behind = set(read.fleet.behind_hosts())
         status.health = _health(pool, proj, ok)
     finally:
         pool.close()

@@ -121,7 +121,7 @@ def _take_command(layout: Layout, info: LockInfo, break_lock: bool, probe: str =
     """Take the lock; with `probe`, also run it (only once the lock is ours) and print
     its output after a marker line, so a deploy's preflight costs no extra command."""
     lock = q(layout.lock)
-    probing = (f" && {{ echo {_PROBE}; ( eval {q(probe)} ) 2>&1; true; }}" if probe else "")
+    probing = f" && {_probing(probe)}" if probe else ""
     breaking = ""
     if break_lock:  # print the old holder, then remove only the lock directory
         breaking = (f"if [ -d {lock} ]; then echo BROKEN; cat {lock}/info 2>/dev/null; echo;"
@@ -130,6 +130,12 @@ def _take_command(layout: Layout, info: LockInfo, break_lock: bool, probe: str =
             f"if mkdir {lock} 2>/dev/null; then"
             f" printf '%s\\n' {q(info.to_json())} > {lock}/info && echo {_TAKEN}{probing};"
             f" else echo {_HELD}; cat {lock}/info 2>/dev/null; echo; fi")
+
+
+def _probing(probe: str) -> str:
+    """`probe` run after a marker line, its output (both streams) after it, its exit
+    status ignored: how a lock command carries a probe (taken or read alike)."""
+    return f"{{ echo {_PROBE}; ( eval {q(probe)} ) 2>&1; true; }}"
 
 
 def release_command(layout: Layout, info: LockInfo) -> str:
@@ -231,12 +237,23 @@ def release_locks(pool: HostPool, layouts: dict[str, Layout], info: LockInfo
 
 def read_lock(transport: Transport, layout: Layout) -> LockInfo | None:
     """The holder of the lock on this host, or None when it is free."""
+    return read_lock_and_probe(transport, layout)[0]
+
+
+def read_lock_and_probe(transport: Transport, layout: Layout, probe: str = ""
+                        ) -> tuple[LockInfo | None, str]:
+    """read_lock, plus `probe` run in the same command (as take_locks runs its probe):
+    (the lock's holder or None, the probe's output). A status read costs one command."""
     lock = q(layout.lock)
+    probing = f" {_probing(probe)}" if probe else " true"
     result = transport.run(f"if [ -d {lock} ]; then echo {_HELD}; cat {lock}/info 2>/dev/null;"
-                           f" fi; true", capture=True, timeout=LOCK_TIMEOUT)
-    if _HELD not in result.stdout:
-        return None
-    return LockInfo.from_json(result.stdout.split(_HELD, 1)[1].strip())
+                           f" echo; fi;{probing}", capture=True, timeout=LOCK_TIMEOUT)
+    if not result.ok:
+        raise TransportError(transport.name, f"reading the lock: {result.last_line()}")
+    out, _, probed = ("\n" + result.stdout).partition(f"\n{_PROBE}\n")
+    if _HELD not in out:
+        return None, probed
+    return LockInfo.from_json(out.split(_HELD, 1)[1].strip()), probed
 
 
 def break_locks(pool: HostPool, layouts: dict[str, Layout], hosts: Iterable[str] | None = None

@@ -9,9 +9,10 @@ turns markers into the usual events (HostStepStarted / HostStepDone / HostFailed
 the step's name and exit code); markers never reach a sink. Each run's markers carry a
 fresh random nonce, so nothing a step prints can pass for one (not even our own marker
 text), and a marker found after output that did not end its line ends that line there:
-the user sees their text, never our plumbing. The per-step timeout is
-kept by a watchdog that cancels the run (the transport kills the remote process group)
-when one step runs longer than the timeout. Step-start markers go to both stdout and
+the user sees their text, never our plumbing. The per-step timeout and the caller's
+cancel are kept by the process's one step watch (remote/step_watch.py), which stops the
+run (the transport kills the remote process group) when one step runs longer than the
+timeout. Step-start markers go to both stdout and
 stderr (each pipe is ordered, the two are not), so each step's output tails, and so
 its failure reason, are its own.
 """
@@ -42,10 +43,10 @@ from deploytui.engine.hosts.transport import (
     TransportError,
     Unreachable,
 )
+from deploytui.engine.remote.step_watch import step_watch
 from deploytui.engine.remote.steps import Step, StepFailed
 from deploytui.engine.shell import q
 
-WATCH_INTERVAL = 0.1
 TAIL_LINES = 100  # per step and stream, for the one-line failure reason
 
 
@@ -80,7 +81,7 @@ def script_text(steps: Sequence[ScriptStep], nonce: str) -> str:
 
 
 class _Run:
-    """Per-run state: which step runs, its output tails, and the watchdog."""
+    """Per-run state: which step runs, its output tails, and its entry in the watch."""
 
     def __init__(self, transport: Transport, phase: str, steps: Sequence[ScriptStep],
                  sink: Sink, cancel: threading.Event | None, timeout: float | None,
@@ -95,9 +96,7 @@ class _Run:
         self.mark = marker(self.nonce)
         self.err: deque[str] = deque(maxlen=TAIL_LINES)  # current step's stderr tail
         self.out: deque[str] = deque(maxlen=TAIL_LINES)  # current step's stdout tail
-        self.run_cancel = threading.Event()
-        self.timed_out = False
-        self._stop = threading.Event()
+        self.watched = step_watch().watch(cancel, timeout, self._still_running)
 
     # -- output --------------------------------------------------------------
     def lines(self, batch: list[str], stream: str) -> None:
@@ -140,6 +139,7 @@ class _Run:
         if not rest.strip().isdigit() or int(rest) >= len(self.steps):
             return
         self.current, self.began = int(rest), time.monotonic()
+        step_watch().step_started(self.watched, self.current, self.began)
         self.err.clear()
         step = self.steps[self.current]
         if not step.quiet:
@@ -162,21 +162,12 @@ class _Run:
         if rc == 0 and self.on_done is not None:
             self.on_done(step)
 
-    # -- watchdog --------------------------------------------------------------
-    def watch(self) -> None:
-        while not self._stop.wait(WATCH_INTERVAL):
-            if self.cancel is not None and self.cancel.is_set():
-                self.run_cancel.set()
-                return
-            if (self.timeout is not None and self.current is not None
-                    and self.current not in self.finished
-                    and time.monotonic() - self.began > self.timeout):
-                self.timed_out = True
-                self.run_cancel.set()
-                return
+    # -- watch -----------------------------------------------------------------
+    def _still_running(self, index: int) -> bool:
+        return self.current == index and index not in self.finished
 
     def stop(self) -> None:
-        self._stop.set()
+        step_watch().unwatch(self.watched)
 
     # -- failure ---------------------------------------------------------------
     def failing_step(self) -> ScriptStep:
@@ -206,18 +197,16 @@ def run_script(transport: Transport, phase: str, steps: Sequence[ScriptStep], *,
     """
     if not steps:
         return
-    run = _Run(transport, phase, steps, sink, cancel, timeout, on_done)
     if cancel is not None and cancel.is_set():
-        raise StepFailed(run.host, steps[0].name, "cancelled", cancelled=True)
-    watchdog = threading.Thread(target=run.watch, name=f"watch-{run.host}", daemon=True)
-    watchdog.start()
+        raise StepFailed(transport.name, steps[0].name, "cancelled", cancelled=True)
+    run = _Run(transport, phase, steps, sink, cancel, timeout, on_done)
     overall = None if timeout is None else timeout * len(steps) + 60.0
     try:
         result = transport.run(script_text(steps, run.nonce), on_lines=run.lines,
                                timeout=overall,
-                               cancel=run.run_cancel, env=dict(env) if env else None)
+                               cancel=run.watched.stop, env=dict(env) if env else None)
     except Cancelled:
-        if run.timed_out:
+        if run.watched.timed_out:
             raise run.fail(f"timed out after {timeout:g}s; the command was terminated"
                            ) from None
         raise run.fail("cancelled", cancelled=True) from None
@@ -226,7 +215,6 @@ def run_script(transport: Transport, phase: str, steps: Sequence[ScriptStep], *,
                        ) from None
     finally:
         run.stop()
-        watchdog.join()
     if result.ok and len(run.finished) == len(steps):
         return
     code = result.exit_code
