@@ -54,7 +54,7 @@ class DeployPlan:
             out.append(f"  EXCLUDED {', '.join(self.excluded)}: left out on purpose; they keep"
                        " serving what they serve (behind until `deploytui catch-up`)")
         if self.inspected:
-            out.extend(self._inspected_lines())
+            out.extend(f"  {line}" for line in self.inspected_lines())
         for role, hosts in self.hosts_by_role.items():
             once = f" (once on {self.once_host[role]})" if role in self.once_host else ""
             out.append(f"  role {role}: {', '.join(hosts) or '-'}{once}")
@@ -71,36 +71,43 @@ class DeployPlan:
                                                      else ", no host was contacted"))
         return out
 
-    def _inspected_lines(self) -> list[str]:
+    def inspected_lines(self, unreachable_hint: str = "leave it out with --exclude {host}"
+                        ) -> list[str]:
+        """What the hosts were found to run and hold, one line each, unindented: the CLI's
+        dry run and the console's plan both say it this way. `unreachable_hint` tells how
+        to leave an unreachable host out ({host} is filled in): a flag or a field."""
         out: list[str] = []
         running = sorted(set(self.current.values()))
-        if len(running) == 1:
-            out.append(f"  now      {running[0]} on every host")
+        if running == [""] or not running:
+            out.append("now      nothing deployed yet")
+        elif len(running) == 1:
+            out.append(f"now      {running[0]} on every host")
         else:
-            for host, current in self.current.items():
-                out.append(f"  now      {host}: {current or 'nothing deployed yet'}")
+            out.extend(f"now      {host}: {current or 'nothing deployed yet'}"
+                       for host, current in self.current.items())
         changes = self.changes
         if changes is not None and changes.direction in ("forward", "back", "diverged"):
             verb = {"forward": "brings", "back": "takes back", "diverged": "diverges by"}
-            out.append(f"  changes  {verb[changes.direction]} {changes.total} commit"
+            out.append(f"changes  {verb[changes.direction]} {changes.total} commit"
                        f"{'' if changes.total == 1 else 's'}")
-            out.extend(f"           {sha} {subject}" for sha, subject in changes.commits)
+            out.extend(f"         {sha} {subject}" for sha, subject in changes.commits)
             if changes.total > len(changes.commits):
-                out.append(f"           … and {changes.total - len(changes.commits)} more")
+                out.append(f"         … and {changes.total - len(changes.commits)} more")
         elif changes is not None and changes.direction == "same":
-            out.append("  changes  none: this commit is already deployed")
+            out.append("changes  none: this commit is already deployed")
         for host, holder in self.locks.items():
-            out.append(f"  LOCKED   {host}: {holder} (the deploy will stop at preflight)")
+            out.append(f"LOCKED   {host}: {holder} (the deploy will stop at preflight)")
         for host, reason in self.unreachable.items():
-            out.append(f"  UNREACHABLE {host}: {reason} (the deploy will fail; leave it out"
-                       f" with --exclude {host})")
+            hint = unreachable_hint.format(host=host)
+            out.append(f"CANNOT REACH {host}: {reason} (the deploy will fail; {hint})")
         pruned = {host: ids for host, ids in self.prune.items() if ids}
-        if not pruned:
-            out.append("  prune    nothing (keep_releases not exceeded)")
-        for host, ids in pruned.items():
-            out.append(f"  prune    {host}: {', '.join(ids)}")
+        if self.locks:  # another operation holds the hosts: its releases are not ours
+            out.append("prune    not planned while the environment is locked")
+        elif not pruned:
+            out.append("prune    nothing (keep_releases not exceeded)")
+        else:
+            out.extend(f"prune    {host}: {', '.join(ids)}" for host, ids in pruned.items())
         return out
-
 
 def build_plan(config: Config, request, *, resolver=None, inspect: bool = True,
                factory=None) -> DeployPlan:

@@ -26,35 +26,7 @@ def plan_summary(plan: DeployPlan) -> list[str]:
            f"commit   {plan.sha[:12]} {plan.subject}",
            f"ref      {plan.ref}"]
     if plan.inspected:
-        running = sorted(set(plan.current.values()))
-        if running == [""] or not running:
-            out.append("now      nothing deployed yet")
-        elif len(running) == 1:
-            out.append(f"now      {running[0]} on every host")
-        else:
-            out.extend(f"now      {host}: {current or 'nothing deployed yet'}"
-                       for host, current in plan.current.items())
-        changes = plan.changes
-        if changes is not None and changes.direction in ("forward", "back", "diverged"):
-            verb = {"forward": "brings", "back": "takes back", "diverged": "diverges by"}
-            out.append(f"changes  {verb[changes.direction]} {changes.total} commit"
-                       f"{'' if changes.total == 1 else 's'}")
-            out.extend(f"         {sha} {subject}" for sha, subject in changes.commits)
-            if changes.total > len(changes.commits):
-                out.append(f"         … and {changes.total - len(changes.commits)} more")
-        elif changes is not None and changes.direction == "same":
-            out.append("changes  none: this commit is already deployed")
-        for host, holder in plan.locks.items():
-            out.append(f"LOCKED   {host}: {holder} (the deploy will stop at preflight)")
-        for host, reason in plan.unreachable.items():
-            out.append(f"CANNOT REACH {host}: {reason}")
-        pruned = {host: ids for host, ids in plan.prune.items() if ids}
-        if plan.locks:  # another operation holds the hosts: its releases are not ours
-            out.append("prune    not planned while the environment is locked")
-        elif not pruned:
-            out.append("prune    nothing (keep_releases not exceeded)")
-        else:
-            out.extend(f"prune    {host}: {', '.join(ids)}" for host, ids in pruned.items())
+        out.extend(plan.inspected_lines("leave it out below"))
     for role, hosts in plan.hosts_by_role.items():
         once = f" (once on {plan.once_host[role]})" if role in plan.once_host else ""
         out.append(f"role     {role}: {', '.join(hosts) or '-'}{once}")
