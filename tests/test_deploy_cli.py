@@ -47,6 +47,16 @@ def test_ctrl_c_cancels_before_the_switch_exits_130_and_leaves_nothing(
         assert not releases.exists() or list(releases.iterdir()) == []
 
 
+def test_a_successful_deploy_exits_0_and_says_nothing_on_stderr(hosts: Fleet, tmp_path: Path):
+    path = hosts.write_config(tmp_path / "deploytui.yml", hosts.config(2))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DEPLOYTUI_DATA_DIR": str(tmp_path / "d")}
+    proc = subprocess.run([sys.executable, "-m", "deploytui", "--config", str(path), "deploy",
+                           "app", "prod", "--yes"], capture_output=True, text=True, env=env,
+                          stdin=subprocess.DEVNULL, timeout=60)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert proc.stdout.splitlines()[-1].startswith("deployed release ")
+
+
 def test_secrets_and_the_sudo_password_reach_the_hosts_but_never_the_output(
         hosts: Fleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("DEPLOYTUI_DATA_DIR", str(tmp_path / "d"))

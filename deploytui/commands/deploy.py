@@ -103,9 +103,9 @@ def report(result: DeployResult, printer: Printer) -> int:
     if result.outcome == "success":
         printer.write(f"deployed release {result.release_id} ({result.sha[:12]}) to"
                       f" {len(result.hosts) - len(left)} host(s) in {result.duration:.1f}s")
-    if left and result.outcome == "success":
-        printer.write(f"left out: {', '.join(left)} — still serving the earlier release"
-                      " (behind); bring it up with `deploytui catch-up` once it is back")
+        if left:
+            printer.write(f"left out: {', '.join(left)} — still serving the earlier release"
+                          " (behind); bring it up with `deploytui catch-up` once it is back")
     else:
         outcome = result.outcome.replace("_", " ")  # rolled_back -> rolled back
         print(f"deploytui: deploy {outcome}: {result.error}", file=sys.stderr)
