@@ -40,3 +40,13 @@ def test_commands_appear_once_per_distinct_list_not_once_per_host():
 def test_the_summary_holds_no_shell():
     lines = plan_summary(plan(commands={"web-1": ["sh build.sh"]}))
     assert not any("sh build.sh" in ln for ln in lines)
+
+
+def test_the_summary_lists_the_rollout_stages_and_each_health_check():
+    lines = plan_summary(plan(stages=["canary: web-1", "batch 1/1: web-2, web-3 (after 10s)"],
+                              verify=["web: GET http://{address}:8000/up (within 30s)"],
+                              on_unhealthy="rollback"))
+    assert "stage    canary: web-1" in lines
+    assert "stage    batch 1/1: web-2, web-3 (after 10s)" in lines
+    assert ("verify   web: GET http://{address}:8000/up (within 30s); unhealthy: rollback"
+            in lines)

@@ -30,6 +30,8 @@ def plan_summary(plan: DeployPlan) -> list[str]:
     for role, hosts in plan.hosts_by_role.items():
         once = f" (once on {plan.once_host[role]})" if role in plan.once_host else ""
         out.append(f"role     {role}: {', '.join(hosts) or '-'}{once}")
+    out.extend(f"stage    {line}" for line in plan.stages)
+    out.extend(f"verify   {check}; unhealthy: {plan.on_unhealthy}" for check in plan.verify)
     return out
 
 
