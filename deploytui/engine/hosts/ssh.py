@@ -43,6 +43,7 @@ logging.getLogger("paramiko").addHandler(logging.NullHandler())
 logging.getLogger("paramiko").propagate = False
 
 KILL_GRACE = 2.0
+CLOSE_GRACE = 2.0  # seconds a closed connection's reader thread gets to end (see close)
 
 
 class SSHTransport:
@@ -271,10 +272,16 @@ class SSHTransport:
         if self._watch is not None:
             watchdog().unwatch(self._watch)
             self._watch = None
+        transport = self._conn.transport if self._conn is not None else None
         if self._conn is not None:
             with contextlib.suppress(Exception):
                 self._conn.close()
         via, self._via = self._via, None
         if via is not None:
+            # Behind a jump host our "socket" is a channel of the hop's connection, which
+            # paramiko's reader thread closes on its way out; let it finish before the hop
+            # may close, or that thread dies on EOFError and prints it to the terminal.
+            if transport is not None and transport is not threading.current_thread():
+                transport.join(CLOSE_GRACE)
             via.undepend(self._lost)
             self._context.jumps.release(via)
