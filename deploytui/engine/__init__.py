@@ -2,7 +2,7 @@
 
 Its rooms, top to bottom (arrows point down; import-linter enforces it):
 
-    operations/  deploy, rollback, prune, the release listing, the plan
+    operations/  deploy, rollback, prune, catch-up, health, the listing, the plan
     remote/      the on-host format and the commands that read and change it
     hosts/       reaching a host: transports (SSH, local), host keys, the host pool
     events, errors, failure, clock, event_text, redact, shell
@@ -24,6 +24,7 @@ _PUBLIC = {
     "DeployResult": "deploytui.engine.operations.request",
     "run_rollback": "deploytui.engine.operations.rollback",
     "run_prune": "deploytui.engine.operations.prune",
+    "run_catch_up": "deploytui.engine.operations.catch_up",
     "delete_release": "deploytui.engine.operations.prune",
     "list_releases": "deploytui.engine.operations.releases",
     "build_plan": "deploytui.engine.operations.plan",
