@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from deploytui.config.model import Config, Environment, HealthCheck, Host, Project
 from deploytui.engine.events import HealthChecked, Sink, discard
+from deploytui.engine.failure import Failure
 from deploytui.engine.hosts.pool import HostPool, TransportFactory, transport_factory
 from deploytui.engine.hosts.transport import TcpRefused, Transport, TransportError
 from deploytui.engine.remote.layout import Layout
@@ -247,3 +248,11 @@ def _command(transport: Transport, command: str, cwd: str | None,
 def _one_line(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= SAW_WIDTH else text[: SAW_WIDTH - 1] + "…"
+
+
+def unhealthy_failures(bad: list[HealthResult]) -> tuple[list[Failure], str]:
+    """Each unhealthy result as its host's failure (step `health ROLE`, reason: what the
+    check saw), and the one line that names the first, for the operation's error."""
+    failures = [Failure(r.host, f"health {r.role}", f"{r.check} -> {r.saw}") for r in bad]
+    first = failures[0]
+    return failures, f"{first.host}: {first.step}: {first.reason}"

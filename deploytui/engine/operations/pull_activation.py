@@ -15,7 +15,7 @@ from deploytui.engine.failure import Failure, Stop
 from deploytui.engine.hosts.transport import Transport
 from deploytui.engine.operations import strategies
 from deploytui.engine.operations.cleanup import move_back
-from deploytui.engine.operations.health import check_hosts
+from deploytui.engine.operations.health import check_hosts, unhealthy_failures
 from deploytui.engine.operations.lifecycle import Phase
 from deploytui.engine.operations.roles import run_restarts
 from deploytui.engine.operations.staged import Revert
@@ -67,12 +67,10 @@ class PullActivation:
         bad = [r for h in self.hosts for r in results.get(h.name, []) if not r.healthy]
         if not bad:
             return
-        for result in bad:
-            if result.host not in self.failures:
-                self.fail(Failure(result.host, f"health {result.role}",
-                                  f"{result.check} -> {result.saw}"), "verify")
-        first = bad[0]
-        error = f"{first.host}: health {first.role}: {first.check} -> {first.saw}"
+        failures, error = unhealthy_failures(bad)
+        for failure in failures:
+            if failure.host not in self.failures:
+                self.fail(failure, "verify")
         if self.project.on_unhealthy_in(self.request.environment) == "keep":
             raise Stop(error, text=f"{error}; kept (on_unhealthy: keep)")
         self._move_back(exclude=[r.host for r in bad])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from deploytui.engine.events import PhaseFinished, PhaseStarted
 from deploytui.engine.failure import Failure, Stop
+from deploytui.engine.operations.health import unhealthy_failures
 from deploytui.engine.operations.lifecycle import Phase
 from deploytui.engine.operations.request import host_env
 from deploytui.engine.operations.rollout import Stage
@@ -73,12 +74,11 @@ class Verifying:
         bad = self.staged.verify(stage)
         if not bad:
             return
-        for result in bad:
-            if result.host not in self.failures:
-                self.fail(Failure(result.host, f"health {result.role}",
-                                  f"{result.check} -> {result.saw}"), "verify")
-        first = bad[0]
-        self.undo(f"{first.host}: health {first.role}: {first.check} -> {first.saw}")
+        failures, error = unhealthy_failures(bad)
+        for failure in failures:
+            if failure.host not in self.failures:
+                self.fail(failure, "verify")
+        self.undo(error)
 
     def undo(self, error: str, *, cancelled: bool = False) -> None:
         """Stop the rollout; with on_unhealthy: rollback, every switched host goes back."""
