@@ -340,14 +340,15 @@ log = f"{root}/hosts/host1/sshd.log"
 quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}  # bounded lives:
 left_behind = subprocess.Popen(["unshare", "--mount", "--", "timeout", "20", "tail", "-f", log],
                                **quiet)
-watching = subprocess.Popen(["timeout", "20", "tail", "-f", log], **quiet)  # a developer
+watching = subprocess.Popen(["timeout", "20", "tail", "-f", log], start_new_session=True,
+                            **quiet)  # a developer's tail, in a group of its own
 deadline = time.monotonic() + 10
 while _mnt_ns(left_behind.pid) in (None, _mnt_ns(os.getpid())):
     assert time.monotonic() < deadline, "unshare did not make a namespace"
     time.sleep(0.01)
 _kill_stale_fleet(root)
 print(left_behind.wait(timeout=5), watching.poll(), os.path.exists(root))
-watching.kill()
+os.killpg(watching.pid, 9)  # timeout and its tail: killing timeout alone orphans tail
 """
 
 
