@@ -12,13 +12,9 @@ one, alternating; reported: medians and big / small (goal: within 5%).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import os
 import random
 import shutil
-import struct
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -30,64 +26,19 @@ from benchmarks.meter import Measured, run_measured, summary
 DT = "/srv/app/bench-known-hosts"
 
 
-def _string(b: bytes) -> bytes:
-    return struct.pack(">I", len(b)) + b
-
-
-def _keys(rng: random.Random) -> list[str]:
-    """A pool of real public keys ("type base64"): RSA and ECDSA are slow to make, reused."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-    fmt = serialization.PublicFormat.OpenSSH
-    enc = serialization.Encoding.OpenSSH
-    pool = [rsa.generate_private_key(65537, 2048).public_key().public_bytes(enc, fmt).decode()
-            for _ in range(6)]
-    pool += [ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(enc, fmt)
-             .decode() for _ in range(40)]
-    # ed25519: any 32 bytes are a well-formed public key blob
-    for _ in range(200):
-        blob = _string(b"ssh-ed25519") + _string(rng.randbytes(32))
-        pool.append("ssh-ed25519 " + base64.b64encode(blob).decode())
-    return pool
-
-
-def hashed(host: str, rng: random.Random) -> str:
-    """An OpenSSH `HashKnownHosts` entry name: |1|base64(salt)|base64(HMAC-SHA1(salt, host))."""
-    salt = rng.randbytes(20)
-    digest = hmac.new(salt, host.encode(), hashlib.sha1).digest()
-    return f"|1|{base64.b64encode(salt).decode()}|{base64.b64encode(digest).decode()}"
-
-
 def generate(fleet_known_hosts: str, lines: int, seed: int = 10) -> str:
-    """A `lines`-line known_hosts holding every line of the fleet's file among realistic noise."""
+    """A `lines`-line known_hosts holding every line of the fleet's file among realistic
+    noise (tests/long_known_hosts.py makes the noise for the tests and this alike)."""
+    from tests.long_known_hosts import hashed_name
+    from tests.long_known_hosts import lines as noise_lines
+
     rng = random.Random(seed)
-    keys = _keys(rng)
     own = [line for line in fleet_known_hosts.splitlines() if line.strip()]
-    noise: list[str] = ["# managed by hand since 2019", ""]
-    n_noise = max(0, lines - len(own) - len(noise))
-    for i in range(n_noise):
-        key = rng.choice(keys)
-        name = f"srv{i:04d}.{rng.choice(('prod', 'stage', 'dev', 'corp'))}.example.com"
-        ip = f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
-        kind = rng.random()
-        if i % 500 == 7:
-            noise.append(f"@cert-authority *.{rng.choice(('corp', 'prod'))}.example.com {key}")
-        elif i % 700 == 11:
-            noise.append(f"@revoked * {key}")
-        elif kind < 0.70:
-            noise.append(f"{hashed(rng.choice((name, ip, f'[{ip}]:2222')), rng)} {key}")
-        elif kind < 0.82:
-            noise.append(f"{name},{ip} {key}")
-        elif kind < 0.92:
-            noise.append(f"[{name}]:{rng.choice((2222, 2200, 8022))} {key}")
-        else:
-            noise.append(f"{ip} {key} user@laptop-{i}")
+    out = ["# managed by hand since 2019", "", *noise_lines(max(0, lines - len(own) - 2), seed)]
     # the fleet's own entries, spread through the file, every other one hashed
-    out = list(noise)
     for j, line in enumerate(own):
         host, rest = line.split(" ", 1)
-        entry = f"{hashed(host, rng)} {rest}" if j % 2 else line
+        entry = f"{hashed_name(host)} {rest}" if j % 2 else line
         out.insert(rng.randrange(len(out) // 4, len(out) + 1), entry)
     return "\n".join(out) + "\n"
 
