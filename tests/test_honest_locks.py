@@ -127,11 +127,32 @@ def test_rollback_to_the_current_release_is_refused_before_asking(
     config = write(hosts, tmp_path)
     assert run(config, tmp_path, "deploy", "app", "prod").returncode == 0
     current = hosts.hosts[0].path("/srv/app/current").readlink().name
-    done = run(config, tmp_path, "rollback", "app", "prod", "--to", current)
+    data = hosts.config(2)
+    data["projects"]["app"]["environments"]["prod"]["confirm"] = True
+    asking = hosts.write_config(tmp_path / "asking.yml", data)
+    done = run(asking, tmp_path, "rollback", "app", "prod", "--to", current)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.strip() == (f"deploytui: rollback refused: release {current} is"
                                    " already current on every host")
     assert not hosts.hosts[0].path("/srv/app/.deploytui/lock").exists()
+
+
+def test_rollback_to_the_current_release_without_a_question_is_refused_under_the_lock(
+        hosts: Fleet, tmp_path: Path) -> None:
+    """No confirmation to protect: the rollback connects once and refuses under its lock
+    (one connection wave, not a listing and then the rollback), with the same exit 2."""
+    config = write(hosts, tmp_path)
+    assert run(config, tmp_path, "deploy", "app", "prod").returncode == 0
+    current = hosts.hosts[0].path("/srv/app/current").readlink().name
+    for argv in ((), ("--yes",)):
+        done = run(config, tmp_path, "rollback", "app", "prod", "--to", current, *argv)
+        assert done.returncode == 2
+        assert done.stderr.strip().splitlines()[-1] == (
+            f"deploytui: rollback refused: release {current} is already current on every"
+            " host")
+        for host in hosts.hosts[:2]:
+            assert not host.path("/srv/app/.deploytui/lock").exists()
+            assert host.path("/srv/app/current").readlink().name == current
 
 
 def test_history_json_needs_no_config_and_a_dry_run_prune_is_not_journaled(

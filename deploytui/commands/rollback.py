@@ -21,18 +21,28 @@ from deploytui.commands.sinks import build_sinks
 from deploytui.config.model import Config
 from deploytui.engine.operations.migrations import migration_warnings
 from deploytui.engine.operations.releases import list_releases
-from deploytui.engine.operations.rollback import RollbackRefused, refuse_current, run_rollback
+from deploytui.engine.operations.rollback import (
+    AlreadyCurrent,
+    RollbackRefused,
+    check_release_id,
+    run_rollback,
+)
 
 
-def _migration_note(config: Config, project, env, to: str | None) -> str:
-    """What the confirmation must say when going back past a migration (one read of the
-    hosts, no lock; the rollback itself says it again under the lock)."""
+def _before_asking(config: Config, project, env, to: str | None) -> str:
+    """What the confirmation must say when going back past a migration; raises
+    RollbackRefused when `to` is already current, so nobody confirms a no-op. One read
+    of the hosts, no lock, only when a question will be asked: the rollback refuses the
+    same things under its lock, so a `--yes` run connects once."""
     if project.strategy == "pull":
         return ""
     try:
         fleet = list_releases(config, project, env)
     except Exception:  # the rollback itself will say what is wrong with the hosts
         return ""
+    if to is not None and fleet.hosts and all(
+            fleet.hosts[h].current == to for h in fleet.hosts):
+        raise AlreadyCurrent(to)
     target = to or fleet.rollback_target()
     if target is None:
         return ""
@@ -42,16 +52,15 @@ def _migration_note(config: Config, project, env, to: str | None) -> str:
 
 def run(args: argparse.Namespace, config: Config) -> int:
     project, env = select(config, args.project, args.env)
-    if args.to is not None:
-        try:
-            refuse_current(config, project, env, args.to)
-        except RollbackRefused as exc:
-            print(f"deploytui: rollback refused: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-    if env.confirm and not args.yes:
-        note = _migration_note(config, project, env, args.to)
-        if note:
-            print(note, end="", file=sys.stderr)
+    try:
+        if args.to is not None and project.strategy != "pull":
+            check_release_id(args.to)
+        if env.confirm and not args.yes:
+            note = _before_asking(config, project, env, args.to)
+            if note:
+                print(note, end="", file=sys.stderr)
+    except RollbackRefused as exc:
+        return _refused(str(exc))
     refused = confirmed(env, args.yes, f"roll back {project.name}/{env.name}")
     if refused is not None:
         return refused
@@ -68,5 +77,13 @@ def run(args: argparse.Namespace, config: Config) -> int:
         print(f"rolled back {project.name}/{env.name} to {result.target} on "
               f"{len(result.hosts)} host(s) in {result.duration:.1f}s")
         return EXIT_OK
+    if result.already_current:
+        return _refused(result.error)
     print(f"deploytui: rollback failed: {result.error}", file=sys.stderr)
     return EXIT_LOCKED if result.locked else EXIT_FAILED
+
+
+def _refused(reason: str) -> int:
+    """Nothing was changed because the request cannot be done as asked: a usage error."""
+    print(f"deploytui: rollback refused: {reason}", file=sys.stderr)
+    return EXIT_USAGE

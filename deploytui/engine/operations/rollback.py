@@ -56,6 +56,7 @@ class RollbackResult:
     locked: bool = False  # failed because another operation holds the lock
     failed_hosts: dict[str, str] = field(default_factory=dict)
     refused: bool = False  # nothing was attempted: the request cannot be done as asked
+    already_current: bool = False  # refused because the target is current everywhere
     warnings: list[str] = field(default_factory=list)  # migrations gone past, hooks
     health: dict[str, list[HealthResult]] = field(default_factory=dict)  # after the restart
 
@@ -69,6 +70,14 @@ class RollbackRefused(Stop):
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason, step="choose target", kind="refused", text=reason)
+
+
+class AlreadyCurrent(RollbackRefused):
+    """The target is what every host serves: a request that asks for nothing (a usage
+    error for the CLI, like a target that is not a release id)."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(f"release {target} is already current on every host")
 
 
 def choose_target(fleet: FleetReleases, to: str | None) -> str:
@@ -89,7 +98,7 @@ def choose_target(fleet: FleetReleases, to: str | None) -> str:
         raise RollbackRefused(f"release {to} is not on every host: missing on "
                               f"{', '.join(missing)}{hint}")
     if all(fleet.hosts[h].current == to for h in fleet.hosts):
-        raise RollbackRefused(f"release {to} is already current on every host")
+        raise AlreadyCurrent(to)
     return to
 
 
@@ -97,29 +106,6 @@ def check_release_id(to: str) -> None:
     """RollbackRefused unless `to` can name a release at all (checked before connecting)."""
     if not is_release_id(to):
         raise RollbackRefused(f"'{to}' is not a release id (14 digits)")
-
-
-def refuse_current(config: Config, project: Project, environment: Environment, to: str
-                   ) -> None:
-    """RollbackRefused, before anything runs or is confirmed, when `to` cannot be rolled
-    back to: not a release id, or already current on every host (one listing per host)."""
-    if project.strategy == "pull":
-        return
-    check_release_id(to)
-    fleet = build_fleet_now(config, project, environment)
-    if fleet is not None and fleet.hosts and all(
-            fleet.hosts[h].current == to for h in fleet.hosts):
-        raise RollbackRefused(f"release {to} is already current on every host")
-
-
-def build_fleet_now(config: Config, project: Project, environment: Environment
-                    ) -> FleetReleases | None:
-    from deploytui.engine.operations.releases import list_releases
-
-    try:
-        return list_releases(config, project, environment)
-    except Exception:  # unreachable hosts: the rollback itself will say so
-        return None
 
 
 def meta_for(scan: HostScan, release_id: str, state: str, user: str) -> ReleaseMeta:
@@ -367,6 +353,7 @@ class _Rollback(Operation):
             previous=self.previous,
             hosts=list(self.names), error=self.redact(self.error_line()),
             duration=self.duration, locked=kind == "locked", refused=kind == "refused",
+            already_current=isinstance(self.stopped, AlreadyCurrent),
             failed_hosts={h: self.redact(f"{f.step}: {f.reason}")
                           for h, f in self.failures.items()},
             warnings=[self.redact(w) for w in self.warnings], health=self.health)
