@@ -209,3 +209,23 @@ def test_per_host_log_files_keep_a_real_tools_colour_bytes(tmp_path: Path):
     assert "\x1b[" in line and "error" in line
     log = next((tmp_path / "logs").glob("p/e/*/local1.log")).read_text()
     assert log.endswith(f" {line}\n")
+
+
+_OWN_GROUP = "read -r _ _ _ _ g _ < /proc/$BASHPID/stat; echo \"group $g\""
+
+
+@pytest.mark.parametrize("leader", [True, False], ids=["group-leader", "not-a-group-leader"])
+def test_the_wrapper_prints_the_process_group_its_command_runs_in(leader: bool) -> None:
+    """Cancel and timeout kill the group the wrapper names. Over SSH the wrapper is
+    already the session leader (sshd's child, exec'd) and starts no `setsid`; when a
+    shell runs it in its caller's group instead, it moves into a group of its own first."""
+    from deploytui.engine.hosts.output import PGID_MARKER, wrapper_command
+
+    done = subprocess.run(["bash", "-c", wrapper_command(_OWN_GROUP, False)
+                           if leader else "true; " + wrapper_command(_OWN_GROUP, False)
+                           + "; true"],
+                          capture_output=True, text=True, start_new_session=leader,
+                          timeout=10)
+    pgid = done.stderr.split(PGID_MARKER, 1)[1].split()[0]
+    assert done.stdout.strip() == f"group {pgid}"
+    assert int(pgid) != os.getpgid(0)  # never the caller's own group

@@ -39,8 +39,8 @@ class LocalTransport:
         self._lock = threading.Lock()
 
     def connect(self) -> None:
-        if shutil.which("bash") is None or shutil.which("setsid") is None:
-            raise TransportError(self.name, "local host needs bash and setsid on PATH")
+        if shutil.which("bash") is None:
+            raise TransportError(self.name, "local host needs bash on PATH")
         self._closed = False
 
     def run(
@@ -60,7 +60,7 @@ class LocalTransport:
         proc = subprocess.Popen(
             wrapper_argv(command, bool(env)),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            cwd=os.path.expanduser("~"),
+            cwd=os.path.expanduser("~"), start_new_session=True,  # its own process group
         )
         out = LineSplitter((lambda lines: on_lines(lines, "out")) if on_lines else None,
                            capture=capture)
@@ -165,7 +165,7 @@ class LocalTransport:
 
     @staticmethod
     def _kill_group(proc: subprocess.Popen[bytes], err: LineSplitter) -> None:
-        # `setsid -w` makes the command's pid its process group id
+        # started in a session of its own: the command's pid is its process group id
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(err.pgid or proc.pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError, PermissionError):

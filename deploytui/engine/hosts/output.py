@@ -16,12 +16,22 @@ PGID_MARKER = "\x1edeploytui-pgid "
 MAX_LINE = 1 << 20  # characters: a longer line (or output with no newline) is cut here
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 
-# Runs under `setsid -w`, so the command and all its children form one process group
-# whose id is printed first (on stderr) and used to terminate all of it on cancel or
-# timeout. Environment values arrive NUL-separated on stdin, ended by an empty entry, so
-# they never appear in `ps`. DEPLOYTUI_SUDO_PASSWORD stays a shell variable (not exported)
-# read by a `sudo` function; everything else is exported.
+# The command and all its children must form one process group whose id is printed
+# first (on stderr) and used to terminate all of it on cancel or timeout. sshd already
+# makes each session's shell a session (and group) leader, and the remote command line
+# `exec`s bash, so over SSH the wrapper is that leader itself: checked from /proc, and
+# only when it is not (another server, or a login shell that forks) does it re-run
+# itself under `setsid -w`, which costs two more processes per command. Environment
+# values arrive NUL-separated on stdin, ended by an empty entry, so they never appear in
+# `ps`. DEPLOYTUI_SUDO_PASSWORD stays a shell variable (not exported) read by a `sudo`
+# function; everything else is exported.
 _WRAPPER = r"""
+__dt_pg=
+read -r _ _ _ _ __dt_pg _ < /proc/$$/stat 2>/dev/null
+if [ "$__dt_pg" != "$$" ] && [ -z "${__dt_setsid:-}" ]; then
+  __dt_setsid=1 exec setsid -w bash --norc --noprofile -c "$BASH_EXECUTION_STRING" "$0" "$@"
+fi
+unset __dt_pg __dt_setsid
 printf '\036deploytui-pgid %s\n' "$$" >&2
 if [ "$2" = env ]; then
   while IFS= read -r -d '' __dt_kv && [ -n "$__dt_kv" ]; do
@@ -40,13 +50,14 @@ eval "$1"
 
 
 def wrapper_argv(command: str, has_env: bool) -> list[str]:
-    """argv for a local `bash` running `command` inside the wrapper."""
-    return ["setsid", "-w", "bash", "--norc", "--noprofile", "-c", _WRAPPER, "deploytui", command,
+    """argv for a `bash` running `command` inside the wrapper."""
+    return ["bash", "--norc", "--noprofile", "-c", _WRAPPER, "deploytui", command,
             "env" if has_env else "-"]
 
 
 def wrapper_command(command: str, has_env: bool) -> str:
-    """The same wrapper as one remote command line (values quoted)."""
+    """The same wrapper as one remote command line (values quoted), `exec`ed by the
+    login shell so that it keeps the session leader's pid."""
     import shlex
 
     return "exec " + " ".join(shlex.quote(a) for a in wrapper_argv(command, has_env))
