@@ -8,8 +8,8 @@ time from the host's clock when they run, not from when the script was written.
 from __future__ import annotations
 
 from deploytui.engine.clock import utc_iso
-from deploytui.engine.remote.layout import Layout, ReleaseMeta
-from deploytui.engine.shell import q
+from deploytui.engine.remote.layout import Layout, ReleaseMeta, write_meta_command
+from deploytui.engine.shell import UTC_NOW, ensure_dirs, q
 
 _NOW = "@@DEPLOYTUI-NOW@@"
 
@@ -32,9 +32,8 @@ class MetaWriter:
         text = meta.to_json()
         if host_clock:
             history[-1] = f"{state} at {utc_iso()}"  # our best guess for later writes
-            return (f"__dt_now=$(date -u +%Y-%m-%dT%H:%M:%SZ); __dt_meta={q(text)}; "
-                    f"mkdir -p {q(layout.metadata_dir)} && "
+            return (f"{UTC_NOW}; __dt_meta={q(text)}; "
+                    f"{ensure_dirs(layout.metadata_dir)} && "
                     f"printf '%s\\n' \"${{__dt_meta//{_NOW}/$__dt_now}}\" > {path}.tmp"
                     f" && mv -f {path}.tmp {path}")
-        return (f"mkdir -p {q(layout.metadata_dir)} && printf '%s\\n' {q(text)}"
-                f" > {path}.tmp && mv -f {path}.tmp {path}")
+        return write_meta_command(layout, meta)
