@@ -531,7 +531,11 @@ class FleetHost:
 
 def _kill_hosts(hosts: list[FleetHost], keep_listener: bool) -> None:
     """SIGKILL every process in these hosts' namespaces (all but each sshd if
-    keep_listener), with one /proc scan a round for all of them, not one per host."""
+    keep_listener), with one /proc scan a round for all of them, not one per host.
+
+    Everything is stopped first, then killed: a host that dies sends nothing, but a
+    process killed before its parent would let the parent report it (a shell exiting
+    137, sshd sending that status), a goodbye no real crash gives."""
     deadline = time.monotonic() + SIGNAL_TIMEOUT
     while True:
         groups = _pids_by_ns()
@@ -546,6 +550,7 @@ def _kill_hosts(hosts: list[FleetHost], keep_listener: bool) -> None:
             pids |= mine
         if not pids:
             break
+        _signal_all(pids, signal.SIGSTOP)
         _signal_all(pids, signal.SIGKILL)
         if time.monotonic() > deadline:
             names = ", ".join(h.name for h in hosts)
