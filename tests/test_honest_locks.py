@@ -5,6 +5,7 @@ waited for (`--wait-lock`), and nothing breaks a lock silently. Run as a user wo
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -135,6 +136,24 @@ def test_rollback_to_the_current_release_is_refused_before_asking(
     assert done.stderr.strip() == (f"deploytui: rollback refused: release {current} is"
                                    " already current on every host")
     assert not hosts.hosts[0].path("/srv/app/.deploytui/lock").exists()
+
+
+def test_a_rollback_that_cannot_happen_is_refused_before_the_question(
+        hosts: Fleet, tmp_path: Path) -> None:
+    """Nobody types the environment's name for a rollback the hosts would refuse."""
+    config = write(hosts, tmp_path)
+    assert run(config, tmp_path, "deploy", "app", "prod").returncode == 0
+    first = hosts.hosts[0].path("/srv/app/current").readlink().name
+    time.sleep(1.02 - time.time() % 1)  # the next deploy gets the next second's id
+    assert run(config, tmp_path, "deploy", "app", "prod").returncode == 0
+    shutil.rmtree(hosts.hosts[1].path(f"/srv/app/releases/{first}"))
+    data = hosts.config(2)
+    data["projects"]["app"]["environments"]["prod"]["confirm"] = True
+    asking = hosts.write_config(tmp_path / "asking.yml", data)
+    done = run(asking, tmp_path, "rollback", "app", "prod", "--to", first)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip() == (f"deploytui: rollback failed: release {first} is not on"
+                                   " every host: missing on host2")
 
 
 def test_rollback_to_the_current_release_without_a_question_is_refused_under_the_lock(

@@ -22,30 +22,26 @@ from deploytui.config.model import Config
 from deploytui.engine.operations.migrations import migration_warnings
 from deploytui.engine.operations.releases import list_releases
 from deploytui.engine.operations.rollback import (
-    AlreadyCurrent,
     RollbackRefused,
     check_release_id,
+    choose_target,
     run_rollback,
 )
 
 
 def _before_asking(config: Config, project, env, to: str | None) -> str:
     """What the confirmation must say when going back past a migration; raises
-    RollbackRefused when `to` is already current, so nobody confirms a no-op. One read
-    of the hosts, no lock, only when a question will be asked: the rollback refuses the
-    same things under its lock, so a `--yes` run connects once."""
+    RollbackRefused for what the rollback would refuse (already current, missing on a
+    host, nothing to go back to), so nobody confirms a rollback that cannot happen.
+    One read of the hosts, no lock, only when a question will be asked: the rollback
+    refuses the same things under its lock, so a `--yes` run connects once."""
     if project.strategy == "pull":
         return ""
     try:
         fleet = list_releases(config, project, env)
     except Exception:  # the rollback itself will say what is wrong with the hosts
         return ""
-    if to is not None and fleet.hosts and all(
-            fleet.hosts[h].current == to for h in fleet.hosts):
-        raise AlreadyCurrent(to)
-    target = to or fleet.rollback_target()
-    if target is None:
-        return ""
+    target = choose_target(fleet, to)
     warnings = migration_warnings(fleet.scans.values(), target)
     return "".join(f"warning: {w}\n" for w in warnings)
 
@@ -60,7 +56,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
             if note:
                 print(note, end="", file=sys.stderr)
     except RollbackRefused as exc:
-        return _refused(str(exc))
+        return _refused(str(exc), usage=exc.usage)
     refused = confirmed(env, args.yes, f"roll back {project.name}/{env.name}")
     if refused is not None:
         return refused
@@ -77,13 +73,18 @@ def run(args: argparse.Namespace, config: Config) -> int:
         print(f"rolled back {project.name}/{env.name} to {result.target} on "
               f"{len(result.hosts)} host(s) in {result.duration:.1f}s")
         return EXIT_OK
-    if result.already_current:
-        return _refused(result.error)
+    if result.refused:
+        return _refused(result.error, usage=result.usage_error)
     print(f"deploytui: rollback failed: {result.error}", file=sys.stderr)
     return EXIT_LOCKED if result.locked else EXIT_FAILED
 
 
-def _refused(reason: str) -> int:
-    """Nothing was changed because the request cannot be done as asked: a usage error."""
-    print(f"deploytui: rollback refused: {reason}", file=sys.stderr)
-    return EXIT_USAGE
+def _refused(reason: str, *, usage: bool) -> int:
+    """Nothing was changed. A request wrong in itself (not a release id, the release
+    already served) is a usage error, exit 2; a fleet that cannot go where asked
+    (missing on a host, nothing earlier) is a failed rollback, exit 1."""
+    if usage:
+        print(f"deploytui: rollback refused: {reason}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"deploytui: rollback failed: {reason}", file=sys.stderr)
+    return EXIT_FAILED

@@ -56,7 +56,7 @@ class RollbackResult:
     locked: bool = False  # failed because another operation holds the lock
     failed_hosts: dict[str, str] = field(default_factory=dict)
     refused: bool = False  # nothing was attempted: the request cannot be done as asked
-    already_current: bool = False  # refused because the target is current everywhere
+    usage_error: bool = False  # refused as asked: not a release id, already current
     warnings: list[str] = field(default_factory=list)  # migrations gone past, hooks
     health: dict[str, list[HealthResult]] = field(default_factory=dict)  # after the restart
 
@@ -68,13 +68,23 @@ class RollbackResult:
 class RollbackRefused(Stop):
     """Nothing was changed: no target, a target missing on some hosts, ..."""
 
+    usage = False  # the request itself is wrong, whatever the hosts hold (CLI exit 2)
+
     def __init__(self, reason: str) -> None:
         super().__init__(reason, step="choose target", kind="refused", text=reason)
 
 
+class NotARelease(RollbackRefused):
+    usage = True
+
+    def __init__(self, to: str) -> None:
+        super().__init__(f"'{to}' is not a release id (14 digits)")
+
+
 class AlreadyCurrent(RollbackRefused):
-    """The target is what every host serves: a request that asks for nothing (a usage
-    error for the CLI, like a target that is not a release id)."""
+    """The target is what every host serves: a request that asks for nothing."""
+
+    usage = True
 
     def __init__(self, target: str) -> None:
         super().__init__(f"release {target} is already current on every host")
@@ -105,7 +115,7 @@ def choose_target(fleet: FleetReleases, to: str | None) -> str:
 def check_release_id(to: str) -> None:
     """RollbackRefused unless `to` can name a release at all (checked before connecting)."""
     if not is_release_id(to):
-        raise RollbackRefused(f"'{to}' is not a release id (14 digits)")
+        raise NotARelease(to)
 
 
 def meta_for(scan: HostScan, release_id: str, state: str, user: str) -> ReleaseMeta:
@@ -190,6 +200,9 @@ class _Rollback(Operation):
     def check(self) -> None:
         if self.to is not None and not self.pull:
             check_release_id(self.to)
+
+    def started_fields(self) -> dict[str, str]:
+        return {"ref": self.to or "previous release"}  # what was asked for: header, journal
 
     def probe(self, host: str) -> str:
         # a pull project's history is its revisions.log
@@ -353,7 +366,7 @@ class _Rollback(Operation):
             previous=self.previous,
             hosts=list(self.names), error=self.redact(self.error_line()),
             duration=self.duration, locked=kind == "locked", refused=kind == "refused",
-            already_current=isinstance(self.stopped, AlreadyCurrent),
+            usage_error=isinstance(self.stopped, RollbackRefused) and self.stopped.usage,
             failed_hosts={h: self.redact(f"{f.step}: {f.reason}")
                           for h, f in self.failures.items()},
             warnings=[self.redact(w) for w in self.warnings], health=self.health)
