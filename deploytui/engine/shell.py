@@ -11,13 +11,11 @@ def q(value: object) -> str:
     return shlex.quote(str(value))
 
 
-def ensure_dirs(*paths: str) -> str:
+def ensure_dir(path: str) -> str:
     """`mkdir -p` only for a directory that is missing: the test is a builtin, so the usual
     case (it exists) starts no process on the host. Every command a deploy sends runs
     on every host at once, so each process saved is saved once per host."""
-    quoted = " ".join(q(p) for p in paths)
-    tests = " && ".join(f"[ -d {q(p)} ]" for p in paths)
-    return f"{{ {tests} || mkdir -p {quoted}; }}"
+    return f"{{ [ -d {q(path)} ] || mkdir -p {q(path)}; }}"
 
 
 UTC_NOW = ("{ TZ=UTC0 printf -v __dt_now '%(%Y-%m-%dT%H:%M:%SZ)T' -1 2>/dev/null"

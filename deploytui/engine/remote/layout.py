@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 from deploytui.engine.remote.safety import checked_deploy_to, release_path
-from deploytui.engine.shell import ensure_dirs, q
+from deploytui.engine.shell import ensure_dir, q
 
 # preparing: being built; ready: prepared, waiting for the switch; ok: was switched to
 # successfully; failed: its deploy failed; rolled_back: the release a rollback left.
@@ -117,5 +117,5 @@ class ReleaseMeta:
 def write_meta_command(layout: Layout, meta: ReleaseMeta) -> str:
     """Write the metadata file atomically (temp file + mv), creating the directory."""
     path = layout.metadata(meta.release_id)
-    return (f"{ensure_dirs(layout.metadata_dir)} && printf '%s\\n' {q(meta.to_json())}"
+    return (f"{ensure_dir(layout.metadata_dir)} && printf '%s\\n' {q(meta.to_json())}"
             f" > {q(path)}.tmp && mv -f {q(path)}.tmp {q(path)}")

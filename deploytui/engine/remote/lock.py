@@ -20,7 +20,7 @@ from deploytui.engine.clock import utc_iso
 from deploytui.engine.hosts.pool import HostPool
 from deploytui.engine.hosts.transport import Transport, TransportError
 from deploytui.engine.remote.layout import Layout
-from deploytui.engine.shell import ensure_dirs, q
+from deploytui.engine.shell import ensure_dir, q
 
 LOCK_TIMEOUT = 30.0
 LOCK_POLL = 1.0  # seconds between two tries while waiting for a lock (--wait-lock)
@@ -126,7 +126,7 @@ def _take_command(layout: Layout, info: LockInfo, break_lock: bool, probe: str =
     if break_lock:  # print the old holder, then remove only the lock directory
         breaking = (f"if [ -d {lock} ]; then echo BROKEN; cat {lock}/info 2>/dev/null; echo;"
                     f" rm -f {lock}/info; rmdir {lock} || exit 1; fi; ")
-    return (f"{ensure_dirs(layout.state_dir)} || exit 1; {breaking}"
+    return (f"{ensure_dir(layout.state_dir)} || exit 1; {breaking}"
             f"if mkdir {lock} 2>/dev/null; then"
             f" printf '%s\\n' {q(info.to_json())} > {lock}/info && echo {_TAKEN}{probing};"
             f" else echo {_HELD}; cat {lock}/info 2>/dev/null; echo; fi")
@@ -142,7 +142,8 @@ def release_command(layout: Layout, info: LockInfo) -> str:
     """Remove the lock only if it is still ours (its info holds our token)."""
     lock = q(layout.lock)
     # the info is one line (JSON): read by the shell, not grep (one process less)
-    return (f"if [ -d {lock} ] && {{ IFS= read -r __dt_l < {lock}/info; }} 2>/dev/null"
+    return (f"if [ -d {lock} ] && {{ IFS= read -r __dt_l || [ -n \"$__dt_l\" ]; }}"
+            f" 2>/dev/null < {lock}/info"
             f" && [[ $__dt_l == *{q(info.token)}* ]]; then rm -f {lock}/info && rmdir {lock}; fi")
 
 

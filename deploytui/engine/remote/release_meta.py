@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from deploytui.engine.clock import utc_iso
 from deploytui.engine.remote.layout import Layout, ReleaseMeta, write_meta_command
-from deploytui.engine.shell import UTC_NOW, ensure_dirs, q
+from deploytui.engine.shell import UTC_NOW, ensure_dir, q
 
 _NOW = "@@DEPLOYTUI-NOW@@"
 
@@ -33,7 +33,7 @@ class MetaWriter:
         if host_clock:
             history[-1] = f"{state} at {utc_iso()}"  # our best guess for later writes
             return (f"{UTC_NOW}; __dt_meta={q(text)}; "
-                    f"{ensure_dirs(layout.metadata_dir)} && "
+                    f"{ensure_dir(layout.metadata_dir)} && "
                     f"printf '%s\\n' \"${{__dt_meta//{_NOW}/$__dt_now}}\" > {path}.tmp"
                     f" && mv -f {path}.tmp {path}")
         return write_meta_command(layout, meta)
