@@ -27,6 +27,13 @@ def write(fleet: Fleet, tmp_path: Path, **overrides) -> Path:
     return fleet.write_config(tmp_path / "deploytui.yml", fleet.config(2, **overrides))
 
 
+def write_asking(fleet: Fleet, tmp_path: Path) -> Path:
+    """The same environment with `confirm: true`: the CLI asks before changing it."""
+    data = fleet.config(2)
+    data["projects"]["app"]["environments"]["prod"]["confirm"] = True
+    return fleet.write_config(tmp_path / "asking.yml", data)
+
+
 def run(config: Path, tmp_path: Path, *argv: str, timeout: float = 60
         ) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "deploytui", *argv, "--config", str(config)],
@@ -128,9 +135,7 @@ def test_rollback_to_the_current_release_is_refused_before_asking(
     config = write(hosts, tmp_path)
     assert run(config, tmp_path, "deploy", "app", "prod").returncode == 0
     current = hosts.hosts[0].path("/srv/app/current").readlink().name
-    data = hosts.config(2)
-    data["projects"]["app"]["environments"]["prod"]["confirm"] = True
-    asking = hosts.write_config(tmp_path / "asking.yml", data)
+    asking = write_asking(hosts, tmp_path)
     done = run(asking, tmp_path, "rollback", "app", "prod", "--to", current)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.strip() == (f"deploytui: rollback refused: release {current} is"
@@ -144,12 +149,9 @@ def test_a_rollback_that_cannot_happen_is_refused_before_the_question(
     config = write(hosts, tmp_path)
     assert run(config, tmp_path, "deploy", "app", "prod").returncode == 0
     first = hosts.hosts[0].path("/srv/app/current").readlink().name
-    time.sleep(1.02 - time.time() % 1)  # the next deploy gets the next second's id
     assert run(config, tmp_path, "deploy", "app", "prod").returncode == 0
     shutil.rmtree(hosts.hosts[1].path(f"/srv/app/releases/{first}"))
-    data = hosts.config(2)
-    data["projects"]["app"]["environments"]["prod"]["confirm"] = True
-    asking = hosts.write_config(tmp_path / "asking.yml", data)
+    asking = write_asking(hosts, tmp_path)
     done = run(asking, tmp_path, "rollback", "app", "prod", "--to", first)
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.strip() == (f"deploytui: rollback failed: release {first} is not on"
