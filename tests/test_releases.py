@@ -89,6 +89,32 @@ def test_a_fleet_lists_each_release_once_newest_first_with_states_and_hosts(
     assert fleet.rollback_target() == R1
 
 
+def test_free_space_is_what_df_calls_available(hosts: Fleet) -> None:
+    config = load(hosts, 1)
+    make_release(hosts.hosts[0], R1)
+    fleet = list_releases(config, "app", "prod")
+    df = subprocess.run(["df", "-Pk", str(hosts.hosts[0].path("/srv/app"))],
+                        capture_output=True, text=True, check=True).stdout.splitlines()[1]
+    available = int(df.split()[3]) * 1024
+    # the suite writes to the same disk meanwhile: equal to within 64 MiB
+    assert abs(fleet.hosts["host1"].free_bytes - available) < 64 << 20
+
+
+def test_a_releases_directory_that_is_a_symlink_still_holds_current(hosts: Fleet) -> None:
+    """deploy_to/releases may live on another disk through a symlink; where current and
+    releases/ really are is compared, not the paths as written."""
+    host = hosts.hosts[0]
+    make_release(host, R1)
+    make_release(host, R2)
+    app = host.path("/srv/app")
+    (app / "releases").rename(app / "releases-disk")
+    (app / "releases").symlink_to("/srv/app/releases-disk")
+    set_current(host, R2)
+    fleet = list_releases(load(hosts, 1), "app", "prod")
+    assert fleet.hosts["host1"].current == R2 and fleet.hosts["host1"].previous == R1
+    assert fleet.drift == []
+
+
 def test_reported_sizes_are_exactly_what_du_reports(hosts: Fleet) -> None:
     config = load(hosts, 2)
     rels = [make_release(h, R1, size_kb=37 + i * 100) for i, h in enumerate(hosts.hosts[:2])]

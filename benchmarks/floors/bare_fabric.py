@@ -45,8 +45,9 @@ def prepare_commands(deploy_to: str, repo_url: str, sha: str, release_id: str,
         f"git --git-dir={repo} cat-file -e {q(sha + '^{commit}')} 2>/dev/null ||"
         f" {{ echo {q('commit ' + sha + ' not found in ' + repo_url)} >&2; exit 1; }}",
         # checkout
-        f"set -o pipefail; git --git-dir={repo} archive {q(sha)}"
-        f" | tar -x -f - -C {q(rel)} && printf '%s\\n' {q(sha)} > {q(rel)}/REVISION",
+        f"git --git-dir={repo} archive {q(sha)} | tar -x -f - -C {q(rel)}"
+        " && [ \"${PIPESTATUS[0]}\" = 0 ]"
+        f" && printf '%s\\n' {q(sha)} > {q(rel)}/REVISION",
     ]
     commands += [f"cd {q(rel)} || exit 1\n{cmd}" for cmd in build]
     return commands

@@ -268,7 +268,7 @@ class _Deploy(PullActivation, Verifying, Operation):
     def _meta_step(self, host: str, state: str) -> ScriptStep:
         assert self.meta is not None
         return ScriptStep("write metadata", self.meta.command(host, state, host_clock=True),
-                          quiet=True)
+                          quiet=True, inline=True)
 
     def _run_steps(self, host: str, transport: Transport, phase: str, steps: list[Step], *,
                    first: tuple[ScriptStep, ...] = (), last: tuple[ScriptStep, ...] = ()

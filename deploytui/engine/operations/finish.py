@@ -1,12 +1,13 @@
 """The end of a successful deploy, as ONE command per host.
 
 Metadata `ok`, the revisions.log line (Capistrano's wording), the prune deletions and
-the lock release share a command: each part runs in its own subshell and reports its
-own status, so a failed part is a warning naming host and part, never a failed deploy
-(the release is live by now). The prune is planned here, from the release listing the
-preflight probe took under the same lock plus the release just switched to, with
-prune.plan_host's rules; every deletion is safety.delete_release_command, so the host
-still refuses a symlink, a non-directory or the current release when it deletes.
+the lock release share a command: each part reports its own status (in a subshell
+only where it could exit: the prune's deletions), so a failed part is a warning naming
+host and part, never a failed deploy (the release is live by now). The prune is
+planned here, from the release listing the preflight probe took under the same lock
+plus the release just switched to, with prune.plan_host's rules; every deletion is
+safety.delete_release_command, so the host still refuses a symlink, a non-directory or
+the current release when it deletes.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def plan_prunes(hosts: list[str], scans: dict[str, HostScan], release_id: str, s
 
 @dataclass(frozen=True)
 class Part:
-    """One part of a host's last command: its own subshell and status line (`tag`).
+    """One part of a host's last command, with its own status line (`tag`).
 
     `what` names it in a warning; `after` runs it only if the part tagged `after`
     succeeded; a part with no tag is raw shell whose output its caller reads.
@@ -62,11 +63,12 @@ class Part:
     command: str
     what: str = ""
     after: str = ""
+    inline: bool = False  # never exits, `cd`s or sets options: no subshell (tagged())
 
     def shell(self) -> str:
         if not self.tag:
             return self.command
-        text = tagged(self.tag, self.command)
+        text = tagged(self.tag, self.command, inline=self.inline)
         return f"if [ \"${{__dt_rc:-0}}\" -eq 0 ]; then {text}; fi" if self.after else text
 
 
@@ -94,7 +96,7 @@ def run_last_commands(pool: HostPool, hosts: list[str], parts: Callable[[str], l
 
     def last(host: Host, transport: Transport) -> None:
         name = host.name
-        own = [*parts(name), Part(_UNLOCK, unlock_command(name))]
+        own = [*parts(name), Part(_UNLOCK, unlock_command(name), inline=True)]
         res = transport.run("\n".join(p.shell() for p in own), capture=True, timeout=timeout)
         found.output[name] = res.stdout
         status = tag_results(res.stdout, [p.tag for p in own if p.tag])
@@ -113,8 +115,8 @@ def run_last_commands(pool: HostPool, hosts: list[str], parts: Callable[[str], l
 def finish_parts(layout: Layout, meta_command: str, revisions_line: str,
                  prune: HostPrune | None) -> list[Part]:
     """A successful deploy's last command: metadata ok, revisions.log, the prune."""
-    parts = [Part(_META, meta_command, "write metadata"),
-             Part(_REV, append_command(layout, revisions_line), "revisions.log")]
+    parts = [Part(_META, meta_command, "write metadata", inline=True),
+             Part(_REV, append_command(layout, revisions_line), "revisions.log", inline=True)]
     if prune is not None and prune.deletions:
         for d in prune.deletions:  # sized here: the preflight listing skips `du`
             path = q(layout.release(d.release_id))

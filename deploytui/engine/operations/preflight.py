@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from deploytui.engine.operations.strategies import HostContext
 from deploytui.engine.operations.strategies.pull import head_command
 from deploytui.engine.remote.layout import Layout
-from deploytui.engine.remote.scan import HostScan, is_scan_output, parse_scan, scan_command
+from deploytui.engine.remote.scan import (
+    HostScan,
+    free_kb,
+    is_scan_output,
+    parse_scan,
+    scan_command,
+)
 from deploytui.engine.remote.steps import StepFailed
 from deploytui.engine.shell import q
 
@@ -33,12 +39,11 @@ def probe_command(ctx: HostContext) -> str:
     """The shell text run under the lock; one tagged line per fact, unknown tags ignored."""
     lay, rel = ctx.layout, q(ctx.layout.release(ctx.release_id))
     parts = [f"if [ -e {rel} ] || [ -L {rel} ]; then echo {_CLASH}; fi",
-             f"echo {_FREE} $(df -Pk {q(lay.deploy_to)} 2>/dev/null"
-             " | { read -r _; read -r _ _ _ a _; echo \"$a\"; })"]
+             f"stat -f -c '{_FREE} %a %S' -- {q(lay.deploy_to)} 2>/dev/null"]
     if ctx.project.strategy == "pull":
         parts.append(f"echo {_HEAD} $({head_command(ctx)})")
     else:
-        parts.append(f"( {release_scan_command(lay)} )")
+        parts.append(release_scan_command(lay))  # last: it leaves the shell in deploy_to
     return "\n".join(parts)
 
 
@@ -57,8 +62,8 @@ def parse_probe(host: str, layout: Layout, output: str) -> Probed:
         tag, _, rest = line.partition(" ")
         if tag == _CLASH:
             clash = True
-        elif tag == _FREE and rest.strip().isdigit():
-            free = int(rest.strip())
+        elif tag == _FREE:
+            free = free_kb(rest)
         elif tag == _HEAD:
             head = rest.strip() or None
     scan = parse_scan(host, layout.deploy_to, output) if is_scan_output(output) else None

@@ -337,9 +337,10 @@ class _Rollback(Operation):
             marks = ("" if self.pull or name not in self.moving else
                      _marks(layout, self.scans[name], self.target or "",
                             self.previous.get(name), self.user))
-            return [*([Part(_META, marks, "could not record release states")] if marks
-                      else []),
-                    Part(_REV, append_command(layout, line), "could not append to revisions.log")]
+            return [*([Part(_META, marks, "could not record release states", inline=True)]
+                      if marks else []),
+                    Part(_REV, append_command(layout, line), "could not append to revisions.log",
+                         inline=True)]
 
         done = run_last_commands(self.pool, self.names, parts,
                                  lambda n: release_command(self.layouts[n], self.lock),

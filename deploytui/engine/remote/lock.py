@@ -134,8 +134,10 @@ def _take_command(layout: Layout, info: LockInfo, break_lock: bool, probe: str =
 
 def _probing(probe: str) -> str:
     """`probe` run after a marker line, its output (both streams) after it, its exit
-    status ignored: how a lock command carries a probe (taken or read alike)."""
-    return f"{{ echo {_PROBE}; ( eval {q(probe)} ) 2>&1; true; }}"
+    status ignored: how a lock command carries a probe (taken or read alike). It runs in
+    the command's own shell (no subshell's fork on every host), so a probe never
+    `exit`s; it is the command's last word, so the probe may `cd`."""
+    return f"{{ echo {_PROBE}; {{ eval {q(probe)}; }} 2>&1; true; }}"
 
 
 def release_command(layout: Layout, info: LockInfo) -> str:

@@ -35,22 +35,25 @@ GOOD_STATES = (OK, PREVIOUS)
 def scan_command(layout: Layout, *, sizes: bool = True, log: bool = True) -> str:
     """The single command that prints a host's release picture, line-tagged.
 
-    `sizes`: per-release `du` and free disk (`df`), the forks that make a scan dear on
-    the host's CPU (a du per directory: one du over all would count shared hard links
-    once); `log`: the revisions.log tail (a pull project's history). Without them the
-    rest is bash builtins, which keeps a 30-host scan cheap on the hosts.
+    `sizes`: per-release `du` and free disk, the forks that make a scan dear on the
+    host's CPU (a du per directory: one du over all would count shared hard links
+    once); `log`: the revisions.log tail (a pull project's history). Without them it
+    starts one process (`readlink current`): where `current` and `releases/` really
+    are comes from `cd -P` and $PWD, builtins. It never exits and runs in the caller's
+    shell (a lock command's probe), so it leaves that shell in deploy_to.
     """
-    free = ("echo \"F $(df -Pk . 2>/dev/null | { read -r _; read -r _ _ _ a _; echo \"$a\"; })\"; "
-            if sizes else "")
+    free = "stat -f -c 'F %a %S' . 2>/dev/null; " if sizes else ""
     size = "du -sk -- \"$p\" 2>/dev/null || echo; " if sizes else "echo; "
     tail = (f"if [ -f revisions.log ]; then tail -n {LOG_TAIL} revisions.log | sed 's/^/L /'; fi; "
             if log else "")
     return (
-        f"cd -- {q(layout.deploy_to)} 2>/dev/null || {{ echo 'X nodir'; exit 0; }}; "
+        f"if cd -- {q(layout.deploy_to)} 2>/dev/null; then "
         "if [ -L current ]; then echo \"C $(readlink current)\"; "
-        "  if [ -e current ]; then echo \"R $(readlink -f current)\"; fi; "
+        "  if cd -P ./current 2>/dev/null; then echo \"R $PWD\"; cd -- \"$OLDPWD\"; "
+        "  elif [ -e current ]; then echo \"R $(readlink -f current)\"; fi; "
         "elif [ -e current ]; then echo 'C!'; fi; "
-        "echo \"P $(readlink -f releases 2>/dev/null)\"; "
+        "if cd -P ./releases 2>/dev/null; then echo \"P $PWD\"; cd -- \"$OLDPWD\";"
+        " else echo 'P '; fi; "
         f"{free}"
         "if [ -d .git ]; then echo \"G $(git rev-parse HEAD 2>/dev/null)\"; fi; "
         "for p in releases/*; do n=${p#releases/}; "
@@ -68,8 +71,18 @@ def scan_command(layout: Layout, *, sizes: bool = True, log: bool = True) -> str
         f"if [ -d .git ]; then for m in {META_DIR}/*.json; do n=${{m##*/}}; n=${{n%.json}}; "
         "  [[ $n =~ ^[0-9]{14}$ ]] && [ -f \"$m\" ] && [ ! -L \"$m\" ] || continue; "
         "  v=; IFS= read -r v < \"$m\"; echo \"M $n $v\"; done; fi; "
-        f"{tail}true"
+        f"{tail}true; "
+        "else echo 'X nodir'; fi"
     )
+
+
+def free_kb(fields: str) -> int | None:
+    """KiB free to a non-root user, from `stat -f -c '%a %S'` (blocks available, block
+    size): the figure `df -Pk` calls Available."""
+    parts = fields.split()
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        return None
+    return int(parts[0]) * int(parts[1]) // 1024
 
 
 def is_scan_output(output: str) -> bool:
@@ -163,8 +176,8 @@ def parse_scan(host: str, deploy_to: str, output: str) -> HostScan:
             resolved = rest
         elif tag == "P":
             releases_real = rest
-        elif tag == "F" and rest.isdigit():
-            scan.free_bytes = int(rest) * 1024
+        elif tag == "F" and (kb := free_kb(rest)) is not None:
+            scan.free_bytes = kb * 1024
         elif tag == "G":
             scan.head_sha = rest
         elif tag == "E":

@@ -4,7 +4,10 @@ Every remote command costs an SSH session, a login and a few processes on the ho
 deploy of 14 small commands per host was CPU-bound on them. So a host's consecutive
 shell steps become one generated bash script: each step is `eval`ed in its own subshell
 (as if it had its own command: `exit`, `set -e`, `cd` stay inside it), framed by marker
-lines on stderr, and the script stops at the first step that fails. The lines callback
+lines on stderr, and the script stops at the first step that fails. deploytui's own
+steps (`inline`: they never `cd` or set options) skip the subshell, whose fork is the
+dearest thing such a step costs the host; an `exit` in one still reports its step's
+status, through the script's EXIT trap. The lines callback
 turns markers into the usual events (HostStepStarted / HostStepDone / HostFailed, with
 the step's name and exit code); markers never reach a sink. Each run's markers carry a
 fresh random nonce, so nothing a step prints can pass for one (not even our own marker
@@ -64,17 +67,25 @@ class ScriptStep:
     name: str  # as in events and errors: "fetch", "build: make"
     command: str  # the step's shell text, run as if it were its own command
     quiet: bool = False  # bookkeeping (metadata): no events unless it fails
+    inline: bool = False  # run in the script's own shell (see steps.Step.inline)
 
 
 def script_text(steps: Sequence[ScriptStep], nonce: str) -> str:
     """The bash script running `steps` in order, each framed by `nonce`'s markers."""
     mark = f"\\036deploytui-{nonce}"
     parts = []
+    if any(step.inline for step in steps):  # an inline step's `exit` ends the script
+        parts.append(f"trap '__dt_rc=$?; [ -z \"$__dt_at\" ] ||"
+                     f" printf \"{mark} done %s %s\\n\" \"$__dt_at\" \"$__dt_rc\" >&2' EXIT\n"
+                     "__dt_at=\n")
     for i, step in enumerate(steps):
+        run = (f"__dt_at={i}; eval {q(step.command)}" if step.inline
+               else f"( eval {q(step.command)} )")
         parts.append(
             f"printf '{mark} step {i}\\n' >&2; printf '{mark} step {i}\\n'\n"
-            f"( eval {q(step.command)} )\n"
+            f"{run}\n"
             "__dt_rc=$?\n"
+            + ("__dt_at=\n" if step.inline else "") +
             f"printf '{mark} done {i} %s\\n' \"$__dt_rc\" >&2\n"
             "[ \"$__dt_rc\" -eq 0 ] || exit \"$__dt_rc\"\n")
     return "".join(parts)
@@ -238,7 +249,7 @@ def run_steps(transport: Transport, phase: str, steps: Sequence[Step], *, sink: 
     pending = list(first)
     for step in steps:
         if step.upload is None:
-            pending.append(ScriptStep(step.name, step.command))
+            pending.append(ScriptStep(step.name, step.command, inline=step.inline))
             continue
         segments += [pending, step]
         pending = []
@@ -268,11 +279,19 @@ def upload(transport: Transport, phase: str, step: Step, *, sink: Sink,
                       duration=time.monotonic() - began))
 
 
-def tagged(tag: str, command: str) -> str:
-    """`command` in its own subshell, reported as one line `TAG RC OUTPUT`, so several
-    bookkeeping commands can share one remote command and still fail one by one. On a
-    failure OUTPUT is the last 40 lines, base64 (one line whatever they hold), so the
-    one-line error is chosen here by errors.failure_line like every other."""
+def tagged(tag: str, command: str, *, inline: bool = False) -> str:
+    """`command` reported as one line `TAG RC [OUTPUT]`, so several bookkeeping commands
+    can share one remote command and still fail one by one.
+
+    By default it runs in a subshell ($(...)) whose output is kept: on a failure OUTPUT
+    is the last 40 lines, base64 (one line whatever they hold). An `inline` command
+    (one that never exits, `cd`s or sets options) runs in the command's own shell,
+    saving that fork on every host: its output goes out as it comes, after a
+    `TAG begin` line, and the status line ends it. Either way the one-line error is
+    chosen here by errors.failure_line like every other."""
+    if inline:
+        return (f"echo '{tag} begin'; eval {q(command)} 2>&1; __dt_rc=$?; "
+                f"printf '\\n%s %s\\n' '{tag}' \"$__dt_rc\"")  # on a line of its own
     return (f"__dt_out=$(eval {q(command)} 2>&1); __dt_rc=$?; "  # $(...) is a subshell
             f"if [ $__dt_rc -eq 0 ]; then echo '{tag} 0'; else "  # forks only on failure
             f"echo \"{tag} $__dt_rc $(printf '%s' \"$__dt_out\" | tail -n 40 | base64"
@@ -283,12 +302,20 @@ def tag_results(output: str, tags: Sequence[str]) -> dict[str, str | None]:
     """tag -> None (it succeeded) or its one-line error, for each tag of `tagged` lines;
     a tag with no report at all reads as failed."""
     found: dict[str, str | None] = {tag: "no report from the host" for tag in tags}
+    said: list[str] | None = None  # an inline part's output, since its begin line
     for line in output.splitlines():
         tag, _, rest = line.partition(" ")
-        if tag in found:
+        if tag in found and rest == "begin":
+            said = []
+            continue
+        if tag in found and rest.split(" ", 1)[0].isdigit():
             rc, _, encoded = rest.partition(" ")
-            found[tag] = None if rc == "0" else (_decoded_reason(encoded)
-                                                 or f"exit status {rc}")
+            reason = (_decoded_reason(encoded) if encoded
+                      else failure_line("\n".join(said or [])))
+            found[tag] = None if rc == "0" else (reason or f"exit status {rc}")
+            said = None
+        elif said is not None:
+            said.append(line)
     return found
 
 

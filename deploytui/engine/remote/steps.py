@@ -39,6 +39,10 @@ class Step:
     command: str = ""  # shell text run on the host ("" for an upload)
     upload: Path | None = None  # a local file to upload to `remote`
     remote: str = ""
+    # deploytui's own text that never `cd`s or sets shell options: in a script it runs in
+    # the script's shell, without a subshell's fork (remote/script.py). The user's
+    # commands (build, tasks, hooks) never are.
+    inline: bool = False
 
     def display(self) -> str:
         if self.upload is not None:

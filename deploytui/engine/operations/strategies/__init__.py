@@ -94,7 +94,7 @@ def new_release_step(ctx: HostContext) -> Step:
         f"mkdir -p {q(ctx.layout.releases)} {q(ctx.layout.shared)} || exit 1; "
         f"if [ -e {q(rel)} ] || [ -L {q(rel)} ]; then"
         f" echo {q('release ' + ctx.release_id + ' already exists')} >&2; exit 17; fi; "
-        f"mkdir {q(rel)}"))
+        f"mkdir {q(rel)}"), inline=True)
 
 
 def prepare_steps(ctx: HostContext) -> list[Step]:

@@ -28,11 +28,11 @@ def prepare_steps(ctx: HostContext) -> list[Step]:
         new_release_step(ctx),
         Step("upload artifact", upload=local, remote=remote),
         Step("unpack", (
-            f"got=$(sha256sum {q(remote)} | cut -d' ' -f1); "
-            f"if [ \"$got\" != {q(ctx.artifact_sha256)} ]; then"
-            f" echo \"artifact checksum mismatch: $got\" >&2; exit 1; fi; "
+            f"__dt_got=$(sha256sum {q(remote)} | cut -d' ' -f1); "
+            f"if [ \"$__dt_got\" != {q(ctx.artifact_sha256)} ]; then"
+            f" echo \"artifact checksum mismatch: $__dt_got\" >&2; exit 1; fi; "
             f"tar -x -z -f {q(remote)} -C {q(rel)} && rm -f {q(remote)} &&"
-            f" printf '%s\\n' {q(ctx.sha)} > {q(rel)}/REVISION")),
+            f" printf '%s\\n' {q(ctx.sha)} > {q(rel)}/REVISION"), inline=True),
     ]
     shared = shared_step(ctx)
     if shared is not None:

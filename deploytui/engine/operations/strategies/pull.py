@@ -32,7 +32,8 @@ def prepare_steps(ctx: HostContext) -> list[Step]:
         f"git -C {d} fetch --quiet --prune origin '+refs/heads/*:refs/remotes/origin/*'"
         f" '+refs/tags/*:refs/tags/*' || exit 1; "
         f"git -C {d} cat-file -e {q(ctx.sha + '^{commit}')} 2>/dev/null ||"
-        f" {{ echo {q('commit ' + ctx.sha + ' not found in ' + ctx.repo_url)} >&2; exit 1; }}"))]
+        f" {{ echo {q('commit ' + ctx.sha + ' not found in ' + ctx.repo_url)} >&2; exit 1; }}"),
+        inline=True)]
 
 
 def move_step(ctx: HostContext, sha: str) -> Step:

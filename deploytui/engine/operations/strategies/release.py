@@ -21,14 +21,18 @@ def mirror_step(ctx: HostContext) -> Step:
         f" git --git-dir={repo} remote update --prune || exit 1;"
         f" else git clone --mirror --quiet -- {q(ctx.repo_url)} {repo} || exit 1; fi; "
         f"git --git-dir={repo} cat-file -e {q(ctx.sha + '^{commit}')} 2>/dev/null ||"
-        f" {{ echo {q('commit ' + ctx.sha + ' not found in ' + ctx.repo_url)} >&2; exit 1; }}"))
+        f" {{ echo {q('commit ' + ctx.sha + ' not found in ' + ctx.repo_url)} >&2; exit 1; }}"),
+        inline=True)
 
 
 def checkout_step(ctx: HostContext) -> Step:
+    """The tree of `sha` into the release; git's status is checked through PIPESTATUS,
+    not `set -o pipefail`, which would outlive an inline step into the user's build."""
     rel = q(ctx.release_path)
     return Step("checkout", (
-        f"set -o pipefail; git --git-dir={q(ctx.layout.repo)} archive {q(ctx.sha)}"
-        f" | tar -x -f - -C {rel} && printf '%s\\n' {q(ctx.sha)} > {rel}/REVISION"))
+        f"git --git-dir={q(ctx.layout.repo)} archive {q(ctx.sha)} | tar -x -f - -C {rel}"
+        " && [ \"${PIPESTATUS[0]}\" = 0 ]"
+        f" && printf '%s\\n' {q(ctx.sha)} > {rel}/REVISION"), inline=True)
 
 
 def prepare_steps(ctx: HostContext) -> list[Step]:
