@@ -1,5 +1,5 @@
 """`python -m deploytui` is the same as the `deploytui` console script."""
 
-from deploytui.cli import main
+from deploytui.cli import run
 
-raise SystemExit(main())
+run()
