@@ -150,14 +150,13 @@ def run() -> None:
     every CI loop and every keypress that runs us. os._exit skips just that.
     """
     import atexit
+    import contextlib
 
     code = main()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):  # a closed or broken pipe
             stream.flush()
-        except (OSError, ValueError):  # a closed or broken pipe: nothing left to say
-            pass
     os._exit(code)
 
 

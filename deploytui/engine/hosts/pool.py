@@ -113,16 +113,22 @@ class HostPool:
     def host(self, name: str) -> Host:
         return next(h for h in self.hosts if h.name == name)
 
+    def open(self, host: Host) -> Transport:
+        """Connect one host and keep its transport; raises TransportError."""
+        transport = self._factory(host)
+        try:
+            transport.connect()
+        except TransportError:
+            raise
+        except Exception as exc:
+            raise TransportError(host.name, f"{type(exc).__name__}: {exc}") from None
+        with self._lock:
+            self.transports[host.name] = transport
+        return transport
+
     def connect(self, hosts: Iterable[Host] | None = None) -> dict[str, TransportError]:
         """Open every host's connection in parallel; returns the hosts that failed."""
-
-        def open_one(host: Host) -> None:
-            transport = self._factory(host)
-            transport.connect()
-            with self._lock:
-                self.transports[host.name] = transport
-
-        outcomes = self.map(lambda h, _t: open_one(h), hosts, need_transport=False,
+        outcomes = self.map(lambda h, _t: self.open(h), hosts, need_transport=False,
                             step="connect")
         failed: dict[str, TransportError] = {}
         for name, outcome in outcomes.items():

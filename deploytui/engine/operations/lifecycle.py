@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -75,6 +75,7 @@ from deploytui.engine.remote.lock import (
     LOCK_POLL,
     Locked,
     LockInfo,
+    NotConnected,
     lock_problem,
     release_locks,
     take_locks,
@@ -269,15 +270,18 @@ class Operation:
     def _preflight(self) -> None:
         now = time.monotonic()
         self.host_started = {name: now for name in self.names}
-        failed = self.pool.connect()
+        if self.take_lock:
+            self._take_locks()  # connects each host, and locks it as soon as it can
+        else:
+            self._not_connected(self.pool.connect())
+        self.after_lock()
+
+    def _not_connected(self, failed: Mapping[str, TransportError]) -> None:
         for name in self.names:
             if name in failed:
                 self.fail(failure_of(name, failed[name], "connect"), "preflight")
         if failed:
             raise self.first_stop(list(failed))
-        if self.take_lock:
-            self._take_locks()
-        self.after_lock()
 
     def _take_locks(self) -> None:
         deadline = time.monotonic() + self.wait_lock
@@ -287,8 +291,10 @@ class Operation:
         while True:
             try:
                 taken = take_locks(self.pool, self.layouts, self.lock, break_lock=self.break_lock,
-                                   probe=probe)
+                                   probe=probe, connect=True)
                 break
+            except NotConnected as exc:
+                self._not_connected(exc.failed)
             except Locked as exc:
                 remaining = deadline - time.monotonic()
                 if exc.holder.stale() or remaining <= 0:

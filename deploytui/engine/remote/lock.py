@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import socket
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 
@@ -168,14 +169,28 @@ def acquire_locks(pool: HostPool, layouts: dict[str, Layout], info: LockInfo, *,
     return take_locks(pool, layouts, info, break_lock=break_lock).broken
 
 
+class NotConnected(Exception):
+    """Hosts that could not be connected while the locks were taken (connect=True); the
+    locks taken meanwhile were released."""
+
+    def __init__(self, failed: dict[str, TransportError]) -> None:
+        super().__init__("; ".join(str(e) for e in failed.values()))
+        self.failed = failed
+
+
 def take_locks(pool: HostPool, layouts: dict[str, Layout], info: LockInfo, *,
-               break_lock: bool = False, probe: Probe | None = None) -> Taken:
+               break_lock: bool = False, probe: Probe | None = None,
+               connect: bool = False) -> Taken:
     """acquire_locks, plus `probe(host)` run in the same command once the lock is taken.
 
     The probe's exit status never matters (the lock is ours either way); its output is
-    returned per host for the caller to parse.
+    returned per host for the caller to parse. With `connect`, each host is connected
+    here and locked as soon as it is (after the first host, as always): the lock round
+    overlaps the slower handshakes instead of waiting for the last one. A host that
+    cannot be connected raises NotConnected, once every lock taken is released.
     """
     hosts = [pool.host(name) for name in layouts]
+    connect_failed: dict[str, TransportError] = {}
 
     def take(host, transport: Transport) -> tuple[bool, LockInfo | None, LockInfo | None, str]:
         command = _take_command(layouts[host.name], info, break_lock,
@@ -194,10 +209,38 @@ def take_locks(pool: HostPool, layouts: dict[str, Layout], info: LockInfo, *,
 
     # The first host is taken alone, before the others: of two deploys started together,
     # the one that gets it gets them all (taking all at once, each could win some hosts
-    # and both would give up).
-    outcomes = pool.map(take, hosts[:1])
-    if all(o.ok and o.value and o.value[0] for o in outcomes.values()):
-        outcomes.update(pool.map(take, hosts[1:]))
+    # and both would give up). The others wait for it, then go as soon as they can.
+    first = hosts[0].name if hosts else ""
+    first_done, first_taken = threading.Event(), threading.Event()
+
+    def gated(host, _transport) -> tuple[bool, LockInfo | None, LockInfo | None, str] | None:
+        try:
+            transport = pool.transports.get(host.name)
+            if transport is None and connect:
+                try:
+                    transport = pool.open(host)
+                except TransportError as exc:
+                    connect_failed[host.name] = exc
+                    return None  # never tried: nothing to report but the connect
+            if transport is None:
+                raise TransportError(host.name, "not connected")
+            if host.name != first:
+                first_done.wait()
+                if not first_taken.is_set():
+                    return None
+            value = take(host, transport)
+            if host.name == first and value[0]:
+                first_taken.set()
+            return value
+        finally:
+            if host.name == first:
+                first_done.set()
+
+    outcomes = pool.map(gated, hosts, need_transport=False, step="lock")
+    if connect_failed:
+        release_locks(pool, {n: layouts[n] for n, o in outcomes.items()
+                             if n in pool.transports and n not in connect_failed}, info)
+        raise NotConnected({n: connect_failed[n] for n in layouts if n in connect_failed})
     taken = Taken(broken={n: o.value[2] for n, o in outcomes.items()
                           if o.ok and o.value and o.value[2]},
                   probed={n: o.value[3] for n, o in outcomes.items()
