@@ -238,7 +238,7 @@ def take_locks(pool: HostPool, layouts: dict[str, Layout], info: LockInfo, *,
 
     outcomes = pool.map(gated, hosts, need_transport=False, step="lock")
     if connect_failed:
-        release_locks(pool, {n: layouts[n] for n, o in outcomes.items()
+        release_locks(pool, {n: layouts[n] for n in outcomes
                              if n in pool.transports and n not in connect_failed}, info)
         raise NotConnected({n: connect_failed[n] for n in layouts if n in connect_failed})
     taken = Taken(broken={n: o.value[2] for n, o in outcomes.items()
