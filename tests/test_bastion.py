@@ -248,6 +248,27 @@ def test_a_proxycommand_still_reaches_hosts_one_process_each(fleet40: Fleet, tmp
     assert bastion.connections() == len(targets)
 
 
+def test_a_proxycommand_port_is_the_hosts_own_port_not_ssh_configs(fleet40: Fleet,
+                                                                    tmp_path: Path):
+    """`%p` is the port deploytui connects to (`port:` in its config), as with `ssh -p`,
+    not ssh_config's Port or 22: here ssh_config names no Port at all."""
+    bastion, targets = fleet40.hosts[0], fleet40.hosts[1:3]
+    assert all(h.port != 22 for h in targets)
+    jump = " ".join(bastion.ssh_argv()[1:]).replace(f" {fleet40.user}@", " -W %h:%p "
+                                                      f"{fleet40.user}@")
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_text(f"Host {' '.join(h.address for h in targets)}\n"
+                          f"  ProxyCommand ssh {jump}\n")
+    data = fleet40.config(targets)
+    data["ssh"]["config"] = str(ssh_config)
+    config = load_config_text(json.dumps(data), "test.yml")
+    with _pool_of(config) as pool:
+        assert pool.connect() == {}
+        names = pool.map(lambda _h, t: t.run("hostname", capture=True).stdout.strip())
+    assert {o.value for o in names.values()} == {h.name for h in targets}
+    assert bastion.connections() == len(targets)
+
+
 def test_a_dead_bastion_is_reported_as_the_bastion_not_as_each_host(
         fleet40: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     fleet40.hosts[0].kill()

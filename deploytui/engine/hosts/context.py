@@ -51,6 +51,7 @@ class SSHContext:
         self.jumps = JumpHosts(self)
         self._known: KnownHosts | None = None
         self._ssh_config: paramiko.SSHConfig | None = None
+        self._ssh_config_text = ""
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------ read once
@@ -65,10 +66,22 @@ class SSHContext:
         with self._lock:
             if self._ssh_config is None:
                 path = self.settings.config
-                self._ssh_config = (paramiko.SSHConfig.from_path(str(path))
-                                    if path is not None and path.exists()
-                                    else paramiko.SSHConfig())
+                if path is not None and path.exists():
+                    self._ssh_config_text = path.read_text()
+                self._ssh_config = paramiko.SSHConfig.from_text(self._ssh_config_text)
             return self._ssh_config
+
+    def _proxy_command(self, address: str, port: int) -> str:
+        """ssh_config's ProxyCommand for `address`, its %p being deploytui's `port:`.
+
+        paramiko expands %p when it looks a host up, from ssh_config's own Port (or 22),
+        so `ProxyCommand ssh -W %h:%p bastion` sent a host with `port: 2222` to port
+        22. A Port block for the host put first wins (OpenSSH keeps the first value it
+        obtains), as `ssh -p` does.
+        """
+        with self._lock:
+            text = f"Host {address}\n  Port {port}\n\n{self._ssh_config_text}"
+        return paramiko.SSHConfig.from_text(text).lookup(address).get("proxycommand", "none")
 
     def fabric_config(self) -> fabric.Config:
         """A Fabric config of its own for each Connection (~0.5 ms): a Connection writes
@@ -99,6 +112,8 @@ class SSHContext:
                                  connect_kwargs=connect_kwargs, gateway=False)
         command = conn.ssh_config.get("proxycommand", "none")
         if "proxyjump" not in conn.ssh_config and command.lower() != "none":
+            if port is not None and str(port) != conn.ssh_config.get("port", "22"):
+                command = self._proxy_command(address, port)
             conn.gateway = command  # Fabric starts one ProxyCommand process per host
         return conn
 
