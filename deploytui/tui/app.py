@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -155,7 +156,17 @@ class DeployConsole(App[int]):
 
 
 def run_console(config: Config, theme: str | None = None) -> int:
-    """`deploytui` with no subcommand: run the console; returns the exit code."""
+    """`deploytui` with no subcommand: run the console; returns the exit code.
+
+    "Stop it and quit" cancels the running operation and leaves the console at once; the
+    operation's thread then still removes its unfinished releases and releases its
+    locks, which over SSH takes round trips. The process ends only after that: ending
+    with it would leave every host locked. Ctrl-C still ends it at once.
+    """
     app = DeployConsole(config, theme)
     result = app.run()
+    if app.runner.running:
+        print("deploytui: stopping the operation: cleaning up and unlocking the hosts…",
+              file=sys.stderr, flush=True)
+        app.runner.join()
     return int(result or 0)
