@@ -231,34 +231,19 @@ def test_a_chain_of_jump_hosts_logs_in_once_per_hop(fleet40: Fleet, tmp_path: Pa
     assert (bastion.connections(), inner.connections()) == (1, 1)
 
 
-def test_a_proxycommand_still_reaches_hosts_one_process_each(fleet40: Fleet, tmp_path: Path):
+@pytest.mark.parametrize("port_line", [True, False], ids=["ssh_config-port", "no-port"])
+def test_a_proxycommand_still_reaches_hosts_one_process_each(fleet40: Fleet, tmp_path: Path,
+                                                             port_line: bool):
+    """`%p` is the port deploytui connects to (a host's `port:`), as with `ssh -p`, also
+    when ssh_config names no Port at all (paramiko alone would say 22)."""
     bastion, targets = fleet40.hosts[0], fleet40.hosts[1:4]
-    jump = " ".join(bastion.ssh_argv()[1:]).replace(f" {fleet40.user}@", " -W %h:%p "
-                                                      f"{fleet40.user}@")
-    ssh_config = tmp_path / "ssh_config"
-    ssh_config.write_text(f"Host {' '.join(h.address for h in targets)}\n"
-                          f"  Port {bastion.port}\n  ProxyCommand ssh {jump}\n")
-    data = fleet40.config(targets)
-    data["ssh"]["config"] = str(ssh_config)
-    config = load_config_text(json.dumps(data), "test.yml")
-    with _pool_of(config) as pool:
-        assert pool.connect() == {}
-        names = pool.map(lambda _h, t: t.run("hostname", capture=True).stdout.strip())
-    assert {o.value for o in names.values()} == {h.name for h in targets}
-    assert bastion.connections() == len(targets)
-
-
-def test_a_proxycommand_port_is_the_hosts_own_port_not_ssh_configs(fleet40: Fleet,
-                                                                    tmp_path: Path):
-    """`%p` is the port deploytui connects to (`port:` in its config), as with `ssh -p`,
-    not ssh_config's Port or 22: here ssh_config names no Port at all."""
-    bastion, targets = fleet40.hosts[0], fleet40.hosts[1:3]
     assert all(h.port != 22 for h in targets)
     jump = " ".join(bastion.ssh_argv()[1:]).replace(f" {fleet40.user}@", " -W %h:%p "
                                                       f"{fleet40.user}@")
     ssh_config = tmp_path / "ssh_config"
     ssh_config.write_text(f"Host {' '.join(h.address for h in targets)}\n"
-                          f"  ProxyCommand ssh {jump}\n")
+                          + (f"  Port {bastion.port}\n" if port_line else "")
+                          + f"  ProxyCommand ssh {jump}\n")
     data = fleet40.config(targets)
     data["ssh"]["config"] = str(ssh_config)
     config = load_config_text(json.dumps(data), "test.yml")

@@ -23,15 +23,23 @@ def tmux(*args: str) -> str:
                           check=False).stdout
 
 
-def test_the_demo_console_draws_in_a_real_terminal_and_q_quits(tmp_path):
-    session = f"deploytui-test-{os.getpid()}"
+def start_console(tmp_path: Path, config: str | Path, name: str, size: tuple[int, int]
+                  ) -> tuple[str, Path]:
+    """The console on `config` in a detached tmux session of `size`, with a data dir and
+    HOME of its own; returns the session and the file its exit status is written to."""
+    session = f"deploytui-test-{name}-{os.getpid()}"
     done = tmp_path / "exit-code"
     env = (f"PYTHONPATH={ROOT} DEPLOYTUI_DATA_DIR={tmp_path / 'data'}"
            f" DEPLOYTUI_CONFIG_DIR={tmp_path / 'config'} HOME={tmp_path} TERM=xterm-256color")
-    command = (f"cd {ROOT} && env {env} {sys.executable} -m deploytui"
-               f" --config config.example.yml; echo $? > {done}; sleep 30")
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "48",
-                    command], check=True)
+    command = (f"cd {ROOT} && env {env} {sys.executable} -m deploytui --config {config};"
+               f" echo $? > {done}; sleep 30")
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", str(size[0]),
+                    "-y", str(size[1]), command], check=True)
+    return session, done
+
+
+def test_the_demo_console_draws_in_a_real_terminal_and_q_quits(tmp_path):
+    session, done = start_console(tmp_path, "config.example.yml", "demo", (160, 48))
     try:
         screen = ""
         deadline = time.monotonic() + 20
@@ -69,13 +77,7 @@ def test_at_80x24_production_is_deployed_by_typing_its_name(tmp_path):
     config = tmp_path / "config.yml"
     config.write_text((ROOT / "config.example.yml").read_text()
                       .replace("/tmp/deploytui-demo", str(demo_root)))
-    session = f"deploytui-test-prod-{os.getpid()}"
-    env = (f"PYTHONPATH={ROOT} DEPLOYTUI_DATA_DIR={tmp_path / 'data'}"
-           f" DEPLOYTUI_CONFIG_DIR={tmp_path / 'config'} HOME={tmp_path} TERM=xterm-256color")
-    command = (f"cd {ROOT} && env {env} {sys.executable} -m deploytui --config {config};"
-               " sleep 30")
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
-                    command], check=True)
+    session, _done = start_console(tmp_path, config, "prod", (80, 24))
     try:
         wait_for(session, "production", "q Quit", "? Help")
         tmux("send-keys", "-t", session, "BTab")  # from the hosts table to the tree
@@ -103,14 +105,7 @@ def test_stop_it_and_quit_ends_only_once_every_host_is_unlocked(hosts: Fleet, tm
     trips: a process that ended at once would leave every host locked."""
     config = tmp_path / "fleet.yml"
     config.write_text(json.dumps(hosts.config(3, build=["sleep 30"])))
-    session = f"deploytui-test-quit-{os.getpid()}"
-    done = tmp_path / "exit-code"
-    env = (f"PYTHONPATH={ROOT} DEPLOYTUI_DATA_DIR={tmp_path / 'data'}"
-           f" DEPLOYTUI_CONFIG_DIR={tmp_path / 'config'} HOME={tmp_path} TERM=xterm-256color")
-    command = (f"cd {ROOT} && env {env} {sys.executable} -m deploytui --config {config};"
-               f" echo $? > {done}; sleep 30")
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
-                    command], check=True)
+    session, done = start_console(tmp_path, config, "quit", (80, 24))
     try:
         wait_for(session, "app / prod", "q Quit")
         tmux("send-keys", "-t", session, "d")
