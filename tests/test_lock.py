@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,14 @@ from deploytui.cli import main
 from deploytui.config import load_config_text
 from deploytui.engine.hosts.pool import HostPool, transport_factory
 from deploytui.engine.remote.layout import Layout
-from deploytui.engine.remote.lock import Locked, LockInfo, acquire_locks, read_lock, release_locks
+from deploytui.engine.remote.lock import (
+    Locked,
+    LockInfo,
+    acquire_locks,
+    read_lock,
+    release_locks,
+    take_locks,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -50,6 +58,27 @@ def test_a_lock_is_all_or_nothing_and_names_its_holder(hosts: Fleet):
         assert read_lock(pool.transports["host2"], layouts["host2"]) is not None
         release_locks(pool, layouts, mine)
         assert read_lock(pool.transports["host2"], layouts["host2"]) is None
+
+
+def test_ctrl_c_while_the_locks_are_being_taken_leaves_no_lock_behind(hosts: Fleet):
+    """Ctrl-C (SIGINT in the main thread) landing while the lock commands run: the ones in
+    flight finish, and every lock they took is released before the interrupt goes on."""
+    import _thread
+
+    pool, layouts = pool_of(hosts)
+    mine = LockInfo(user="ann@laptop", project="app", environment="prod", ref="main")
+
+    def probe(host: str) -> str:
+        if host == "host3":  # the last host: hosts 1 and 2 are locked by now
+            _thread.interrupt_main()
+        return "true"
+
+    with pool:
+        with pytest.raises(KeyboardInterrupt):
+            take_locks(pool, layouts, mine, probe=probe)
+            time.sleep(5)  # (without the fix the interrupt may only land here)
+        for host in hosts.hosts[:3]:
+            assert not host.path("/srv/app/.deploytui/lock").exists(), host.name
 
 
 def test_cli_lock_blocks_a_deploy_with_exit_3_until_unlock_says_whose_it_was(

@@ -236,7 +236,13 @@ def take_locks(pool: HostPool, layouts: dict[str, Layout], info: LockInfo, *,
             if host.name == first:
                 first_done.set()
 
-    outcomes = pool.map(gated, hosts, need_transport=False, step="lock")
+    try:
+        outcomes = pool.map(gated, hosts, need_transport=False, step="lock")
+    except BaseException:  # Ctrl-C: the lock commands in flight have ended (the pool
+        # waits for them); they may hold locks not recorded anywhere yet. Our token
+        # keeps anyone else's lock safe.
+        release_locks(pool, {n: layouts[n] for n in layouts if n in pool.transports}, info)
+        raise
     if connect_failed:
         release_locks(pool, {n: layouts[n] for n in outcomes
                              if n in pool.transports and n not in connect_failed}, info)
