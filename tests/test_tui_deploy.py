@@ -244,3 +244,38 @@ async def test_a_deploy_stopped_by_a_lock_offers_to_wait_for_it_then_deploys(con
         await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal)
                          and app.screen._title == "Deploy succeeded", timeout=60)
     assert current_of(config, "staging", 0)
+
+
+def test_stop_it_and_quit_ends_only_once_every_host_is_unlocked(hosts, tmp_path,
+                                                                 monkeypatch):
+    """The operation runs on its own thread; quitting stops it, and run_console returns
+    only after its cleanup (unfinished releases removed, locks released), which over SSH
+    takes round trips: returning at once left every host locked."""
+    import json
+
+    from deploytui.config import load_config_text
+    from deploytui.tui.app import run_console
+
+    monkeypatch.setenv("DEPLOYTUI_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DEPLOYTUI_CONFIG_DIR", str(tmp_path / "config"))
+    config = load_config_text(json.dumps(hosts.config(3, build=["sleep 30"])), "fleet.yml")
+    seen: dict[str, bool] = {}
+
+    async def stop_and_quit(pilot) -> None:
+        app = pilot.app
+        await open_plan(app, pilot)
+        await wait_until(pilot, lambda: app.screen.query_one("#yes").display)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.runner.running and any(
+            s.phase == "prepare" for s in app.buffer.states().values()))
+        seen["locked"] = all(h.path("/srv/app/.deploytui/lock").exists()
+                             for h in hosts.hosts[:3])
+        await pilot.press("q")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        app.screen.query_one("#yes").press()
+
+    assert run_console(config, headless=True, size=SIZE, auto_pilot=stop_and_quit) == 130
+    assert seen["locked"]
+    for host in hosts.hosts[:3]:  # read the moment run_console returned
+        assert not host.path("/srv/app/.deploytui/lock").exists(), host.name
+        assert list(host.path("/srv/app/releases").iterdir()) == [], host.name

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from textual.app import App
 from textual.notifications import SeverityLevel
@@ -155,16 +156,17 @@ class DeployConsole(App[int]):
             theme_files.remember_theme(theme)
 
 
-def run_console(config: Config, theme: str | None = None) -> int:
+def run_console(config: Config, theme: str | None = None, **run: Any) -> int:
     """`deploytui` with no subcommand: run the console; returns the exit code.
 
     "Stop it and quit" cancels the running operation and leaves the console at once; the
     operation's thread then still removes its unfinished releases and releases its
     locks, which over SSH takes round trips. The process ends only after that: ending
-    with it would leave every host locked. Ctrl-C still ends it at once.
+    with it would leave every host locked. Ctrl-C still ends it at once. `run` goes to
+    App.run (a test's headless run and its pilot).
     """
     app = DeployConsole(config, theme)
-    result = app.run()
+    result = app.run(**run)
     if app.runner.running:
         print("deploytui: stopping the operation: cleaning up and unlocking the hosts…",
               file=sys.stderr, flush=True)
