@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING
 
@@ -98,13 +99,19 @@ class JumpHost:
             raise self._hop_error(exc) from None
 
     def silent_since(self, since: float) -> JumpHost | None:
-        """The outermost hop of this chain that has not answered since `since` (or is
-        dead): the one to blame when a host behind it stops answering."""
+        """The outermost hop of this chain that has not answered since `since`, or is not
+        answering now (its own latest probe overdue by half its timeout), or is dead:
+        the one to blame when a host behind it stops answering. The second test matters
+        on a busy machine: a reply the hop sent just before it froze can be read after
+        the host's probe went out, and then the hop looked alive since."""
         outer = self.parent.silent_since(since) if self.parent is not None else None
         if outer is not None:
             return outer
         watch = self._watch
         if self._lost is not None or (watch is not None and watch.last_reply < since):
+            return self
+        if watch is not None and watch.sent_at is not None and watch.last_reply < watch.sent_at \
+                and time.monotonic() - watch.sent_at > watch.timeout / 2:
             return self
         return None
 
