@@ -130,7 +130,9 @@ def _take_command(layout: Layout, info: LockInfo, break_lock: bool, probe: str =
     return (f"{ensure_dir(layout.state_dir)} || exit 1; {breaking}"
             f"if mkdir {lock} 2>/dev/null; then"
             f" printf '%s\\n' {q(info.to_json())} > {lock}/info && echo {_TAKEN}{probing};"
-            f" else echo {_HELD}; cat {lock}/info 2>/dev/null; echo; fi")
+            # the winner writes info just after its mkdir: an empty file is read again
+            f" else echo {_HELD}; for __dt_i in 1 2 3 4 5 6; do [ -s {lock}/info ] && break;"
+            f" sleep 0.05; done; cat {lock}/info 2>/dev/null; echo; fi")
 
 
 def _probing(probe: str) -> str:
