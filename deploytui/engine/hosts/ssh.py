@@ -16,7 +16,7 @@ import logging
 import select
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import fabric
@@ -27,6 +27,7 @@ from deploytui.engine.hosts.context import SSHContext
 from deploytui.engine.hosts.jumps import JumpHost
 from deploytui.engine.hosts.liveness import Watch, watchdog
 from deploytui.engine.hosts.output import LineSplitter, env_block, wrapper_command
+from deploytui.engine.hosts.runner import EndCut, new_token, request, runner_command
 from deploytui.engine.hosts.ssh_errors import translate
 from deploytui.engine.hosts.transport import (
     Cancelled,
@@ -65,6 +66,8 @@ class SSHTransport:
         self._watch: Watch | None = None
         self._dead = threading.Event()
         self._dead_reason = "host stopped answering"
+        self._runner: paramiko.Channel | None = None  # the host's runner shell (runner.py)
+        self._runner_busy = threading.Lock()
         self._probe_interval = probe_interval or min(5.0, settings.connect_timeout / 2)
         self.address = host.address
         self.port = host.port or 22
@@ -85,6 +88,7 @@ class SSHTransport:
             user = self._host.user or (str(conn.user) if conn is not None else "?")
             raise translate(exc, self.name, f"{self.address}:{self.port}", user) from None
         self._conn, self._via = conn, via
+        self._runner = None
         self._dead.clear()
         if via is not None:
             via.depend(self._lost)
@@ -134,18 +138,89 @@ class SSHTransport:
         stdin: bytes | None = None,
         capture: bool = False,
     ) -> CommandResult:
+        """Through the host's runner shell (runner.py) when it is free; on a channel of its
+        own when the command needs stdin or another command holds the runner."""
+        if stdin is None and self._runner_busy.acquire(blocking=False):
+            try:
+                return self._run_in_runner(command, on_lines, timeout, cancel, env, capture)
+            finally:
+                self._runner_busy.release()
+        return self._run_on_channel(command, on_lines, timeout, cancel, env, stdin, capture)
+
+    def _splitters(self, on_lines: LinesCallback | None, capture: bool
+                   ) -> tuple[LineSplitter, LineSplitter]:
+        return (LineSplitter((lambda lines: on_lines(lines, "out")) if on_lines else None,
+                             capture=capture),
+                LineSplitter((lambda lines: on_lines(lines, "err")) if on_lines else None))
+
+    def _run_in_runner(self, command: str, on_lines: LinesCallback | None,
+                       timeout: float | None, cancel: threading.Event | None,
+                       env: Mapping[str, str] | None, capture: bool) -> CommandResult:
+        started = time.monotonic()
+        chan = self._runner_channel()
+        out, err = self._splitters(on_lines, capture)
+        token = new_token()
+        out_cut, err_cut = EndCut(token), EndCut(token)
+        try:
+            chan.sendall(request(command, env, token))
+            self._pump(chan, lambda data: out.feed(out_cut.feed(data)),
+                       lambda data: err.feed(err_cut.feed(data)), err, started, timeout,
+                       cancel, finished=lambda: out_cut.done and err_cut.done)
+            if out_cut.done and err_cut.done:
+                code = out_cut.exit_code()
+            else:  # the runner itself ended: killed on the host, or the connection went
+                self._drop_runner()
+                if self._dead.is_set() or self._transport_dying():
+                    raise ConnectionLost(self.name, "connection lost while the command ran")
+                code = -1
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            self._drop_runner()
+            if self._dead.is_set():
+                raise ConnectionLost(self.name, self._dead_reason) from None
+            raise ConnectionLost(self.name, f"connection lost: {exc}") from None
+        except BaseException:
+            self._drop_runner()  # stopped mid-command: its markers would confuse the next
+            raise
+        out.close()
+        err.close()
+        return CommandResult(code, out.text(), err.text(), time.monotonic() - started)
+
+    def _runner_channel(self) -> paramiko.Channel:
+        chan = self._runner
+        if chan is not None and not chan.closed and not chan.eof_received:
+            return chan
+        self._drop_runner()
+        chan = self._session()
+        try:
+            chan.exec_command(runner_command())
+        except Exception:
+            with contextlib.suppress(Exception):
+                chan.close()
+            raise
+        self._runner = chan
+        return chan
+
+    def _drop_runner(self) -> None:
+        chan, self._runner = self._runner, None
+        if chan is not None:
+            with contextlib.suppress(Exception):
+                chan.close()
+
+    def _run_on_channel(self, command: str, on_lines: LinesCallback | None,
+                        timeout: float | None, cancel: threading.Event | None,
+                        env: Mapping[str, str] | None, stdin: bytes | None, capture: bool
+                        ) -> CommandResult:
         started = time.monotonic()
         chan = self._session()
-        out = LineSplitter((lambda lines: on_lines(lines, "out")) if on_lines else None,
-                           capture=capture)
-        err = LineSplitter((lambda lines: on_lines(lines, "err")) if on_lines else None)
+        out, err = self._splitters(on_lines, capture)
         try:
             chan.exec_command(wrapper_command(command, bool(env)))
             payload = env_block(env) + (stdin or b"")
             if payload:
                 chan.sendall(payload)
             chan.shutdown_write()
-            self._pump(chan, out, err, started, timeout, cancel)
+            self._pump(chan, out.feed, err.feed, err, started, timeout, cancel,
+                       finished=lambda: chan.exit_status_ready() and chan.eof_received)
             code = chan.recv_exit_status()
             if self._dead.is_set() or (code == -1 and self._transport_dying()):
                 raise ConnectionLost(self.name, "connection lost while the command ran")
@@ -160,17 +235,22 @@ class SSHTransport:
         # sshd sends exit-signal (not a status) for a killed command: paramiko says -1
         return CommandResult(code, out.text(), err.text(), time.monotonic() - started)
 
-    def _pump(self, chan: paramiko.Channel, out: LineSplitter, err: LineSplitter,
-              started: float, timeout: float | None, cancel: threading.Event | None) -> None:
+    def _pump(self, chan: paramiko.Channel, feed_out: Callable[[bytes], None],
+              feed_err: Callable[[bytes], None], err: LineSplitter, started: float,
+              timeout: float | None, cancel: threading.Event | None, *,
+              finished: Callable[[], bool]) -> None:
+        """Read until `finished` (or the channel ends); terminate the command's process
+        group (its pgid is err's first line) on cancel or timeout."""
         while True:
             if self._dead.is_set():
                 raise ConnectionLost(self.name, self._dead_reason)
             while chan.recv_ready():
-                out.feed(chan.recv(65536))
+                feed_out(chan.recv(65536))
             while chan.recv_stderr_ready():
-                err.feed(chan.recv_stderr(65536))
+                feed_err(chan.recv_stderr(65536))
             drained = not chan.recv_ready() and not chan.recv_stderr_ready()
-            if drained and (chan.closed or (chan.exit_status_ready() and chan.eof_received)):
+            if drained and (finished() or chan.closed
+                            or (chan.eof_received and chan.exit_status_ready())):
                 return
             if cancel is not None and cancel.is_set():
                 self._terminate(err.pgid)
@@ -269,6 +349,7 @@ class SSHTransport:
             raise TcpRefused(self.name, f"{address}:{port}: {exc or 'timed out'}") from None
 
     def close(self) -> None:
+        self._runner = None  # closed with the connection; its shell reads EOF and ends
         if self._watch is not None:
             watchdog().unwatch(self._watch)
             self._watch = None

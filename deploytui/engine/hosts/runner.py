@@ -1,0 +1,123 @@
+"""One shell per host for a whole operation: each command goes in on its stdin.
+
+Why: a command on a fresh SSH channel costs two round trips (channel open, exec) before
+it starts, and on the host a fork of sshd and two execs of bash. An operation runs
+three to six commands per host, so on a CPU-bound machine or a far network those costs
+are most of a rollback's time. Through the runner a command costs one write, one fork
+of a subshell on the host, and one round trip.
+
+The runner reads a header line (`<script bytes> <env|-> <token>`), then exactly that many
+bytes of script (`read -N` in the C locale reads bytes, in bulk, never past them). Each
+command runs in its own subshell: its own process group (`set -m`, so a timeout kills
+it and not the runner or what an earlier command left running), its own cwd, variables,
+traps and `exit`, and stdin from /dev/null. The environment block follows the script on
+stdin, read by the subshell alone, as the one-shot wrapper does (output.py), so secrets
+never reach a command line. After the subshell, the runner prints an end marker carrying
+the command's token on stderr and, with the exit status, on stdout. The token is random
+per command, so no output can end a command early by accident.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shlex
+from collections.abc import Mapping
+
+from deploytui.engine.hosts.output import env_block
+
+END_MARKER = b"\x1edeploytui-end "
+
+_RUNNER = r"""
+set -m 2>/dev/null
+while IFS= read -r __dt_h; do
+  set -- $__dt_h
+  LC_ALL=C IFS= read -r -N "$1" __dt_s || exit 0
+  (
+    set +m
+    __dt_pg=$BASHPID
+    read -r _ _ _ _ __dt_pg _ < /proc/$BASHPID/stat 2>/dev/null
+    printf '\036deploytui-pgid %s\n' "$__dt_pg" >&2
+    if [ "$2" = env ]; then
+      while IFS= read -r -d '' __dt_kv && [ -n "$__dt_kv" ]; do
+        case "$__dt_kv" in
+          DEPLOYTUI_SUDO_PASSWORD=*) __dt_sudo_pw=${__dt_kv#*=} ;;
+          *) export "$__dt_kv" ;;
+        esac
+      done
+      unset __dt_kv
+    fi
+    exec </dev/null
+    if [ -n "${__dt_sudo_pw+x}" ]; then
+      sudo() { printf '%s\n' "$__dt_sudo_pw" | command sudo -S -p '' "$@"; }
+    fi
+    unset __dt_h __dt_pg
+    set -- deploytui
+    eval "$__dt_s"
+  )
+  __dt_rc=$?
+  printf '\036deploytui-end %s\n' "$3" >&2
+  printf '\036deploytui-end %s %s\n' "$3" "$__dt_rc"
+done
+"""
+
+
+def runner_command() -> str:
+    """The remote command line that starts the runner (`exec`ed by the login shell)."""
+    return "exec bash --norc --noprofile -c " + shlex.quote(_RUNNER) + " deploytui"
+
+
+def new_token() -> str:
+    return secrets.token_hex(8)
+
+
+def request(command: str, env: Mapping[str, str] | None, token: str) -> bytes:
+    """What the runner reads for one command: header, script, environment block."""
+    script = (command or ":").encode()
+    return (f"{len(script)} {'env' if env else '-'} {token}\n".encode() + script
+            + env_block(env))
+
+
+class EndCut:
+    """Cuts one command's share out of a runner's stream (stdout or stderr).
+
+    `feed` returns the bytes that belong to the command; from the end marker on it
+    returns nothing and `done` is set (`status` holds what followed the token: the exit
+    status on stdout). A marker split across reads is held back until it is whole.
+    """
+
+    def __init__(self, token: str) -> None:
+        self._marker = END_MARKER + token.encode()
+        self._held = b""
+        self.done = False
+        self.status = ""
+
+    def feed(self, data: bytes) -> bytes:
+        if self.done:
+            return b""
+        buf = self._held + data if self._held else data
+        found = buf.find(self._marker)
+        if found < 0:
+            keep = self._partial_tail(buf)
+            self._held = buf[len(buf) - keep:] if keep else b""
+            return buf[:len(buf) - keep] if keep else buf
+        line_end = buf.find(b"\n", found)
+        if line_end < 0:  # the marker is here, the rest of its line is not yet
+            self._held = buf[found:]
+            return buf[:found]
+        self.status = buf[found + len(self._marker):line_end].decode(errors="replace").strip()
+        self.done = True
+        self._held = b""
+        return buf[:found]
+
+    def _partial_tail(self, buf: bytes) -> int:
+        """How many bytes at the end of buf could be the start of the marker."""
+        start = buf.rfind(b"\x1e", max(0, len(buf) - len(self._marker) + 1))
+        if start < 0 or not self._marker.startswith(buf[start:]):
+            return 0
+        return len(buf) - start
+
+    def exit_code(self) -> int:
+        try:
+            return int(self.status)
+        except ValueError:
+            return -1
