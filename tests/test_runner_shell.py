@@ -143,3 +143,13 @@ def test_a_big_output_ends_where_its_command_ends(hosts, tmp_path):
         transport.close()
     assert big.ok and lines == [str(i) for i in range(1, 200001)]
     assert after.stdout == "clean"
+
+
+def test_a_command_stopped_on_the_host_is_waited_for_until_it_ends(hosts, tmp_path):
+    transport = _transport(hosts, tmp_path)
+    try:
+        stopped = transport.run("me=$BASHPID; (sleep 0.5; kill -CONT $me) & kill -STOP $me;"
+                                " echo resumed", capture=True, timeout=10)
+    finally:
+        transport.close()
+    assert (stopped.exit_code, stopped.stdout, stopped.stderr) == (0, "resumed", "")

@@ -8,8 +8,10 @@ of a subshell on the host, and one round trip.
 
 The runner reads a header line (`<script bytes> <env|-> <token>`), then exactly that many
 bytes of script (`read -N` in the C locale reads bytes, in bulk, never past them). Each
-command runs in its own subshell: its own process group (`set -m`, so a timeout kills
-it and not the runner or what an earlier command left running), its own cwd, variables,
+command runs in its own subshell: its own process group (started as a job while `set -m`
+is on, so a timeout kills it and not the runner or what an earlier command left
+running; waited for with job control off, so a command that is stopped, as a frozen
+host's are, is waited for until it ends, not taken for ended), its own cwd, variables,
 traps and `exit`, and stdin from /dev/null. The environment block follows the script on
 stdin, read by the subshell alone, as the one-shot wrapper does (output.py), so secrets
 never reach a command line. After the subshell, the runner prints an end marker carrying
@@ -28,10 +30,10 @@ from deploytui.engine.hosts.output import env_block
 END_MARKER = b"\x1edeploytui-end "
 
 _RUNNER = r"""
-set -m 2>/dev/null
 while IFS= read -r __dt_h; do
   set -- $__dt_h
   LC_ALL=C IFS= read -r -N "$1" __dt_s || exit 0
+  set -m 2>/dev/null
   (
     set +m
     __dt_pg=$BASHPID
@@ -53,7 +55,9 @@ while IFS= read -r __dt_h; do
     unset __dt_h __dt_pg
     set -- deploytui
     eval "$__dt_s"
-  )
+  ) <&0 &
+  set +m
+  wait "$!" 2>/dev/null
   __dt_rc=$?
   printf '\036deploytui-end %s\n' "$3" >&2
   printf '\036deploytui-end %s %s\n' "$3" "$__dt_rc"

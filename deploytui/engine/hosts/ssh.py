@@ -5,7 +5,9 @@ connection; jump hosts, host keys and handshake caps are the operation's SSHCont
 (context.py, jumps.py), liveness is the process's one watchdog (liveness.py). Commands
 then run on raw paramiko channels of that one connection, which avoids invoke's
 per-command threads and its quadratic output handling, lets us stream lines, terminate
-the remote process group, and notice a frozen host. The facts behind each choice are in
+the remote process group, and notice a frozen host. One channel, the runner
+(runner.py), serves every command in turn: a command costs one round trip, not a
+channel open, an exec and a new shell. The facts behind each choice are in
 shared/notes/ssh-and-secrets.md.
 """
 
