@@ -224,3 +224,40 @@ def test_end_to_end_two_deploys_then_rollback_then_a_deploy_prunes_to_keep_relea
     final = run_deploy(config, DeployRequest(project, env, release_id=R4))
     assert final.outcome == "success", final.error
     assert [r.release_id for r in list_releases(config, "app", "prod").releases] == [R4, R3]
+
+
+def test_ctrl_c_after_the_switch_still_records_the_rollback_and_unlocks_exit_130(
+        hosts: Fleet, tmp_path) -> None:
+    """Ctrl-C is a cancel the rollback honours: the switch already done on every host is
+    recorded (states, revisions.log) before the lock goes, and the restart is stopped."""
+    import os
+    import signal
+    import sys
+    import time
+    from pathlib import Path
+
+    three_releases(hosts, 2)
+    path = hosts.write_config(tmp_path / "deploytui.yml", hosts.config(
+        2, roles={"web": {"restart": ["echo restarting; sleep 306"]}}))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent),
+           "DEPLOYTUI_DATA_DIR": str(tmp_path / "d"), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "deploytui", "--config", str(path),
+                             "rollback", "app", "prod", "--yes"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=env)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "restarting" in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    began = time.monotonic()
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert time.monotonic() - began < 15
+    assert "rollback cancelled" in err and "Traceback" not in err
+    for host in hosts.hosts[:2]:
+        assert current_of(host) == R2
+        assert meta_state(host, R3) == "rolled_back"
+        assert host.path("/srv/app/revisions.log").read_text().endswith(
+            f"rolled back to release {R2}\n")
+        assert not host.path("/srv/app/.deploytui/lock").exists()
+        assert not [c for c in host.processes() if "sleep 306" in c]

@@ -11,8 +11,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from deploytui.commands import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, UsageError, select
+from deploytui.commands import (
+    EXIT_CANCELLED,
+    EXIT_FAILED,
+    EXIT_LOCKED,
+    EXIT_OK,
+    UsageError,
+    select,
+)
 from deploytui.commands.confirm import confirmed
+from deploytui.commands.interrupt import run_cancellable
 from deploytui.commands.printer import Printer, summary_table
 from deploytui.config.model import Config
 from deploytui.engine.operations.catch_up import CatchUpRefused, plan_catch_up, run_catch_up
@@ -44,11 +52,19 @@ def run(args: argparse.Namespace, config: Config) -> int:
     sink, close = build_sinks(config, project=project.name, environment=env.name,
                               operation="catch-up", printer=printer, resolver=resolver)
     try:
-        result = run_catch_up(config, project, env, only, sink=sink, resolver=resolver)
+        outcome = run_cancellable(
+            lambda cancel: run_catch_up(config, project, env, only, sink=sink, cancel=cancel,
+                                        resolver=resolver),
+            printer, name="catch-up", cancelling="stopping remote commands, removing the"
+            " unfinished release, releasing the lock")
     except CatchUpRefused as exc:  # the fleet changed since it was read
         raise UsageError(str(exc)) from None
     finally:
         close()
+    if outcome is None:
+        print("deploytui: the catch-up stopped without a result", file=sys.stderr)
+        return EXIT_FAILED
+    result = outcome
     deploy = result.deploy
     if deploy is None:  # caught up by someone else in the meantime
         printer.write("\n".join(result.plan.lines()))
@@ -63,6 +79,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if deploy.outcome == "success":
         printer.write(f"caught up {', '.join(result.plan.targets)} to release "
                       f"{deploy.release_id} ({deploy.sha[:12]}) in {deploy.duration:.1f}s")
+    if not result.ok and deploy.outcome == "cancelled":
+        print(f"deploytui: catch-up cancelled: {result.error}", file=sys.stderr)
+        return EXIT_CANCELLED
     if not result.ok:
         print(f"deploytui: catch-up failed: {result.error}", file=sys.stderr)
         return EXIT_LOCKED if deploy.outcome == "locked" else EXIT_FAILED

@@ -3,17 +3,13 @@
 
 Ctrl-C sets the engine's cancel event (before the switch nothing changes on any
 host; the engine cleans up and releases the lock); a second Ctrl-C exits at once
-with 130. The engine runs in a worker thread so the main thread stays free to take
-the signal.
+with 130 (commands/interrupt.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import sys
-import threading
 from collections.abc import Callable
 
 from deploytui.commands import (
@@ -25,6 +21,7 @@ from deploytui.commands import (
     select,
 )
 from deploytui.commands.confirm import confirmed
+from deploytui.commands.interrupt import run_cancellable
 from deploytui.commands.printer import Printer, summary_table
 from deploytui.config.model import Config
 from deploytui.engine.events import Sink
@@ -70,25 +67,18 @@ def run(args: argparse.Namespace, config: Config) -> int:
     resolver = SecretResolver()
     printer = Printer()
     sink, close = make_sinks(config, project.name, env.name, printer, resolver)
-    cancel = threading.Event()
-    holder: list[DeployResult] = []
-
-    def work() -> None:
-        holder.append(run_deploy(config, request, sink=sink, cancel=cancel, resolver=resolver))
-
-    restore = _install_sigint(cancel, printer)
     try:
-        worker = threading.Thread(target=work, name="deploy", daemon=True)
-        worker.start()
-        while worker.is_alive():
-            worker.join(0.2)
+        result = run_cancellable(
+            lambda cancel: run_deploy(config, request, sink=sink, cancel=cancel,
+                                      resolver=resolver),
+            printer, name="deploy", cancelling="stopping remote commands, removing the"
+            " unfinished release, releasing the lock")
     finally:
-        restore()
         close()
-    if not holder:
+    if result is None:
         print("deploytui: the deploy stopped without a result", file=sys.stderr)
         return EXIT_FAILED
-    return report(holder[0], printer)
+    return report(result, printer)
 
 
 def report(result: DeployResult, printer: Printer) -> int:
@@ -110,19 +100,3 @@ def report(result: DeployResult, printer: Printer) -> int:
         outcome = result.outcome.replace("_", " ")  # rolled_back -> rolled back
         print(f"deploytui: deploy {outcome}: {result.error}", file=sys.stderr)
     return EXIT_BY_OUTCOME.get(result.outcome, EXIT_FAILED)
-
-
-def _install_sigint(cancel: threading.Event, printer: Printer) -> Callable[[], None]:
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-
-    def handler(signum: int, frame: object) -> None:
-        if cancel.is_set():
-            os._exit(EXIT_CANCELLED)  # second Ctrl-C: hard exit, no cleanup
-        cancel.set()
-        printer.write("cancelling: stopping remote commands, removing the unfinished release,"
-                      " releasing the lock (Ctrl-C again exits at once and leaves the lock"
-                      " for `deploytui unlock`)")
-
-    previous = signal.signal(signal.SIGINT, handler)
-    return lambda: signal.signal(signal.SIGINT, previous)

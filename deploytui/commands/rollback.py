@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from deploytui.commands import (
+    EXIT_CANCELLED,
     EXIT_FAILED,
     EXIT_LOCKED,
     EXIT_OK,
@@ -16,6 +17,7 @@ from deploytui.commands import (
     select,
 )
 from deploytui.commands.confirm import confirmed
+from deploytui.commands.interrupt import run_cancellable
 from deploytui.commands.printer import Printer
 from deploytui.commands.sinks import build_sinks
 from deploytui.config.model import Config
@@ -60,13 +62,20 @@ def run(args: argparse.Namespace, config: Config) -> int:
     refused = confirmed(env, args.yes, f"roll back {project.name}/{env.name}")
     if refused is not None:
         return refused
+    printer = Printer()
     sink, close = build_sinks(config, project=project.name, environment=env.name,
-                              operation="rollback", printer=Printer())
+                              operation="rollback", printer=printer)
     try:
-        result = run_rollback(config, project, env, to=args.to, sink=sink,
-                              wait_lock=getattr(args, "wait_lock", 0.0))
+        result = run_cancellable(
+            lambda cancel: run_rollback(config, project, env, to=args.to, sink=sink,
+                                        cancel=cancel, wait_lock=getattr(args, "wait_lock", 0.0)),
+            printer, name="rollback", cancelling="no host is switched if the switch has not"
+            " begun, else every host is; then the rollback is recorded and the lock released")
     finally:
         close()
+    if result is None:
+        print("deploytui: the rollback stopped without a result", file=sys.stderr)
+        return EXIT_FAILED
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if result.ok:
@@ -75,6 +84,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
         return EXIT_OK
     if result.refused:
         return _refused(result.error, usage=result.usage_error)
+    if result.outcome == "cancelled":
+        print(f"deploytui: rollback cancelled: {result.error}", file=sys.stderr)
+        return EXIT_CANCELLED
     print(f"deploytui: rollback failed: {result.error}", file=sys.stderr)
     return EXIT_LOCKED if result.locked else EXIT_FAILED
 

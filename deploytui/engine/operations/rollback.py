@@ -359,6 +359,13 @@ class _Rollback(Operation):
             return f"switched, but unhealthy: {first}"
         return super().error_line()
 
+    @property
+    def outcome(self) -> str:
+        """A cancel that stopped the restart after the switch is a cancelled rollback
+        (switched and recorded), not a failed one."""
+        outcome = super().outcome
+        return "cancelled" if outcome == "failed" and self.cancel.is_set() else outcome
+
     def result(self) -> RollbackResult:
         outcome = self.outcome
         kind = self.stopped.failure.kind if self.stopped else ""
