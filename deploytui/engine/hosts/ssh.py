@@ -23,6 +23,7 @@ from pathlib import Path
 
 import fabric
 import paramiko
+from paramiko.common import cMSG_CHANNEL_REQUEST
 
 from deploytui.config.model import Host, SSHSettings
 from deploytui.engine.hosts.context import SSHContext
@@ -97,6 +98,10 @@ class SSHTransport:
         self._watch = watchdog().watch(conn.transport, interval=self._probe_interval,
                                        timeout=self._settings.connect_timeout,
                                        on_dead=self._lost)
+        # The runner's shell starts while this host waits for its turn to lock (the
+        # first host locks first); run() starts it then if this failed.
+        with contextlib.suppress(Exception):
+            self._runner = self._start_runner()
 
     def _lost(self, reason: str) -> None:
         """Liveness said the connection (or a jump host in front of it) is gone."""
@@ -192,14 +197,28 @@ class SSHTransport:
         if chan is not None and not chan.closed and not chan.eof_received:
             return chan
         self._drop_runner()
+        self._runner = self._start_runner()
+        return self._runner
+
+    def _start_runner(self) -> paramiko.Channel:
+        """A channel running the runner. Its exec request is sent without waiting for
+        the reply, so the first command follows in the same round trip (sshd handles
+        the exec before the data behind it); a refused exec closes the channel, which
+        the command's run reports."""
         chan = self._session()
         try:
-            chan.exec_command(runner_command())
-        except Exception:
+            request = paramiko.Message()
+            request.add_byte(cMSG_CHANNEL_REQUEST)
+            request.add_int(chan.remote_chanid)
+            request.add_string("exec")
+            request.add_boolean(True)
+            request.add_string(runner_command())
+            chan._event_pending()  # what exec_command does, less its _wait_for_event()
+            chan.transport._send_user_message(request)
+        except Exception as exc:
             with contextlib.suppress(Exception):
                 chan.close()
-            raise
-        self._runner = chan
+            raise ConnectionLost(self.name, f"could not start a shell: {exc}") from None
         return chan
 
     def _drop_runner(self) -> None:
