@@ -153,3 +153,13 @@ def test_a_command_stopped_on_the_host_is_waited_for_until_it_ends(hosts, tmp_pa
     finally:
         transport.close()
     assert (stopped.exit_code, stopped.stdout, stopped.stderr) == (0, "resumed", "")
+
+
+def test_a_nul_in_a_command_cannot_shift_the_commands_after_it(hosts, tmp_path):
+    transport = _transport(hosts, tmp_path)
+    try:
+        odd = transport.run("echo a\0b", capture=True)
+        after = transport.run("echo clean", env={"K": "v"}, capture=True)
+    finally:
+        transport.close()
+    assert (odd.stdout, after.stdout) == ("ab", "clean")

@@ -76,7 +76,8 @@ def new_token() -> str:
 
 def request(command: str, env: Mapping[str, str] | None, token: str) -> bytes:
     """What the runner reads for one command: header, script, environment block."""
-    script = (command or ":").encode()
+    # bash drops NUL bytes from what it reads: one would shift every byte after it
+    script = (command.replace("\0", "") or ":").encode()
     return (f"{len(script)} {'env' if env else '-'} {token}\n".encode() + script
             + env_block(env))
 
