@@ -159,7 +159,8 @@ def test_a_nul_in_a_command_cannot_shift_the_commands_after_it(hosts, tmp_path):
     transport = _transport(hosts, tmp_path)
     try:
         odd = transport.run("echo a\0b", capture=True)
+        odd_env = transport.run('echo "$K"', env={"K": "v\0\0w"}, capture=True)
         after = transport.run("echo clean", env={"K": "v"}, capture=True)
     finally:
         transport.close()
-    assert (odd.stdout, after.stdout) == ("ab", "clean")
+    assert (odd.stdout, odd_env.stdout, after.stdout) == ("ab", "vw", "clean")

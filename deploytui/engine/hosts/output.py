@@ -66,7 +66,8 @@ def wrapper_command(command: str, has_env: bool) -> str:
 def env_block(env: Mapping[str, str] | None) -> bytes:
     if not env:
         return b""
-    parts = [f"{k}={v}".encode() + b"\0" for k, v in env.items()]
+    # NUL ends an entry (two end the block), and no environment value can hold one
+    parts = [f"{k}={v}".replace("\0", "").encode() + b"\0" for k, v in env.items()]
     return b"".join(parts) + b"\0"
 
 
