@@ -168,7 +168,9 @@ def test_a_failing_step_keeps_its_output_and_says_its_first_failure(hosts: Fleet
     finally:
         transport.close()
     assert failed.value.reason == "sudo: a password is required (exit 1)"
-    assert [e.line for e in recorder.lines()] == ["half a line", "sudo: a password is required"]
+    # stdout and stderr are two streams: ssh keeps the order within each, not across them
+    assert sorted((e.stream, e.line) for e in recorder.lines()) == [
+        ("err", "sudo: a password is required"), ("out", "half a line")]
 
 
 # -- colour -------------------------------------------------------------------------------
