@@ -343,7 +343,11 @@ left_behind = subprocess.Popen(["unshare", "--mount", "--", "timeout", "20", "ta
 watching = subprocess.Popen(["timeout", "20", "tail", "-f", log], start_new_session=True,
                             **quiet)  # a developer's tail, in a group of its own
 deadline = time.monotonic() + 10
-while _mnt_ns(left_behind.pid) in (None, _mnt_ns(os.getpid())):
+def settled():  # in its namespace AND exec'd: a process caught mid-exec is a race
+    with open(f"/proc/{left_behind.pid}/cmdline", "rb") as cmdline:
+        return (_mnt_ns(left_behind.pid) not in (None, _mnt_ns(os.getpid()))
+                and cmdline.read().startswith(b"timeout\\0"))
+while not settled():
     assert time.monotonic() < deadline, "unshare did not make a namespace"
     time.sleep(0.01)
 _kill_stale_fleet(root)
