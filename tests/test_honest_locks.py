@@ -109,6 +109,21 @@ def test_wait_lock_proceeds_once_the_holder_lets_go(hosts: Fleet, tmp_path: Path
     assert "deployed release" in out
 
 
+def test_ctrl_c_while_prune_waits_for_a_lock_cancels_it_and_leaves_the_lock_alone(
+        hosts: Fleet, tmp_path: Path) -> None:
+    config = write(hosts, tmp_path)
+    assert run(config, tmp_path, "lock", "app", "prod").returncode == 0
+    proc = start(config, tmp_path, "prune", "app", "prod", "--yes", "--wait-lock", "40")
+    time.sleep(2)  # connected, found the lock, waiting (prune prints only failures)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    assert "prune cancelled: host1: lock: cancelled while waiting for the lock" in err
+    assert "Traceback" not in err
+    held = run(config, tmp_path, "deploy", "app", "prod")
+    assert held.returncode == 3 and "locked by hand" in held.stderr
+
+
 def test_wait_lock_exits_3_when_the_lock_is_still_held(hosts: Fleet, tmp_path: Path) -> None:
     config = write(hosts, tmp_path)
     assert run(config, tmp_path, "lock", "app", "prod").returncode == 0

@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from deploytui.commands import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, select
+from deploytui.commands import EXIT_CANCELLED, EXIT_FAILED, EXIT_LOCKED, EXIT_OK, select
 from deploytui.commands.confirm import confirmed
+from deploytui.commands.interrupt import run_cancellable
 from deploytui.commands.printer import Printer
 from deploytui.commands.sinks import build_sinks
 from deploytui.config.model import Config
@@ -56,10 +57,24 @@ def run(args: argparse.Namespace, config: Config) -> int:
         sink, close = build_sinks(config, project=project.name, environment=env.name,
                                   operation="prune", printer=show)
     try:
-        result = run_prune(config, project, env, keep=keep, dry_run=args.dry_run, sink=sink,
-                           wait_lock=getattr(args, "wait_lock", 0.0))
+        outcome = run_cancellable(
+            lambda cancel: run_prune(config, project, env, keep=keep, dry_run=args.dry_run,
+                                     sink=sink, wait_lock=getattr(args, "wait_lock", 0.0),
+                                     cancel=cancel),
+            printer, name="prune", cancelling="nothing is deleted if the deletions have not"
+            " begun, else they finish; then the lock is released")
     finally:
         close()
+    if outcome is None:
+        print("deploytui: the prune stopped without a result", file=sys.stderr)
+        return EXIT_FAILED
+    result = outcome
+    if result.cancelled:
+        if result.hosts:  # the deletions had begun: say what they did
+            print(report(result))
+        print(f"deploytui: prune cancelled: {result.error or 'the deletions begun finished'}",
+              file=sys.stderr)
+        return EXIT_CANCELLED
     if result.error:
         print(f"deploytui: prune failed: {result.error}", file=sys.stderr)
         return EXIT_LOCKED if result.locked else EXIT_FAILED

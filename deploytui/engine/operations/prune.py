@@ -11,6 +11,7 @@ runs after a successful deploy (prune_hosts) and from `deploytui prune`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -72,6 +73,7 @@ class PruneResult:
     dry_run: bool = False
     error: str = ""  # one line when the whole operation could not run (lock, connect)
     locked: bool = False  # another operation holds the lock
+    cancelled: bool = False  # Ctrl-C (or the console's stop) before or during it
     duration: float = 0.0
 
     @property
@@ -288,6 +290,11 @@ class _Prune(Operation):
         return [Phase("prune", self._prune)]
 
     def _prune(self) -> bool:
+        """A cancel stops prune before it deletes; once the deletions run, they finish
+        (half a `rm -rf` is worse than a whole one) and then the lock is released."""
+        if self.cancel.is_set():
+            raise Stop("cancelled", step="prune", kind="cancelled",
+                       text="cancelled before anything was deleted")
         self.pruned = self.body(self.pool, self.project, list(self.hosts))
         return self.pruned.ok
 
@@ -309,6 +316,7 @@ class _Prune(Operation):
         if self.stopped is not None:
             result.error = str(self.stopped)
             result.locked = self.stopped.failure.kind == "locked"
+        result.cancelled = self.outcome == "cancelled"
         result.duration = self.duration
         return result
 
@@ -326,12 +334,12 @@ def _run(config: Config, project: str | Project, environment: str | Environment,
 def run_prune(config: Config, project: str | Project, environment: str | Environment, *,
               keep: int | None = None, dry_run: bool = False, sink: Sink = discard,
               factory: TransportFactory | None = None, user: str | None = None,
-              wait_lock: float = 0.0) -> PruneResult:
+              wait_lock: float = 0.0, cancel: threading.Event | None = None) -> PruneResult:
     """`deploytui prune`: keep `keep` (default keep_releases) good releases per host."""
     proj, _ = select_names(config, project, environment)
     count = keep if keep is not None else proj.keep_releases
     return _run(config, project, environment, sink=sink, factory=factory, user=user,
-                dry_run=dry_run, ref=f"keep {count}", wait_lock=wait_lock,
+                dry_run=dry_run, ref=f"keep {count}", wait_lock=wait_lock, cancel=cancel,
                 body=lambda pool, p, hosts: prune_hosts(
                     pool, p, hosts, keep=count, sink=sink, dry_run=dry_run))
 
