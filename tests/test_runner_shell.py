@@ -164,3 +164,20 @@ def test_a_nul_in_a_command_cannot_shift_the_commands_after_it(hosts, tmp_path):
     finally:
         transport.close()
     assert (odd.stdout, odd_env.stdout, after.stdout) == ("ab", "vw", "clean")
+
+
+def test_a_host_whose_shell_cannot_run_the_runner_runs_each_command_on_a_channel(
+        hosts, tmp_path, monkeypatch):
+    """e.g. bash 3.2 (no `read -N`): the runner ends before the command's first word, so
+    the command runs on a channel of its own, once, and so do the ones after it."""
+    from deploytui.engine.hosts import ssh
+
+    monkeypatch.setattr(ssh, "runner_command", lambda: "exit 0")
+    transport = _transport(hosts, tmp_path)
+    try:
+        first = transport.run("echo first", capture=True)
+        second = transport.run("echo second; exit 4", capture=True)
+    finally:
+        transport.close()
+    assert (first.exit_code, first.stdout) == (0, "first")
+    assert (second.exit_code, second.stdout) == (4, "second")

@@ -50,6 +50,11 @@ KILL_GRACE = 2.0
 CLOSE_GRACE = 2.0  # seconds a closed connection's reader thread gets to end (see close)
 
 
+class _RunnerUnusable(Exception):
+    """The runner ended before it began the command: this host runs commands one
+    channel each."""
+
+
 class SSHTransport:
     """One host, one SSH connection, reused for every command of an operation.
 
@@ -71,6 +76,7 @@ class SSHTransport:
         self._dead_reason = "host stopped answering"
         self._runner: paramiko.Channel | None = None  # the host's runner shell (runner.py)
         self._runner_busy = threading.Lock()
+        self._runner_works = True  # until a runner ends before running its command
         self._probe_interval = probe_interval or min(5.0, settings.connect_timeout / 2)
         self.address = host.address
         self.port = host.port or 22
@@ -147,9 +153,11 @@ class SSHTransport:
     ) -> CommandResult:
         """Through the host's runner shell (runner.py) when it is free; on a channel of its
         own when the command needs stdin or another command holds the runner."""
-        if stdin is None and self._runner_busy.acquire(blocking=False):
+        if stdin is None and self._runner_works and self._runner_busy.acquire(blocking=False):
             try:
                 return self._run_in_runner(command, on_lines, timeout, cancel, env, capture)
+            except _RunnerUnusable:
+                pass  # nothing of the command ran: it runs on a channel of its own below
             finally:
                 self._runner_busy.release()
         return self._run_on_channel(command, on_lines, timeout, cancel, env, stdin, capture)
@@ -179,7 +187,12 @@ class SSHTransport:
                 self._drop_runner()
                 if self._dead.is_set() or self._transport_dying():
                     raise ConnectionLost(self.name, "connection lost while the command ran")
+                if err.pgid is None:  # it ended before the command began (its first word):
+                    self._runner_works = False  # a shell without bash 4's `read -N`, ...
+                    raise _RunnerUnusable
                 code = -1
+        except _RunnerUnusable:
+            raise
         except (OSError, EOFError, paramiko.SSHException) as exc:
             self._drop_runner()
             if self._dead.is_set():
