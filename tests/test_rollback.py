@@ -250,14 +250,15 @@ def test_ctrl_c_after_the_switch_still_records_the_rollback_and_unlocks_exit_130
             proc.send_signal(signal.SIGINT)
             break
     began = time.monotonic()
-    _out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130, err
+    out, err = proc.communicate(timeout=30)
+    said = f"stdout:\n{out}\nstderr:\n{err}"
+    assert proc.returncode == 130, said
     assert time.monotonic() - began < 15
     assert "rollback cancelled" in err and "Traceback" not in err
     for host in hosts.hosts[:2]:
-        assert current_of(host) == R2
-        assert meta_state(host, R3) == "rolled_back"
+        assert current_of(host) == R2, said
+        assert meta_state(host, R3) == "rolled_back", said
         assert host.path("/srv/app/revisions.log").read_text().endswith(
-            f"rolled back to release {R2}\n")
+            f"rolled back to release {R2}\n"), said
         assert not host.path("/srv/app/.deploytui/lock").exists()
         assert not [c for c in host.processes() if "sleep 306" in c]

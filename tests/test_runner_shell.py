@@ -17,7 +17,7 @@ from deploytui.config import load_config
 from deploytui.config.model import Config
 from deploytui.engine.hosts.runner import EndCut
 from deploytui.engine.hosts.ssh import SSHTransport
-from deploytui.engine.hosts.transport import CommandTimedOut
+from deploytui.engine.hosts.transport import Cancelled, CommandTimedOut
 
 
 def _transport(fleet: Fleet, tmp_path: Path) -> SSHTransport:
@@ -181,3 +181,24 @@ def test_a_host_whose_shell_cannot_run_the_runner_runs_each_command_on_a_channel
         transport.close()
     assert (first.exit_code, first.stdout) == (0, "first")
     assert (second.exit_code, second.stdout) == (4, "second")
+
+
+def test_a_cancel_set_by_the_commands_own_output_still_terminates_it(hosts, tmp_path):
+    """stdout and stderr are not ordered: the line a caller waits for can be read before
+    the process-group line (stderr), and a cancel then must still find the group."""
+    transport = _transport(hosts, tmp_path)
+    host = hosts.hosts[0]
+    try:
+        for _ in range(3):
+            cancel = threading.Event()
+
+            def on_lines(lines, stream, cancel=cancel):
+                if "go" in lines:
+                    cancel.set()
+
+            with pytest.raises(Cancelled):
+                transport.run("echo go; sleep 307", on_lines=on_lines, cancel=cancel,
+                              timeout=20)
+            assert not [c for c in host.processes() if "sleep 307" in c]
+    finally:
+        transport.close()

@@ -47,6 +47,7 @@ logging.getLogger("paramiko").addHandler(logging.NullHandler())
 logging.getLogger("paramiko").propagate = False
 
 KILL_GRACE = 2.0
+PGID_GRACE = 2.0  # seconds a cancelled command's process-group line may still take
 CLOSE_GRACE = 2.0  # seconds a closed connection's reader thread gets to end (see close)
 
 
@@ -287,16 +288,33 @@ class SSHTransport:
                             or (chan.eof_received and chan.exit_status_ready())):
                 return
             if cancel is not None and cancel.is_set():
-                self._terminate(err.pgid)
+                self._terminate(self._await_pgid(chan, feed_out, feed_err, err))
                 raise Cancelled(self.name, "cancelled; the command was terminated")
             if timeout is not None and time.monotonic() - started > timeout:
-                self._terminate(err.pgid)
+                self._terminate(self._await_pgid(chan, feed_out, feed_err, err))
                 raise CommandTimedOut(self.name, f"timed out after {timeout:g}s;"
                                                  " the command was terminated")
             if chan.eof_received:  # the pipe stays readable after EOF: wait on the status
                 chan.status_event.wait(0.1)
             else:
                 select.select([chan], [], [], 0.1)
+
+    def _await_pgid(self, chan: paramiko.Channel, feed_out: Callable[[bytes], None],
+                    feed_err: Callable[[bytes], None], err: LineSplitter,
+                    grace: float = PGID_GRACE) -> int | None:
+        """The command's process group, read first thing on its stderr. A cancel can
+        come from its stdout (a line someone waited for) before that line is read: the
+        two streams are not ordered. Without it nothing would be terminated."""
+        deadline = time.monotonic() + grace
+        while err.pgid is None and time.monotonic() < deadline and not chan.closed \
+                and not self._dead.is_set():
+            while chan.recv_stderr_ready():
+                feed_err(chan.recv_stderr(65536))
+            while chan.recv_ready():
+                feed_out(chan.recv(65536))
+            if err.pgid is None:
+                select.select([chan], [], [], 0.05)
+        return err.pgid
 
     def _transport_active(self) -> bool:
         transport = self._conn.transport if self._conn else None
