@@ -25,14 +25,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)
 # values arrive NUL-separated on stdin, ended by an empty entry, so they never appear in
 # `ps`. DEPLOYTUI_SUDO_PASSWORD stays a shell variable (not exported) read by a `sudo`
 # function; everything else is exported.
-_WRAPPER = r"""
-__dt_pg=
-read -r _ _ _ _ __dt_pg _ < /proc/$$/stat 2>/dev/null
-if [ "$__dt_pg" != "$$" ] && [ -z "${__dt_setsid:-}" ]; then
-  __dt_setsid=1 exec setsid -w bash --norc --noprofile -c "$BASH_EXECUTION_STRING" "$0" "$@"
-fi
-unset __dt_pg __dt_setsid
-printf '\036deploytui-pgid %s\n' "$$" >&2
+RECEIVE_ENV = r"""
 if [ "$2" = env ]; then
   while IFS= read -r -d '' __dt_kv && [ -n "$__dt_kv" ]; do
     case "$__dt_kv" in
@@ -45,6 +38,16 @@ fi
 if [ -n "${__dt_sudo_pw+x}" ]; then
   sudo() { printf '%s\n' "$__dt_sudo_pw" | command sudo -S -p '' "$@"; }
 fi
+"""  # $2 = env: the environment block follows on stdin (the runner's script uses it too)
+_WRAPPER = r"""
+__dt_pg=
+read -r _ _ _ _ __dt_pg _ < /proc/$$/stat 2>/dev/null
+if [ "$__dt_pg" != "$$" ] && [ -z "${__dt_setsid:-}" ]; then
+  __dt_setsid=1 exec setsid -w bash --norc --noprofile -c "$BASH_EXECUTION_STRING" "$0" "$@"
+fi
+unset __dt_pg __dt_setsid
+printf '\036deploytui-pgid %s\n' "$$" >&2
+""" + RECEIVE_ENV + r"""
 eval "$1"
 """
 

@@ -25,7 +25,7 @@ import secrets
 import shlex
 from collections.abc import Mapping
 
-from deploytui.engine.hosts.output import env_block
+from deploytui.engine.hosts.output import RECEIVE_ENV, env_block
 
 END_MARKER = b"\x1edeploytui-end "
 
@@ -39,19 +39,8 @@ while IFS= read -r __dt_h; do
     __dt_pg=$BASHPID
     read -r _ _ _ _ __dt_pg _ < /proc/$BASHPID/stat 2>/dev/null
     printf '\036deploytui-pgid %s\n' "$__dt_pg" >&2
-    if [ "$2" = env ]; then
-      while IFS= read -r -d '' __dt_kv && [ -n "$__dt_kv" ]; do
-        case "$__dt_kv" in
-          DEPLOYTUI_SUDO_PASSWORD=*) __dt_sudo_pw=${__dt_kv#*=} ;;
-          *) export "$__dt_kv" ;;
-        esac
-      done
-      unset __dt_kv
-    fi
+""" + RECEIVE_ENV + r"""
     exec </dev/null
-    if [ -n "${__dt_sudo_pw+x}" ]; then
-      sudo() { printf '%s\n' "$__dt_sudo_pw" | command sudo -S -p '' "$@"; }
-    fi
     unset __dt_h __dt_pg
     set -- deploytui
     eval "$__dt_s"
