@@ -169,10 +169,14 @@ def test_a_nul_in_a_command_cannot_shift_the_commands_after_it(hosts, tmp_path):
 def test_a_host_whose_shell_cannot_run_the_runner_runs_each_command_on_a_channel(
         hosts, tmp_path, monkeypatch):
     """e.g. bash 3.2 (no `read -N`): the runner ends before the command's first word, so
-    the command runs on a channel of its own, once, and so do the ones after it."""
-    from deploytui.engine.hosts import ssh
+    the command runs on a channel of its own, once, and so do the ones after it. The
+    runner here is run by the host's dash, which has no `read -N` either."""
+    import shlex
 
-    monkeypatch.setattr(ssh, "runner_command", lambda: "exit 0")
+    from deploytui.engine.hosts import runner, ssh
+
+    monkeypatch.setattr(ssh, "runner_command",
+                        lambda: "exec sh -c " + shlex.quote(runner._RUNNER) + " deploytui")
     transport = _transport(hosts, tmp_path)
     try:
         first = transport.run("echo first", capture=True)

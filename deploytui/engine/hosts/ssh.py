@@ -99,6 +99,7 @@ class SSHTransport:
             raise translate(exc, self.name, f"{self.address}:{self.port}", user) from None
         self._conn, self._via = conn, via
         self._runner = None
+        self._runner_works = True
         self._dead.clear()
         if via is not None:
             via.depend(self._lost)
@@ -186,11 +187,13 @@ class SSHTransport:
                 code = out_cut.exit_code()
             else:  # the runner itself ended: killed on the host, or the connection went
                 self._drop_runner()
-                if self._dead.is_set() or self._transport_dying():
-                    raise ConnectionLost(self.name, "connection lost while the command ran")
+                if self._dead.is_set():
+                    raise ConnectionLost(self.name, self._dead_reason)
                 if err.pgid is None:  # it ended before the command began (its first word):
                     self._runner_works = False  # a shell without bash 4's `read -N`, ...
-                    raise _RunnerUnusable
+                    raise _RunnerUnusable  # (a channel of its own also finds a lost link)
+                if self._transport_dying():
+                    raise ConnectionLost(self.name, "connection lost while the command ran")
                 code = -1
         except _RunnerUnusable:
             raise
