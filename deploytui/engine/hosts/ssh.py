@@ -195,8 +195,6 @@ class SSHTransport:
                 if self._transport_dying():
                     raise ConnectionLost(self.name, "connection lost while the command ran")
                 code = -1
-        except _RunnerUnusable:
-            raise
         except (OSError, EOFError, paramiko.SSHException) as exc:
             self._drop_runner()
             if self._dead.is_set():
