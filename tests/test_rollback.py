@@ -56,6 +56,25 @@ def test_rollback_goes_to_the_previous_ok_release_everywhere_restarts_and_keeps_
     assert recorder.of(DeployFinished)[0].outcome == "success"
 
 
+def test_going_back_and_forth_keeps_a_release_history_bounded_with_its_deploy_lines_first(
+        hosts: Fleet) -> None:
+    config = load(hosts, 1, roles=RESTART)
+    three_releases(hosts, 1)
+    host = hosts.hosts[0]
+    meta_file = host.path(f"/srv/app/.deploytui/releases/{R2}.json")
+    long_lived = json.loads(meta_file.read_text())
+    long_lived["history"] = ["deployed at 2026-01-01T00:00:00Z"] + [
+        f"ok at 2026-01-{day:02d}T00:00:00Z by ann@laptop" for day in range(1, 29)] + [
+        f"rolled_back at 2026-02-{day:02d}T00:00:00Z by ann@laptop" for day in range(1, 29)]
+    meta_file.write_text(json.dumps(long_lived))
+    assert run_rollback(config, "app", "prod", to=R2, user="bob@ci").ok
+    history = json.loads(meta_file.read_text())["history"]
+    assert len(history) == 40
+    assert history[0] == "deployed at 2026-01-01T00:00:00Z"
+    assert history[-2] == "rolled_back at 2026-02-28T00:00:00Z by ann@laptop"
+    assert history[-1].startswith("ok at ") and history[-1].endswith(" by bob@ci")
+
+
 def test_after_a_rollback_the_listing_shows_the_left_release_as_rolled_back_and_the_next_target(
         hosts: Fleet) -> None:
     config = load(hosts, 2, roles=RESTART)

@@ -128,8 +128,20 @@ def meta_for(scan: HostScan, release_id: str, state: str, user: str) -> ReleaseM
                            deployed_at=old.deployed_at, deployed_by=old.deployed_by,
                            history=list(old.history), excluded=list(old.excluded),
                            once=list(old.once))
-    meta.history.append(f"{state} at {utc_iso()} by {user}")
+    meta.history = capped_history([*meta.history, f"{state} at {utc_iso()} by {user}"])
     return meta
+
+
+HISTORY_FIRST_KEPT = 8  # the deploy's own transitions: how the release came to be
+HISTORY_LAST_KEPT = 32  # the newest rollbacks to and from it
+
+
+def capped_history(history: list[str]) -> list[str]:
+    """Every rollback adds a line to two releases' metadata, and every lock probe reads
+    that metadata back: going back and forth must not grow it without bound."""
+    if len(history) <= HISTORY_FIRST_KEPT + HISTORY_LAST_KEPT:
+        return history
+    return history[:HISTORY_FIRST_KEPT] + history[-HISTORY_LAST_KEPT:]
 
 
 def run_rollback(config: Config, project: str | Project, environment: str | Environment, *,
