@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -60,6 +62,16 @@ def test_a_lock_is_all_or_nothing_and_names_its_holder(hosts: Fleet):
         assert read_lock(pool.transports["host2"], layouts["host2"]) is None
 
 
+@pytest.fixture
+def python_ctrl_c() -> Iterator[None]:
+    """Python's own Ctrl-C handler, even in a suite started with SIGINT ignored (as a
+    shell starts a background job): interrupt_main() does nothing then."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("python_ctrl_c")
 def test_ctrl_c_while_the_locks_are_being_taken_leaves_no_lock_behind(hosts: Fleet):
     """Ctrl-C (SIGINT in the main thread) landing while the lock commands run: the ones in
     flight finish, and every lock they took is released before the interrupt goes on."""
