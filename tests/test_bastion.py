@@ -173,6 +173,83 @@ def test_a_bastion_frozen_mid_build_fails_every_host_within_bounds_and_switches_
     assert all(current_of(h) is None for h in targets), "nothing may be switched"
 
 
+@pytest.mark.timeout(60)
+def test_a_host_whose_reply_was_stuck_behind_a_bastion_that_froze_names_the_bastion(
+        fleet40: Fleet, tmp_path: Path):
+    """The race CI once lost: the bastion answered its own probe just after the host's
+    probe went out, then froze with the host's reply still to pass through it. The
+    host's verdict comes first, so it must wait for the bastion's before naming anyone."""
+    from deploytui.engine.hosts.pool import HostPool, transport_factory
+    from deploytui.engine.hosts.transport import ConnectionLost
+
+    timeout = 3
+    config = _load(fleet40, tmp_path, connect_timeout=timeout)
+    bastion, target = fleet40.hosts[0], fleet40.hosts[1]
+    env = config.projects["app"].environments["prod"]
+    host = next(h for h in env.hosts if h.name == target.name)
+    with HostPool([host], transport_factory(config)) as pool:
+        assert pool.connect() == {}
+        transport = pool.transports[host.name]
+        own, hop = transport._watch, transport._via._watch
+        for _attempt in range(6):
+            target.freeze()  # the host's next probe goes unanswered for now
+            while own.sent_at is None:
+                time.sleep(0.01)
+            sent_at = own.sent_at
+            while hop.alive_after <= sent_at:  # the bastion's next answer, after ours
+                time.sleep(0.005)
+            if hop.alive_after < sent_at + timeout / 2 - 0.3:
+                bastion.freeze()  # ... then it froze: the host's reply is stuck in it
+                target.thaw()
+                break
+            # the bastion answered too late to be in doubt: shift the host's probes
+            # against the bastion's (they keep their phase) and try again
+            time.sleep(timeout / 4)
+            target.thaw()
+            while own.sent_at is not None:
+                time.sleep(0.01)
+        else:
+            pytest.fail("never caught the bastion answering inside the host's window")
+        try:
+            with pytest.raises(ConnectionLost) as lost:
+                deadline = time.monotonic() + 3 * timeout + 5
+                while time.monotonic() < deadline:
+                    transport.run("true", capture=True)
+                    time.sleep(0.2)
+        finally:
+            bastion.thaw()
+    assert "jump host bastion: stopped answering" in str(lost.value), str(lost.value)
+
+
+@pytest.mark.timeout(60)
+def test_a_host_frozen_behind_a_live_bastion_is_named_itself_without_waiting_long(
+        fleet40: Fleet, tmp_path: Path):
+    from deploytui.engine.hosts.pool import HostPool, transport_factory
+    from deploytui.engine.hosts.transport import ConnectionLost
+
+    timeout = 3
+    config = _load(fleet40, tmp_path, connect_timeout=timeout)
+    target = fleet40.hosts[1]
+    env = config.projects["app"].environments["prod"]
+    host = next(h for h in env.hosts if h.name == target.name)
+    with HostPool([host], transport_factory(config)) as pool:
+        assert pool.connect() == {}
+        transport = pool.transports[host.name]
+        target.freeze()
+        froze_at = time.monotonic()
+        try:
+            with pytest.raises(ConnectionLost) as lost:
+                transport.run("sleep 30", capture=True)
+        finally:
+            target.thaw()
+        waited = time.monotonic() - froze_at
+    assert str(lost.value) == (f"{target.name}: host stopped answering"
+                               f" (no reply to a keepalive within {timeout}s)")
+    # the next probe (interval = timeout/2) plus its timeout; the bastion answers
+    # throughout, so waiting on its verdict adds no more than a probe's round trip
+    assert waited < timeout / 2 + timeout + 1.5, waited
+
+
 def test_a_changed_bastion_key_is_refused_naming_the_bastion(
         fleet40: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     lines = fleet40.known_hosts.read_text().splitlines()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING
 
@@ -80,7 +79,8 @@ class JumpHost:
             settings = self.context.settings
             self._watch = watchdog().watch(
                 self.conn.transport, interval=min(5.0, settings.connect_timeout / 2),
-                timeout=settings.connect_timeout, on_dead=self._on_dead)
+                timeout=settings.connect_timeout, on_dead=self._on_dead,
+                undecided_upstream=self.parent.undecided if self.parent else None)
             if self.parent is not None:
                 self.parent.depend(self._on_dead)
 
@@ -98,22 +98,25 @@ class JumpHost:
         except Exception as exc:
             raise self._hop_error(exc) from None
 
-    def silent_since(self, since: float) -> JumpHost | None:
-        """The outermost hop of this chain that has not answered since `since`, or is not
-        answering now (its own latest probe overdue by half its timeout), or is dead:
-        the one to blame when a host behind it stops answering. The second test matters
-        on a busy machine: a reply the hop sent just before it froze can be read after
-        the host's probe went out, and then the hop looked alive since."""
-        outer = self.parent.silent_since(since) if self.parent is not None else None
+    def blame(self, after: float) -> JumpHost | None:
+        """The outermost hop of this chain that is dead or has not been heard from (no
+        answered probe sent after `after`): the one to blame when a host behind it
+        stops answering."""
+        outer = self.parent.blame(after) if self.parent is not None else None
         if outer is not None:
             return outer
         watch = self._watch
-        if self._lost is not None or (watch is not None and watch.last_reply < since):
-            return self
-        if watch is not None and watch.sent_at is not None and watch.last_reply < watch.sent_at \
-                and time.monotonic() - watch.sent_at > watch.timeout / 2:
+        if self._lost is not None or (watch is not None and watch.alive_after < after):
             return self
         return None
+
+    def undecided(self, after: float) -> bool:
+        """Whether some hop of this chain is alive but not heard from since `after`:
+        its own verdict (answer or death) is still to come."""
+        if self.parent is not None and self.parent.undecided(after):
+            return True
+        watch = self._watch
+        return self._lost is None and watch is not None and watch.alive_after < after
 
     def depend(self, on_lost: LostCallback) -> None:
         """Call on_lost(reason) when this hop dies (at once if it already has)."""

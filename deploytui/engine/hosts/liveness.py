@@ -6,6 +6,11 @@ front of it) would stall a command forever. Every watched connection gets a
 within `timeout` declares it dead: its transport is closed and `on_dead` called (which
 fails whatever runs over it, and everything behind it when it is a jump host).
 
+A host behind a jump host can miss its probe because the hop froze, and the hop's own
+verdict may be a tick behind. So before a host behind a hop is declared dead, the
+watchdog waits (boundedly) until the hop has either died or answered a probe sent well
+after the host's: the failure is then told about the server that actually froze.
+
 Two threads serve all connections, however many: the watchdog, which only reads clocks
 and never blocks, and a prober that sends the requests (a send can block on a frozen
 peer's full TCP window; the watchdog then sees that probe overdue and closes the
@@ -32,6 +37,9 @@ class Watch:
     interval: float
     timeout: float
     on_dead: Callable[[str], None]
+    # For a connection behind jump hosts: given a time, True while some hop in front has
+    # neither died nor answered a probe sent after it (its verdict is still to come).
+    undecided_upstream: Callable[[float], bool] | None = None
     next_probe: float = 0.0
     queued_at: float | None = None  # a probe is due (waiting for the prober)
     sent_at: float | None = None  # ... and the prober began sending it
@@ -39,6 +47,8 @@ class Watch:
     dead: bool = False
     replies: int = 0  # answered probes, for the curious (tests)
     last_reply: float = field(default_factory=time.monotonic)  # or when watching began
+    # when the newest answered probe was sent: the peer was alive after this moment
+    alive_after: float = field(default_factory=time.monotonic)
 
 
 class Watchdog:
@@ -49,8 +59,9 @@ class Watchdog:
         self._thread: threading.Thread | None = None
 
     def watch(self, transport: paramiko.Transport, *, interval: float, timeout: float,
-              on_dead: Callable[[str], None]) -> Watch:
-        entry = Watch(transport, interval, timeout, on_dead,
+              on_dead: Callable[[str], None],
+              undecided_upstream: Callable[[float], bool] | None = None) -> Watch:
+        entry = Watch(transport, interval, timeout, on_dead, undecided_upstream,
                       next_probe=time.monotonic() + interval)
         with self._lock:
             self._watches.add(entry)
@@ -91,11 +102,14 @@ class Watchdog:
             if entry.reply.is_set():
                 entry.replies += 1
                 entry.last_reply = now
+                entry.alive_after = sent_at if sent_at is not None else entry.queued_at
                 entry.queued_at = entry.sent_at = None
                 entry.next_probe = now + entry.interval
             elif sent_at is not None and now - sent_at > entry.timeout:
                 # counted from the send, not the queue: a probe stuck behind another
                 # connection's blocked send does not blame this one
+                if self._upstream_undecided(entry, sent_at, now):
+                    return
                 self._declare_dead(entry, f"stopped answering (no reply to a keepalive"
                                           f" within {entry.timeout:g}s)")
         elif now >= entry.next_probe:
@@ -103,6 +117,18 @@ class Watchdog:
             entry.sent_at = None
             entry.queued_at = now
             self._probes.put(entry)
+
+    @staticmethod
+    def _upstream_undecided(entry: Watch, sent_at: float, now: float) -> bool:
+        """Wait for the hops in front before blaming this peer for a missed probe.
+
+        A hop counts as heard from only for a probe sent half a timeout after ours: a
+        reply it sent just before freezing can still be read after our probe went out.
+        Waiting is capped at one more timeout (plus a second), past any hop's verdict.
+        """
+        return (entry.undecided_upstream is not None
+                and now - sent_at <= 2 * entry.timeout + 1
+                and entry.undecided_upstream(sent_at + entry.timeout / 2))
 
     def _declare_dead(self, entry: Watch, reason: str) -> None:
         self.unwatch(entry)

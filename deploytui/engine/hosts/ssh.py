@@ -105,7 +105,8 @@ class SSHTransport:
             via.depend(self._lost)
         self._watch = watchdog().watch(conn.transport, interval=self._probe_interval,
                                        timeout=self._settings.connect_timeout,
-                                       on_dead=self._lost)
+                                       on_dead=self._lost,
+                                       undecided_upstream=via.undecided if via else None)
         # The runner's shell starts while this host waits for its turn to lock (the
         # first host locks first); run() starts it then if this failed.
         with contextlib.suppress(Exception):
@@ -113,12 +114,14 @@ class SSHTransport:
 
     def _lost(self, reason: str) -> None:
         """Liveness said the connection (or a jump host in front of it) is gone."""
+        if self._dead.is_set():
+            return  # the first verdict says why; the close that follows it reports again
         watch, via = self._watch, self._via
         if via is not None and watch is not None and watch.sent_at is not None \
                 and not reason.startswith("jump host"):
-            # our own probe went unanswered: if the hop in front has been silent too,
-            # the hop is what froze (its own verdict may be a tick behind ours)
-            silent = via.silent_since(watch.sent_at)
+            # our own probe went unanswered (the watchdog waited for the hops' verdicts):
+            # a hop not heard from since is what froze
+            silent = via.blame(watch.sent_at + watch.timeout / 2)
             if silent is not None:
                 reason = f"jump host {silent.label}: {reason}"
         self._dead_reason = (reason if reason.startswith(("jump host", "connection"))
