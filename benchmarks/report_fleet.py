@@ -44,7 +44,10 @@ def scale(d: dict[str, Any]) -> list[str]:
            f"Each tool its own process (the `deploytui` CLI; a bare Fabric script, "
            f"`floors/bare_fabric.py`), median of {d['runs']} runs, the two tools alternated. "
            f"Build = `{' ; '.join(d['build'])}`. Goals (issue 10): deploy ≤ 1.0x from 10 "
-           "hosts up, rollback ≤ 1.0x. " + NOISE, "",
+           "hosts up, rollback ≤ 1.0x. The rollback floor is the bare switch (one command "
+           "per host); the row under it compares the same deploytui rollbacks with a "
+           "Fabric script that adds deploytui's safety (lock and check every host first, "
+           "then switch, then record and unlock: three rounds). " + NOISE, "",
            "| hosts | operation | deploytui s | Fabric s | ÷ Fabric | process CPU s "
            "(deploytui / Fabric) | machine CPU s (deploytui / Fabric) | goal |",
            "|---:|---|---:|---:|---:|---:|---:|---|"]
@@ -58,6 +61,14 @@ def scale(d: dict[str, Any]) -> list[str]:
                        f"{_f(t['median_cpu'])} / {_f(f['median_cpu'])} | "
                        f"{_f(t['median_machine_cpu'], '{:.1f}')} / "
                        f"{_f(f['median_machine_cpu'], '{:.1f}')} | {goal} |")
+            same = o.get("same_safety")
+            if same:  # the rollback floor with deploytui's lock, check and record
+                s = same["fabric"]
+                out.append(f"| {n} | rollback vs Fabric with the same safety | "
+                           f"{_f(t['median_wall'])}{_fail(t)} | {_f(s['median_wall'])}{_fail(s)}"
+                           f" | {_f(same['ratio_wall'])} | {_f(t['median_cpu'])} / "
+                           f"{_f(s['median_cpu'])} | {_f(t['median_machine_cpu'], '{:.1f}')} / "
+                           f"{_f(s['median_machine_cpu'], '{:.1f}')} | — |")
     for n, why in d.get("failed_sizes", {}).items():
         out += ["", f"**{n} hosts: not measured: {why}**"]
     out += ["", "Peak threads and peak RSS (VmHWM) of the deploying process during a deploy:",

@@ -90,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     results: dict[str, Any] = {"machine": machine(), "quick": args.quick,
                                "code": args.code or _head(),
-                               "options": {"only": args.only, "hosts": args.host_counts,
-                                           "runs": args.runs},
+                               "options": {"only": args.only, "sizes": args.sizes,
+                                           "hosts": args.host_counts, "runs": args.runs},
                                "benchmarks": {}, "errors": {}}
     began = time.perf_counter()
     fleet = None

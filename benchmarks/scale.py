@@ -4,7 +4,10 @@ Each tool is its own process (benchmarks/meter.py), as a user runs it:
 
 * deploy:   `deploytui deploy app prod --yes` vs `bare_fabric.py deploy` (6 commands/host);
 * rollback: `deploytui rollback app prod --to ID --yes` vs `bare_fabric.py rollback`
-  (the switch alone);
+  (the switch alone), and vs `bare_fabric.py safe-rollback` (the same switch with the
+  same safety: lock and check on every host first, record and unlock after: three
+  rounds, as deploytui's), so a user sees both what the safety costs and how well it
+  is done;
 * listing:  `deploytui releases app prod --json` vs `bare_fabric.py run` (the listing's
   own scan command).
 
@@ -77,6 +80,10 @@ def _size(fleet: Any, n: int, runs: int, workdir: Path, warm_up: bool) -> dict[s
         return run_measured(tools.fabric(fleet, hosts, "rollback", "--deploy-to", FAB,
                                          "--release-id", to), env=env, timeout=timeout)
 
+    def safe_rollback(to: str) -> Measured:
+        return run_measured(tools.fabric(fleet, hosts, "safe-rollback", "--deploy-to", FAB,
+                                         "--release-id", to), env=env, timeout=timeout)
+
     def listing(tool: str) -> Measured:
         if tool == "deploytui":
             return run_measured(tools.deploytui(config, "releases", "app", "prod", "--json"),
@@ -90,6 +97,7 @@ def _size(fleet: Any, n: int, runs: int, workdir: Path, warm_up: bool) -> dict[s
     for tool in TOOLS if warm_up else ("deploytui",):
         _check(deploy(tool), f"warm-up deploy {tool} at {n}")
     samples: dict[str, dict[str, list[Measured]]] = {op: {t: [] for t in TOOLS} for op in OPS}
+    safe: list[Measured] = []  # the rollback floor with deploytui's safety
     for r in range(runs):
         order = TOOLS if r % 2 == 0 else TOOLS[::-1]
         targets = {t: tools.current_release(hosts[0], DT if t == "deploytui" else FAB)
@@ -98,12 +106,17 @@ def _size(fleet: Any, n: int, runs: int, workdir: Path, warm_up: bool) -> dict[s
             if tool == "deploytui":
                 _next_release_second(used)
             samples["deploy"][tool].append(deploy(tool))
+        safe_first = r % 2 == 1  # the same-safety floor takes turns going first too
         for tool in order:
             # the floor without a warm-up (quick run) has no older release: it "rolls back"
             # to the one just deployed (same commands, no switch)
             to = targets[tool] or tools.current_release(hosts[0], DT if tool == "deploytui"
                                                         else FAB)
+            if tool == "fabric" and safe_first:
+                safe.append(safe_rollback(to or "none"))
             samples["rollback"][tool].append(rollback(tool, to or "none"))
+            if tool == "fabric" and not safe_first:
+                safe.append(safe_rollback(to or "none"))
         for tool in order:
             samples["listing"][tool].append(listing(tool))
         log(f"scale: {n} host(s), round {r + 1}/{runs}: " + "; ".join(
@@ -123,6 +136,13 @@ def _size(fleet: Any, n: int, runs: int, workdir: Path, warm_up: bool) -> dict[s
                                        by_tool["fabric"]["median_machine_cpu"]),
             "samples": {t: [s.record() for s in samples[op][t]] for t in TOOLS},
         }
+    same_safety = summary(safe)
+    out["rollback"]["same_safety"] = {
+        "fabric": same_safety,
+        "ratio_wall": ratio(out["rollback"]["tools"]["deploytui"]["median_wall"],
+                            same_safety["median_wall"]),
+        "samples": [s.record() for s in safe],
+    }
     return out
 
 

@@ -67,6 +67,9 @@ def test_quick_benchmark_run_writes_markdown_and_json_with_every_figure(tmp_path
                     assert s["failed"] == 0, s["first_error"]
                     assert s["peak_threads"] > 0 and s["peak_rss_mb"] > 0
                 assert op["ratio_wall"] is not None
+            same = row["rollback"]["same_safety"]  # the floor with deploytui's safety
+            assert same["fabric"]["failed"] == 0, same["fabric"]["first_error"]
+            assert same["ratio_wall"] is not None
         assert bench["known_hosts"]["ratio"] is not None
         flood = bench["flood"]
         assert flood["cli_lines_missing_in_host_logs"] == [0]  # every line in the host logs

@@ -12,6 +12,7 @@ barrier.
         --hosts A:P,A:P deploy --deploy-to D --repo-url R --sha S --release-id I \
         --build CMD [--build CMD ...]
     ... rollback --deploy-to D --release-id I      (switch back: one command per host)
+    ... safe-rollback --deploy-to D --release-id I (the same, with deploytui's safety)
     ... run --command CMD                          (one command everywhere: a listing)
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import shlex
 import sys
 import time
+from typing import Any
 
 from fabric import Config, ThreadingGroup
 
@@ -109,6 +111,59 @@ def rollback(hosts: list[str], *, user: str, key: str, known_hosts: str, deploy_
                           command=switch_command(deploy_to, release_id))
 
 
+def _group(hosts: list[str], *, user: str, key: str, known_hosts: str) -> ThreadingGroup:
+    group = ThreadingGroup(*hosts, user=user,
+                           config=Config(overrides={"run": {"in_stream": False, "hide": True}}),
+                           connect_kwargs={"key_filename": [key], "look_for_keys": False,
+                                           "allow_agent": False})
+    for conn in group:
+        conn.client.load_host_keys(known_hosts)
+    return group
+
+
+def safe_rollback(hosts: list[str], *, user: str, key: str, known_hosts: str,
+                  deploy_to: str, release_id: str) -> float:
+    """A rollback a careful Fabric user writes to get deploytui's guarantees: take a lock
+    on every host and check the release is there before any host switches; switch (and
+    put the switched hosts back if any host failed); then, once every host is done, a
+    revisions.log line and the unlock in one command. Three rounds, as deploytui's, each
+    command on a channel of its own, as Fabric runs them. Returns the wall time."""
+    from fabric.exceptions import GroupException
+
+    began = time.perf_counter()
+    lock = q(f"{deploy_to}/.fabric-lock")
+    release = q(f"{deploy_to}/releases/{release_id}")
+    cur = q(f"{deploy_to}/current")
+    group = _group(hosts, user=user, key=key, known_hosts=known_hosts)
+
+    def succeeded(exc: GroupException) -> dict[Any, Any]:
+        return {c: r for c, r in exc.result.items() if not isinstance(r, BaseException)}
+
+    try:
+        try:
+            group.run(f"mkdir {lock} || exit 4; if [ ! -d {release} ] || [ -L {release} ];"
+                      f" then echo 'release {release_id} is missing' >&2; rmdir {lock};"
+                      " exit 3; fi")
+        except GroupException as exc:
+            ThreadingGroup.from_connections(list(succeeded(exc))).run(f"rmdir {lock}")
+            raise
+        try:
+            group.run(switch_command(deploy_to, release_id))
+        except GroupException as exc:
+            for conn, res in succeeded(exc).items():
+                prev = next((ln.split(":", 1)[1] for ln in res.stdout.splitlines()
+                             if ln.startswith("DEPLOYTUI-PREV:")), "")
+                conn.run(f"ln -sfn {q(prev)} {cur}.back && mv -T {cur}.back {cur}" if prev
+                         else f"rm -f {cur}")
+            group.run(f"rmdir {lock}")
+            raise
+        line = q(f"rolled back to {release_id}")
+        group.run(f"echo {line} >> {q(deploy_to + '/revisions.log')}; rmdir {lock}")
+        return time.perf_counter() - began
+    finally:
+        group.close()
+
+
 def main(argv: list[str]) -> int:
     """`deploy`, `rollback` or `run` as a script, so a benchmark can time it as its own
     process (interpreter start-up included, as for the `deploytui` CLI)."""
@@ -124,9 +179,10 @@ def main(argv: list[str]) -> int:
     for name in ("--deploy-to", "--repo-url", "--sha", "--release-id"):
         d.add_argument(name, required=True)
     d.add_argument("--build", action="append", default=[])
-    r = sub.add_parser("rollback")
-    r.add_argument("--deploy-to", required=True)
-    r.add_argument("--release-id", required=True)
+    for name in ("rollback", "safe-rollback"):
+        r = sub.add_parser(name)
+        r.add_argument("--deploy-to", required=True)
+        r.add_argument("--release-id", required=True)
     c = sub.add_parser("run")
     c.add_argument("--command", required=True)
     a = p.parse_args(argv)
@@ -137,6 +193,8 @@ def main(argv: list[str]) -> int:
                       release_id=a.release_id, build=a.build, **common)
     elif a.what == "rollback":
         took = rollback(hosts, deploy_to=a.deploy_to, release_id=a.release_id, **common)
+    elif a.what == "safe-rollback":
+        took = safe_rollback(hosts, deploy_to=a.deploy_to, release_id=a.release_id, **common)
     else:
         took = run_everywhere(hosts, command=a.command, **common)
     print(f"{took:.3f}")
