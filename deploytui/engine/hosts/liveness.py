@@ -102,7 +102,8 @@ class Watchdog:
             if entry.reply.is_set():
                 entry.replies += 1
                 entry.last_reply = now
-                entry.alive_after = sent_at if sent_at is not None else entry.queued_at
+                if sent_at is not None:  # always, for a reply follows its probe's send
+                    entry.alive_after = sent_at
                 entry.queued_at = entry.sent_at = None
                 entry.next_probe = now + entry.interval
             elif sent_at is not None and now - sent_at > entry.timeout:
