@@ -23,11 +23,11 @@ from deploytui.commands.sinks import build_sinks
 from deploytui.config.model import Config
 from deploytui.engine.operations.migrations import migration_warnings
 from deploytui.engine.operations.releases import list_releases
-from deploytui.engine.operations.rollback import (
+from deploytui.engine.operations.rollback import run_rollback
+from deploytui.engine.operations.rollback_target import (
     RollbackRefused,
     check_release_id,
     choose_target,
-    run_rollback,
 )
 
 
