@@ -4,6 +4,7 @@ cancel, outcome summary — on local hosts with the real engine and a real sampl
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from deploytui.sample_app import create_sample_repo
 from deploytui.tui.app import DeployConsole
 from deploytui.tui.screens.modals import ConfirmModal, SummaryModal
 from deploytui.tui.screens.plan import PlanScreen
+from deploytui.tui.widgets.deploy_bar import DeployBar
 from deploytui.tui.widgets.hosts_table import HostsTable
 from deploytui.tui.widgets.log_panel import LogPanel
 
@@ -48,6 +50,45 @@ async def open_plan(app, pilot) -> PlanScreen:
 def current_of(config, env: str, host: int) -> str:
     link = Path(config.projects["demo"].environments[env].hosts[host].deploy_to) / "current"
     return os.path.basename(os.readlink(link))
+
+
+async def test_while_the_plan_is_read_the_bar_says_so_and_clears_when_the_plan_opens(
+        config, monkeypatch):
+    # The real plan, held back until the test has looked (a real fleet takes seconds).
+    from deploytui.engine.operations import plan as plan_module
+
+    go_on, real = threading.Event(), plan_module.build_plan
+
+    def held_back(*args, **kwargs):
+        go_on.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(plan_module, "build_plan", held_back)
+    app = DeployConsole(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        bar = app.query_one(DeployBar)
+        assert not bar.display  # nothing has run yet
+        await pilot.press("d")
+        await pilot.pause()
+        assert bar.display
+        assert str(bar.query_one("#phase-label").render()) == "planning…"
+        go_on.set()
+        await wait_until(pilot, lambda: isinstance(app.screen, PlanScreen))
+        assert not bar.display  # as before the plan: no leftover over the main screen
+
+        await pilot.press("enter")  # deploy it: the bar then tells how it ended
+        await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+        assert str(bar.query_one("#phase-label").render()) == "done"
+        go_on.clear()
+        await pilot.press("d")
+        await pilot.pause()
+        assert str(bar.query_one("#phase-label").render()) == "planning…"
+        go_on.set()
+        await wait_until(pilot, lambda: isinstance(app.screen, PlanScreen))
+        assert bar.display and str(bar.query_one("#phase-label").render()) == "done"
 
 
 async def test_d_shows_the_plan_then_deploys_every_host_and_announces_success(config):

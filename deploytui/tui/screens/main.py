@@ -222,7 +222,7 @@ class MainScreen(HostStatusReading, Screen[None]):
     def action_deploy(self) -> None:
         if self.env is None or self.runner.running:
             return
-        self.notify(f"planning {self.project} / {self.environment}…", timeout=2)
+        self.query_one(DeployBar).planning()
         self.prepare_plan(self.project, self.environment)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan")
@@ -240,12 +240,14 @@ class MainScreen(HostStatusReading, Screen[None]):
         self.post_message(PlanReady(request, plan))
 
     def on_plan_failed(self, message: PlanFailed) -> None:
+        self.query_one(DeployBar).planned()
         self.notify(f"cannot plan {message.project}/{message.environment}: {message.error}",
                     severity="error", timeout=15)
 
     def on_plan_ready(self, message: PlanReady) -> None:
         from deploytui.tui.screens.plan import PlanScreen
 
+        self.query_one(DeployBar).planned()
         request, plan = message.request, message.plan
 
         screen = PlanScreen(plan, request.project.name, request.environment.name,

@@ -35,6 +35,7 @@ class DeployBar(Horizontal):
         self._labels: dict[str, str] = {}
         self.started_at: float | None = None
         self.finished_at: float | None = None
+        self._before_plan: tuple[bool, str, float | None, float] | None = None
 
     def compose(self) -> ComposeResult:
         yield Label("", id="phase-label")
@@ -48,6 +49,27 @@ class DeployBar(Horizontal):
     def started(self, now: float) -> None:
         self.started_at, self.finished_at = now, None
         self.display = True
+
+    def planning(self) -> None:
+        """While a deploy's plan is read from the hosts (a second or more on a real fleet),
+        say so here: a toast would still be showing over the plan once it opens."""
+        if self._before_plan is None:
+            bar = self.query_one(ProgressBar)
+            self._before_plan = (self.display, self._labels.get("#phase-label", ""),
+                                 bar.total, bar.progress)
+        self.display = True
+        self._set("#phase-label", "planning…")
+        self.query_one(ProgressBar).update(total=None)  # no steps to count: it pulses
+
+    def planned(self) -> None:
+        """The plan is in (or failed): the bar shows what it showed before."""
+        if self._before_plan is None:
+            return
+        display, label, total, progress = self._before_plan
+        self._before_plan = None
+        self._set("#phase-label", label)
+        self.query_one(ProgressBar).update(total=total, progress=progress)
+        self.display = display
 
     def show_progress(self, p: PhaseProgress) -> None:
         self._set("#phase-label", f"{p.phase} {p.done}/{p.total}")
