@@ -95,7 +95,7 @@ projects:
       typo: {health: {url: "http://{adress}:8000/up"}}
       code: {health: {url: "http://{address}/", status: 700}}
       low: {health: {command: "true", status: [99, 200]}}
-      https: {health: {url: "https://{address}/"}}
+      tcp: {health: {url: "tcp://{address}:5432"}}
     environments:
       production:
         rollout: {canary: 3, batch: 0}
@@ -129,8 +129,8 @@ def test_every_bad_input_is_one_located_line() -> None:
         "100 and 599, got 700",
         f"{FILE}:14: projects.shop.roles.low.health.status: must be an HTTP status between "
         "100 and 599, got 99",
-        f"{FILE}:15: projects.shop.roles.https.health.url: expected an http:// URL such as "
-        "'http://{address}:8000/up', got 'https://{address}/'",
+        f"{FILE}:15: projects.shop.roles.tcp.health.url: expected an http:// or https:// URL "
+        "such as 'http://{address}:8000/up', got 'tcp://{address}:5432'",
         f"{FILE}:18: projects.shop.environments.production.rollout.canary: 3 canary hosts, "
         "but the environment has 2",
         f"{FILE}:18: projects.shop.environments.production.rollout.batch: must be at least "

@@ -19,7 +19,7 @@ HEALTH_KEYS = ("url", "command", "status", "timeout", "interval")
 ROLLOUT_KEYS = ("canary", "batch", "pause")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _PERCENT = re.compile(r"^\s*(-?\d+)\s*%\s*$")
-_HTTP_URL = re.compile(r"^http://[^/\s]+(/\S*)?$")
+_HTTP_URL = re.compile(r"^https?://[^/\s]+(/\S*)?$")
 
 
 def read_health(node: Node, path: str, reader: Reader) -> HealthCheck:
@@ -54,7 +54,7 @@ def _with_placeholders(node: Node, path: str, reader: Reader) -> str:
 def _url(node: Node, path: str, reader: Reader) -> str:
     value = _with_placeholders(node, path, reader).strip()
     if not _HTTP_URL.match(value):
-        raise reader.error(node.line, path, "expected an http:// URL such as "
+        raise reader.error(node.line, path, "expected an http:// or https:// URL such as "
                                             f"'http://{{address}}:8000/up', got '{value}'")
     return value
 

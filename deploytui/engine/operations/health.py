@@ -2,13 +2,15 @@
 
 An HTTP check is a GET made from the host's side of the network, through the deploy's
 own connection (a direct-tcpip channel for SSH, a plain socket for a local host), so it
-needs no tool on the host and no port open towards the deploying machine. A command
+needs no tool on the host and no port open towards the deploying machine; `https://`
+runs TLS over the same stream (hosts/tls.py: the certificate is not verified). A command
 check runs on the host, in the release it serves; exit 0 is healthy. What the LAST
 attempt saw is kept, in one line, because that is what a user needs to act on.
 """
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -19,6 +21,7 @@ from deploytui.config.model import Config, Environment, HealthCheck, Host, Proje
 from deploytui.engine.events import HealthChecked, Sink, discard
 from deploytui.engine.failure import Failure
 from deploytui.engine.hosts.pool import HostPool, TransportFactory, transport_factory
+from deploytui.engine.hosts.tls import TlsStream
 from deploytui.engine.hosts.transport import TcpRefused, Transport, TransportError
 from deploytui.engine.remote.layout import Layout
 from deploytui.engine.remote.steps import in_dir
@@ -161,7 +164,8 @@ def check_now(config: Config, project: Project, environment: Environment, *,
 
 def _http(transport: Transport, url: str, check: HealthCheck, timeout: float) -> str:
     parts = urlsplit(url)
-    port = parts.port or 80
+    secure = parts.scheme == "https"
+    port = parts.port or (443 if secure else 80)
     address = parts.hostname or ""
     path = parts.path or "/"
     if parts.query:
@@ -169,9 +173,15 @@ def _http(transport: Transport, url: str, check: HealthCheck, timeout: float) ->
     deadline = time.monotonic() + timeout
     stream = transport.open_tcp(address, port, timeout)
     try:
+        stream.settimeout(timeout)
+        if secure:
+            stream = TlsStream(stream, address)
+            try:
+                stream.handshake()
+            except ssl.SSLError as exc:  # e.g. plain HTTP on that port
+                raise _Attempt(f"no TLS: {exc.reason or exc}") from None
         request = (f"GET {path} HTTP/1.0\r\nHost: {parts.netloc}\r\n"
                    "User-Agent: deploytui-health\r\nAccept: */*\r\nConnection: close\r\n\r\n")
-        stream.settimeout(timeout)
         stream.sendall(request.encode("latin-1"))
         data = _read_response(stream, deadline)
     except TcpRefused:
