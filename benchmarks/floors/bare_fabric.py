@@ -67,17 +67,23 @@ def switch_command(deploy_to: str, release_id: str) -> str:
             " || { rm -f \"$tmp\"; exit 1; }")
 
 
+def _group(hosts: list[str], *, user: str, key: str, known_hosts: str) -> ThreadingGroup:
+    """Every host, with the fleet's known_hosts loaded (Fabric's default policy kept)."""
+    group = ThreadingGroup(*hosts, user=user,
+                           config=Config(overrides={"run": {"in_stream": False, "hide": True}}),
+                           connect_kwargs={"key_filename": [key], "look_for_keys": False,
+                                           "allow_agent": False})
+    for conn in group:
+        conn.client.load_host_keys(known_hosts)
+    return group
+
+
 def deploy(hosts: list[str], *, user: str, key: str, known_hosts: str, deploy_to: str,
            repo_url: str, sha: str, release_id: str, build: list[str]) -> float:
     """Run the deploy; returns its wall time in seconds. Raises GroupException on failure."""
     began = time.perf_counter()
-    config = Config(overrides={"run": {"in_stream": False, "hide": True}})
-    group = ThreadingGroup(*hosts, user=user, config=config,
-                           connect_kwargs={"key_filename": [key], "look_for_keys": False,
-                                           "allow_agent": False})
+    group = _group(hosts, user=user, key=key, known_hosts=known_hosts)
     try:
-        for conn in group:
-            conn.client.load_host_keys(known_hosts)
         for command in prepare_commands(deploy_to, repo_url, sha, release_id, build):
             group.run(command)  # returns when every host is done: a barrier per step
         group.run(switch_command(deploy_to, release_id))
@@ -90,13 +96,8 @@ def run_everywhere(hosts: list[str], *, user: str, key: str, known_hosts: str,
                    command: str) -> float:
     """Connect, run one command on every host, close: the floor of a listing."""
     began = time.perf_counter()
-    group = ThreadingGroup(*hosts, user=user,
-                           config=Config(overrides={"run": {"in_stream": False, "hide": True}}),
-                           connect_kwargs={"key_filename": [key], "look_for_keys": False,
-                                           "allow_agent": False})
+    group = _group(hosts, user=user, key=key, known_hosts=known_hosts)
     try:
-        for conn in group:
-            conn.client.load_host_keys(known_hosts)
         group.run(command)
         return time.perf_counter() - began
     finally:
@@ -109,16 +110,6 @@ def rollback(hosts: list[str], *, user: str, key: str, known_hosts: str, deploy_
     on every host (the switch checks the release is there). Returns the wall time."""
     return run_everywhere(hosts, user=user, key=key, known_hosts=known_hosts,
                           command=switch_command(deploy_to, release_id))
-
-
-def _group(hosts: list[str], *, user: str, key: str, known_hosts: str) -> ThreadingGroup:
-    group = ThreadingGroup(*hosts, user=user,
-                           config=Config(overrides={"run": {"in_stream": False, "hide": True}}),
-                           connect_kwargs={"key_filename": [key], "look_for_keys": False,
-                                           "allow_agent": False})
-    for conn in group:
-        conn.client.load_host_keys(known_hosts)
-    return group
 
 
 def safe_rollback(hosts: list[str], *, user: str, key: str, known_hosts: str,

@@ -105,18 +105,18 @@ class JumpHost:
         outer = self.parent.blame(after) if self.parent is not None else None
         if outer is not None:
             return outer
-        watch = self._watch
-        if self._lost is not None or (watch is not None and watch.alive_after < after):
-            return self
-        return None
+        return self if self._lost is not None or self._unheard_after(after) else None
 
     def undecided(self, after: float) -> bool:
         """Whether some hop of this chain is alive but not heard from since `after`:
         its own verdict (answer or death) is still to come."""
         if self.parent is not None and self.parent.undecided(after):
             return True
-        watch = self._watch
-        return self._lost is None and watch is not None and watch.alive_after < after
+        return self._lost is None and self._unheard_after(after)
+
+    def _unheard_after(self, after: float) -> bool:
+        """No probe of this hop sent after `after` has been answered (yet)."""
+        return self._watch is not None and self._watch.alive_after < after
 
     def depend(self, on_lost: LostCallback) -> None:
         """Call on_lost(reason) when this hop dies (at once if it already has)."""
