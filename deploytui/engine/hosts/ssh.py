@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import select
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -41,6 +40,7 @@ from deploytui.engine.hosts.transport import (
     TcpRefused,
     TransportError,
 )
+from deploytui.engine.hosts.wakeup import ChannelWakeup
 from deploytui.engine.shell import q
 
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
@@ -76,6 +76,7 @@ class SSHTransport:
         self._dead = threading.Event()
         self._dead_reason = "host stopped answering"
         self._runner: paramiko.Channel | None = None  # the host's runner shell (runner.py)
+        self._runner_wake: ChannelWakeup | None = None
         self._runner_busy = threading.Lock()
         self._runner_works = True  # until a runner ends before running its command
         self._probe_interval = probe_interval or min(5.0, settings.connect_timeout / 2)
@@ -178,12 +179,14 @@ class SSHTransport:
                        env: Mapping[str, str] | None, capture: bool) -> CommandResult:
         started = time.monotonic()
         chan = self._runner_channel()
+        wake = self._runner_wake
+        assert wake is not None
         out, err = self._splitters(on_lines, capture)
         token = new_token()
         out_cut, err_cut = EndCut(token), EndCut(token)
         try:
             chan.sendall(request(command, env, token))
-            self._pump(chan, lambda data: out.feed(out_cut.feed(data)),
+            self._pump(chan, wake, lambda data: out.feed(out_cut.feed(data)),
                        lambda data: err.feed(err_cut.feed(data)), err, started, timeout,
                        cancel, finished=lambda: out_cut.done and err_cut.done)
             if out_cut.done and err_cut.done:
@@ -224,6 +227,7 @@ class SSHTransport:
         the exec before the data behind it); a refused exec closes the channel, which
         the command's run reports."""
         chan = self._session()
+        self._runner_wake = ChannelWakeup(chan)
         try:
             request = paramiko.Message()
             request.add_byte(cMSG_CHANNEL_REQUEST)
@@ -251,6 +255,7 @@ class SSHTransport:
                         ) -> CommandResult:
         started = time.monotonic()
         chan = self._session()
+        wake = ChannelWakeup(chan)
         out, err = self._splitters(on_lines, capture)
         try:
             chan.exec_command(wrapper_command(command, bool(env)))
@@ -258,7 +263,7 @@ class SSHTransport:
             if payload:
                 chan.sendall(payload)
             chan.shutdown_write()
-            self._pump(chan, out.feed, err.feed, err, started, timeout, cancel,
+            self._pump(chan, wake, out.feed, err.feed, err, started, timeout, cancel,
                        finished=lambda: chan.exit_status_ready() and chan.eof_received)
             code = chan.recv_exit_status()
             if self._dead.is_set() or (code == -1 and self._transport_dying()):
@@ -274,7 +279,8 @@ class SSHTransport:
         # sshd sends exit-signal (not a status) for a killed command: paramiko says -1
         return CommandResult(code, out.text(), err.text(), time.monotonic() - started)
 
-    def _pump(self, chan: paramiko.Channel, feed_out: Callable[[bytes], None],
+    def _pump(self, chan: paramiko.Channel, wake: ChannelWakeup,
+              feed_out: Callable[[bytes], None],
               feed_err: Callable[[bytes], None], err: LineSplitter, started: float,
               timeout: float | None, cancel: threading.Event | None, *,
               finished: Callable[[], bool]) -> None:
@@ -283,6 +289,7 @@ class SSHTransport:
         while True:
             if self._dead.is_set():
                 raise ConnectionLost(self.name, self._dead_reason)
+            wake.arm()
             while chan.recv_ready():
                 feed_out(chan.recv(65536))
             while chan.recv_stderr_ready():
@@ -292,18 +299,19 @@ class SSHTransport:
                             or (chan.eof_received and chan.exit_status_ready())):
                 return
             if cancel is not None and cancel.is_set():
-                self._terminate(self._await_pgid(chan, feed_out, feed_err, err))
+                self._terminate(self._await_pgid(chan, wake, feed_out, feed_err, err))
                 raise Cancelled(self.name, "cancelled; the command was terminated")
             if timeout is not None and time.monotonic() - started > timeout:
-                self._terminate(self._await_pgid(chan, feed_out, feed_err, err))
+                self._terminate(self._await_pgid(chan, wake, feed_out, feed_err, err))
                 raise CommandTimedOut(self.name, f"timed out after {timeout:g}s;"
                                                  " the command was terminated")
             if chan.eof_received:  # the pipe stays readable after EOF: wait on the status
                 chan.status_event.wait(0.1)
             else:
-                select.select([chan], [], [], 0.1)
+                wake.wait(0.1)
 
-    def _await_pgid(self, chan: paramiko.Channel, feed_out: Callable[[bytes], None],
+    def _await_pgid(self, chan: paramiko.Channel, wake: ChannelWakeup,
+                    feed_out: Callable[[bytes], None],
                     feed_err: Callable[[bytes], None], err: LineSplitter,
                     grace: float = PGID_GRACE) -> int | None:
         """The command's process group, read first thing on its stderr. A cancel can
@@ -312,12 +320,13 @@ class SSHTransport:
         deadline = time.monotonic() + grace
         while err.pgid is None and time.monotonic() < deadline and not chan.closed \
                 and not self._dead.is_set():
+            wake.arm()
             while chan.recv_stderr_ready():
                 feed_err(chan.recv_stderr(65536))
             while chan.recv_ready():
                 feed_out(chan.recv(65536))
             if err.pgid is None:
-                select.select([chan], [], [], 0.05)
+                wake.wait(0.05)
         return err.pgid
 
     def _transport_active(self) -> bool:
@@ -369,7 +378,7 @@ class SSHTransport:
             while not chan.exit_status_ready():
                 if self._dead.is_set():
                     raise ConnectionLost(self.name, self._dead_reason)
-                select.select([chan], [], [], 0.2)
+                chan.status_event.wait(0.2)
                 while chan.recv_stderr_ready():
                     chan.recv_stderr(65536)
             if chan.recv_exit_status() != 0:
