@@ -104,6 +104,27 @@ def test_a_timeout_kills_that_command_only_not_what_an_earlier_one_started(hosts
     assert after.stdout == "next"
 
 
+def test_a_command_that_leaves_a_process_writing_to_its_output_names_it(hosts, tmp_path):
+    """Such a process writes into the commands after it and dies of SIGPIPE once we
+    disconnect; one-channel tools hang on it instead. Say so, by pid, where it started."""
+    transport = _transport(hosts, tmp_path)
+    try:
+        left = transport.run("sleep 306 & echo $!", capture=True)
+        redirected = transport.run("nohup sleep 307 >/dev/null 2>&1 & echo $!", capture=True)
+        failed = transport.run("sleep 308 & exit 3", capture=True)
+        after = transport.run("echo next", capture=True)
+    finally:
+        transport.run("pkill -f 'sleep 30[678]' || true")
+        transport.close()
+    assert left.ok
+    assert left.stderr.startswith("deploytui: left running in the background, writing to"
+                                  f" this command's output: {left.stdout} (sleep).")
+    assert "redirect it" in left.stderr
+    assert redirected.ok and redirected.stderr == ""  # its output goes elsewhere
+    assert failed.exit_code == 3 and failed.stderr == ""  # the failure is the news
+    assert after.stdout == "next"
+
+
 def test_a_command_killed_on_the_host_reports_it_and_the_next_one_runs(hosts, tmp_path):
     transport = _transport(hosts, tmp_path)
     try:

@@ -17,6 +17,12 @@ stdin, read by the subshell alone, as the one-shot wrapper does (output.py), so 
 never reach a command line. After the subshell, the runner prints an end marker carrying
 the command's token on stderr and, with the exit status, on stdout. The token is random
 per command, so no output can end a command early by accident.
+
+A command that succeeded but left a process behind that still writes to its output
+(`./server &`) gets one more stderr line naming that process by pid: its output would
+land in the commands after it, and it dies of SIGPIPE once the connection closes (a
+tool running each command on its own channel hangs on it instead). `kill -0` on the
+command's process group is all it costs when nothing was left.
 """
 
 from __future__ import annotations
@@ -30,6 +36,22 @@ from deploytui.engine.hosts.output import RECEIVE_ENV, env_block
 END_MARKER = b"\x1edeploytui-end "
 
 _RUNNER = r"""
+__dt_left() {
+  local group=$1 d s name left=
+  for d in /proc/[0-9]*; do
+    IFS= read -r s < "$d/stat" 2>/dev/null || continue
+    s=${s##*) }; set -- $s
+    [ "$3" = "$group" ] || continue
+    if [ "$d/fd/1" -ef /proc/$$/fd/1 ] || [ "$d/fd/2" -ef /proc/$$/fd/2 ]; then
+      IFS= read -r name < "$d/comm" 2>/dev/null
+      left+=" ${d#/proc/} ($name)"
+    fi
+  done
+  [ -z "$left" ] || printf '%s%s%s\n' \
+    "deploytui: left running in the background, writing to this command's output:$left." \
+    " It loses that output, and may be killed by SIGPIPE, once deploytui disconnects:" \
+    " redirect it (e.g. \`cmd > cmd.log 2>&1 &\`) or run it as a service." >&2
+}
 while IFS= read -r __dt_h; do
   set -- $__dt_h
   LC_ALL=C IFS= read -r -N "$1" __dt_s || exit 0
@@ -41,13 +63,14 @@ while IFS= read -r __dt_h; do
     printf '\036deploytui-pgid %s\n' "$__dt_pg" >&2
 """ + RECEIVE_ENV + r"""
     exec </dev/null
-    unset __dt_h __dt_pg
+    unset __dt_h __dt_pg; unset -f __dt_left
     set -- deploytui
     eval "$__dt_s"
   ) <&0 &
   set +m
   wait "$!" 2>/dev/null
   __dt_rc=$?
+  [ "$__dt_rc" != 0 ] || ! kill -0 -- "-$!" 2>/dev/null || __dt_left "$!"
   printf '\036deploytui-end %s\n' "$3" >&2
   printf '\036deploytui-end %s %s\n' "$3" "$__dt_rc"
 done
