@@ -134,3 +134,81 @@ def test_the_index_finds_a_name_among_thousands_without_trusting_a_lookalike():
         key.split()[1]]
     assert index.lookup("web1.example.com") == {}
     assert index.lookup("[web1.example.com]:2223") == {}
+
+
+# -- which hashed lines name a host is remembered between operations (hashed_hints.py)
+
+def _hmacs(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Every HMAC the index computes, by the name it hashed."""
+    from deploytui.engine.hosts import known_hosts
+
+    computed: list[bytes] = []
+    real = known_hosts._HashedEntry.matches
+
+    def counting(self: object, name: bytes) -> bool:
+        computed.append(name)
+        return real(self, name)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(known_hosts._HashedEntry, "matches", counting)
+    return computed
+
+
+def _keys(index: KnownHosts, name: str) -> list[str]:
+    return sorted(k.get_base64() for k in index.lookup(name).values())
+
+
+def test_an_unchanged_file_is_not_hashed_through_again_by_the_next_operation(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("DEPLOYTUI_DATA_DIR", str(tmp_path / "data"))
+    key = ed25519_public()
+    known = tmp_path / "known_hosts"
+    known.write_text("\n".join([*lines(2000), f"{hashed_name('[web1]:22')} {key}",
+                                *lines(1000, seed=9)]) + "\n")
+    hmacs = _hmacs(monkeypatch)
+    first = _keys(KnownHosts.load(known), "[web1]:22")
+    scanned = len(hmacs)
+    hmacs.clear()
+    again = _keys(KnownHosts.load(known), "[web1]:22")
+    assert first == again == [key.split()[1]]
+    assert scanned > 1000, "the first operation hashes the name with every hashed line"
+    assert len(hmacs) == 1, "the next one checks only the line it remembered"
+
+
+def test_a_changed_file_is_scanned_afresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("DEPLOYTUI_DATA_DIR", str(tmp_path / "data"))
+    old, new = ed25519_public(), ed25519_public()
+    known = tmp_path / "known_hosts"
+    known.write_text("\n".join([*lines(500), f"{hashed_name('web1')} {old}"]) + "\n")
+    assert _keys(KnownHosts.load(known), "web1") == [old.split()[1]]
+    known.write_text("\n".join([f"{hashed_name('web1')} {new}", *lines(500)]) + "\n")
+    assert _keys(KnownHosts.load(known), "web1") == [new.split()[1]]
+
+
+def test_a_remembered_answer_that_does_not_hold_is_dropped_and_never_adds_a_key(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("DEPLOYTUI_DATA_DIR", str(tmp_path / "data"))
+    key, stranger = ed25519_public(), ed25519_public()
+    known = tmp_path / "known_hosts"
+    known.write_text("\n".join([f"{hashed_name('web1')} {key}",
+                                f"{hashed_name('web2')} {stranger}", *lines(300)]) + "\n")
+    KnownHosts.load(known).lookup("web1")
+    store = tmp_path / "data" / "known_hosts-hints.json"
+    data = json.loads(store.read_text())
+    (entry,) = data["files"].values()
+    entry["names"]["web1"] = [1]  # tampered: web2's line claimed for web1
+    entry["names"]["web3"] = [0, 1]  # and two lines for a host the file does not name
+    store.write_text(json.dumps(data))
+    index = KnownHosts.load(known)
+    assert _keys(index, "web1") == [key.split()[1]]
+    assert _keys(index, "web3") == []
+
+
+def test_a_revoked_key_stays_refused_when_its_host_was_remembered(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("DEPLOYTUI_DATA_DIR", str(tmp_path / "data"))
+    key = ed25519_public()
+    known = tmp_path / "known_hosts"
+    known.write_text("\n".join([f"{hashed_name('web1')} {key}", *lines(300)]) + "\n")
+    assert _keys(KnownHosts.load(known), "web1") == [key.split()[1]]
+    known.write_text(known.read_text() + f"@revoked * {key}\n")
+    assert _keys(KnownHosts.load(known), "web1") == []

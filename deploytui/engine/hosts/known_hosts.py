@@ -9,12 +9,17 @@ a host asks for them.
 
 `@cert-authority` lines are ignored (no certificate support; their keys are never
 trusted as host keys) and `@revoked` keys are never trusted, for any host.
+
+Which hashed lines name a host is remembered between operations, per file content, and
+checked again before use (hashed_hints.py): a file that did not change is not hashed
+through again by every operation.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import re
@@ -23,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import paramiko
+
+from deploytui.engine.hosts.hashed_hints import HashedHints, digest_of
 
 
 @dataclass
@@ -96,6 +103,7 @@ class KnownHosts:
         self._patterns: list[_PatternEntry] = []
         self._revoked: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
+        self._hints: HashedHints | None = None
         self.lines = 0
 
     @classmethod
@@ -104,7 +112,11 @@ class KnownHosts:
             text = path.expanduser().read_text(errors="replace")
         except (FileNotFoundError, NotADirectoryError):
             text = ""
-        return cls.from_text(text, path)
+        index = cls.from_text(text, path)
+        if index._hashed:
+            with contextlib.suppress(OSError):
+                index._hints = HashedHints(hints_store(), path, digest_of(text))
+        return index
 
     @classmethod
     def from_text(cls, text: str, path: Path | None = None) -> KnownHosts:
@@ -158,11 +170,21 @@ class KnownHosts:
     def _entries(self, name: str) -> list[_Entry]:
         lowered = name.lower()
         found = list(self._literal.get(lowered, ()))
-        encoded = name.encode()
-        for hashed in self._hashed:
-            if hashed.matches(encoded):
-                found.append(hashed.entry)
+        found += [self._hashed[i].entry for i in self._hashed_matches(name)]
         found += [p.entry for p in self._patterns if p.matches(lowered)]
+        return found
+
+    def _hashed_matches(self, name: str) -> list[int]:
+        """Positions of the hashed lines naming `name`: the remembered ones when every
+        one of them still checks out, else a scan of them all (remembered for next time)."""
+        encoded = name.encode()
+        hint = self._hints.get(name) if self._hints is not None else None
+        if hint is not None and all(0 <= i < len(self._hashed)
+                                    and self._hashed[i].matches(encoded) for i in hint):
+            return hint
+        found = [i for i, hashed in enumerate(self._hashed) if hashed.matches(encoded)]
+        if self._hints is not None:
+            self._hints.put(name, found)
         return found
 
     def lookup(self, name: str) -> dict[str, paramiko.PKey]:
@@ -185,3 +207,9 @@ class KnownHosts:
         with self._lock:
             self._literal.setdefault(name.lower(), []).append(
                 _Entry(key.get_name(), key.get_base64(), key))
+
+
+def hints_store() -> Path:
+    from deploytui import paths  # platformdirs, only for a file that has hashed lines
+
+    return paths.data_dir() / "known_hosts-hints.json"
