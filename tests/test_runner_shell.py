@@ -118,7 +118,7 @@ def test_a_command_that_leaves_a_process_writing_to_its_output_names_it(hosts, t
         transport.close()
     assert left.ok
     assert left.stderr.startswith("deploytui: left running in the background, writing to"
-                                  f" this command's output: {left.stdout} (sleep).")
+                                  f" this step's output: {left.stdout} (sleep).")
     assert "redirect it" in left.stderr
     assert redirected.ok and redirected.stderr == ""  # its output goes elsewhere
     assert failed.exit_code == 3 and failed.stderr == ""  # the failure is the news

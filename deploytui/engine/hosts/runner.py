@@ -48,7 +48,7 @@ __dt_left() {
     fi
   done
   [ -z "$left" ] || printf '%s%s%s\n' \
-    "deploytui: left running in the background, writing to this command's output:$left." \
+    "deploytui: left running in the background, writing to this step's output:$left." \
     " It loses that output, and may be killed by SIGPIPE, once deploytui disconnects:" \
     " redirect it (e.g. \`cmd > cmd.log 2>&1 &\`) or run it as a service." >&2
 }
