@@ -212,3 +212,18 @@ def test_a_revoked_key_stays_refused_when_its_host_was_remembered(
     assert _keys(KnownHosts.load(known), "web1") == [key.split()[1]]
     known.write_text(known.read_text() + f"@revoked * {key}\n")
     assert _keys(KnownHosts.load(known), "web1") == []
+
+
+def test_a_corrupt_store_of_remembered_answers_is_rewritten_not_a_failure(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("DEPLOYTUI_DATA_DIR", str(tmp_path / "data"))
+    key = ed25519_public()
+    known = tmp_path / "known_hosts"
+    known.write_text("\n".join([f"{hashed_name('web1')} {key}", *lines(300)]) + "\n")
+    store = tmp_path / "data" / "known_hosts-hints.json"
+    for corrupt in ("{not json", '{"files": {"/elsewhere": 3}}', '{"files": []}'):
+        store.parent.mkdir(exist_ok=True)
+        store.write_text(corrupt)
+        assert _keys(KnownHosts.load(known), "web1") == [key.split()[1]]
+        remembered = json.loads(store.read_text())["files"][str(known)]["names"]
+        assert remembered == {"web1": [0]}

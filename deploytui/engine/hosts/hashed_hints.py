@@ -43,7 +43,7 @@ class HashedHints:
         self._lock = threading.Lock()
         with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
             data = json.loads(store.read_text())
-            self._files = dict(data["files"])
+            self._files = {k: v for k, v in data["files"].items() if isinstance(v, dict)}
             entry = self._files.get(self._key) or {}
             if entry.get("sha256") == digest:
                 self._names = {str(name): [int(i) for i in positions]
