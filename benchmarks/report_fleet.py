@@ -88,16 +88,31 @@ def known_hosts(d: dict[str, Any]) -> list[str]:
             f"known_hosts and with a generated {d['big_lines']:,}-line one (hashed `|1|` "
             "entries, `[host]:port`, aliases, `@cert-authority`, `@revoked`, ed25519 / ecdsa "
             "/ rsa keys; the fleet's entries spread through it, half hashed), alternated, "
-            f"median of {s['runs']}. A run over {d['timeout_seconds']:.0f} s is stopped.", "",
+            f"median of {s['runs']}. A run over {d['timeout_seconds']:.0f} s is stopped. "
+            "deploytui remembers which hashed lines name each host, per file content "
+            "(engine/hosts/hashed_hints.py): the first deploy after the file changed hashes "
+            "through it, the later ones do not. The median is theirs; the first is shown "
+            "on its own.", "",
             "| known_hosts | median s | deploying process CPU s | ratio | goal ≤ 1.05 |",
             "|---|---:|---:|---:|---|",
             f"| {d['small_lines']} lines | {_f(s['median_wall'])}{_fail(s)} | "
             f"{_f(s['median_cpu'])} | 1.00 | |",
             f"| {d['big_lines']:,} lines | {_f(b['median_wall'])}{_fail(b)} | "
             f"{_f(b['median_cpu'])} | {_f(d['ratio'])} | {_goal(d['ratio'], 1.05)} |",
+            *_first_deploy(d),
             *(["", f"**{b['timed_out']} run(s) with the big file overran "
                f"{d['timeout_seconds']:.0f} s and were stopped.**"] if b.get("timed_out") else []),
             ""]
+
+
+def _first_deploy(d: dict[str, Any]) -> list[str]:
+    """The big file's first deploy (after the warm-up, which used the small file)."""
+    first = (d.get("samples", {}).get("big") or [None])[0]
+    small = d["small"]["median_wall"]
+    if not first or not small:
+        return []
+    return [f"| {d['big_lines']:,} lines, its first deploy | {_f(first['wall'])} | "
+            f"{_f(first['cpu'])} | {_f(first['wall'] / small)} | |"]
 
 
 def flood(d: dict[str, Any]) -> list[str]:
