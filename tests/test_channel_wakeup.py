@@ -1,5 +1,5 @@
 """A command's reader is woken by any output that arrives after it last looked, on
-either stream, whatever the other stream's buffer does meanwhile (engine/hosts/wakeup.py).
+either stream, whatever the other stream's buffer does meanwhile (engine/hosts/channel_reader.py).
 
 The buffers here are paramiko's own, on a real Channel; what feeds them is what
 paramiko's reader thread calls when a packet arrives."""
@@ -10,7 +10,7 @@ import threading
 
 import paramiko
 
-from deploytui.engine.hosts.wakeup import ChannelWakeup
+from deploytui.engine.hosts.channel_reader import ChannelWakeup
 
 
 def test_output_on_one_stream_still_wakes_the_reader_after_the_other_stream_drained() -> None:

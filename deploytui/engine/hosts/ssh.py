@@ -7,7 +7,8 @@ then run on raw paramiko channels of that one connection, which avoids invoke's
 per-command threads and its quadratic output handling, lets us stream lines, terminate
 the remote process group, and notice a frozen host. One channel, the runner
 (runner.py), serves every command in turn: a command costs one round trip, not a
-channel open, an exec and a new shell. The facts behind each choice are in
+channel open, an exec and a new shell. Reading a command off its channel, and killing
+it on the host, is channel_reader.py's. The facts behind each choice are in
 shared/notes/ssh-and-secrets.md.
 """
 
@@ -17,7 +18,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import fabric
@@ -25,6 +26,7 @@ import paramiko
 from paramiko.common import cMSG_CHANNEL_REQUEST
 
 from deploytui.config.model import Host, SSHSettings
+from deploytui.engine.hosts.channel_reader import ChannelWakeup, CommandReader
 from deploytui.engine.hosts.context import SSHContext
 from deploytui.engine.hosts.jumps import JumpHost
 from deploytui.engine.hosts.liveness import Watch, watchdog
@@ -34,20 +36,16 @@ from deploytui.engine.hosts.ssh_errors import translate
 from deploytui.engine.hosts.transport import (
     Cancelled,
     CommandResult,
-    CommandTimedOut,
     ConnectionLost,
     LinesCallback,
     TcpRefused,
     TransportError,
 )
-from deploytui.engine.hosts.wakeup import ChannelWakeup
 from deploytui.engine.shell import q
 
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
 logging.getLogger("paramiko").propagate = False
 
-KILL_GRACE = 2.0
-PGID_GRACE = 2.0  # seconds a cancelled command's process-group line may still take
 CLOSE_GRACE = 2.0  # seconds a closed connection's reader thread gets to end (see close)
 
 
@@ -80,6 +78,8 @@ class SSHTransport:
         self._runner_busy = threading.Lock()
         self._runner_works = True  # until a runner ends before running its command
         self._probe_interval = probe_interval or min(5.0, settings.connect_timeout / 2)
+        self._reader = CommandReader(self.name, self._dead, lambda: self._dead_reason,
+                                     self._session)
         self.address = host.address
         self.port = host.port or 22
 
@@ -186,9 +186,9 @@ class SSHTransport:
         out_cut, err_cut = EndCut(token), EndCut(token)
         try:
             chan.sendall(request(command, env, token))
-            self._pump(chan, wake, lambda data: out.feed(out_cut.feed(data)),
-                       lambda data: err.feed(err_cut.feed(data)), err, started, timeout,
-                       cancel, finished=lambda: out_cut.done and err_cut.done)
+            self._reader.pump(chan, wake, lambda data: out.feed(out_cut.feed(data)),
+                              lambda data: err.feed(err_cut.feed(data)), err, started,
+                              timeout, cancel, finished=lambda: out_cut.done and err_cut.done)
             if out_cut.done and err_cut.done:
                 code = out_cut.exit_code()
             else:  # the runner itself ended: killed on the host, or the connection went
@@ -263,8 +263,8 @@ class SSHTransport:
             if payload:
                 chan.sendall(payload)
             chan.shutdown_write()
-            self._pump(chan, wake, out.feed, err.feed, err, started, timeout, cancel,
-                       finished=lambda: chan.exit_status_ready() and chan.eof_received)
+            self._reader.pump(chan, wake, out.feed, err.feed, err, started, timeout, cancel,
+                              finished=lambda: chan.exit_status_ready() and chan.eof_received)
             code = chan.recv_exit_status()
             if self._dead.is_set() or (code == -1 and self._transport_dying()):
                 raise ConnectionLost(self.name, "connection lost while the command ran")
@@ -278,56 +278,6 @@ class SSHTransport:
         err.close()
         # sshd sends exit-signal (not a status) for a killed command: paramiko says -1
         return CommandResult(code, out.text(), err.text(), time.monotonic() - started)
-
-    def _pump(self, chan: paramiko.Channel, wake: ChannelWakeup,
-              feed_out: Callable[[bytes], None],
-              feed_err: Callable[[bytes], None], err: LineSplitter, started: float,
-              timeout: float | None, cancel: threading.Event | None, *,
-              finished: Callable[[], bool]) -> None:
-        """Read until `finished` (or the channel ends); terminate the command's process
-        group (its pgid is err's first line) on cancel or timeout."""
-        while True:
-            if self._dead.is_set():
-                raise ConnectionLost(self.name, self._dead_reason)
-            wake.arm()
-            while chan.recv_ready():
-                feed_out(chan.recv(65536))
-            while chan.recv_stderr_ready():
-                feed_err(chan.recv_stderr(65536))
-            drained = not chan.recv_ready() and not chan.recv_stderr_ready()
-            if drained and (finished() or chan.closed
-                            or (chan.eof_received and chan.exit_status_ready())):
-                return
-            if cancel is not None and cancel.is_set():
-                self._terminate(self._await_pgid(chan, wake, feed_out, feed_err, err))
-                raise Cancelled(self.name, "cancelled; the command was terminated")
-            if timeout is not None and time.monotonic() - started > timeout:
-                self._terminate(self._await_pgid(chan, wake, feed_out, feed_err, err))
-                raise CommandTimedOut(self.name, f"timed out after {timeout:g}s;"
-                                                 " the command was terminated")
-            if chan.eof_received:  # the pipe stays readable after EOF: wait on the status
-                chan.status_event.wait(0.1)
-            else:
-                wake.wait(0.1)
-
-    def _await_pgid(self, chan: paramiko.Channel, wake: ChannelWakeup,
-                    feed_out: Callable[[bytes], None],
-                    feed_err: Callable[[bytes], None], err: LineSplitter,
-                    grace: float = PGID_GRACE) -> int | None:
-        """The command's process group, read first thing on its stderr. A cancel can
-        come from its stdout (a line someone waited for) before that line is read: the
-        two streams are not ordered. Without it nothing would be terminated."""
-        deadline = time.monotonic() + grace
-        while err.pgid is None and time.monotonic() < deadline and not chan.closed \
-                and not self._dead.is_set():
-            wake.arm()
-            while chan.recv_stderr_ready():
-                feed_err(chan.recv_stderr(65536))
-            while chan.recv_ready():
-                feed_out(chan.recv(65536))
-            if err.pgid is None:
-                wake.wait(0.05)
-        return err.pgid
 
     def _transport_active(self) -> bool:
         transport = self._conn.transport if self._conn else None
@@ -346,20 +296,6 @@ class SSHTransport:
             return True
         transport.join(grace)
         return not transport.is_active()
-
-    def _terminate(self, pgid: int | None) -> None:
-        """Kill the command's process group on the host, TERM then KILL, on a new channel."""
-        if pgid is None or self._dead.is_set():
-            return
-        script = (f"kill -TERM -- -{pgid} 2>/dev/null || exit 0; "
-                  f"for i in $(seq 20); do kill -0 -- -{pgid} 2>/dev/null || exit 0;"
-                  f" sleep 0.1; done; kill -KILL -- -{pgid} 2>/dev/null; exit 0")
-        with contextlib.suppress(Exception):
-            chan = self._session()
-            chan.exec_command(script)
-            chan.settimeout(KILL_GRACE + 3)
-            chan.recv_exit_status()
-            chan.close()
 
     def upload(self, local: Path, remote: str, *, cancel: threading.Event | None = None
                ) -> None:
