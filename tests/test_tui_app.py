@@ -69,25 +69,48 @@ async def test_the_log_shows_the_selected_host_or_all_hosts_with_prefixes(tmp_pa
         assert [ln.split("│")[0].strip() for ln in log.lines] == ["staging-1", "staging-2"]
 
 
-async def test_slash_filters_host_rows_and_log_lines(tmp_path):
+async def _console_with_fruit(tmp_path, pilot, app) -> None:
+    await pilot.pause()
+    for host in ("staging-1", "staging-2"):
+        app.buffer(HostLine(host, f"{host} says apple"))
+        app.buffer(HostLine(host, f"{host} says pear"))
+    app.main.tick()
+
+
+async def test_slash_on_the_hosts_filters_host_rows_and_leaves_the_log_whole(tmp_path):
     app = DeployConsole(local_config(tmp_path), load_status=False)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        for host in ("staging-1", "staging-2"):
-            app.buffer(HostLine(host, f"{host} says apple"))
-            app.buffer(HostLine(host, f"{host} says pear"))
-        app.main.tick()
-        await pilot.press("a", "slash")
-        await pilot.press(*"2")
-        table = app.query_one(HostsTable)
+        await _console_with_fruit(tmp_path, pilot, app)
+        table, log = app.query_one(HostsTable), app.query_one(LogPanel)
+        table.focus()
+        await pilot.press("a", "slash", *"2")
         assert [r.value for r in table.rows] == ["staging-2"]
-        await pilot.press("backspace", *"pear")
-        assert table.row_count == 0  # no host name contains "pear"
-        assert all("pear" in ln for ln in app.query_one(LogPanel).lines)
-        assert len(app.query_one(LogPanel).lines) == 2
+        assert "matching '2'" in str(table.border_title)
+        assert len(log.lines) == 4, "finding a host hides none of the log"
         await pilot.press("escape")
         assert table.row_count == 3
         assert app.query_one("#filter").display is False
+        assert table.has_focus
+
+
+async def test_slash_in_the_log_filters_its_lines_and_leaves_the_hosts_whole(tmp_path):
+    app = DeployConsole(local_config(tmp_path), load_status=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await _console_with_fruit(tmp_path, pilot, app)
+        table, log = app.query_one(HostsTable), app.query_one(LogPanel)
+        await pilot.press("a")
+        log.focus()
+        await pilot.press("slash", *"pear")
+        assert [ln.split("│")[1].strip() for ln in log.lines] == [
+            "staging-1 says pear", "staging-2 says pear"]
+        assert "lines with 'pear'" in str(log.border_title)
+        assert table.row_count == 3, "searching the log hides no host"
+        await pilot.press("enter")  # kept: the box closes, the focus goes back to the log
+        assert app.query_one("#filter").display is False and log.has_focus
+        await pilot.press("slash")
+        assert app.query_one("#filter").value == "pear"  # the log's filter, to edit
+        await pilot.press("escape")
+        assert len(log.lines) == 4 and "lines with" not in str(log.border_title)
 
 
 async def test_f_toggles_follow_mode(tmp_path):

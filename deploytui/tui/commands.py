@@ -12,7 +12,7 @@ ACTIONS: list[tuple[str, str, str]] = [
     ("Stop the running operation", "cancel_deploy", "safe before the switch"),
     ("Releases: browse, roll back, prune", "releases", "releases x hosts"),
     ("History of deploys", "history", "past operations and their logs"),
-    ("Filter hosts and logs", "filter", "type to filter"),
+    ("Filter the pane in focus (hosts, or the log)", "filter", "type to filter"),
     ("Follow logs on/off", "toggle_follow", ""),
     ("Show all hosts' logs", "all_hosts", "interleaved, host prefixed"),
     ("Refresh host status", "refresh", "reachability, current release, lock"),

@@ -362,17 +362,29 @@ class MainScreen(HostStatusReading, Screen[None]):
         self._show_log()
 
     def action_filter(self) -> None:
-        self.query_one(FilterBox).open()
+        """Filter the pane in focus: the log when it has it, else the hosts."""
+        log, table = self.query_one(LogPanel), self.query_one(HostsTable)
+        if log.has_focus:
+            self.query_one(FilterBox).open("log", log.filter_text)
+        else:
+            self.query_one(FilterBox).open("hosts", table.filter_text)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        self.apply_filter(event.value)
+        self.apply_filter(self.query_one(FilterBox).target, event.value)
 
     @on(FilterBox.Closed)
     def _filter_closed(self) -> None:
-        self.query_one(HostsTable).focus()
+        if self.query_one(FilterBox).target == "log":
+            self.query_one(LogPanel).focus()
+        else:
+            self.query_one(HostsTable).focus()
 
-    def apply_filter(self, text: str) -> None:
+    def apply_filter(self, target: str, text: str) -> None:
+        if target == "log":
+            self.query_one(LogPanel).filter_text = text
+            self._show_log()
+            return
         table = self.query_one(HostsTable)
         table.set_filter(text)
         for host, info in self.host_info.items():
@@ -380,5 +392,4 @@ class MainScreen(HostStatusReading, Screen[None]):
         for host, state in self.buffer.states().items():
             table.set_state(host, state, "")
         table.flush()
-        self.query_one(LogPanel).filter_text = text
         self._show_log()

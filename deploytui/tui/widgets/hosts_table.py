@@ -166,8 +166,10 @@ class HostsTable(DataTable):
             self.add_row(*(self._cell(name, key) for key in keys), key=name)
         if selected and selected in self.rows:
             self.move_cursor(row=self.get_row_index(selected))
-        self.border_title = (f"hosts · none match '{self.filter_text}'"
-                             if needle and not self.row_count and self.hosts else "hosts")
+        if needle and not self.row_count and self.hosts:
+            self.border_title = f"hosts · none match '{self.filter_text}'"
+        else:
+            self.border_title = f"hosts · matching '{self.filter_text}'" if needle else "hosts"
 
     def _cell(self, host: str, column: str) -> str | Text:
         text, style = self._shown.get((host, column), ("", ""))

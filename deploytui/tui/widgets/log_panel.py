@@ -47,7 +47,8 @@ class LogPanel(Log):
 
     def show(self, host: str | None, lines: list[str]) -> None:
         self.host = host
-        self.border_title = f"log · {host}" if host else "log · all hosts"
+        self.border_title = (f"log · {host}" if host else "log · all hosts") + (
+            f" · lines with '{self.filter_text}'" if self.filter_text else "")
         self.clear()
         self.write_lines(self._keep(lines), scroll_end=self.follow)
 
