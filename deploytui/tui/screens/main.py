@@ -386,10 +386,6 @@ class MainScreen(HostStatusReading, Screen[None]):
             self._show_log()
             return
         table = self.query_one(HostsTable)
-        table.set_filter(text)
-        for host, info in self.host_info.items():
-            table.set_info(host, info)
-        for host, state in self.buffer.states().items():
-            table.set_state(host, state, "")
+        table.set_filter(text)  # rows come back from the cells it keeps, elapsed included
         table.flush()
         self._show_log()

@@ -4,8 +4,8 @@ It filters one pane, the one that had the focus (hosts, or the log): finding a h
 searching its output are two different wishes, and one box for both hid the log's lines
 while looking for a host, or every host while searching the log. Typing filters as you
 go (the screen listens to `Input.Changed`); enter keeps the filter (the pane's title
-shows it) and esc clears it; both hide the box. Either way it posts `FilterBox.Closed` so the screen can hand the focus
-back to that pane.
+shows it) and esc clears it; both hide the box and post `FilterBox.Closed`, so the
+screen can hand the focus back to that pane.
 """
 
 from __future__ import annotations
