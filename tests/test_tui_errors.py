@@ -92,6 +92,7 @@ async def test_a_filter_that_matches_no_host_says_so(tmp_path):
         table = app.query_one(HostsTable)
         assert table.row_count == 0
         assert "none match 'zzz'" in str(table.border_title)
+        assert app.query_one(LogPanel).host == "staging-1", "the log keeps its host"
 
 
 async def test_the_environment_is_re_read_periodically_and_says_when(tmp_path, monkeypatch):

@@ -157,8 +157,12 @@ class MainScreen(HostStatusReading, Screen[None]):
             self._show_log()
 
     def _show_log(self) -> None:
-        host = None if self.all_hosts else self.query_one(HostsTable).selected_host
-        self.query_one(LogPanel).show(host, self.buffer.lines(host))
+        table, log = self.query_one(HostsTable), self.query_one(LogPanel)
+        host = table.selected_host
+        if host is None and log.host in table.hosts:
+            host = log.host  # a hosts filter matching none: keep this host's log
+        host = None if self.all_hosts else host
+        log.show(host, self.buffer.lines(host))
 
     def _update_header(self) -> None:
         if self.env is None:
