@@ -266,3 +266,23 @@ def test_the_dry_run_plan_shows_release_sha_roles_once_host_and_commands(world):
     assert "python migrate.py" not in "\n".join(plan.commands["h2"])
     assert RID1 in text and plan.sha in text
     assert not (world / "h1").exists()  # nothing touched
+
+
+def test_a_local_step_that_leaves_a_process_on_its_output_ends_and_names_it():
+    """As over SSH (test_runner_shell.py): the step is not waited for past its end, and
+    the process still holding its output is named, by pid, when the step passed."""
+    transport = LocalTransport("h1")
+    transport.connect()
+    try:  # a step waited for past its end would time out (30 s) and fail the test
+        left = transport.run("sleep 306 & echo $!", capture=True, timeout=30)
+        redirected = transport.run("sleep 307 >/dev/null 2>&1 & echo $!", capture=True,
+                                   timeout=30)
+        failed = transport.run("sleep 308 & exit 3", capture=True, timeout=30)
+    finally:
+        transport.run("pkill -f 'sleep 30[678]' || true")
+        transport.close()
+    assert left.ok and left.stderr.startswith(
+        "deploytui: left running in the background, writing to this step's output:"
+        f" {left.stdout} (sleep).")
+    assert redirected.ok and redirected.stderr == ""
+    assert failed.exit_code == 3 and failed.stderr == ""

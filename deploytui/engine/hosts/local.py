@@ -18,7 +18,13 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from deploytui.engine.hosts.output import LineSplitter, env_block, wrapper_argv
+from deploytui.engine.hosts.output import (
+    LEFT_RUNNING,
+    LEFT_RUNNING_ADVICE,
+    LineSplitter,
+    env_block,
+    wrapper_argv,
+)
 from deploytui.engine.hosts.transport import (
     Cancelled,
     CommandResult,
@@ -29,6 +35,7 @@ from deploytui.engine.hosts.transport import (
 )
 
 KILL_GRACE = 2.0
+LEFT_RUNNING_GRACE = 0.2  # seconds a step's output may still take to close after it ended
 
 
 class LocalTransport:
@@ -98,6 +105,7 @@ class LocalTransport:
         sel.register(proc.stdout, selectors.EVENT_READ, out)
         sel.register(proc.stderr, selectors.EVENT_READ, err)
         open_streams = 2
+        exited_at: float | None = None
         while open_streams:
             for key, _ in sel.select(0.1):
                 data = os.read(key.fd, 65536)
@@ -113,8 +121,19 @@ class LocalTransport:
                 self._terminate(proc, err.pgid)
                 raise CommandTimedOut(self.name, f"timed out after {timeout:g}s;"
                                                  " the command was terminated")
+            if open_streams and proc.poll() is not None:
+                # ended, but something it started still holds its output: do not wait
+                # for that (the SSH runner does not either); name it when the step passed
+                exited_at = exited_at or time.monotonic()
+                if time.monotonic() - exited_at > LEFT_RUNNING_GRACE:
+                    left = _holding_output(proc)
+                    if left and proc.returncode == 0:
+                        err.feed(f"{LEFT_RUNNING} {left}.{LEFT_RUNNING_ADVICE}\n".encode())
+                    break
         sel.close()
         proc.wait()
+        for stream in (proc.stdout, proc.stderr):  # whatever still writes there gets EPIPE
+            stream.close()
 
     @staticmethod
     def _terminate(proc: subprocess.Popen[bytes], pgid: int | None) -> None:
@@ -170,3 +189,21 @@ class LocalTransport:
             os.killpg(err.pgid or proc.pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             proc.kill()
+
+
+def _holding_output(proc: subprocess.Popen[bytes]) -> str:
+    """`PID (name)` of each process of the step's group that still holds its stdout or
+    stderr (the same pipes, by inode), as the SSH runner names them."""
+    assert proc.stdout is not None and proc.stderr is not None
+    pipes = {os.fstat(proc.stdout.fileno()).st_ino, os.fstat(proc.stderr.fileno()).st_ino}
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stat = (entry / "stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[2]) != proc.pid:
+                continue
+            if any(os.stat(entry / "fd" / fd).st_ino in pipes for fd in ("1", "2")):
+                found.append(f"{entry.name} ({(entry / 'comm').read_text().strip()})")
+    return " ".join(found)

@@ -14,6 +14,10 @@ from collections.abc import Callable, Mapping
 
 PGID_MARKER = "\x1edeploytui-pgid "
 MAX_LINE = 1 << 20  # characters: a longer line (or output with no newline) is cut here
+# What a step that left a process writing to its output is told (both transports)
+LEFT_RUNNING = "deploytui: left running in the background, writing to this step's output:"
+LEFT_RUNNING_ADVICE = (" Its output is lost from here on, and it may be killed by SIGPIPE:"
+                       " redirect it (e.g. `cmd > cmd.log 2>&1 &`) or run it as a service.")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 
 # The command and all its children must form one process group whose id is printed

@@ -31,7 +31,12 @@ import secrets
 import shlex
 from collections.abc import Mapping
 
-from deploytui.engine.hosts.output import RECEIVE_ENV, env_block
+from deploytui.engine.hosts.output import (
+    LEFT_RUNNING,
+    LEFT_RUNNING_ADVICE,
+    RECEIVE_ENV,
+    env_block,
+)
 
 END_MARKER = b"\x1edeploytui-end "
 
@@ -47,10 +52,8 @@ __dt_left() {
       left+=" ${d#/proc/} ($name)"
     fi
   done
-  [ -z "$left" ] || printf '%s%s%s\n' \
-    "deploytui: left running in the background, writing to this step's output:$left." \
-    " It loses that output, and may be killed by SIGPIPE, once deploytui disconnects:" \
-    " redirect it (e.g. \`cmd > cmd.log 2>&1 &\`) or run it as a service." >&2
+  [ -z "$left" ] || printf '%s%s.%s\n' """ + shlex.quote(LEFT_RUNNING) + r""" "$left" \
+    """ + shlex.quote(LEFT_RUNNING_ADVICE) + r""" >&2
 }
 while IFS= read -r __dt_h; do
   set -- $__dt_h
