@@ -203,12 +203,18 @@ def test_a_remembered_answer_that_does_not_hold_is_dropped_and_never_adds_a_key(
     assert _keys(index, "web3") == []
 
 
-def test_a_revoked_key_stays_refused_when_its_host_was_remembered(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def _web1_hashed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
+    """A known_hosts naming web1 on a hashed line among 300 others; its key."""
     monkeypatch.setenv("DEPLOYTUI_DATA_DIR", str(tmp_path / "data"))
     key = ed25519_public()
     known = tmp_path / "known_hosts"
     known.write_text("\n".join([f"{hashed_name('web1')} {key}", *lines(300)]) + "\n")
+    return known, key
+
+
+def test_a_revoked_key_stays_refused_when_its_host_was_remembered(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    known, key = _web1_hashed(tmp_path, monkeypatch)
     assert _keys(KnownHosts.load(known), "web1") == [key.split()[1]]
     known.write_text(known.read_text() + f"@revoked * {key}\n")
     assert _keys(KnownHosts.load(known), "web1") == []
@@ -216,10 +222,7 @@ def test_a_revoked_key_stays_refused_when_its_host_was_remembered(
 
 def test_a_corrupt_store_of_remembered_answers_is_rewritten_not_a_failure(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("DEPLOYTUI_DATA_DIR", str(tmp_path / "data"))
-    key = ed25519_public()
-    known = tmp_path / "known_hosts"
-    known.write_text("\n".join([f"{hashed_name('web1')} {key}", *lines(300)]) + "\n")
+    known, key = _web1_hashed(tmp_path, monkeypatch)
     store = tmp_path / "data" / "known_hosts-hints.json"
     for corrupt in ("{not json", '{"files": {"/elsewhere": 3}}', '{"files": []}'):
         store.parent.mkdir(exist_ok=True)
