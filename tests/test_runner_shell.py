@@ -125,6 +125,21 @@ def test_a_command_that_leaves_a_process_writing_to_its_output_names_it(hosts, t
     assert after.stdout == "next"
 
 
+def test_a_process_left_running_is_named_by_its_program_even_before_it_has_execd(hosts, tmp_path):
+    """On a busy host the fork of `sleep 5 &` can still be the shell when the command
+    ends: the user typed `sleep`, so that is the name to give, not `bash`."""
+    transport = _transport(hosts, tmp_path)
+    slow_exec = ("( end=$(( ${EPOCHREALTIME/./} + 400000 ));"  # busy 0.4 s, forking nothing
+                 " while (( ${EPOCHREALTIME/./} < end )); do :; done; exec sleep 309 ) & echo $!")
+    try:
+        left = transport.run(slow_exec, capture=True)
+    finally:
+        transport.run("pkill -f 'sleep 309' || true")
+        transport.close()
+    assert left.ok
+    assert f": {left.stdout} (sleep)." in left.stderr
+
+
 def test_a_command_killed_on_the_host_reports_it_and_the_next_one_runs(hosts, tmp_path):
     transport = _transport(hosts, tmp_path)
     try:

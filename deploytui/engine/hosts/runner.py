@@ -22,7 +22,9 @@ A command that succeeded but left a process behind that still writes to its outp
 (`./server &`) gets one more stderr line naming that process by pid: its output would
 land in the commands after it, and it dies of SIGPIPE once the connection closes (a
 tool running each command on its own channel hangs on it instead). `kill -0` on the
-command's process group is all it costs when nothing was left.
+command's process group is all it costs when nothing was left. A process still named
+like the runner's shell is a fork that has not exec'd its program yet (`sleep 5 &` on a
+busy host): it is given up to two seconds to take the name the user typed.
 """
 
 from __future__ import annotations
@@ -42,13 +44,19 @@ END_MARKER = b"\x1edeploytui-end "
 
 _RUNNER = r"""
 __dt_left() {
-  local group=$1 d s name left=
+  local group=$1 d s name left= self tries
+  IFS= read -r self < /proc/$$/comm
   for d in /proc/[0-9]*; do
     IFS= read -r s < "$d/stat" 2>/dev/null || continue
     s=${s##*) }; set -- $s
     [ "$3" = "$group" ] || continue
     if [ "$d/fd/1" -ef /proc/$$/fd/1 ] || [ "$d/fd/2" -ef /proc/$$/fd/2 ]; then
       IFS= read -r name < "$d/comm" 2>/dev/null
+      tries=0
+      while [ "$name" = "$self" ] && [ $((tries += 1)) -le 40 ]; do
+        sleep 0.05
+        IFS= read -r name < "$d/comm" 2>/dev/null || break
+      done
       left+=" ${d#/proc/} ($name)"
     fi
   done
