@@ -20,6 +20,7 @@ from deploytui.config.model import Config, Environment
 from deploytui.tui.keymap import BROWSER_BINDINGS, VIM_BINDINGS
 from deploytui.tui.operations import CatchUp, DeleteRelease, Operation, Prune, Rollback
 from deploytui.tui.screens.modals import error_line
+from deploytui.tui.widgets.fitted_table import fill_fitted
 
 if TYPE_CHECKING:
     from deploytui.engine.operations.prune import PruneResult
@@ -104,12 +105,10 @@ class ReleaseBrowser(Screen["Operation | None"]):
         """Render FleetReleases: one row per release, one column per host."""
         self.fleet = fleet
         table = self.query_one(ReleaseTable)
-        table.clear(columns=True)
         self.host_names = list(fleet.hosts)
         drift = drifted_hosts(fleet)
         behind = set(fleet.behind_hosts())
-        for key, label in self.LEADING:
-            table.add_column(label, key=key)
+        columns: list[tuple[str, str | Text]] = list(self.LEADING)
         for host in self.host_names:
             info = fleet.hosts[host]
             if info.error:
@@ -117,11 +116,10 @@ class ReleaseBrowser(Screen["Operation | None"]):
             else:
                 label = Text(host + (" ⇣ behind" if host in behind else ""),
                              style=self._theme("warning") if host in drift else "")
-            table.add_column(label, key=f"host:{host}")
-        for key, label in self.TRAILING:
-            table.add_column(label, key=key)
-        for row in fleet.releases:
-            table.add_row(*self._row_cells(row), key=row.release_id)
+            columns.append((f"host:{host}", label))
+        columns.extend(self.TRAILING)
+        fill_fitted(table, columns,
+                    [(row.release_id, self._row_cells(row)) for row in fleet.releases])
         lines = [f"{len(fleet.releases)} release(s) on {len(self.host_names)} host(s)"
                  if fleet.releases else
                  f"no releases yet on {len(self.host_names)} host(s): nothing deployed"]
