@@ -102,7 +102,7 @@ async def test_d_shows_the_plan_then_deploys_every_host_and_announces_success(co
         assert not plan.needs_typing
         await pilot.press("enter")  # Deploy is focused on a non-confirm environment
         await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
-        assert app.screen._title == "Deploy succeeded"
+        assert app.screen.heading == "Deploy succeeded"
         table = app.query_one(HostsTable)
         for host in table.hosts:
             assert str(table.get_cell(host, "status")).startswith("done")
@@ -163,7 +163,7 @@ async def test_cancel_asks_first_then_stops_the_deploy_before_the_switch(config,
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("tab", "enter")  # "Stop the deploy"
         await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal), timeout=30)
-        assert app.screen._title == "Deploy cancelled"
+        assert app.screen.heading == "Deploy cancelled"
         label = str(app.main.query_one("#phase-label").render())
         assert label.startswith("cancelled") and "barrier" not in label, label
         assert app.main.query_one("#phase-progress").percentage < 1.0
@@ -179,7 +179,7 @@ async def test_a_failed_host_is_sorted_to_the_top_and_listed_first(config, tmp_p
         await open_plan(app, pilot)
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
-        assert app.screen._title == "Deploy failed"
+        assert app.screen.heading == "Deploy failed"
         hosts = [ln for ln in app.screen.lines[1:] if not ln.startswith("error:")]
         marks = [ln[0] for ln in hosts]
         assert marks[0] == "✗" and marks == sorted(marks, key=lambda m: m != "✗"), hosts
@@ -253,7 +253,7 @@ async def test_a_secret_missing_from_the_keyring_is_asked_once_and_never_shown(
         app.screen.query_one("#secret").value = secret
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
-        assert app.screen._title == "Deploy succeeded"
+        assert app.screen.heading == "Deploy succeeded"
         lines = app.query_one(LogPanel).lines
         assert any("token is ****" in ln for ln in lines)
         assert not any(secret in ln for ln in lines)
@@ -275,7 +275,7 @@ async def test_a_deploy_stopped_by_a_lock_offers_to_wait_for_it_then_deploys(con
         await open_plan(app, pilot)
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal)
-                         and "Locked" in app.screen._title)
+                         and "Locked" in app.screen.heading)
         assert app.screen.focused is app.screen.query_one("#no")  # waiting is a choice
         assert "locked by" in str(app.screen.query_one("#body").render())  # who holds it
         assert not any(isinstance(s, SummaryModal) for s in app.screen_stack)
@@ -283,7 +283,7 @@ async def test_a_deploy_stopped_by_a_lock_offers_to_wait_for_it_then_deploys(con
         await wait_until(pilot, lambda: app.runner.running)
         threading.Timer(1.0, by_hand, args=("unlock",)).start()
         await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal)
-                         and app.screen._title == "Deploy succeeded", timeout=60)
+                         and app.screen.heading == "Deploy succeeded", timeout=60)
     assert current_of(config, "staging", 0)
 
 

@@ -72,7 +72,7 @@ async def test_the_plan_leaves_a_host_out_names_it_before_deploy_and_refuses_bad
         assert not plan.query_one("#yes").disabled
         await pilot.click("#yes")
         await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
-        assert app.screen._title == "Deploy succeeded"
+        assert app.screen.heading == "Deploy succeeded"
     assert current_of(config, 0) != R1 and current_of(config, 1) == R1
 
 
@@ -99,7 +99,7 @@ async def test_a_host_behind_is_marked_and_the_release_browser_catches_it_up(con
         assert f"Build release {R2} on staging-2" in body
         await pilot.click("#yes")
         await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
-        assert app.screen._title == "Catch-up succeeded"
+        assert app.screen.heading == "Catch-up succeeded"
     assert current_of(config, 1) == R2
 
 

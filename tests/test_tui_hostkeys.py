@@ -44,7 +44,7 @@ async def test_accepting_an_unknown_host_key_writes_it_and_reconnects(setup):
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, HostKeyModal))
         body = str(app.screen.query_one("#body").render())
-        assert missing.name in app.screen._title and "SHA256:" in body
+        assert missing.name in app.screen.heading and "SHA256:" in body
         table = app.query_one(HostsTable)
         assert str(table.get_cell(missing.name, "reach")) == "no"
         await pilot.press("tab", "enter")  # "Accept key" is never focused by default

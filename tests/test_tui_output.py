@@ -57,7 +57,7 @@ async def test_a_real_deploys_colour_and_unfinished_lines_render_cleanly(config)
         await wait_until(pilot, lambda: isinstance(app.screen, PlanScreen))
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
-        assert app.screen._title == "Deploy succeeded"
+        assert app.screen.heading == "Deploy succeeded"
         log = app.query_one(LogPanel)
         lines = list(log.lines)
         assert any(ln.endswith("no newline at the end") for ln in lines), lines

@@ -93,7 +93,7 @@ async def test_the_current_release_can_never_be_deleted(config):
         await pilot.press("x")  # cursor on the newest = current
         await pilot.pause()
         assert isinstance(app.screen, ReleaseBrowser)
-        assert any("cannot be deleted" in n.message for n in app._notifications)
+        assert any("cannot be deleted" in n.message for n in app.notices)
         assert (host_dir(config, 0) / "releases" / IDS[-1]).exists()
 
 
@@ -116,7 +116,7 @@ async def test_rolling_back_to_the_selected_release_switches_every_host(config):
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("tab", "enter")
         await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
-        assert app.screen._title == "Rollback succeeded", app.screen.lines
+        assert app.screen.heading == "Rollback succeeded", app.screen.lines
         for i in range(2):
             assert os.readlink(host_dir(config, i) / "current").endswith(IDS[-2])
 
@@ -186,7 +186,7 @@ async def test_delete_from_the_console_is_journaled_like_the_cli(config):
         assert app.screen.focused is app.screen.query_one("#no")  # Enter would back out
         await pilot.press("tab", "enter")
         await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
-        assert app.screen._title == "Delete succeeded", app.screen.lines
+        assert app.screen.heading == "Delete succeeded", app.screen.lines
         assert any(f"deleted release {IDS[0]}" in ln for ln in app.main.buffer.lines(None))
     entries = list_entries("demo", "staging")
     assert [(e.operation, e.outcome) for e in entries] == [("prune", "success")]

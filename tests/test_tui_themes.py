@@ -54,7 +54,7 @@ async def test_the_console_starts_despite_a_broken_theme_and_says_so(tmp_path):
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         assert app.theme == "deploytui-dark"
-        assert any("theme skipped: bad.yml" in n.message for n in app._notifications)
+        assert any("theme skipped: bad.yml" in n.message for n in app.notices)
 
 
 async def test_theme_argument_wins_and_a_switch_is_remembered_for_next_time(tmp_path):
@@ -89,4 +89,4 @@ async def test_an_unknown_theme_name_falls_back_with_a_warning(tmp_path):
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         assert app.theme == "deploytui-dark"
-        assert any("no-such-theme" in n.message for n in app._notifications)
+        assert any("no-such-theme" in n.message for n in app.notices)

@@ -49,12 +49,12 @@ class Dialog(ModalScreen[T]):
 
     def __init__(self, title: str, *, danger: bool = False, wide: bool = False) -> None:
         super().__init__(classes="danger" if danger else "")
-        self._title = title
+        self.heading = title  # what the dialog is about, on its top border
         self._wide = wide
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="wide" if self._wide else "") as box:
-            box.border_title = self._title
+            box.border_title = self.heading
             with Vertical(id="dialog-foot"):
                 yield from self.compose_foot()
             with DialogBody(id="dialog-body"):
