@@ -1,7 +1,7 @@
 """Per-host output buffers between engine threads and the console's one UI timer.
 
 Engine threads call the buffer as a sink: it only appends under a lock and records
-status changes. The console drains it on a timer (notes/textual.md §0: never one UI
+status changes. The console drains it on a timer (docs/console.md: never one UI
 call per line). No Textual import here, so it is testable on its own.
 """
 

@@ -1,7 +1,8 @@
 """The one operation that changes servers the console runs at a time, in a plain thread
 owned by the App.
 
-A thread on the App (not a Screen worker) survives screen changes (notes §0.7). Every
+A thread on the App (not a Screen worker) survives screen changes (docs/console.md,
+rule 5). Every
 operation — deploy, rollback, prune, delete — goes through here, so each reports to the
 console's LogBuffer and to the same journal/notify sinks the CLI uses. When the thread
 ends, the App is told with an OperationEnded message.

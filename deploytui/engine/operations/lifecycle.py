@@ -11,7 +11,8 @@ outcome, the subclass owns only its work:
 Declaring phases
     `operation` names it ("deploy" | "rollback" | "prune"); `phases()` returns the
     `Phase(name, run)` list that follows the built-in "preflight". The skeleton sends
-    PhaseStarted / PhaseFinished around each; a phase never sends them itself. A phase
+    PhaseStarted / PhaseFinished around each; a phase sends them itself only for a
+    phase it opens inside its own (verify's "rollback" of an unhealthy rollout). A phase
     reports "done but not ok" by returning False (prune with a failed deletion). To add
     a phase (health check after restart, a staged switch, a catch-up), put it in the
     list: nothing else changes.

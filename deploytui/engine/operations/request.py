@@ -43,6 +43,7 @@ class DeployRequest:
 class HostReport:
     host: str
     outcome: str = "skipped"  # deployed | failed | cancelled | switched back | skipped
+    #                           | rolled back (an unhealthy deploy sent it back)
     #                           | excluded (left out on purpose)
     duration: float = 0.0
     step: str = ""
@@ -52,6 +53,7 @@ class HostReport:
 @dataclass
 class DeployResult:
     outcome: str  # success | failed | cancelled | locked
+    #               | rolled_back (switched, found unhealthy, every host sent back)
     release_id: str
     sha: str
     hosts: dict[str, HostReport]

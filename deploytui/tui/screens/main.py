@@ -3,7 +3,7 @@
 Workers here never touch widgets: they post typed messages (tui/messages.py) that the
 handlers below apply. The operation itself runs on the App's Runner (it survives any
 screen); screens that choose an operation return it with `dismiss(...)` and this screen
-starts it. One 15 Hz timer drains the LogBuffer (notes/textual.md §0).
+starts it. One 15 Hz timer drains the LogBuffer (docs/console.md, rules 1-3).
 """
 
 from __future__ import annotations
