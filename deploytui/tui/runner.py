@@ -2,10 +2,9 @@
 owned by the App.
 
 A thread on the App (not a Screen worker) survives screen changes (docs/console.md,
-rule 5). Every
-operation — deploy, rollback, prune, delete — goes through here, so each reports to the
-console's LogBuffer and to the same journal/notify sinks the CLI uses. When the thread
-ends, the App is told with an OperationEnded message.
+rule 5). Every operation — deploy, rollback, prune, delete — goes through here, so each
+reports to the console's LogBuffer and to the same journal/notify sinks the CLI uses.
+When the thread ends, the App is told with an OperationEnded message.
 """
 
 from __future__ import annotations
