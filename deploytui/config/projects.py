@@ -7,6 +7,7 @@ on the servers are held to a safe shape (absolute deploy_to, relative shared pat
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 import re
 from collections.abc import Iterable
@@ -22,12 +23,13 @@ from deploytui.config.model import (
     Role,
     SecretRef,
 )
+from deploytui.config.named_commands import read_commands
 from deploytui.config.verify import read_health, read_hooks, read_rollout
 from deploytui.config.yamlnodes import Node, join
 
 PROJECT_KEYS = ("repo", "branch", "strategy", "deploy_to", "keep_releases", "shared", "build",
                 "roles", "environments", "timeout", "min_free_mb", "env", "sudo_password",
-                "on_unhealthy", "hooks")
+                "on_unhealthy", "hooks", "commands")
 ROLE_KEYS = ("tasks", "once", "restart", "parallel", "batch", "health")
 PULL_ROLLOUT = ("strategy pull moves every host's working copy at once and cannot stage "
                 "it; use strategy release (or artifact) for a canary/batch rollout, or "
@@ -84,6 +86,10 @@ def _project(reader: Reader, name: str, node: Node) -> Project:
     roles = _roles(reader, entries.get("roles"), join(path, "roles"))
     if roles is not None:
         values["roles"] = roles
+    if "commands" in entries and not entries["commands"].is_null:
+        with contextlib.suppress(Invalid):
+            values["commands"] = read_commands(reader, entries["commands"],
+                                               join(path, "commands"), roles)
     if "environments" in entries:
         values["environments"] = _environments(reader, entries["environments"], path, roles,
                                                values.get("deploy_to"),
