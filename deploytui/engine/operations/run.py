@@ -158,6 +158,14 @@ def deployed_check(project: Project, host: Host) -> str:
     return f"test -d {q(layout.current)}"
 
 
+def host_env(base: dict[str, str], project: Project, environment: Environment, host: Host
+             ) -> dict[str, str]:
+    """The project's env plus where the command runs (`run` and `ssh` alike)."""
+    return {**base, "DEPLOYTUI_HOST": host.name, "DEPLOYTUI_ENV": environment.name,
+            "DEPLOYTUI_DEPLOY_TO": Layout(project.host_deploy_to(host)).deploy_to,
+            "DEPLOYTUI_RELEASE_PATH": serving_dir(project, host)}
+
+
 class _Run(Operation):
     operation = "run"
     every_host = False
@@ -218,10 +226,7 @@ class _Run(Operation):
         return [Phase(PHASE, self._run, tuple(h.name for h in self.ready))]
 
     def _env_for(self, host: Host) -> dict[str, str]:
-        return {**self.env, "DEPLOYTUI_HOST": host.name,
-                "DEPLOYTUI_ENV": self.environment.name,
-                "DEPLOYTUI_DEPLOY_TO": Layout(self.project.host_deploy_to(host)).deploy_to,
-                "DEPLOYTUI_RELEASE_PATH": serving_dir(self.project, host)}
+        return host_env(self.env, self.project, self.environment, host)
 
     def _run(self) -> bool:
         def one(host: Host, transport: Transport) -> int:
