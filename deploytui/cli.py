@@ -227,8 +227,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         except ConfigError:
             history_config = None
         return _run_command(args, history_config)
-    if args.command in ("init", "demo"):  # for a start without any config file
+    if args.command == "init":  # for a start without any config file
         return _run_command(args, None)
+    if args.command == "demo":
+        from deploytui.config.demo import demo_config
+
+        return _console(demo_config(), args.theme)
     if args.command == "secret":  # works without any config file
         try:
             secret_config: Config | None = load_config(args.config)
