@@ -15,6 +15,7 @@ import pytest
 from fleet import Fleet
 
 from deploytui.cli import main
+from deploytui.config import load_config
 from deploytui.config.demo import demo_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,15 +107,16 @@ def test_the_starter_deploys_once_its_placeholders_are_filled_in(
     text = (app / "deploytui.yml").read_text()
     text = text.replace("{address: CHANGE-ME.example, user: deploy,",
                         f"{{address: {host.address}, port: {host.port}, user: {hosts.user},")
+    text = text.replace("deploy_to: /srv/sample ", "deploy_to: /srv/app ")  # the fleet's
     text = text.replace("  known_hosts: ~/.ssh/known_hosts",
                         f"  config: {hosts.ssh_config}\n  identity_file: {hosts.client_key}\n"
                         f"  known_hosts: {hosts.known_hosts}")
     (app / "deploytui.yml").write_text(text)
     assert main(["check", "--connect"]) == 0
-    assert main(["deploy", "app", "production"]) == 0
+    assert main(["deploy", "sample", "production"]) == 0  # named after the repo
     assert host.path("/srv/app/current").is_symlink()
     capsys.readouterr()
-    assert main(["run", "app", "production", "uptime"]) == 0  # the starter's named command
+    assert main(["run", "sample", "production", "uptime"]) == 0  # the starter's named command
     assert "[web1] " in capsys.readouterr().out
 
 
@@ -125,6 +127,9 @@ def test_the_built_in_demo_needs_no_file() -> None:
     assert list(demo.environments) == ["staging", "production"]
     assert all(h.transport == "local" for e in demo.environments.values() for h in e.hosts)
     assert set(demo.commands) == {"version", "where"}
+    # the same demo as config.example.yml's, which documents it key by key
+    example = load_config(ROOT / "config.example.yml").projects["demo"]
+    assert demo == example
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")

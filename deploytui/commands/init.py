@@ -62,6 +62,14 @@ def inspect(cwd: Path) -> Repository:
     return Repository(Path(top), url, branch)
 
 
+def _url_name(url: str | None) -> str:
+    """`shop` from git@github.com:acme/shop.git or https://…/shop (the app's own name)."""
+    if not url:
+        return ""
+    tail = url.rstrip("/").replace(":", "/").rsplit("/", 1)[-1]
+    return tail.removesuffix(".git")
+
+
 def run(args: argparse.Namespace, config: object = None) -> int:
     path: Path = args.path
     if path.exists() or path.is_symlink():
@@ -70,7 +78,7 @@ def run(args: argparse.Namespace, config: object = None) -> int:
         return EXIT_FAILED
     cwd = Path.cwd()
     repo = inspect(cwd)
-    name = project_name((repo.top or cwd).name)
+    name = project_name(_url_name(repo.url) or (repo.top or cwd).name)
     text = starter_config(name, repo.url or PLACEHOLDER_REPO, repo.branch)
     try:
         with path.open("x", encoding="utf-8") as out:  # "x": never over a file made meanwhile

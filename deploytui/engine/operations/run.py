@@ -34,6 +34,7 @@ from deploytui.engine.shell import q
 
 NOTHING_DEPLOYED = "nothing deployed yet"
 PHASE = "run"
+STEP = "command"  # the step's name in events: "FAILED in run at command: ..."
 
 
 class RunRefused(Exception):
@@ -232,7 +233,7 @@ class _Run(Operation):
         def one(host: Host, transport: Transport) -> int:
             started = time.monotonic()
             try:
-                result = run_step(transport, PHASE, PHASE,
+                result = run_step(transport, PHASE, STEP,
                                   in_dir(serving_dir(self.project, host), self.request.command),
                                   sink=self.sink, cancel=self.cancel,
                                   timeout=self.project.timeout, env=self._env_for(host))
@@ -244,7 +245,7 @@ class _Run(Operation):
             self.runs[host.name].exit_code = result.exit_code
             return result.exit_code
 
-        outcomes = self.pool.map(one, self.ready, step=PHASE)
+        outcomes = self.pool.map(one, self.ready, step=STEP)
         self.fail_all(outcomes, PHASE)
         return not outcomes.failed
 
@@ -253,7 +254,7 @@ class _Run(Operation):
             run = self.runs.get(name)
             if run is not None and run.exit_code is None:
                 run.error = self.redact(f"{failure.step}: {failure.reason}"
-                                        if failure.step not in ("", PHASE) else failure.reason)
+                                        if failure.step not in ("", STEP) else failure.reason)
         if self.stopped is not None and not self.failures:
             for run in self.runs.values():
                 run.error = run.error or self.redact(self.stopped.failure.reason)
