@@ -8,6 +8,10 @@ no lock taken; refused while nothing is deployed; named commands from `commands:
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +22,7 @@ from deploytui.cli import main
 from deploytui.config import load_config_text
 from deploytui.engine.operations.deploy import DeployRequest, run_deploy
 
+ROOT = Path(__file__).resolve().parents[1]
 RID = "20261201000001"
 ROLES = {"worker": {"restart": ["sh restart.sh"]},
          "web": {"once": ["echo migrated"], "restart": ["sh restart.sh"]}}
@@ -38,8 +43,9 @@ def fleet_config(fleet: Fleet, n: int = 3, **overrides: Any) -> dict:
     return data
 
 
-def deployed(fleet: Fleet, tmp_path: Path, n: int = 3, **overrides: Any) -> Path:
-    data = fleet_config(fleet, n, **overrides)
+def deployed(fleet: Fleet, tmp_path: Path, n: int = 3, config: dict | None = None,
+             **overrides: Any) -> Path:
+    data = config or fleet_config(fleet, n, **overrides)
     config = load_config_text(json.dumps(data), "t.yml")
     project = config.projects["app"]
     result = run_deploy(config, DeployRequest(project, project.environments["prod"],
@@ -154,3 +160,54 @@ def test_run_takes_no_lock_and_runs_while_the_environment_is_locked(
     assert run(path, "--", "ls -d $DEPLOYTUI_DEPLOY_TO/.deploytui/lock") == 0
     assert "[host1] /srv/app/.deploytui/lock" in capsys.readouterr().out
     assert hosts.host("host1").path("/srv/app/.deploytui/lock").exists()
+
+
+def test_hosts_behind_a_jump_host_are_reached_through_it_with_one_login(
+        hosts: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bastion, behind = hosts.host("host1"), [hosts.host("host2"), hosts.host("host3")]
+    data = fleet_config(hosts)
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_text(f"Host jump\n  HostName {bastion.address}\n  Port {bastion.port}\n"
+                          f"  User {hosts.user}\n  IdentityFile {hosts.client_key}\n"
+                          f"Host {' '.join(h.address for h in behind)}\n  ProxyJump jump\n")
+    data["ssh"]["config"] = str(ssh_config)
+    path = deployed(hosts, tmp_path, config=data)
+    before = bastion.connections()
+    assert run(path, "--role", "web", "--", "hostname") == 0
+    assert sorted(ln for ln in capsys.readouterr().out.splitlines()
+                  if ln.startswith("[")) == ["[host2] host2", "[host3] host3"]
+    assert bastion.connections() == before + 1  # one bastion login for both hosts
+
+
+def test_ctrl_c_stops_the_command_on_every_host_and_exits_130(
+        hosts: Fleet, tmp_path: Path) -> None:
+    path = deployed(hosts, tmp_path, 2)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "deploytui", "--config", str(path), "run",
+                             "app", "prod", "--", "echo started; sleep 77"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, text=True, env=env)
+    assert proc.stdout is not None
+    seen = 0
+    for line in proc.stdout:
+        seen += line.endswith("] started\n")
+        if seen == 2:
+            proc.send_signal(signal.SIGINT)
+            break
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "unlock" not in out  # a run holds no lock to leave behind
+    assert "Traceback" not in err
+    for host in hosts.hosts[:2]:
+        assert not any("sleep 77" in p for p in host.processes())
+
+
+def test_help_describes_run_ssh_init_and_demo(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for command in ("run", "ssh", "init", "demo"):
+        assert f"    {command} " in out
+    assert main(["run", "--help"]) == 0
+    out = capsys.readouterr().out
+    for option in ("--host", "--role", "--once", "--json", "--yes", "NAME | -- CMD..."):
+        assert option in out

@@ -81,7 +81,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
         result = run_cancellable(
             lambda cancel: run_command(config, request, sink=sink, cancel=cancel,
                                        resolver=resolver),
-            printer, name="run", cancelling="stopping the command on every host")
+            printer, name="run", cancelling="stopping the command on every host",
+            locks=False)
     finally:
         close()
     if result is None:
