@@ -220,7 +220,7 @@ class MainScreen(OperateActions, HostStatusReading, Screen[None]):
 
     # -- operations ------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("deploy", "releases", "run_command") and self.runner.running:
+        if action in ("deploy", "releases", "run_command", "shell") and self.runner.running:
             return None
         return True
 
