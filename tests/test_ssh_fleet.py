@@ -199,3 +199,26 @@ def test_nothing_deployed_yet_and_an_unknown_host_are_one_line_each(
                           stdin=subprocess.DEVNULL, timeout=30, env=env)
     assert proc.returncode == 2
     assert "no host 'host9' in app/prod (hosts: host1, host2, host3)" in proc.stderr
+
+
+def test_a_host_named_by_an_ssh_config_alias_keeps_the_aliases_own_options(
+        hosts: Fleet, tmp_path: Path) -> None:
+    target = hosts.host("host2")
+    marker = tmp_path / "alias-block-applied"
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_text(f"Host web-two\n  HostName {target.address}\n  Port {target.port}\n"
+                          f"  User {hosts.user}\n  PermitLocalCommand yes\n"
+                          f"  LocalCommand touch {marker}\n")
+    data = config_data(hosts)
+    data["ssh"]["config"] = str(ssh_config)
+    host = data["projects"]["app"]["environments"]["prod"]["hosts"]["host2"]
+    host["address"] = "web-two"
+    for key in ("port", "user"):
+        host.pop(key)
+    path = deployed(hosts, tmp_path, data)
+    proc = subprocess.run([sys.executable, "-m", "deploytui", "--config", str(path), "ssh",
+                           "app", "prod", "host2", "--", "hostname"],
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert (proc.returncode, proc.stdout) == (0, "host2\n"), proc.stderr
+    assert marker.exists()  # OpenSSH read the alias's block, not only deploytui's choices

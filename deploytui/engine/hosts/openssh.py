@@ -90,7 +90,8 @@ class OpenSSHCommand:
         outer = [h for h in own_hops if h != hops[-1]] if first else hops[:-1]
         via = self._route(outer, own_proxy if first else None, hop, depth + 1)
         argv = [self.ssh, *self._common(), "-p", str(hop.port), "-l", hop.user,
-                f"-oProxyCommand={via}", "-W", f"{target.host}:{target.port}", hop.host]
+                f"-oProxyCommand={via}", "-W", f"{target.host}:{target.port}",
+                *_destination(hops[-1], hop)]
         return _proxy(argv)
 
     def argv(self, host: Host, remote: str, *, tty: bool) -> list[str]:
@@ -99,4 +100,15 @@ class OpenSSHCommand:
         return [self.ssh, "-t" if tty else "-T", *self._common(),
                 "-p", str(endpoint.port), "-l", endpoint.user,
                 f"-oProxyCommand={self._route(hops, proxy, endpoint)}",
-                endpoint.host, remote]
+                *_destination(host.address, endpoint), remote]
+
+
+def _destination(name: str, endpoint: Endpoint) -> list[str]:
+    """The name as written (an ssh_config alias keeps its own Host block: ForwardAgent,
+    ControlMaster...) with the host name deploytui resolved for it; a ProxyJump spec
+    such as user@host:port is not a destination ssh takes: the resolved name is."""
+    if "@" in name or ":" in name or not name:
+        return [endpoint.host]
+    if name == endpoint.host:
+        return [name]
+    return [_option("HostName", endpoint.host), name]
