@@ -206,15 +206,25 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     """argv as parsed; for `run` and `ssh`, what follows `--` is the remote command
     (`args.remote`, None without `--`), whatever options come before it."""
     parser = build_parser()
-    if "--" in argv:
-        cut = argv.index("--")
+    cut = argv.index("--") if "--" in argv else -1
+    if cut >= 0 and _command_word(argv[:cut]) in ("run", "ssh"):
         args = parser.parse_args(argv[:cut])
-        if args.command in ("run", "ssh"):
-            args.remote = argv[cut + 1:]
-            return args
+        args.remote = argv[cut + 1:]
+        return args
     args = parser.parse_args(argv)
     args.remote = None
     return args
+
+
+def _command_word(argv: list[str]) -> str | None:
+    """The subcommand named in argv (the first word that is no option or its value)."""
+    words = iter(argv)
+    for word in words:
+        if word in ("--config", "--theme"):
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
 
 
 def _dispatch(args: argparse.Namespace) -> int:
