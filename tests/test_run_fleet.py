@@ -211,3 +211,16 @@ def test_help_describes_run_ssh_init_and_demo(capsys: pytest.CaptureFixture[str]
     out = capsys.readouterr().out
     for option in ("--host", "--role", "--once", "--json", "--yes", "NAME | -- CMD..."):
         assert option in out
+
+
+def test_when_no_host_answers_each_is_listed_and_the_run_says_why(
+        hosts: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = deployed(hosts, tmp_path, 2)
+    for host in hosts.hosts[:2]:
+        host.kill()
+    assert run(path, "--", "hostname") == 1
+    captured = capsys.readouterr()
+    out = captured.out.splitlines()
+    assert out[-3] == "not 0 on 2 of 2 host(s):"
+    assert out[-2].startswith("  host1  connect: ") and out[-1].startswith("  host2  connect: ")
+    assert captured.err.splitlines()[-1].startswith("deploytui: run failed: host1: connect: ")

@@ -143,19 +143,19 @@ def _confirmed(named: NamedCommand, hosts: list[str], yes: bool) -> int | None:
 
 
 def report(result: RunResult, printer: Printer) -> None:
-    if result.error:
-        print(f"deploytui: run failed: {result.error}", file=sys.stderr)
-        return
+    """Every host that did not exit 0, with its status or why; the run's own error last."""
     failed = result.failed
-    if result.outcome == "cancelled":
-        print("deploytui: run cancelled", file=sys.stderr)
     if not failed:
         printer.write(f"exit 0 on {len(result.hosts)} host(s) in {result.duration:.1f}s")
-        return
-    printer.write(f"not 0 on {len(failed)} of {len(result.hosts)} host(s):")
-    width = max(len(n) for n in failed)
-    for name, host in failed.items():
-        printer.write(f"  {name.ljust(width)}  {host.describe()}")
+    elif not result.refused:  # refused: the one line below says it for every host
+        printer.write(f"not 0 on {len(failed)} of {len(result.hosts)} host(s):")
+        width = max(len(n) for n in failed)
+        for name, host in failed.items():
+            printer.write(f"  {name.ljust(width)}  {host.describe()}")
+    if result.error:
+        print(f"deploytui: run failed: {result.error}", file=sys.stderr)
+    elif result.outcome == "cancelled":
+        print("deploytui: run cancelled", file=sys.stderr)
 
 
 def to_json(request: RunRequest, result: RunResult, collected: _Collected) -> dict:

@@ -79,6 +79,7 @@ class RunResult:
     hosts: dict[str, HostRun]  # the chosen hosts, in the environment's order
     error: str = ""  # one line when the run as a whole stopped (nothing deployed yet)
     duration: float = 0.0
+    refused: bool = False  # nothing ran anywhere, by design (nothing deployed, empty)
 
     @property
     def ok(self) -> bool:
@@ -265,4 +266,6 @@ class _Run(Operation):
             outcome = "failed"
         return RunResult(outcome=outcome, command=self.request.command, hosts=self.runs,
                          error=self.redact(str(self.stopped)) if self.stopped else "",
-                         duration=self.duration)
+                         duration=self.duration,
+                         refused=self.stopped is not None
+                         and self.stopped.failure.kind == "refused")
