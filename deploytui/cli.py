@@ -29,7 +29,8 @@ CONSOLE_MODULE = "deploytui.tui.app"
 EPILOG = """\
 exit status: 0 ok, 1 failed, 2 usage or config error, 3 locked, 130 cancelled.
 config: --config PATH, else $DEPLOYTUI_CONFIG, else ./deploytui.yml, else the user
-config directory (e.g. ~/.config/deploytui/config.yml)."""
+config directory (e.g. ~/.config/deploytui/config.yml).
+no config yet: `deploytui init` writes a starter, `deploytui demo` needs none."""
 
 
 def _at_least(kind: type, what: str, least: int):
