@@ -128,11 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("words", nargs="*", metavar="NAME | -- CMD...", help="the NAME of one "
                      "of the project's `commands:`, or a shell command after --")
 
-    sub = command("ssh", "an interactive shell (or CMD) on one host, in `current`, with "
-                  "the project's env")
+    sub = command("ssh", "an interactive shell on one host, in `current`, with the "
+                  "project's env (`-- CMD...`: run CMD instead, with a terminal)")
     target(sub)
-    sub.add_argument("words", nargs="*", metavar="HOST [-- CMD...]", help="the host "
-                     "(default: the once-host); after --, a command instead of a shell")
+    sub.add_argument("host", nargs="?", metavar="HOST", help="the host (default: the "
+                     "once-host, else the first host)")
 
     sub = command("init", "write a commented starter deploytui.yml for the app here")
     sub.add_argument("path", nargs="?", type=Path, default=Path("deploytui.yml"),

@@ -18,17 +18,13 @@ from deploytui.engine.operations.session import SessionRefused, prepare_session
 
 def run(args: argparse.Namespace, config: Config) -> int:
     project, env = select(config, args.project, args.env)
-    words: list[str] = list(args.words or [])
-    if len(words) > 1:
-        raise UsageError("give one HOST, and the command after --: deploytui ssh "
-                         f"{project.name} {env.name} HOST -- CMD")
     remote = getattr(args, "remote", None)
     if remote is not None and not remote:
         raise UsageError("nothing after --: give a command, or leave -- out for a shell")
     command = " ".join(remote) if remote else None
     try:
-        session = prepare_session(config, project, env, words[0] if words else None,
-                                  command, tty=sys.stdin.isatty())
+        session = prepare_session(config, project, env, args.host, command,
+                                  tty=sys.stdin.isatty())
     except SessionRefused as exc:
         message = str(exc)
         if message.startswith("no host "):
