@@ -29,7 +29,8 @@ CONSOLE_MODULE = "deploytui.tui.app"
 EPILOG = """\
 exit status: 0 ok, 1 failed, 2 usage or config error, 3 locked, 130 cancelled.
 config: --config PATH, else $DEPLOYTUI_CONFIG, else ./deploytui.yml, else the user
-config directory (e.g. ~/.config/deploytui/config.yml)."""
+config directory (e.g. ~/.config/deploytui/config.yml).
+no config yet: `deploytui init` writes a starter, `deploytui demo` needs none."""
 
 
 def _at_least(kind: type, what: str, least: int):
@@ -114,6 +115,30 @@ def build_parser() -> argparse.ArgumentParser:
     target(sub)
     sub.add_argument("--json", action="store_true", help="print JSON")
 
+    sub = command("run", "run a shell command in `current` on hosts of an environment "
+                  "(no lock taken)")
+    target(sub)
+    sub.add_argument("--host", action="append", metavar="HOST[,HOST...]",
+                     help="only these hosts (default: every host of the environment)")
+    sub.add_argument("--role", metavar="ROLE", help="only the hosts of this role")
+    sub.add_argument("--once", action="store_true", help="only the once-host (the host a "
+                     "deploy runs `once` steps on; of --role when given)")
+    sub.add_argument("--json", action="store_true", help="print JSON (exit codes, output)")
+    sub.add_argument("--yes", action="store_true", help="confirm a `confirm: true` command")
+    sub.add_argument("words", nargs="*", metavar="NAME | -- CMD...", help="the NAME of one "
+                     "of the project's `commands:`, or a shell command after --")
+
+    sub = command("ssh", "an interactive shell on one host, in `current`, with the "
+                  "project's env (`-- CMD...`: run CMD instead, with a terminal)")
+    target(sub)
+    sub.add_argument("host", nargs="?", metavar="HOST", help="the host (default: the "
+                     "once-host, else the first host)")
+
+    sub = command("init", "write a commented starter deploytui.yml for the app here")
+    sub.add_argument("path", nargs="?", type=Path, default=Path("deploytui.yml"),
+                     metavar="PATH", help="the file to write (default: ./deploytui.yml)")
+    command("demo", "open the console on the built-in demo (no config file, no server)")
+
     sub = command("releases", "list the releases kept on the hosts")
     target(sub)
     sub.add_argument("--json", action="store_true", help="print JSON")
@@ -162,8 +187,9 @@ def run() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run deploytui with `argv` (default: sys.argv[1:]); the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = build_parser().parse_args(argv)
+        args = _parse(argv)
     except SystemExit as exc:  # --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     try:
@@ -177,6 +203,31 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
 
 
+def _parse(argv: list[str]) -> argparse.Namespace:
+    """argv as parsed; for `run` and `ssh`, what follows `--` is the remote command
+    (`args.remote`, None without `--`), whatever options come before it."""
+    parser = build_parser()
+    cut = argv.index("--") if "--" in argv else -1
+    if cut >= 0 and _command_word(argv[:cut]) in ("run", "ssh"):
+        args = parser.parse_args(argv[:cut])
+        args.remote = argv[cut + 1:]
+        return args
+    args = parser.parse_args(argv)
+    args.remote = None
+    return args
+
+
+def _command_word(argv: list[str]) -> str | None:
+    """The subcommand named in argv (the first word that is no option or its value)."""
+    words = iter(argv)
+    for word in words:
+        if word in ("--config", "--theme"):
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     from deploytui.config import ConfigError, load_config
 
@@ -187,6 +238,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         except ConfigError:
             history_config = None
         return _run_command(args, history_config)
+    if args.command == "init":  # for a start without any config file
+        return _run_command(args, None)
+    if args.command == "demo":
+        from deploytui.config.demo import demo_config
+
+        return _console(demo_config(), args.theme)
     if args.command == "secret":  # works without any config file
         try:
             secret_config: Config | None = load_config(args.config)

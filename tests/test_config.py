@@ -637,8 +637,8 @@ def test_no_config_anywhere_is_one_line_listing_where_it_looked(nowhere: Path) -
         locate_config(None)
     assert str(caught.value) == (
         "no config file found (looked for --config, $DEPLOYTUI_CONFIG, ./deploytui.yml, "
-        f"{nowhere}/xdg/deploytui/config.yml); copy config.example.yml to ./deploytui.yml "
-        "to start")
+        f"{nowhere}/xdg/deploytui/config.yml); `deploytui init` writes a starter "
+        "./deploytui.yml for your app, `deploytui demo` opens the built-in demo")
 
 
 def test_a_missing_file_named_by_the_variable_is_an_error_not_a_fallback(

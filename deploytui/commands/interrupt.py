@@ -22,7 +22,7 @@ T = TypeVar("T")
 
 
 def run_cancellable(work: Callable[[threading.Event], T], printer: Printer, *,
-                    name: str, cancelling: str) -> T | None:
+                    name: str, cancelling: str, locks: bool = True) -> T | None:
     """`work(cancel)` in a worker thread; Ctrl-C sets `cancel` and prints `cancelling`.
 
     Returns work's result (None if it ended without one); re-raises what it raised, in
@@ -38,7 +38,7 @@ def run_cancellable(work: Callable[[threading.Event], T], printer: Printer, *,
         except BaseException as exc:  # handed to the main thread below
             raised.append(exc)
 
-    restore = _install_sigint(cancel, printer, cancelling)
+    restore = _install_sigint(cancel, printer, cancelling, locks)
     try:
         worker = threading.Thread(target=target, name=name, daemon=True)
         worker.start()
@@ -51,8 +51,8 @@ def run_cancellable(work: Callable[[threading.Event], T], printer: Printer, *,
     return results[0] if results else None
 
 
-def _install_sigint(cancel: threading.Event, printer: Printer, cancelling: str
-                    ) -> Callable[[], None]:
+def _install_sigint(cancel: threading.Event, printer: Printer, cancelling: str,
+                    locks: bool = True) -> Callable[[], None]:
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
 
@@ -60,8 +60,8 @@ def _install_sigint(cancel: threading.Event, printer: Printer, cancelling: str
         if cancel.is_set():
             os._exit(EXIT_CANCELLED)  # second Ctrl-C: hard exit, no cleanup
         cancel.set()
-        printer.write(f"cancelling: {cancelling} (Ctrl-C again exits at once and leaves the"
-                      " lock for `deploytui unlock`)")
+        printer.write(f"cancelling: {cancelling} (Ctrl-C again exits at once"
+                      + (" and leaves the lock for `deploytui unlock`)" if locks else ")"))
 
     previous = signal.signal(signal.SIGINT, handler)
     return lambda: signal.signal(signal.SIGINT, previous)

@@ -34,8 +34,11 @@ def build_sinks(
     printer: Sink,
     resolver: SecretResolver | None = None,
     journal: Journal | None = None,
+    notify: bool = True,
 ) -> tuple[Sink, Callable[[], None]]:
-    """(sink for the engine, close) — call close() exactly once when the operation ended."""
+    """(sink for the engine, close) — call close() exactly once when the operation ended.
+
+    `notify=False`: no webhooks (a `run` is no deploy news for the team's channel)."""
     resolver = resolver or SecretResolver()
     journal_sink: JournalSink | None = None
     try:
@@ -54,8 +57,8 @@ def build_sinks(
     def warn(line: str) -> None:
         safe(HostLine(host="notify", line=line, stream="info"))
 
-    notifier = Notifier(config.notify, resolve=resolver.resolve, warn=warn,
-                        operation=operation)
+    notifier = Notifier(config.notify if notify else (), resolve=resolver.resolve,
+                        warn=warn, operation=operation)
     fanout.add(notifier)
 
     def close() -> None:

@@ -38,7 +38,8 @@ def locate_config(explicit: Path | None = None) -> Path:
         return user
     raise ConfigError.single(
         f"no config file found (looked for --config, ${ENV_VAR}, ./{LOCAL_NAME}, {user}); "
-        f"copy config.example.yml to ./{LOCAL_NAME} to start")
+        f"`deploytui init` writes a starter ./{LOCAL_NAME} for your app, `deploytui demo` "
+        "opens the built-in demo")
 
 
 def _must_exist(path: Path, source: str) -> Path:

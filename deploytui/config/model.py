@@ -20,6 +20,7 @@ ON_UNHEALTHY: tuple[str, ...] = ("rollback", "keep")
 HOOK_NAMES: tuple[str, ...] = ("before_deploy", "after_deploy", "after_failure",
                                "after_rollback")
 HEALTH_PLACEHOLDERS: tuple[str, ...] = ("address", "name")
+COMMAND_TARGETS: tuple[str, ...] = ("all", "once")  # or a role's name
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,16 @@ class Role:
 
 
 @dataclass(frozen=True)
+class NamedCommand:
+    """A project's `commands:` entry, run by `deploytui run PROJECT ENV NAME`."""
+
+    name: str
+    run: str  # shell text, run in `current` with the project's env
+    on: str = "all"  # all | once | a role's name
+    confirm: bool = False  # it changes servers: ask before running it
+
+
+@dataclass(frozen=True)
 class Host:
     name: str
     address: str  # DNS name, IP, or an alias from ~/.ssh/config
@@ -139,6 +150,7 @@ class Project:
     sudo_password: Secretish | None = None
     on_unhealthy: OnUnhealthy = "rollback"
     hooks: Hooks = Hooks()
+    commands: dict[str, NamedCommand] = field(default_factory=dict)  # `deploytui run NAME`
 
     def on_unhealthy_in(self, environment: Environment) -> OnUnhealthy:
         return environment.on_unhealthy or self.on_unhealthy

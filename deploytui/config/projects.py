@@ -7,6 +7,7 @@ on the servers are held to a safe shape (absolute deploy_to, relative shared pat
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 import re
 from collections.abc import Iterable
@@ -22,12 +23,14 @@ from deploytui.config.model import (
     Role,
     SecretRef,
 )
+from deploytui.config.named_commands import read_commands
+from deploytui.config.starter import is_placeholder
 from deploytui.config.verify import read_health, read_hooks, read_rollout
 from deploytui.config.yamlnodes import Node, join
 
 PROJECT_KEYS = ("repo", "branch", "strategy", "deploy_to", "keep_releases", "shared", "build",
                 "roles", "environments", "timeout", "min_free_mb", "env", "sudo_password",
-                "on_unhealthy", "hooks")
+                "on_unhealthy", "hooks", "commands")
 ROLE_KEYS = ("tasks", "once", "restart", "parallel", "batch", "health")
 PULL_ROLLOUT = ("strategy pull moves every host's working copy at once and cannot stage "
                 "it; use strategy release (or artifact) for a canary/batch rollout, or "
@@ -84,6 +87,10 @@ def _project(reader: Reader, name: str, node: Node) -> Project:
     roles = _roles(reader, entries.get("roles"), join(path, "roles"))
     if roles is not None:
         values["roles"] = roles
+    if "commands" in entries and not entries["commands"].is_null:
+        with contextlib.suppress(Invalid):
+            values["commands"] = read_commands(reader, entries["commands"],
+                                               join(path, "commands"), roles)
     if "environments" in entries:
         values["environments"] = _environments(reader, entries["environments"], path, roles,
                                                values.get("deploy_to"),
@@ -176,7 +183,7 @@ def _hosts(reader: Reader, node: Node, env_path: str, project_path: str,
         except Invalid:
             continue
         values: dict[str, Any] = {"address": name}  # no address: the name is an ssh alias
-        reader.put(values, settings, host_path, "address", reader.string)
+        reader.put(values, settings, host_path, "address", _address, reader=reader)
         reader.put(values, settings, host_path, "port", reader.integer, nullable=True,
                    minimum=1, maximum=65535)
         reader.put(values, settings, host_path, "user", reader.string, nullable=True)
@@ -258,8 +265,21 @@ def _shared(node: Node, path: str, reader: Reader) -> tuple[str, ...]:
     return tuple(seen_in_order(paths))
 
 
+def _address(node: Node, path: str, reader: Reader) -> str:
+    return _not_placeholder(node, path, reader, "the host's DNS name, IP or ssh_config alias")
+
+
+def _not_placeholder(node: Node, path: str, reader: Reader, what: str) -> str:
+    """A value `deploytui init` left for the user to fill in is refused with its line."""
+    value = reader.string(node, path)
+    if is_placeholder(value):
+        raise reader.error(node.line, path, f"placeholder '{value.strip()}': replace it "
+                                            f"with {what}")
+    return value
+
+
 def _repo(node: Node, path: str, reader: Reader) -> str:
-    value = reader.string(node, path).strip()
+    value = _not_placeholder(node, path, reader, "your app's git URL").strip()
     prefix, _, rest = value.partition(":")
     if prefix == "builtin":
         if rest not in BUILTIN_APPS:

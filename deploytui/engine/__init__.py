@@ -2,7 +2,8 @@
 
 Its rooms, top to bottom (arrows point down; import-linter enforces it):
 
-    operations/  deploy, rollback, prune, catch-up, health, the listing, the plan
+    operations/  deploy, rollback, prune, catch-up, health, the listing, the plan,
+                 run (a command on hosts) and the ssh session
     remote/      the on-host format and the commands that read and change it
     hosts/       reaching a host: transports (SSH, local), host keys, the host pool
     events, errors, failure, clock, event_text, redact, shell
@@ -28,6 +29,10 @@ _PUBLIC = {
     "delete_release": "deploytui.engine.operations.prune",
     "list_releases": "deploytui.engine.operations.releases",
     "build_plan": "deploytui.engine.operations.plan",
+    "run_command": "deploytui.engine.operations.run",  # `run`: no lock, per-host exit codes
+    "RunRequest": "deploytui.engine.operations.run",
+    "RunResult": "deploytui.engine.operations.run",
+    "prepare_session": "deploytui.engine.operations.session",  # `ssh`: argv for OpenSSH
     "HostPool": "deploytui.engine.hosts.pool",
     "transport_factory": "deploytui.engine.hosts.pool",
     "TransportError": "deploytui.engine.hosts.transport",

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-Operation = Literal["deploy", "rollback", "prune", "catch-up"]
+Operation = Literal["deploy", "rollback", "prune", "catch-up", "run"]
 Outcome = Literal["success", "failed", "cancelled", "rolled_back"]  # rolled_back: unhealthy, undone
 
 

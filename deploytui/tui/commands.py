@@ -13,6 +13,8 @@ ACTIONS: list[tuple[str, str, str]] = [
     ("Releases: browse, roll back, prune", "releases", "releases x hosts"),
     ("History of deploys", "history", "past operations and their logs"),
     ("Filter the pane in focus (hosts, or the log)", "filter", "type to filter"),
+    ("Run a command of the project (commands:)", "run_command", "pick one; output per host"),
+    ("Shell on the selected host (ssh)", "shell", "in current, with the env; exit returns"),
     ("Follow logs on/off", "toggle_follow", ""),
     ("Show all hosts' logs", "all_hosts", "interleaved, host prefixed"),
     ("Refresh host status", "refresh", "reachability, current release, lock"),
@@ -35,6 +37,11 @@ class ConsoleCommands(Provider):
             if name.startswith("deploytui") or name in getattr(app, "user_themes", ()):
                 out.append((f"Theme: {name}", partial(setattr, app, "theme", name),
                             "switch and remember"))
+        main = app.main
+        if main.project is not None:
+            for name, command in app.config.projects[main.project].commands.items():
+                out.append((f"Run {name}: {command.run}", partial(main.run_named, name),
+                            f"on {command.on}" + (", asks first" if command.confirm else "")))
         for project in app.config.projects.values():
             for env in project.environments:
                 out.append((f"Open {project.name} / {env}",

@@ -15,6 +15,8 @@ MAIN_BINDINGS: list[Binding] = [
     Binding("r", "releases", "Releases", id="releases"),
     Binding("h", "history", "History", id="history"),
     Binding("slash", "filter", "Filter", id="filter"),
+    Binding("x", "run_command", "Commands", id="run-command", show=False),
+    Binding("s", "shell", "Shell on the host (ssh)", id="shell", show=False),
     Binding("f", "toggle_follow", "Follow log on/off", id="follow", show=False),
     Binding("a", "all_hosts", "All hosts' log / one host", id="all-hosts", show=False),
     Binding("n", "app.notifications", "Notifications", id="notifications", show=False),

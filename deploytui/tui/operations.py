@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from deploytui.config.secrets import SecretResolver
     from deploytui.engine.operations.prune import PruneResult
     from deploytui.engine.operations.request import DeployRequest
+    from deploytui.engine.operations.run import RunRequest
 
 
 @dataclass
@@ -154,7 +155,20 @@ class CatchUp:
         return self.project, self.environment
 
 
-Operation = Deploy | Rollback | Prune | DeleteRelease | CatchUp
+@dataclass(frozen=True)
+class RunCommand:
+    """A named command (`commands:`) on its hosts; takes no lock, sends no webhook."""
+
+    request: RunRequest
+    verb = "run"
+    notifies = False
+
+    @property
+    def target(self) -> tuple[str, str]:
+        return self.request.project.name, self.request.environment.name
+
+
+Operation = Deploy | Rollback | Prune | DeleteRelease | CatchUp | RunCommand
 
 
 def run_operation(config: Config, op: Operation, *, sink: Sink, cancel: threading.Event,
@@ -169,6 +183,10 @@ def run_operation(config: Config, op: Operation, *, sink: Sink, cancel: threadin
 
         return run_rollback(config, op.project, op.environment, to=op.release, sink=sink,
                             cancel=cancel, resolver=resolver, wait_lock=op.wait_lock)
+    if isinstance(op, RunCommand):
+        from deploytui.engine.operations.run import run_command
+
+        return run_command(config, op.request, sink=sink, cancel=cancel, resolver=resolver)
     if isinstance(op, CatchUp):
         from deploytui.engine.operations.catch_up import run_catch_up
 
@@ -192,6 +210,8 @@ def waiting_for_the_lock(op: Operation, seconds: float) -> Operation:
     """The same operation, waiting up to `seconds` for a live lock to be released."""
     if isinstance(op, Deploy):
         return replace(op, request=replace(op.request, wait_lock=seconds))
+    if isinstance(op, RunCommand):  # takes no lock: nothing to wait for
+        return op
     return replace(op, wait_lock=seconds)
 
 

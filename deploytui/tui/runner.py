@@ -99,7 +99,8 @@ class Runner:
                 # already redacted by the engine, which uses the session resolver.
                 sink, close = build_sinks(self.config, project=project,
                                           environment=environment, operation=op.verb,
-                                          printer=self.buffer)
+                                          printer=self.buffer,
+                                          notify=getattr(op, "notifies", True))
             except Exception as exc:  # journal/notify trouble must not stop a deploy
                 error = f"journal/notify unavailable: {_one_line(exc)}"
             if call is not None:

@@ -100,6 +100,8 @@ class Operation:
     """One run of an operation; `execute()` once. See the module docstring."""
 
     operation: ClassVar[OperationName]
+    # False (only without the lock: `run`): a host that cannot be connected fails alone
+    every_host: ClassVar[bool] = True
 
     def __init__(self, config: Config, project: Project, environment: Environment, *,
                  sink: Sink, factory: TransportFactory, user: str, resolver: Any,
@@ -275,8 +277,13 @@ class Operation:
         self.host_started = {name: now for name in self.names}
         if self.take_lock:
             self._take_locks()  # connects each host, and locks it as soon as it can
-        else:
+        elif self.every_host:
             self._not_connected(self.pool.connect())
+        else:  # the hosts that answer go on; the others are failures of their own
+            failed = self.pool.connect()
+            for name in self.names:
+                if name in failed:
+                    self.fail(failure_of(name, failed[name], "connect"), "preflight")
         self.after_lock()
 
     def _not_connected(self, failed: Mapping[str, TransportError]) -> None:

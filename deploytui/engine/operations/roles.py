@@ -38,6 +38,19 @@ def once_hosts(project: Project, hosts: list[Host]) -> dict[str, str]:
     return chosen
 
 
+def once_host(project: Project, hosts: list[Host], role: str | None = None) -> Host | None:
+    """The one host a deploy runs `once` steps on: `role`'s first host; without a role,
+    the first role with `once` steps (deploy order), else the first host of all."""
+    if role is not None:
+        members = role_hosts(project, hosts, role)
+        return members[0] if members else None
+    chosen = once_hosts(project, hosts)
+    if chosen:
+        first = next(iter(chosen.values()))
+        return next(h for h in hosts if h.name == first)
+    return hosts[0] if hosts else None
+
+
 def task_commands(project: Project, host: Host) -> list[tuple[str, str]]:
     """(step name, command) of the host's roles' tasks, roles in configured order."""
     return [(f"task {role.name}: {cmd}", cmd) for role in project.roles_of(host)

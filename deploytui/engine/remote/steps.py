@@ -55,13 +55,14 @@ class StepFailed(Exception):
     """A step failed on a host; str() is `host: step: reason`, one line."""
 
     def __init__(self, host: str, step: str, reason: str, *, cancelled: bool = False,
-                 lost: bool = False) -> None:
+                 lost: bool = False, exit_code: int | None = None) -> None:
         super().__init__(f"{host}: {step}: {reason}")
         self.host = host
         self.step = step
         self.reason = reason
         self.cancelled = cancelled
         self.lost = lost  # the host stopped answering: later cleanup is best effort
+        self.exit_code = exit_code  # the command ran and exited with this (non-zero)
 
     @property
     def failure(self) -> Failure:
@@ -104,5 +105,5 @@ def run_step(transport: Transport, phase: str, step: str, command: str, *, sink:
         if reason != f"exit status {result.exit_code}":
             reason = f"{reason} (exit {result.exit_code})"
         sink(HostFailed(host=host, phase=phase, step=step, reason=reason))
-        raise StepFailed(host, step, reason)
+        raise StepFailed(host, step, reason, exit_code=result.exit_code)
     return result

@@ -36,6 +36,7 @@ from deploytui.tui.operations import (
 from deploytui.tui.runner import Runner
 from deploytui.tui.screens.host_status import HostStatusReading
 from deploytui.tui.screens.modals import SummaryModal, error_line
+from deploytui.tui.screens.operate import OperateActions
 from deploytui.tui.widgets.deploy_bar import DeployBar, format_elapsed
 from deploytui.tui.widgets.filter_box import FilterBox
 from deploytui.tui.widgets.hosts_table import HostInfo, HostsTable, RowThrottle
@@ -50,7 +51,7 @@ LOCK_WAIT = 300.0  # s the console offers to wait for another operation's lock
 REFRESH_EVERY = 30.0  # s between re-reads of the selected environment while idle
 
 
-class MainScreen(HostStatusReading, Screen[None]):
+class MainScreen(OperateActions, HostStatusReading, Screen[None]):
     BINDINGS = MAIN_BINDINGS
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
 
@@ -219,7 +220,7 @@ class MainScreen(HostStatusReading, Screen[None]):
 
     # -- operations ------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("deploy", "releases") and self.runner.running:
+        if action in ("deploy", "releases", "run_command", "shell") and self.runner.running:
             return None
         return True
 
@@ -335,6 +336,10 @@ class MainScreen(HostStatusReading, Screen[None]):
             f"{self.project} / {self.environment}", self.query_one(HostsTable).hosts,
             self.buffer.states())
         self.notify(title, severity="information" if ok else "error")
+        if finished.operation == "run":  # its output is the news: the log stays in view
+            for line in lines[1:]:
+                self.query_one(LogPanel).add([line], force=True)
+            return
         self.app.push_screen(SummaryModal(title, lines, ok=ok))
         self.action_refresh()  # current release, locks, and any unknown host key
 
