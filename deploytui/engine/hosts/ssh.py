@@ -26,6 +26,7 @@ import paramiko
 from paramiko.common import cMSG_CHANNEL_REQUEST
 
 from deploytui.config.model import Host, SSHSettings
+from deploytui.engine.hosts.agent import AgentForwarder
 from deploytui.engine.hosts.channel_reader import ChannelWakeup, CommandReader
 from deploytui.engine.hosts.context import SSHContext
 from deploytui.engine.hosts.jumps import JumpHost
@@ -80,6 +81,7 @@ class SSHTransport:
         self._dead = threading.Event()
         self._dead_reason = "host stopped answering"
         self._runner: paramiko.Channel | None = None  # the host's runner shell (runner.py)
+        self._forward: AgentForwarder | None = None
         self._runner_wake: ChannelWakeup | None = None
         self._runner_busy = threading.Lock()
         self._runner_works = True  # until a runner ends before running its command
@@ -105,6 +107,7 @@ class SSHTransport:
             user = self._host.user or (str(conn.user) if conn is not None else "?")
             raise translate(exc, self.name, f"{self.address}:{self.port}", user) from None
         self._conn, self._via = conn, via
+        self._forward = context.forwarder(conn)  # the agent, on every command's channel
         self._runner = None
         self._runner_works = True
         self._dead.clear()
@@ -238,6 +241,8 @@ class SSHTransport:
         chan = self._session()
         self._runner_wake = ChannelWakeup(chan)
         try:
+            if self._forward is not None:
+                self._forward.request(chan)
             request = paramiko.Message()
             request.add_byte(cMSG_CHANNEL_REQUEST)
             request.add_int(chan.remote_chanid)
@@ -269,6 +274,8 @@ class SSHTransport:
         token = new_token()
         out_cut, err_cut = Frame(token, end=False), Frame(token, end=False)
         try:
+            if self._forward is not None:
+                self._forward.request(chan)
             chan.exec_command(wrapper_command(command, bool(env), token))
             payload = env_block(env) + (stdin or b"")
             if payload:
