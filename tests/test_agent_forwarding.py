@@ -20,6 +20,7 @@ from fleet import Fleet
 from deploytui.config import load_config_text
 from deploytui.config.model import Config
 from deploytui.engine.events import Recorder
+from deploytui.engine.hosts.agent import agent_socket
 from deploytui.engine.hosts.pool import transport_factory
 from deploytui.engine.hosts.transport import AuthFailed
 from deploytui.engine.operations.deploy import DeployRequest, DeployResult, run_deploy
@@ -126,8 +127,7 @@ def test_forwarding_works_through_a_jump_host(hosts: Fleet, git_server: GitServe
     config = load(hosts, git_server, tmp_path, ssh_config=jump)
     result = deploy(config)
     assert result.outcome == "success", result.error
-    assert "Accepted publickey" in bastion.sshd_log()
-    assert "direct-tcpip" in bastion.sshd_log() or bastion.connections() >= 1
+    assert bastion.connections() == 1  # one login to the bastion, the hosts behind it
 
 
 def test_identity_agent_names_the_agent_that_logs_in_and_is_forwarded(
@@ -171,3 +171,35 @@ def test_identity_agent_none_offers_no_agent_key(hosts: Fleet,
                     transport.connect()
         finally:
             transport.close()
+
+
+def test_which_agent_socket_follows_openssh_identity_agent_values(tmp_path: Path):
+    env = {"SSH_AUTH_SOCK": "/run/user/1/agent", "MY_AGENT": "/tmp/mine.sock"}
+    assert agent_socket(None, env) == "/run/user/1/agent"
+    assert agent_socket("SSH_AUTH_SOCK", env) == "/run/user/1/agent"
+    assert agent_socket("none", env) is None
+    assert agent_socket("$MY_AGENT", env) == "/tmp/mine.sock"
+    assert agent_socket("$UNSET_AGENT", env) is None
+    assert agent_socket('"~/.1password/agent.sock"', env) == str(
+        Path("~/.1password/agent.sock").expanduser())
+    assert agent_socket(None, {}) is None
+
+
+def test_forward_agent_naming_a_socket_forwards_that_agent(
+        hosts: Fleet, ssh_agent: tuple[SSHAgent, Path], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path):
+    """OpenSSH's `ForwardAgent /path/to/agent.sock` (or `$VAR`): that agent, not
+    $SSH_AUTH_SOCK's."""
+    agent, key = ssh_agent
+    monkeypatch.setenv("SSH_AUTH_SOCK", str(tmp_path / "no-agent-here.sock"))
+    (tmp_path / "ssh_config").write_text(f"Host *\n  ForwardAgent {agent.socket}\n")
+    data = hosts.config(1)
+    data["ssh"]["config"] = str(tmp_path / "ssh_config")
+    config = load_config_text(json.dumps(data), "test.yml")
+    transport = transport_factory(config)(config.projects["app"].environments["prod"].hosts[0])
+    try:
+        transport.connect()
+        listed = transport.run("ssh-add -L", capture=True, timeout=10)
+    finally:
+        transport.close()
+    assert listed.ok and listed.stdout.split()[:2] == public_line(key).split()[:2]

@@ -159,7 +159,10 @@ class SSHContext:
             connect_kwargs["passphrase"] = self.passphrase
         conn = fabric.Connection(address, user=user, port=port, config=self.fabric_config(),
                                  connect_timeout=s.connect_timeout,
-                                 connect_kwargs=connect_kwargs, gateway=False)
+                                 connect_kwargs=connect_kwargs, gateway=False,
+                                 # ours (forwarder); Fabric's own reads only yes/no and
+                                 # raises KeyError on OpenSSH's `ForwardAgent /a/socket`
+                                 forward_agent=False)
         if str(conn.ssh_config.get("identitiesonly", "no")).lower() == "yes":
             conn.connect_kwargs["allow_agent"] = False  # only the configured identities
         command = conn.ssh_config.get("proxycommand", "none")
