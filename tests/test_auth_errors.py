@@ -56,10 +56,20 @@ def test_an_empty_agent_and_no_identity_file_is_no_key_to_offer(
     finally:
         empty.stop()
     address = f"{hosts.hosts[0].address}:2200"
-    assert error == (f"host1: authentication failed: no key to offer as deployer@{address}"
-                     " (no identity_file, no key in an agent); set ssh.identity_file, or"
-                     " ssh-add a key to the agent (SSH_AUTH_SOCK, or ssh_config's"
-                     " IdentityAgent)")
+    assert error == (f"host1: authentication failed: no key to offer as deployer@{address}:"
+                     f" no identity_file, and the agent at {empty.socket} holds no key;"
+                     " set ssh.identity_file, or ssh-add a key to the agent (SSH_AUTH_SOCK,"
+                     " or ssh_config's IdentityAgent)")
+
+
+@pytest.mark.parametrize("sock", ["", "gone.sock"])
+def test_no_agent_or_an_agent_that_does_not_answer_is_said_so(
+        hosts: Fleet, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sock: str):
+    monkeypatch.setenv("SSH_AUTH_SOCK", str(tmp_path / sock) if sock else "")
+    error = connect_error(hosts, {"identity_file": None})
+    agent = (f"the agent at {tmp_path / sock} does not answer" if sock
+             else "no agent (SSH_AUTH_SOCK unset, or IdentityAgent none)")
+    assert f": no identity_file, and {agent}; set ssh.identity_file" in error
 
 
 def test_too_many_agent_keys_is_said_as_openssh_says_it(

@@ -258,7 +258,10 @@ def _auth_failure(conn: fabric.Connection, exc: BaseException) -> Exception | No
         return None
     text = str(exc)
     if text == "No authentication methods available":
-        return NoKeyOffered(text)
+        agent = conn.client._agent
+        if isinstance(agent, SocketAgent):
+            return NoKeyOffered(agent.path, agent.reachable)
+        return NoKeyOffered()
     transport = conn.client.get_transport()
     if text == "No existing session" and transport is not None and transport.remote_version:
         agent = conn.client._agent

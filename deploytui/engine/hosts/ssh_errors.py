@@ -43,7 +43,13 @@ class HopError(Exception):
 
 
 class NoKeyOffered(paramiko.AuthenticationException):
-    """paramiko had no key to offer ("No authentication methods available")."""
+    """paramiko had no key to offer ("No authentication methods available"); `agent` is
+    the agent socket asked (None: none), `answered` whether it answered."""
+
+    def __init__(self, agent: str | None = None, answered: bool = False) -> None:
+        super().__init__("No authentication methods available")
+        self.agent = agent
+        self.answered = answered
 
 
 class TooManyKeys(paramiko.AuthenticationException):
@@ -96,7 +102,13 @@ def _translate(exc: BaseException, name: str, where: str, user: str,
 
 def _auth_reason(exc: paramiko.AuthenticationException, user: str, where: str) -> str:
     if isinstance(exc, NoKeyOffered):
-        return (f"no key to offer as {user}@{where} (no identity_file, no key in an agent);"
+        if exc.agent is None:
+            agent = "no agent (SSH_AUTH_SOCK unset, or IdentityAgent none)"
+        elif exc.answered:
+            agent = f"the agent at {exc.agent} holds no key"
+        else:
+            agent = f"the agent at {exc.agent} does not answer"
+        return (f"no key to offer as {user}@{where}: no identity_file, and {agent};"
                 " set ssh.identity_file, or ssh-add a key to the agent"
                 " (SSH_AUTH_SOCK, or ssh_config's IdentityAgent)")
     if isinstance(exc, TooManyKeys):
