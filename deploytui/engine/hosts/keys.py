@@ -37,7 +37,14 @@ def key_from_file(path: Path, passphrase: str | None) -> paramiko.PKey:
     except OSError as exc:
         reason = (exc.strerror or str(exc)).lower()
         raise KeyUnusable(f"identity file {path}: {reason}") from None
-    return key_from_text(data, passphrase, f"identity file {path}")
+    key = key_from_text(data, passphrase, f"identity file {path}")
+    cert = Path(f"{path.expanduser()}-cert.pub")
+    if cert.is_file():  # as ssh and paramiko do: a certificate beside the key is offered
+        try:
+            key.load_certificate(str(cert))
+        except (OSError, ValueError, paramiko.SSHException) as exc:
+            raise KeyUnusable(f"certificate {cert}: {exc}") from None
+    return key
 
 
 def key_from_text(data: bytes | str, passphrase: str | None, source: str) -> paramiko.PKey:
