@@ -229,6 +229,16 @@ def _command_word(argv: list[str]) -> str | None:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    from deploytui.config.secrets import SecretUnavailable
+
+    try:
+        return _dispatch_command(args)
+    except SecretUnavailable as exc:  # e.g. ssh.passphrase: nothing was attempted
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _dispatch_command(args: argparse.Namespace) -> int:
     from deploytui.config import ConfigError, load_config
 
     if args.command == "history" and getattr(args, "json", False):

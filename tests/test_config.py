@@ -590,7 +590,7 @@ def test_a_secret_written_in_clear_is_accepted_with_a_warning() -> None:
 def test_a_secret_reference_where_no_secret_belongs() -> None:
     assert problems(MINIMAL.replace("git@github.com:acme/shop.git", "{secret: repo-url}")) == [
         "deploytui.yml:3: projects.shop.repo: a {secret: NAME} reference is not allowed here "
-        "(only in ssh.passphrase, projects.*.sudo_password, projects.*.env values, "
+        "(only in ssh.passphrase, ssh.key, projects.*.sudo_password, projects.*.env values, "
         "notify[].url)"]
 
 

@@ -18,7 +18,8 @@ from deploytui.config.model import SecretRef
 from deploytui.config.yamlnodes import Node, join
 
 NAME = re.compile(r"^[A-Za-z0-9._-]+$")  # secret, project, environment, host and role names
-SECRET_PLACES = "ssh.passphrase, projects.*.sudo_password, projects.*.env values, notify[].url"
+SECRET_PLACES = (
+    "ssh.passphrase, ssh.key, projects.*.sudo_password, projects.*.env values, notify[].url")
 CLEAR_SECRET = "secret written in clear; use {secret: NAME} and 'deploytui secret set NAME'"
 
 

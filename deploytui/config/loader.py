@@ -27,8 +27,8 @@ from deploytui.config.projects import read_projects
 from deploytui.config.yamlnodes import Node, join, parse_yaml
 
 TOP_KEYS = ("ssh", "projects", "notify", "history", "ui")
-SSH_KEYS = ("config", "known_hosts", "host_keys", "identity_file", "passphrase",
-            "connect_timeout", "max_parallel")
+SSH_KEYS = ("config", "known_hosts", "host_keys", "identity_file", "passphrase", "key",
+            "forward_agent", "connect_timeout", "max_parallel")
 NOTIFY_KEYS = ("url", "format", "on", "timeout")
 NOTIFY_FORMATS = ("slack", "json")
 HISTORY_KEYS = ("keep_days", "keep_deploys")
@@ -118,12 +118,26 @@ def _ssh(reader: Reader, node: Node) -> SSHSettings:
                choices=get_args(HostKeyPolicy), what="host key policy")
     reader.put(values, entries, "ssh", "identity_file", reader.local_path, nullable=True)
     reader.put(values, entries, "ssh", "passphrase", reader.secret, nullable=True)
+    reader.put(values, entries, "ssh", "key", _key_secret, nullable=True, reader=reader)
+    reader.put(values, entries, "ssh", "forward_agent", reader.boolean, nullable=True)
+    if values.get("key") is not None and values.get("identity_file") is not None:
+        reader.error(entries["key"].line, "ssh.key",
+                     "set identity_file or key, not both (key is the key's text, for CI)")
     reader.put(values, entries, "ssh", "connect_timeout", reader.seconds)
     reader.put(values, entries, "ssh", "max_parallel", reader.integer, minimum=1)
     if "config" not in entries:  # explicit `config: null` means: do not read one
         default = Path(DEFAULT_SSH_CONFIG).expanduser()
         values["config"] = default if default.is_file() else None
     return SSHSettings(**values)
+
+
+def _key_secret(node: Node, path: str, reader: Reader) -> SecretRef:
+    """ssh.key: only ever a reference; a private key's text never sits in this file."""
+    value = reader.secret(node, path, warn_clear=False)
+    if isinstance(value, str):
+        raise reader.error(node.line, path, "the private key's text must come from a"
+                                            " secret: {secret: NAME}")
+    return value
 
 
 def _notify(reader: Reader, node: Node) -> tuple[NotifyTarget, ...]:

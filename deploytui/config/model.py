@@ -44,7 +44,11 @@ class SSHSettings:
     known_hosts: Path = field(default_factory=lambda: Path("~/.ssh/known_hosts").expanduser())
     host_keys: HostKeyPolicy = "strict"
     identity_file: Path | None = None
-    passphrase: Secretish | None = None  # for an encrypted identity_file
+    passphrase: Secretish | None = None  # for an encrypted identity_file (or key)
+    key: SecretRef | None = None  # the private key's text itself, from a secret (CI)
+    # forward the operator's agent to the hosts (their git reaches a private repo with
+    # it); None: what ssh_config's ForwardAgent says for the host, else off
+    forward_agent: bool | None = None
     connect_timeout: float = 10.0
     # hosts worked on at once. Not what protects servers: handshakes to any one server
     # are capped (engine/hosts/context.py) whatever this says. A host costs ~2 threads

@@ -205,6 +205,22 @@ def _hosts(reader: Reader, node: Node, env_path: str, project_path: str,
     return tuple(hosts)
 
 
+_WITH_PORT = re.compile(r"^\[(?P<v6>[^\]]*)\]:(?P<p6>\d+)$|^(?P<host>[^:\[\]]+):(?P<port>\d+)$")
+
+
+def _address(node: Node, path: str, reader: Reader) -> str:
+    """A host name or IP, never with a port inside it: ssh would use port 22 and leave
+    the port in the name (`[::1]:22522`, `10.0.0.1:22`). Where the port goes is `port:`."""
+    value = reader.string(node, path)
+    found = _WITH_PORT.match(value.strip())
+    if found:
+        address = found["v6"] or found["host"]
+        port = found["p6"] or found["port"]
+        raise reader.error(node.line, path, f"'{value}' has a port in it; write"
+                                            f" address: {address} and port: {port}")
+    return value
+
+
 def _place(host: Host, deploy_to: str | None) -> tuple[str, ...]:
     """Where a host's releases live: two hosts there would fight over one lock and one link."""
     machine = ("local",) if host.transport == "local" else ("ssh", host.address, str(host.port))

@@ -40,7 +40,9 @@ class SecretUnavailable(Exception):
         self.name = name
         hint = (f"set it with `deploytui secret set {name}` or the environment variable "
                 f"{env_var_name(name)}")
-        super().__init__(f"secret {name!r} is not available{': ' + why if why else ''}; {hint}")
+        what = (f"is not available: {why}" if why
+                else f"not found (keyring, {env_var_name(name)})")
+        super().__init__(f"secret {name!r} {what}; {hint}")
 
 
 class KeyringUnusable(Exception):

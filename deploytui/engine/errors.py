@@ -15,7 +15,8 @@ import re
 # A line that states a failure, as real tools word it (checked after stripping):
 #   git `fatal:` / `error:`, pip `ERROR:`, apt `E:`, npm `npm ERR!` / `npm error`,
 #   node `Error: …`, Python's `ValueError: …`, a shell's `…: command not found`,
-#   sudo's and ssh's own `sudo: …` / `ssh: …` complaints, `Permission denied`.
+#   sudo's and ssh's own `sudo: …` / `ssh: …` complaints, `Permission denied`, and
+#   ssh's other first words when git runs it (`Host key verification failed.`, …).
 _FAILURE = re.compile(
     r"""^(?i:fatal|error|panic)\s*[:!]         # fatal: / error: / Error: / panic:
       | ^ERROR\b                                # ERROR: / ERROR 1045 (pip, mysql, …)
@@ -23,6 +24,10 @@ _FAILURE = re.compile(
       | ^npm\ (?:ERR!|error)\s
       | ^sudo:\s
       | ^ssh:\s                                 # ssh: connect to host … Connection refused
+      | ^Host\ key\ verification\ failed        # ssh's own words, before git's `fatal:`
+      | ^Received\ disconnect\ from\ .*:\d+:     # … Too many authentication failures
+      | ^kex_exchange_identification:
+      | ^Connection\ (?:closed\ by|reset\ by|timed\ out)\b
       | ^[\w.]*(?:Error|Exception):\s           # Python: subprocess.CalledProcessError: …
       | \b(?i:fatal|error):\s                   # file.c:3:1: error: …, remote: fatal: …
       | :\ command\ not\ found$

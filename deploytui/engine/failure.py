@@ -10,12 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["failed", "cancelled", "locked", "lost", "unreachable", "refused"]
+Kind = Literal["failed", "cancelled", "locked", "lost", "unreachable", "denied", "refused"]
 # failed       a command or check said no
 # cancelled    the user asked to stop
 # locked       another operation holds the lock
 # lost         the host stopped answering mid-operation: later cleanup there is best effort
-# unreachable  the connection could not be opened (preflight)
+# unreachable  the connection could not be opened (preflight): the host is down, unknown
+#              to DNS, not listening; leaving it out (--exclude) lets the others go on
+# denied       the host answered but would not let us in (authentication, host key):
+#              the operator's set-up is at fault, not the host; leaving it out cannot help
 # refused      nothing was attempted: the request itself cannot be done
 
 

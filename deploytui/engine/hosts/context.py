@@ -23,10 +23,18 @@ import fabric
 import paramiko
 
 from deploytui.config.model import SSHSettings
+from deploytui.engine.hosts.agent import AgentForwarder, SocketAgent, agent_socket
 from deploytui.engine.hosts.hostkeys import StrictPolicy, known_hosts_name
 from deploytui.engine.hosts.jumps import JumpHosts
+from deploytui.engine.hosts.keys import KeyUnusable, key_from_file, key_from_text
 from deploytui.engine.hosts.known_hosts import KnownHosts
-from deploytui.engine.hosts.ssh_errors import HandshakeDropped, HopError, is_retriable
+from deploytui.engine.hosts.ssh_errors import (
+    HandshakeDropped,
+    HopError,
+    NoKeyOffered,
+    TooManyKeys,
+    is_retriable,
+)
 
 if TYPE_CHECKING:
     from deploytui.engine.hosts.jumps import JumpHost
@@ -45,9 +53,12 @@ def handshake_slot(server: Hashable) -> threading.BoundedSemaphore:
 
 
 class SSHContext:
-    def __init__(self, settings: SSHSettings, *, passphrase: str | None = None) -> None:
+    def __init__(self, settings: SSHSettings, *, passphrase: str | None = None,
+                 key_text: str | None = None) -> None:
         self.settings = settings
         self.passphrase = passphrase
+        self._key_text = key_text  # ssh.key's value: the private key's text (CI)
+        self._pkey: paramiko.PKey | KeyUnusable | None = None
         self.jumps = JumpHosts(self)
         self._known: KnownHosts | None = None
         self._ssh_config: paramiko.SSHConfig | None = None
@@ -60,6 +71,44 @@ class SSHContext:
             if self._known is None:
                 self._known = KnownHosts.load(self.settings.known_hosts)
             return self._known
+
+    def identity(self) -> paramiko.PKey | None:
+        """ssh.identity_file's (or ssh.key's) key, read once; KeyUnusable if it cannot
+        be (every host then says why, in the same words)."""
+        s = self.settings
+        if s.identity_file is None and self._key_text is None:
+            return None
+        with self._lock:
+            if self._pkey is None:
+                try:
+                    if self._key_text is not None:
+                        name = s.key.name if s.key is not None else "?"
+                        self._pkey = key_from_text(self._key_text, self.passphrase,
+                                                   f"ssh.key (secret {name!r})")
+                    else:
+                        assert s.identity_file is not None
+                        self._pkey = key_from_file(s.identity_file, self.passphrase)
+                except KeyUnusable as exc:
+                    self._pkey = exc
+            if isinstance(self._pkey, KeyUnusable):
+                raise KeyUnusable(str(self._pkey))
+            return self._pkey
+
+    def forwarder(self, conn: fabric.Connection) -> AgentForwarder | None:
+        """Who forwards the agent for `conn`'s commands: ssh.forward_agent, else the
+        host's ForwardAgent in ssh_config (yes, or an agent socket); None: no forwarding
+        (or no agent to forward)."""
+        wanted = self.settings.forward_agent
+        value = str(conn.ssh_config.get("forwardagent", "no")).strip()
+        if wanted is None:
+            wanted = value.lower() != "no"
+        if not wanted:
+            return None
+        if value.lower() in ("yes", "no") or self.settings.forward_agent is not None:
+            path = agent_socket(conn.ssh_config.get("identityagent"))
+        else:  # ForwardAgent names the socket itself (a path or $VAR), as OpenSSH allows
+            path = agent_socket(value)
+        return AgentForwarder(path) if path else None
 
     def ssh_config(self) -> paramiko.SSHConfig:
         """ssh_config parsed once per operation (an empty one when there is none)."""
@@ -103,13 +152,19 @@ class SSHContext:
             "auth_timeout": s.connect_timeout,
             "channel_timeout": s.connect_timeout,
         }
-        if s.identity_file is not None:
-            connect_kwargs["key_filename"] = [str(s.identity_file)]
-        if self.passphrase:
+        pkey = self.identity()
+        if pkey is not None:
+            connect_kwargs["pkey"] = pkey  # read by keys.py: any format, in memory
+        if self.passphrase:  # for ssh_config's IdentityFile keys, which paramiko reads
             connect_kwargs["passphrase"] = self.passphrase
         conn = fabric.Connection(address, user=user, port=port, config=self.fabric_config(),
                                  connect_timeout=s.connect_timeout,
-                                 connect_kwargs=connect_kwargs, gateway=False)
+                                 connect_kwargs=connect_kwargs, gateway=False,
+                                 # ours (forwarder); Fabric's own reads only yes/no and
+                                 # raises KeyError on OpenSSH's `ForwardAgent /a/socket`
+                                 forward_agent=False)
+        if str(conn.ssh_config.get("identitiesonly", "no")).lower() == "yes":
+            conn.connect_kwargs["allow_agent"] = False  # only the configured identities
         command = conn.ssh_config.get("proxycommand", "none")
         if "proxyjump" not in conn.ssh_config and command.lower() != "none":
             if port is not None and str(port) != conn.ssh_config.get("port", "22"):
@@ -165,14 +220,24 @@ class SSHContext:
             sock = socket.create_connection((conn.host, int(conn.port)), timeout=timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn.connect_kwargs["sock"] = sock
+        if conn.connect_kwargs.get("allow_agent", True):
+            # paramiko's own Agent reads only $SSH_AUTH_SOCK: IdentityAgent's socket here
+            path = agent_socket(conn.ssh_config.get("identityagent"))
+            if path is None:
+                conn.connect_kwargs["allow_agent"] = False
+            else:
+                conn.client._agent = SocketAgent(path)  # what SSHClient._auth then asks
         started = time.monotonic()
         try:
             conn.open()
         except BaseException as exc:
+            auth = _auth_failure(conn, exc)
             with contextlib.suppress(Exception):
                 conn.close()
             with contextlib.suppress(Exception):
                 conn.connect_kwargs["sock"].close()
+            if auth is not None:
+                raise auth from None
             quick = time.monotonic() - started < timeout * 0.8
             text = str(exc).lower()
             if isinstance(exc, paramiko.SSHException) and quick and (
@@ -182,3 +247,25 @@ class SSHContext:
 
     def close(self) -> None:
         self.jumps.close()
+
+
+def _auth_failure(conn: fabric.Connection, exc: BaseException) -> Exception | None:
+    """paramiko's vaguer words for two authentication failures, made specific: no key
+    at all to offer, and a server that hung up after too many keys (read before the
+    connection is closed: it still knows what was offered)."""
+    if not isinstance(exc, paramiko.SSHException) or isinstance(
+            exc, paramiko.AuthenticationException):
+        return None
+    text = str(exc)
+    if text == "No authentication methods available":
+        agent = conn.client._agent
+        if isinstance(agent, SocketAgent):
+            return NoKeyOffered(agent.path, agent.reachable)
+        return NoKeyOffered()
+    transport = conn.client.get_transport()
+    if text == "No existing session" and transport is not None and transport.remote_version:
+        agent = conn.client._agent
+        offered = len(agent.get_keys()) if agent is not None else 0
+        offered += 1 if conn.connect_kwargs.get("pkey") is not None else 0
+        return TooManyKeys(offered)
+    return None

@@ -43,6 +43,14 @@ if [ -n "${__dt_sudo_pw+x}" ]; then
   sudo() { printf '%s\n' "$__dt_sudo_pw" | command sudo -S -p '' "$@"; }
 fi
 """  # $2 = env: the environment block follows on stdin (the runner's script uses it too)
+# Run by the login shell (any POSIX sh) before it execs bash: a host without bash says
+# so in a line of our own, not `sh: 1: exec: bash: not found` (runner.no_bash_reason).
+# Why no POSIX-sh fallback: users' steps are bash scripts (pipefail, [[ ]], arrays), and
+# the runner's framing needs bash's `read -N`; running them under dash would change
+# what every step means. Capistrano's SSHKit likewise runs commands through bash.
+NO_BASH_MARKER = b"\x1edeploytui-no-bash "
+NEED_BASH = ("command -v bash >/dev/null 2>&1 || { printf '\\036deploytui-no-bash %s\\n'"
+             " \"$PATH\" >&2; exit 127; }; ")
 _WRAPPER = r"""
 __dt_pg=
 read -r _ _ _ _ __dt_pg _ < /proc/$$/stat 2>/dev/null
@@ -50,24 +58,32 @@ if [ "$__dt_pg" != "$$" ] && [ -z "${__dt_setsid:-}" ]; then
   __dt_setsid=1 exec setsid -w bash --norc --noprofile -c "$BASH_EXECUTION_STRING" "$0" "$@"
 fi
 unset __dt_pg __dt_setsid
+if [ -n "${3:-}" ]; then
+  printf '\036deploytui-begin %s\n' "$3"
+  printf '\036deploytui-begin %s\n' "$3" >&2
+fi
 printf '\036deploytui-pgid %s\n' "$$" >&2
 """ + RECEIVE_ENV + r"""
 eval "$1"
 """
 
 
-def wrapper_argv(command: str, has_env: bool) -> list[str]:
-    """argv for a `bash` running `command` inside the wrapper."""
-    return ["bash", "--norc", "--noprofile", "-c", _WRAPPER, "deploytui", command,
+def wrapper_argv(command: str, has_env: bool, token: str = "") -> list[str]:
+    """argv for a `bash` running `command` inside the wrapper. With `token`, the
+    command's output starts after a begin marker on each stream (runner.BeginCut), so
+    what a login shell printed before it is not taken for the command's."""
+    argv = ["bash", "--norc", "--noprofile", "-c", _WRAPPER, "deploytui", command,
             "env" if has_env else "-"]
+    return [*argv, token] if token else argv
 
 
-def wrapper_command(command: str, has_env: bool) -> str:
+def wrapper_command(command: str, has_env: bool, token: str = "") -> str:
     """The same wrapper as one remote command line (values quoted), `exec`ed by the
     login shell so that it keeps the session leader's pid."""
     import shlex
 
-    return "exec " + " ".join(shlex.quote(a) for a in wrapper_argv(command, has_env))
+    return NEED_BASH + "exec " + " ".join(shlex.quote(a)
+                                          for a in wrapper_argv(command, has_env, token))
 
 
 def env_block(env: Mapping[str, str] | None) -> bytes:

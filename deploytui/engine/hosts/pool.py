@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from deploytui.config.model import Config, Host
+from deploytui.config.secrets import SecretResolver
 from deploytui.engine.errors import one_line
 from deploytui.engine.failure import Failure, Kind
 from deploytui.engine.hosts.context import SSHContext
@@ -38,13 +39,23 @@ T = TypeVar("T")
 TransportFactory = Callable[[Host], Transport]
 
 
-def transport_factory(config: Config, *, passphrase: str | None = None) -> TransportFactory:
+def transport_factory(config: Config, *, passphrase: str | None = None,
+                      resolver: SecretResolver | None = None) -> TransportFactory:
     """How this config reaches a host: local hosts run here, the rest over SSH.
 
     One factory serves one operation: its SSH hosts share one SSHContext (known_hosts
-    and ssh_config read once, one connection per jump host).
+    and ssh_config read once, one connection per jump host). ssh.passphrase and ssh.key
+    are looked up here, before any host is tried: a secret that is nowhere raises
+    SecretUnavailable (the CLI's exit 2), not one failure per host.
     """
-    context = SSHContext(config.ssh, passphrase=passphrase)
+    ssh = config.ssh
+    key_text = None
+    if ssh.passphrase is not None or ssh.key is not None:
+        resolver = resolver or SecretResolver()
+        if passphrase is None:
+            passphrase = resolver.resolve(ssh.passphrase)
+        key_text = resolver.resolve(ssh.key)
+    context = SSHContext(ssh, passphrase=passphrase, key_text=key_text)
 
     def make(host: Host) -> Transport:
         if host.transport == "local":
@@ -56,8 +67,8 @@ def transport_factory(config: Config, *, passphrase: str | None = None) -> Trans
 
 _KINDS: list[tuple[type[TransportError], Kind]] = [
     (Cancelled, "cancelled"), (ConnectionLost, "lost"), (Unreachable, "unreachable"),
-    (AuthFailed, "unreachable"), (HostKeyUnknown, "unreachable"),
-    (HostKeyChanged, "unreachable"), (HostKeyRevoked, "unreachable")]
+    (AuthFailed, "denied"), (HostKeyUnknown, "denied"),
+    (HostKeyChanged, "denied"), (HostKeyRevoked, "denied")]
 
 
 def failure_of(host: str, error: BaseException, step: str = "") -> Failure:

@@ -14,9 +14,13 @@ running; waited for with job control off, so a command that is stopped, as a fro
 host's are, is waited for until it ends, not taken for ended), its own cwd, variables,
 traps and `exit`, and stdin from /dev/null. The environment block follows the script on
 stdin, read by the subshell alone, as the one-shot wrapper does (output.py), so secrets
-never reach a command line. After the subshell, the runner prints an end marker carrying
-the command's token on stderr and, with the exit status, on stdout. The token is random
-per command, so no output can end a command early by accident.
+never reach a command line. Before the subshell, the runner prints a begin marker
+carrying the command's token on both streams; after it, an end marker on stderr and,
+with the exit status, on stdout. The token is random per command, so no output can end
+a command early by accident. A command's output is what lies between its two markers
+(Frame): whatever the login shell's rc files print before the runner starts (a
+terminal-title escape with no newline, a banner, on either stream) or anything written
+between two commands is never taken for a command's output.
 
 A command that succeeded but left a process behind that still writes to its output
 (`./server &`) gets one more stderr line naming that process by pid: its output would
@@ -36,26 +40,30 @@ from collections.abc import Mapping
 from deploytui.engine.hosts.output import (
     LEFT_RUNNING,
     LEFT_RUNNING_ADVICE,
+    NEED_BASH,
+    NO_BASH_MARKER,
     RECEIVE_ENV,
     env_block,
 )
 
 END_MARKER = b"\x1edeploytui-end "
+BEGIN_MARKER = b"\x1edeploytui-begin "
+PREAMBLE_KEPT = 4096  # bytes of what came before a begin marker kept to explain a failure
 
 _RUNNER = r"""
 __dt_left() {
   local group=$1 d s name left= self tries
   IFS= read -r self < /proc/$$/comm
   for d in /proc/[0-9]*; do
-    IFS= read -r s < "$d/stat" 2>/dev/null || continue
+    IFS= read -r s 2>/dev/null < "$d/stat" || continue  # (2> first: a process gone)
     s=${s##*) }; set -- $s
     [ "$3" = "$group" ] || continue
     if [ "$d/fd/1" -ef /proc/$$/fd/1 ] || [ "$d/fd/2" -ef /proc/$$/fd/2 ]; then
-      IFS= read -r name < "$d/comm" 2>/dev/null
+      IFS= read -r name 2>/dev/null < "$d/comm"
       tries=0
       while [ "$name" = "$self" ] && [ $((tries += 1)) -le 40 ]; do
         sleep 0.05
-        IFS= read -r name < "$d/comm" 2>/dev/null || break
+        IFS= read -r name 2>/dev/null < "$d/comm" || break
       done
       left+=" ${d#/proc/} ($name)"
     fi
@@ -66,6 +74,8 @@ __dt_left() {
 while IFS= read -r __dt_h; do
   set -- $__dt_h
   LC_ALL=C IFS= read -r -N "$1" __dt_s || exit 0
+  printf '\036deploytui-begin %s\n' "$3"
+  printf '\036deploytui-begin %s\n' "$3" >&2
   set -m 2>/dev/null
   (
     set +m
@@ -90,7 +100,17 @@ done
 
 def runner_command() -> str:
     """The remote command line that starts the runner (`exec`ed by the login shell)."""
-    return "exec bash --norc --noprofile -c " + shlex.quote(_RUNNER) + " deploytui"
+    return NEED_BASH + "exec bash --norc --noprofile -c " + shlex.quote(_RUNNER) + " deploytui"
+
+
+def no_bash_reason(preamble: bytes) -> str | None:
+    """What to say when the login shell found no bash (NEED_BASH's line), else None."""
+    found = preamble.find(NO_BASH_MARKER)
+    if found < 0:
+        return None
+    path = preamble[found + len(NO_BASH_MARKER):].split(b"\n", 1)[0].decode(errors="replace")
+    return (f"bash is required on the host and was not found (PATH={path.strip()});"
+            " install bash (deploytui runs every command with it)")
 
 
 def new_token() -> str:
@@ -103,6 +123,68 @@ def request(command: str, env: Mapping[str, str] | None, token: str) -> bytes:
     script = (command.replace("\0", "") or ":").encode()
     return (f"{len(script)} {'env' if env else '-'} {token}\n".encode() + script
             + env_block(env))
+
+
+def _partial_tail(buf: bytes, marker: bytes) -> int:
+    """How many bytes at the end of buf could be the start of `marker`."""
+    start = buf.rfind(b"\x1e", max(0, len(buf) - len(marker) + 1))
+    if start < 0 or not marker.startswith(buf[start:]):
+        return 0
+    return len(buf) - start
+
+
+class BeginCut:
+    """Drops what a stream carries before one command's begin marker line.
+
+    That is the login shell's rc files' output (any bytes, a line without its newline)
+    or leftovers between two commands. The last PREAMBLE_KEPT bytes of it stay in
+    `preamble`, to explain a shell that ended before the command began.
+    """
+
+    def __init__(self, token: str) -> None:
+        self._marker = BEGIN_MARKER + token.encode() + b"\n"
+        self._held = b""
+        self.begun = False
+        self.preamble = b""
+
+    def feed(self, data: bytes) -> bytes:
+        if self.begun:
+            return data
+        buf = self._held + data if self._held else data
+        found = buf.find(self._marker)
+        if found < 0:
+            keep = _partial_tail(buf, self._marker)
+            self._skip(buf[:len(buf) - keep])
+            self._held = buf[len(buf) - keep:] if keep else b""
+            return b""
+        self._skip(buf[:found])
+        self.begun = True
+        self._held = b""
+        return buf[found + len(self._marker):]
+
+    def _skip(self, data: bytes) -> None:
+        if data:
+            self.preamble = (self.preamble + data)[-PREAMBLE_KEPT:]
+
+
+class Frame:
+    """One command's share of a runner's (or a wrapper's) stream: after its begin
+    marker, before its end marker (`end` is None for a one-channel command, whose
+    stream simply ends)."""
+
+    def __init__(self, token: str, *, end: bool = True) -> None:
+        self.begin = BeginCut(token)
+        self.end = EndCut(token) if end else None
+
+    def feed(self, data: bytes) -> bytes:
+        data = self.begin.feed(data)
+        if self.end is None or not data:
+            return data
+        return self.end.feed(data)
+
+    @property
+    def done(self) -> bool:
+        return self.end is not None and self.end.done
 
 
 class EndCut:
@@ -125,7 +207,7 @@ class EndCut:
         buf = self._held + data if self._held else data
         found = buf.find(self._marker)
         if found < 0:
-            keep = self._partial_tail(buf)
+            keep = _partial_tail(buf, self._marker)
             self._held = buf[len(buf) - keep:] if keep else b""
             return buf[:len(buf) - keep] if keep else buf
         line_end = buf.find(b"\n", found)
@@ -136,13 +218,6 @@ class EndCut:
         self.done = True
         self._held = b""
         return buf[:found]
-
-    def _partial_tail(self, buf: bytes) -> int:
-        """How many bytes at the end of buf could be the start of the marker."""
-        start = buf.rfind(b"\x1e", max(0, len(buf) - len(self._marker) + 1))
-        if start < 0 or not self._marker.startswith(buf[start:]):
-            return 0
-        return len(buf) - start
 
     def exit_code(self) -> int:
         try:

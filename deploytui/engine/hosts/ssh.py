@@ -26,12 +26,19 @@ import paramiko
 from paramiko.common import cMSG_CHANNEL_REQUEST
 
 from deploytui.config.model import Host, SSHSettings
+from deploytui.engine.hosts.agent import AgentForwarder
 from deploytui.engine.hosts.channel_reader import ChannelWakeup, CommandReader
 from deploytui.engine.hosts.context import SSHContext
 from deploytui.engine.hosts.jumps import JumpHost
 from deploytui.engine.hosts.liveness import Watch, watchdog
 from deploytui.engine.hosts.output import LineSplitter, env_block, wrapper_command
-from deploytui.engine.hosts.runner import EndCut, new_token, request, runner_command
+from deploytui.engine.hosts.runner import (
+    Frame,
+    new_token,
+    no_bash_reason,
+    request,
+    runner_command,
+)
 from deploytui.engine.hosts.ssh_errors import translate
 from deploytui.engine.hosts.transport import (
     Cancelled,
@@ -74,6 +81,7 @@ class SSHTransport:
         self._dead = threading.Event()
         self._dead_reason = "host stopped answering"
         self._runner: paramiko.Channel | None = None  # the host's runner shell (runner.py)
+        self._forward: AgentForwarder | None = None
         self._runner_wake: ChannelWakeup | None = None
         self._runner_busy = threading.Lock()
         self._runner_works = True  # until a runner ends before running its command
@@ -99,6 +107,7 @@ class SSHTransport:
             user = self._host.user or (str(conn.user) if conn is not None else "?")
             raise translate(exc, self.name, f"{self.address}:{self.port}", user) from None
         self._conn, self._via = conn, via
+        self._forward = context.forwarder(conn)  # the agent, on every command's channel
         self._runner = None
         self._runner_works = True
         self._dead.clear()
@@ -183,18 +192,21 @@ class SSHTransport:
         assert wake is not None
         out, err = self._splitters(on_lines, capture)
         token = new_token()
-        out_cut, err_cut = EndCut(token), EndCut(token)
+        out_cut, err_cut = Frame(token), Frame(token)
         try:
             chan.sendall(request(command, env, token))
             self._reader.pump(chan, wake, lambda data: out.feed(out_cut.feed(data)),
                               lambda data: err.feed(err_cut.feed(data)), err, started,
                               timeout, cancel, finished=lambda: out_cut.done and err_cut.done)
             if out_cut.done and err_cut.done:
-                code = out_cut.exit_code()
+                code = out_cut.end.exit_code() if out_cut.end else -1
             else:  # the runner itself ended: killed on the host, or the connection went
                 self._drop_runner()
                 if self._dead.is_set():
                     raise ConnectionLost(self.name, self._dead_reason)
+                missing = no_bash_reason(err_cut.begin.preamble)
+                if missing is not None:
+                    raise TransportError(self.name, missing)
                 if err.pgid is None:  # it ended before the command began (its first word):
                     self._runner_works = False  # a shell without bash 4's `read -N`, ...
                     raise _RunnerUnusable  # (a channel of its own also finds a lost link)
@@ -229,6 +241,8 @@ class SSHTransport:
         chan = self._session()
         self._runner_wake = ChannelWakeup(chan)
         try:
+            if self._forward is not None:
+                self._forward.request(chan)
             request = paramiko.Message()
             request.add_byte(cMSG_CHANNEL_REQUEST)
             request.add_int(chan.remote_chanid)
@@ -257,17 +271,28 @@ class SSHTransport:
         chan = self._session()
         wake = ChannelWakeup(chan)
         out, err = self._splitters(on_lines, capture)
+        token = new_token()
+        out_cut, err_cut = Frame(token, end=False), Frame(token, end=False)
         try:
-            chan.exec_command(wrapper_command(command, bool(env)))
+            if self._forward is not None:
+                self._forward.request(chan)
+            chan.exec_command(wrapper_command(command, bool(env), token))
             payload = env_block(env) + (stdin or b"")
             if payload:
                 chan.sendall(payload)
             chan.shutdown_write()
-            self._reader.pump(chan, wake, out.feed, err.feed, err, started, timeout, cancel,
+            self._reader.pump(chan, wake, lambda data: out.feed(out_cut.feed(data)),
+                              lambda data: err.feed(err_cut.feed(data)), err, started,
+                              timeout, cancel,
                               finished=lambda: chan.exit_status_ready() and chan.eof_received)
             code = chan.recv_exit_status()
             if self._dead.is_set() or (code == -1 and self._transport_dying()):
                 raise ConnectionLost(self.name, "connection lost while the command ran")
+            if not err_cut.begin.begun:  # the login shell failed before our wrapper ran
+                missing = no_bash_reason(err_cut.begin.preamble)
+                if missing is not None:
+                    raise TransportError(self.name, missing)
+                err.feed(err_cut.begin.preamble)  # its words are all there is to tell
         except (OSError, EOFError, paramiko.SSHException) as exc:
             if self._dead.is_set():
                 raise ConnectionLost(self.name, self._dead_reason) from None

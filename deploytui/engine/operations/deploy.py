@@ -71,9 +71,9 @@ def run_deploy(config: Config, request: DeployRequest, *, sink: Sink = discard,
                cancel: threading.Event | None = None, resolver=None,
                factory: TransportFactory | None = None) -> DeployResult:
     """Deploy request.project to request.environment; never raises for a deploy failure."""
-    deploy = _Deploy(config, request, sink=sink, cancel=cancel,
-                     resolver=resolver or _default_resolver(),
-                     factory=factory or transport_factory(config))
+    resolver = resolver or _default_resolver()
+    deploy = _Deploy(config, request, sink=sink, cancel=cancel, resolver=resolver,
+                     factory=factory or transport_factory(config, resolver=resolver))
     result = deploy.execute()
     deploy.after_hooks(result)
     return result
@@ -209,7 +209,9 @@ class _Deploy(PullActivation, Verifying, Operation):
         if self.stopped is not None:
             unreachable = [n for n in self.names if n in self.failures
                            and self.failures[n].kind == "unreachable"]
-            if unreachable and self.request.catch_up is None:  # name the way on
+            # name the way on, only where it is one: not when no host would be left
+            if unreachable and len(unreachable) < len(self.names) \
+                    and self.request.catch_up is None:
                 return f"{self.stopped}; {exclude_hint(unreachable)}"
             return str(self.stopped)
         return next((r.error for r in self.reports.values() if r.error), "")

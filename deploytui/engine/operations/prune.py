@@ -327,8 +327,10 @@ def _run(config: Config, project: str | Project, environment: str | Environment,
     proj, env = select_names(config, project, environment)
     from deploytui.config.secrets import SecretResolver
 
-    return _Prune(config, proj, env, sink=sink, factory=factory or transport_factory(config),
-                  user=user or local_user(), resolver=SecretResolver(), **kwargs).execute()
+    resolver = SecretResolver()
+    return _Prune(config, proj, env, sink=sink,
+                  factory=factory or transport_factory(config, resolver=resolver),
+                  user=user or local_user(), resolver=resolver, **kwargs).execute()
 
 
 def run_prune(config: Config, project: str | Project, environment: str | Environment, *,

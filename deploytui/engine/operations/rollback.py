@@ -104,9 +104,10 @@ def run_rollback(config: Config, project: str | Project, environment: str | Envi
                  wait_lock: float = 0.0) -> RollbackResult:
     """Roll every host of the environment back to one release, all or nothing."""
     proj, env = select_names(config, project, environment)
+    resolver = resolver or SecretResolver()
     rollback = _Rollback(config, proj, env, to=to, sink=sink, cancel=cancel,
-                         factory=factory or transport_factory(config),
-                         user=user or local_user(), resolver=resolver or SecretResolver(),
+                         factory=factory or transport_factory(config, resolver=resolver),
+                         user=user or local_user(), resolver=resolver,
                          wait_lock=wait_lock)
     result = rollback.execute()
     if not result.refused and not result.locked:
