@@ -210,8 +210,9 @@ _WITH_PORT = re.compile(r"^\[(?P<v6>[^\]]*)\]:(?P<p6>\d+)$|^(?P<host>[^:\[\]]+):
 
 def _address(node: Node, path: str, reader: Reader) -> str:
     """A host name or IP, never with a port inside it: ssh would use port 22 and leave
-    the port in the name (`[::1]:22522`, `10.0.0.1:22`). Where the port goes is `port:`."""
-    value = reader.string(node, path)
+    the port in the name (`[::1]:22522`, `10.0.0.1:22`). Where the port goes is `port:`.
+    A placeholder `deploytui init` left is refused too."""
+    value = _not_placeholder(node, path, reader, "the host's DNS name, IP or ssh_config alias")
     found = _WITH_PORT.match(value.strip())
     if found:
         address = found["v6"] or found["host"]
@@ -279,10 +280,6 @@ def _shared(node: Node, path: str, reader: Reader) -> tuple[str, ...]:
                                           f"without '..', got '{value}'")
         paths.append(posixpath.normpath(value))
     return tuple(seen_in_order(paths))
-
-
-def _address(node: Node, path: str, reader: Reader) -> str:
-    return _not_placeholder(node, path, reader, "the host's DNS name, IP or ssh_config alias")
 
 
 def _not_placeholder(node: Node, path: str, reader: Reader, what: str) -> str:
