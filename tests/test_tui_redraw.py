@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from test_tui_support import local_config, seed_releases
+from test_tui_support import two_hosts_with_releases
 
 from deploytui.tui.app import DeployConsole
 from deploytui.tui.screens.help import HelpScreen
@@ -41,13 +41,7 @@ def cpu_hogs() -> Iterator[None]:
 
 @pytest.fixture
 def config(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("DEPLOYTUI_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("DEPLOYTUI_CONFIG_DIR", str(tmp_path / "config"))
-    cfg = local_config(tmp_path, hosts=2)
-    for host in cfg.projects["demo"].environments["staging"].hosts:
-        seed_releases(host.deploy_to, IDS, IDS[-1])
-    return cfg
+    return two_hosts_with_releases(tmp_path, monkeypatch, IDS)
 
 
 async def settle(pilot, predicate, timeout: float = 20.0) -> None:

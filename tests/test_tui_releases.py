@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_tui_support import local_config, seed_releases
+from test_tui_support import seed_releases, two_hosts_with_releases
 
 from deploytui.tui.app import DeployConsole
 from deploytui.tui.screens.modals import ConfirmModal, SummaryModal
@@ -19,13 +19,7 @@ IDS = ["20240101000000", "20240102000000", "20240103000000", "20240104000000"]
 
 @pytest.fixture
 def config(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("DEPLOYTUI_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("DEPLOYTUI_CONFIG_DIR", str(tmp_path / "config"))
-    cfg = local_config(tmp_path, hosts=2)
-    for host in cfg.projects["demo"].environments["staging"].hosts:
-        seed_releases(host.deploy_to, IDS, IDS[-1])
-    return cfg
+    return two_hosts_with_releases(tmp_path, monkeypatch, IDS)
 
 
 def host_dir(config, i: int) -> Path:

@@ -42,3 +42,15 @@ def seed_releases(deploy_to: str | Path, ids: list[str], current: str | None) ->
         (rel / "payload.bin").write_bytes(b"x" * 4096 * (i + 1))
     if current is not None:
         (root / "current").symlink_to(root / "releases" / current)
+
+
+def two_hosts_with_releases(tmp_path: Path, monkeypatch, ids: list[str]) -> Config:
+    """A private HOME and data dir, and a `demo/staging` of two local hosts that each keep
+    `ids` as releases, the last one current: the release browser's starting point."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("DEPLOYTUI_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DEPLOYTUI_CONFIG_DIR", str(tmp_path / "config"))
+    cfg = local_config(tmp_path, hosts=2)
+    for host in cfg.projects["demo"].environments["staging"].hosts:
+        seed_releases(host.deploy_to, ids, ids[-1])
+    return cfg
