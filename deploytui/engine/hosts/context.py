@@ -21,11 +21,13 @@ from typing import TYPE_CHECKING
 
 import fabric
 import paramiko
+from fabric.connection import derive_shorthand
 
 from deploytui.config.model import SSHSettings
 from deploytui.engine.hosts.hostkeys import StrictPolicy, known_hosts_name
 from deploytui.engine.hosts.jumps import JumpHosts
 from deploytui.engine.hosts.known_hosts import KnownHosts
+from deploytui.engine.hosts.ssh_config import SSHConfigResolver
 from deploytui.engine.hosts.ssh_errors import HandshakeDropped, HopError, is_retriable
 
 if TYPE_CHECKING:
@@ -50,8 +52,7 @@ class SSHContext:
         self.passphrase = passphrase
         self.jumps = JumpHosts(self)
         self._known: KnownHosts | None = None
-        self._ssh_config: paramiko.SSHConfig | None = None
-        self._ssh_config_text = ""
+        self._ssh_config: SSHConfigResolver | None = None
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------ read once
@@ -61,43 +62,36 @@ class SSHContext:
                 self._known = KnownHosts.load(self.settings.known_hosts)
             return self._known
 
-    def ssh_config(self) -> paramiko.SSHConfig:
-        """ssh_config parsed once per operation (an empty one when there is none)."""
+    def ssh_config(self) -> SSHConfigResolver:
+        """ssh_config as OpenSSH reads it (ssh_config.py), each host resolved once per
+        operation: `.lookup(alias, port=None, user=None)` answers a paramiko-style dict."""
         with self._lock:
             if self._ssh_config is None:
-                path = self.settings.config
-                if path is not None and path.exists():
-                    self._ssh_config_text = path.read_text()
-                self._ssh_config = paramiko.SSHConfig.from_text(self._ssh_config_text)
+                self._ssh_config = SSHConfigResolver(self.settings.config)
             return self._ssh_config
 
-    def _proxy_command(self, address: str, port: int) -> str:
-        """ssh_config's ProxyCommand for `address`, its %p being deploytui's `port:`.
-
-        paramiko expands %p when it looks a host up, from ssh_config's own Port (or 22),
-        so `ProxyCommand ssh -W %h:%p bastion` sent a host with `port: 2222` to port
-        22. A Port block for the host put first wins (OpenSSH keeps the first value it
-        obtains), as `ssh -p` does.
-        """
-        with self._lock:
-            text = f"Host {address}\n  Port {port}\n\n{self._ssh_config_text}"
-        return paramiko.SSHConfig.from_text(text).lookup(address).get("proxycommand", "none")
-
-    def fabric_config(self) -> fabric.Config:
+    def fabric_config(self, resolved: dict | None = None) -> fabric.Config:
         """A Fabric config of its own for each Connection (~0.5 ms): a Connection writes
         into its config (inline_ssh_env), and invoke rebuilds the whole config on every
-        write, so a shared one reads as empty to other threads meanwhile. The parsed
-        ssh_config is shared: it is only ever read."""
-        cfg = fabric.Config(ssh_config=self.ssh_config())
+        write, so a shared one reads as empty to other threads meanwhile. Its ssh_config
+        answers Fabric's lookup with the host's already resolved values."""
+        cfg = fabric.Config(ssh_config=_Resolved(resolved or {}))
         cfg.run.in_stream = False  # never forward our stdin (the console's keys)
         return cfg
 
     # ------------------------------------------------------------ connections
     def connection(self, address: str, *, user: str | None = None,
                    port: int | None = None) -> fabric.Connection:
-        """An unopened Connection to `address` (an ssh_config alias or a host) whose
-        ProxyJump is left to us (`jumps`); a ProxyCommand stays Fabric's."""
+        """An unopened Connection to `address` (an ssh_config alias or a host, or a
+        ProxyJump hop's `user@host:port`) whose ProxyJump is left to us (`jumps`); a
+        ProxyCommand stays Fabric's. Resolved as `ssh -p PORT -l USER` would resolve it,
+        so ProxyCommand's %p is deploytui's `port:` (a Port line cannot override -p)."""
         s = self.settings
+        shorthand = derive_shorthand(address)
+        host = shorthand["host"] or address
+        user = user or shorthand["user"]
+        port = port or shorthand["port"]
+        resolved = self.ssh_config().lookup(host, port=port, user=user)
         connect_kwargs: dict[str, object] = {  # a fresh dict: Fabric mutates it
             "banner_timeout": s.connect_timeout,
             "auth_timeout": s.connect_timeout,
@@ -107,13 +101,12 @@ class SSHContext:
             connect_kwargs["key_filename"] = [str(s.identity_file)]
         if self.passphrase:
             connect_kwargs["passphrase"] = self.passphrase
-        conn = fabric.Connection(address, user=user, port=port, config=self.fabric_config(),
+        conn = fabric.Connection(host, user=user, port=port,
+                                 config=self.fabric_config(resolved),
                                  connect_timeout=s.connect_timeout,
                                  connect_kwargs=connect_kwargs, gateway=False)
         command = conn.ssh_config.get("proxycommand", "none")
         if "proxyjump" not in conn.ssh_config and command.lower() != "none":
-            if port is not None and str(port) != conn.ssh_config.get("port", "22"):
-                command = self._proxy_command(address, port)
             conn.gateway = command  # Fabric starts one ProxyCommand process per host
         return conn
 
@@ -182,3 +175,14 @@ class SSHContext:
 
     def close(self) -> None:
         self.jumps.close()
+
+
+class _Resolved(paramiko.SSHConfig):
+    """What Fabric's Connection looks its host up in: the one answer already resolved."""
+
+    def __init__(self, values: dict) -> None:
+        super().__init__()
+        self._values = values
+
+    def lookup(self, hostname: str) -> paramiko.SSHConfigDict:
+        return paramiko.SSHConfigDict(self._values)
