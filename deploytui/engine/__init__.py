@@ -28,6 +28,8 @@ _PUBLIC = {
     "delete_release": "deploytui.engine.operations.prune",
     "list_releases": "deploytui.engine.operations.releases",
     "build_plan": "deploytui.engine.operations.plan",
+    "check_environment": "deploytui.engine.operations.readiness",  # check --connect
+    "Readiness": "deploytui.engine.operations.readiness",
     "HostPool": "deploytui.engine.hosts.pool",
     "transport_factory": "deploytui.engine.hosts.pool",
     "TransportError": "deploytui.engine.hosts.transport",
