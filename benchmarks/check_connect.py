@@ -118,8 +118,8 @@ def main() -> None:
             print(f"| {name} | {row['median_wall']:.2f} | {row['median_wall'] / floor:.2f} |"
                   f" {row['median_cpu']:.2f} | {row['median_machine_cpu']:.2f} |"
                   f" {row['logins_per_host']} | {row['channels_per_host']} |")
-        print(f"commands per host through the transport (in-process): {sorted(set(counts.values()))}"
-              f" on {len(counts)} hosts")
+        print("commands per host through the transport (in-process):"
+              f" {sorted(set(counts.values()))} on {len(counts)} hosts")
         print(json.dumps({"hosts": args.hosts, "runs": args.runs, "load": load, "rows": rows,
                           "commands_per_host": sorted(set(counts.values()))}))
     finally:

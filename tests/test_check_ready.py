@@ -192,3 +192,19 @@ def test_the_plan_shows_the_same_problems(hosts: Fleet, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "  NOT READY host1: git: not installed (the deploy will fail there)" in out
     assert "host2:" not in out.split("NOT READY", 1)[1].split("\n", 1)[0]
+
+
+def test_the_consoles_plan_screen_shows_the_same_problems(hosts: Fleet, tmp_path):
+    from deploytui.engine.operations.plan import build_plan
+    from deploytui.engine.operations.request import DeployRequest
+    from deploytui.tui.screens.plan import plan_summary
+
+    data = hosts.config(2, shared=[".env"])
+    config = load_config_text(json.dumps(data), "test.yml")
+    project = config.projects["app"]
+    plan = build_plan(config, DeployRequest(project, project.environments["prod"],
+                                            user="ann@laptop"))
+    lines = plan_summary(plan)
+    for host in ("host1", "host2"):
+        assert (f"NOT READY {host}: shared: missing shared file /srv/app/shared/.env"
+                " (the deploy will fail there)") in lines

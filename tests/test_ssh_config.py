@@ -212,3 +212,59 @@ def test_an_alias_from_an_included_file_deploys_on_the_fleet(hosts, tmp_path: Pa
     path = hosts.write_config(tmp_path / "deploytui.yml", data)
     assert main(["--config", str(path), "deploy", "app", "prod", "--yes"]) == 0
     assert target.path("/srv/app/current").is_symlink()
+
+
+@pytest.mark.parametrize(("address", "said"), [
+    ("[::1]:22522", "'[::1]:22522' holds a port: write `address: ::1` and `port: 22522`"),
+    ("web1.example:2222",
+     "'web1.example:2222' holds a port: write `address: web1.example` and `port: 2222`")])
+def test_an_address_with_a_port_inside_is_a_config_error_naming_port(address, said):
+    from deploytui.config import ConfigError, load_config_text
+
+    text = ("projects:\n  app:\n    repo: /srv/repo.git\n    deploy_to: /srv/app\n"
+            "    environments:\n      prod:\n        hosts:\n"
+            f"          web1: {{address: \"{address}\"}}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(text, "c.yml")
+    assert [str(p) for p in caught.value.problems] == [
+        f"c.yml:8: projects.app.environments.prod.hosts.web1.address: {said}"]
+
+
+def test_ipv6_and_aliases_without_a_port_are_addresses(tmp_path: Path):
+    from deploytui.config import load_config_text
+
+    text = ("projects:\n  app:\n    repo: /srv/repo.git\n    deploy_to: /srv/app\n"
+            "    environments:\n      prod:\n        hosts:\n"
+            "          a: {address: \"::1\"}\n          b: {address: \"2001:db8::5\"}\n"
+            "          c: {address: web-alias}\n")
+    hosts = load_config_text(text, "c.yml").projects["app"].environments["prod"].hosts
+    assert [h.address for h in hosts] == ["::1", "2001:db8::5", "web-alias"]
+
+
+def test_a_forwardagent_naming_a_socket_still_builds_the_connection(tmp_path: Path):
+    """OpenSSH's `ForwardAgent /path/to/agent.sock`: forwarding on (Fabric knows only
+    yes/no); the lookup keeps the path for whoever forwards the agent."""
+    from deploytui.config.model import SSHSettings
+    from deploytui.engine.hosts.context import SSHContext
+
+    config = tmp_path / "config"
+    config.write_text("Host h\n  HostName 10.0.0.9\n  ForwardAgent ~/agent.sock\n"
+                      "  IdentityAgent ~/other.sock\n")
+    context = SSHContext(SSHSettings(config=config))
+    conn = context.connection("h", port=2200)
+    assert (conn.host, conn.port, conn.forward_agent) == ("10.0.0.9", 2200, True)
+    assert conn.ssh_config["forwardagent"] in ("~/agent.sock", f"{HOME}/agent.sock")
+    assert conn.ssh_config["identityagent"] == f"{HOME}/other.sock"
+
+
+def test_check_connect_names_a_bad_ssh_config_line_once_per_host(hosts, tmp_path: Path,
+                                                                  capsys):
+    config = tmp_path / "ssh_config"
+    config.write_text("Host *\n  Frobnicate yes\n")
+    data = hosts.config(2)
+    data["ssh"]["config"] = str(config)
+    path = hosts.write_config(tmp_path / "deploytui.yml", data)
+    assert main(["--config", str(path), "check", "app", "prod", "--connect"]) == 1
+    out = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("app prod/")]
+    assert [ln.split(None, 2)[2] for ln in out] == [
+        f"ssh_config: {config}: line 2: Bad configuration option: frobnicate"] * 2

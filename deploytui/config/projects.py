@@ -176,7 +176,7 @@ def _hosts(reader: Reader, node: Node, env_path: str, project_path: str,
         except Invalid:
             continue
         values: dict[str, Any] = {"address": name}  # no address: the name is an ssh alias
-        reader.put(values, settings, host_path, "address", reader.string)
+        reader.put(values, settings, host_path, "address", _address, reader=reader)
         reader.put(values, settings, host_path, "port", reader.integer, nullable=True,
                    minimum=1, maximum=65535)
         reader.put(values, settings, host_path, "user", reader.string, nullable=True)
@@ -196,6 +196,22 @@ def _hosts(reader: Reader, node: Node, env_path: str, project_path: str,
                          f"'{places[place]}'; give one of them its own deploy_to")
         places.setdefault(place, name)
     return tuple(hosts)
+
+
+_WITH_PORT = re.compile(r"^\[(?P<v6>[^\]]*)\]:(?P<p6>\d+)$|^(?P<host>[^:\[\]]+):(?P<port>\d+)$")
+
+
+def _address(node: Node, path: str, *, reader: Reader) -> str:
+    """A host name, IP or ssh alias; one with a port inside (`[::1]:2222`, `web:2222`)
+    is refused, naming `port:`: the port would otherwise be silently ignored."""
+    value = reader.string(node, path)
+    found = _WITH_PORT.match(value)
+    if found:
+        host = found.group("v6") if found.group("v6") is not None else found.group("host")
+        port = found.group("p6") or found.group("port")
+        raise reader.error(node.line, path, f"{value!r} holds a port: write"
+                                            f" `address: {host}` and `port: {port}`")
+    return value
 
 
 def _place(host: Host, deploy_to: str | None) -> tuple[str, ...]:

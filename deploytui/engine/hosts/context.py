@@ -101,9 +101,12 @@ class SSHContext:
             connect_kwargs["key_filename"] = [str(s.identity_file)]
         if self.passphrase:
             connect_kwargs["passphrase"] = self.passphrase
+        # ForwardAgent may name an agent's socket (OpenSSH): forwarding is on, and
+        # Fabric, which knows only yes/no, must not read it
+        forward = None if resolved.get("forwardagent", "no") in ("yes", "no") else True
         conn = fabric.Connection(host, user=user, port=port,
                                  config=self.fabric_config(resolved),
-                                 connect_timeout=s.connect_timeout,
+                                 connect_timeout=s.connect_timeout, forward_agent=forward,
                                  connect_kwargs=connect_kwargs, gateway=False)
         command = conn.ssh_config.get("proxycommand", "none")
         if "proxyjump" not in conn.ssh_config and command.lower() != "none":
