@@ -42,6 +42,22 @@ def hide_git(host: FleetHost) -> None:
     (host.root / "home" / ".bashrc").write_text("export PATH=/tmp/nogit\n")
 
 
+def test_a_host_whose_commands_find_no_bash_says_so(hosts: Fleet, tmp_path, capsys):
+    """Every command runs in `bash` found on the PATH: a PATH without it (the host's
+    ~/.bashrc) is what a host without bash looks like from here."""
+    h1 = hosts.hosts[0]
+    done = h1.run_inside(
+        "mkdir -p /tmp/nobash && for f in /usr/bin/* /bin/*; do n=${f##*/};"
+        " [ \"$n\" = bash ] || [ -e /tmp/nobash/\"$n\" ] || ln -s \"$f\" /tmp/nobash/\"$n\";"
+        " done")
+    assert done.returncode == 0, done.stderr
+    (h1.root / "home" / ".bashrc").write_text("export PATH=/tmp/nobash\n")
+    assert check(hosts, tmp_path, hosts.config(2)) == 1
+    found = lines(capsys)
+    assert of(h1, found) == ["bash: not installed"]
+    assert of(hosts.hosts[1], found) == ["ok"]
+
+
 def test_a_healthy_fleet_is_ready_and_exits_0(hosts: Fleet, tmp_path, capsys, monkeypatch):
     """Shared files present, sudo in a restart with sudo_password set (a secret)."""
     monkeypatch.setenv("DEPLOYTUI_SECRET_FLEET_SUDO", hosts.sudo_password)

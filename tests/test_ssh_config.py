@@ -135,6 +135,61 @@ def test_tokens_expand_with_the_port_and_user_deploytui_connects_with(tmp_path: 
     assert no_port["proxycommand"] == f"ssh -W a.example.internal:2200 -l {ME} bastion"
 
 
+REAL_WORLD = """\
+# a developer's ~/.ssh/config, shared between macOS and Linux
+IgnoreUnknown UseKeychain
+Host *
+  UseKeychain yes
+  AddKeysToAgent yes
+  ServerAliveInterval 30
+  ControlMaster auto
+  ControlPath ~/.ssh/cm-%C
+  ControlPersist 10m
+
+Host github.com
+  User git
+  IdentityFile ~/.ssh/github_ed25519
+  IdentitiesOnly yes
+
+Host bastion bastion.prod.example
+  HostName 203.0.113.10
+  User ops
+  IdentityFile ${HOME}/.ssh/ops
+
+Host *.prod.example !bastion.prod.example
+  ProxyJump bastion
+  User deploy
+  IdentityFile ~/.ssh/deploy_%r
+  IdentityFile ~/.ssh/id_ed25519
+
+Match exec "test -e /nonexistent-deploytui-marker"
+  Port 9999
+"""
+
+
+def test_a_real_world_config_resolves_as_ssh_resolves_it(tmp_path: Path):
+    config = tmp_path / "config"
+    config.write_text(REAL_WORLD)
+    web = agrees_with_openssh(config, "web1.prod.example", port=22)
+    assert (web["user"], web["proxyjump"], web["port"]) == ("deploy", "bastion", "22")
+    assert web["identityfile"] == [f"{HOME}/.ssh/deploy_deploy", f"{HOME}/.ssh/id_ed25519"]
+    assert web["controlpath"] == ssh_g(config, "web1.prod.example", 22)["controlpath"][0]
+    bastion = agrees_with_openssh(config, "bastion.prod.example")
+    assert (bastion["hostname"], bastion["user"]) == ("203.0.113.10", "ops")
+    assert bastion["identityfile"] == [f"{os.environ['HOME']}/.ssh/ops"]  # ${HOME}: the env's
+    assert "proxyjump" not in bastion
+    github = agrees_with_openssh(config, "github.com")
+    assert (github["user"], github["identitiesonly"]) == ("git", "yes")
+
+
+def test_the_connection_hash_token_is_the_one_ssh_computes(tmp_path: Path):
+    config = tmp_path / "config"
+    config.write_text("Host w*\n  User deploy\n  IdentityFile ~/.ssh/k-%C\n"
+                      "  ControlPath ~/.ssh/cm-%C\n")
+    ours = agrees_with_openssh(config, "web1", port=2200)
+    assert ours["identityfile"] == [ours["controlpath"].replace("/cm-", "/k-")]
+
+
 def test_tilde_is_the_accounts_home_not_home_from_the_environment(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("HOME", str(tmp_path / "elsewhere"))

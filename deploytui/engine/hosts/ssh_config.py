@@ -44,8 +44,8 @@ TIMEOUT = 10.0  # a `Match exec` that hangs must not hang the operation
 ALWAYS = ("hostname", "port", "user")
 LISTS = ("identityfile", "certificatefile", "localforward", "remoteforward",
          "dynamicforward", "sendenv", "setenv")
-# what OpenSSH expands at connect time, and the tokens each may use (ssh_config(5))
-EXPAND = ("identityfile", "certificatefile", "proxycommand", "controlpath")
+# what OpenSSH expands only at connect time (`ssh -G` prints them as written)
+EXPAND = ("identityfile", "certificatefile", "proxycommand")
 MAX_INCLUDE_DEPTH = 16  # OpenSSH's READCONF_MAX_DEPTH
 _SSH_NOISE = ("Pseudo-terminal will not be allocated",)
 
@@ -104,23 +104,36 @@ def tokens_for(alias: str, resolved: dict[str, object]) -> dict[str, str]:
     tokens = {"d": home, "h": host, "i": str(uid), "j": jump,
               "k": str(resolved.get("hostkeyalias", alias)), "L": local.split(".")[0],
               "l": local, "n": alias, "p": port, "r": ruser, "u": user}
-    tokens["C"] = hashlib.sha1((local + host + port + ruser + jump).encode()).hexdigest()
+    # as `ssh -G` computes it for ControlPath (measured on OpenSSH 9.2: no %j in it)
+    tokens["C"] = hashlib.sha1((local + host + port + ruser).encode()).hexdigest()
     return tokens
 
 
+def expand_env(value: str, alias: str) -> str:
+    """`${VAR}` from the environment, as OpenSSH expands it in file paths."""
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise SSHConfigError(alias, f"environment variable ${{{name}}} in {value!r}"
+                                        " is not set")
+        return os.environ[name]
+    return re.sub(r"\$\{(\w+)\}", one, value)
+
+
 def finish(alias: str, values: dict[str, object], home: str) -> Lookup:
-    """Expand what OpenSSH expands only when it connects: tokens, then `~`."""
+    """Expand what OpenSSH expands only when it connects: in key paths `~`, `${VAR}`
+    and tokens; in ProxyCommand tokens alone (it is a shell command)."""
     tokens = tokens_for(alias, values)
     for key in EXPAND:
         value = values.get(key)
         if value is None or (isinstance(value, str) and value.lower() == "none"):
             continue
-        if isinstance(value, list):
-            values[key] = [expand_home(expand_tokens(v, tokens, alias), home) for v in value]
-        elif key == "proxycommand":
-            values[key] = expand_tokens(value, tokens, alias)  # a command: no `~` of ours
-        else:
-            values[key] = expand_home(expand_tokens(str(value), tokens, alias), home)
+        if key == "proxycommand":
+            values[key] = expand_tokens(str(value), tokens, alias)
+            continue
+        paths = value if isinstance(value, list) else [str(value)]
+        values[key] = [expand_home(expand_tokens(expand_env(v, alias), tokens, alias), home)
+                       for v in paths]
     agent = values.get("identityagent")
     if isinstance(agent, str):
         values["identityagent"] = expand_home(agent, home)  # ssh -G did the tokens
