@@ -323,3 +323,24 @@ def test_check_connect_names_a_bad_ssh_config_line_once_per_host(hosts, tmp_path
     out = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("app prod/")]
     assert [ln.split(None, 2)[2] for ln in out] == [
         f"ssh_config: {config}: line 2: Bad configuration option: frobnicate"] * 2
+
+
+def test_a_proxyjump_written_user_at_host_port_reaches_the_hosts_behind_it(hosts,
+                                                                           tmp_path: Path):
+    """A hop given as `user@address:port` (no alias) is resolved as `ssh -l -p` would."""
+    from deploytui.config import load_config
+    from deploytui.engine.hosts.pool import HostPool, transport_factory
+
+    bastion, targets = hosts.hosts[0], hosts.hosts[1:3]
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host {' '.join(h.address for h in targets)}\n"
+                      f"  ProxyJump {hosts.user}@{bastion.address}:{bastion.port}\n")
+    data = hosts.config(targets)
+    data["ssh"]["config"] = str(config)
+    loaded = load_config(hosts.write_config(tmp_path / "deploytui.yml", data))
+    env = loaded.projects["app"].environments["prod"]
+    with HostPool(env.hosts, transport_factory(loaded)) as pool:
+        assert pool.connect() == {}
+        names = pool.map(lambda _h, t: t.run("hostname", capture=True).stdout.strip())
+    assert {o.value for o in names.values()} == {h.name for h in targets}
+    assert bastion.connections() == 1

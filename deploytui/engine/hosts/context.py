@@ -21,13 +21,12 @@ from typing import TYPE_CHECKING
 
 import fabric
 import paramiko
-from fabric.connection import derive_shorthand
 
 from deploytui.config.model import SSHSettings
 from deploytui.engine.hosts.hostkeys import StrictPolicy, known_hosts_name
 from deploytui.engine.hosts.jumps import JumpHosts
 from deploytui.engine.hosts.known_hosts import KnownHosts
-from deploytui.engine.hosts.ssh_config import SSHConfigResolver
+from deploytui.engine.hosts.ssh_config import SSHConfigResolver, parse_destination
 from deploytui.engine.hosts.ssh_errors import HandshakeDropped, HopError, is_retriable
 
 if TYPE_CHECKING:
@@ -87,10 +86,8 @@ class SSHContext:
         ProxyCommand stays Fabric's. Resolved as `ssh -p PORT -l USER` would resolve it,
         so ProxyCommand's %p is deploytui's `port:` (a Port line cannot override -p)."""
         s = self.settings
-        shorthand = derive_shorthand(address)
-        host = shorthand["host"] or address
-        user = user or shorthand["user"]
-        port = port or shorthand["port"]
+        given_user, host, given_port = parse_destination(address)
+        user, port = user or given_user, port or given_port
         resolved = self.ssh_config().lookup(host, port=port, user=user)
         connect_kwargs: dict[str, object] = {  # a fresh dict: Fabric mutates it
             "banner_timeout": s.connect_timeout,

@@ -155,6 +155,26 @@ def parse_dump(text: str) -> dict[str, object]:
     return values
 
 
+def parse_destination(spec: str) -> tuple[str | None, str, int | None]:
+    """(user, host, port) of `[user@]host[:port]`, `user@[addr]:port` (how `ssh -G`
+    prints a ProxyJump hop) or `ssh://[user@]host[:port]`, as OpenSSH parses them."""
+    rest = spec.removeprefix("ssh://")
+    user, at, hostport = rest.rpartition("@")
+    port: str | None = None
+    if hostport.startswith("[") and "]" in hostport:
+        host, _, tail = hostport[1:].partition("]")
+        port = tail[1:] if tail.startswith(":") else None
+    elif hostport.count(":") == 1:
+        host, _, port = hostport.partition(":")
+    else:
+        host = hostport
+    host = host.rstrip("/") if spec.startswith("ssh://") else host
+    if port is not None:
+        port = port.rstrip("/")
+    number = int(port) if port and port.isdigit() else None
+    return (user if at and user else None), (host or spec), number
+
+
 def has_directives(path: Path | None) -> bool:
     """Whether the file says anything (a missing or comment-only file needs no ssh)."""
     if path is None:
