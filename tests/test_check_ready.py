@@ -5,6 +5,7 @@ any, one command per host; the plan shows the same result."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import threading
 from pathlib import Path
@@ -32,26 +33,25 @@ def of(host: FleetHost, found: list[str]) -> list[str]:
     return [ln.split(None, 2)[2].strip() for ln in found if ln.split()[1] == f"prod/{host.name}"]
 
 
-def hide_git(host: FleetHost) -> None:
-    """The host's login shell gets a PATH holding everything of /usr/bin but git (its
+def path_without(host: FleetHost, tool: str) -> None:
+    """The host's login shell gets a PATH holding everything of /usr/bin but `tool` (its
     ~/.bashrc, which bash sources for an sshd command; reset removes both)."""
-    done = host.run_inside(
-        "mkdir -p /tmp/nogit && for f in /usr/bin/* /bin/*; do n=${f##*/};"
-        " [ \"$n\" = git ] || [ -e /tmp/nogit/\"$n\" ] || ln -s \"$f\" /tmp/nogit/\"$n\"; done")
+    bin_dir = f"/tmp/no-{tool}"
+    done = host.run_inside(f"mkdir -p {bin_dir} && ln -s /usr/bin/* {bin_dir}/ &&"
+                           f" rm {bin_dir}/{tool}")
     assert done.returncode == 0, done.stderr
-    (host.root / "home" / ".bashrc").write_text("export PATH=/tmp/nogit\n")
+    (host.root / "home" / ".bashrc").write_text(f"export PATH={bin_dir}\n")
+
+
+def hide_git(host: FleetHost) -> None:
+    path_without(host, "git")
 
 
 def test_a_host_whose_commands_find_no_bash_says_so(hosts: Fleet, tmp_path, capsys):
     """Every command runs in `bash` found on the PATH: a PATH without it (the host's
     ~/.bashrc) is what a host without bash looks like from here."""
     h1 = hosts.hosts[0]
-    done = h1.run_inside(
-        "mkdir -p /tmp/nobash && for f in /usr/bin/* /bin/*; do n=${f##*/};"
-        " [ \"$n\" = bash ] || [ -e /tmp/nobash/\"$n\" ] || ln -s \"$f\" /tmp/nobash/\"$n\";"
-        " done")
-    assert done.returncode == 0, done.stderr
-    (h1.root / "home" / ".bashrc").write_text("export PATH=/tmp/nobash\n")
+    path_without(h1, "bash")
     assert check(hosts, tmp_path, hosts.config(2)) == 1
     found = lines(capsys)
     assert of(h1, found) == ["bash: not installed"]
@@ -224,3 +224,33 @@ def test_the_consoles_plan_screen_shows_the_same_problems(hosts: Fleet, tmp_path
     for host in ("host1", "host2"):
         assert (f"NOT READY {host}: shared: missing shared file /srv/app/shared/.env"
                 " (the deploy will fail there)") in lines
+
+
+def test_an_artifact_project_needs_no_git_on_its_hosts(hosts: Fleet, tmp_path, capsys):
+    hide_git(hosts.hosts[0])
+    assert check(hosts, tmp_path, hosts.config(2, strategy="artifact")) == 0
+    assert [ln.split(None, 2)[2].strip() for ln in lines(capsys)] == ["ok", "ok"]
+
+
+def test_local_hosts_are_checked_the_same_way(tmp_path, monkeypatch):
+    """The demo's hosts (transport: local) run the very same check on this machine."""
+    from deploytui.config.model import Config, Environment, Host, Project
+    from deploytui.sample_app import create_sample_repo
+
+    monkeypatch.setenv("DEPLOYTUI_DATA_DIR", str(tmp_path / "data"))
+    repo = create_sample_repo(tmp_path / "repo")
+    (tmp_path / "locked").mkdir(mode=0o555)
+    places = {"h1": tmp_path / "h1", "h2": tmp_path / "locked" / "app"}
+    hosts = tuple(Host(name, "localhost", transport="local", deploy_to=str(place))
+                  for name, place in places.items())
+    project = Project("app", str(repo), "/srv/unused", {"prod": Environment("prod", hosts)},
+                      branch="main", shared=(".env",))
+    (tmp_path / "h1" / "shared").mkdir(parents=True)
+    (tmp_path / "h1" / "shared" / ".env").write_text("A=1\n")
+    found = check_environment(Config(None, {"app": project}), project,
+                              project.environments["prod"])
+    assert found.hosts["h1"].ok, found.problems
+    texts = [p.text for p in found.hosts["h2"].problems]
+    if os.geteuid() != 0:  # root may write anywhere
+        assert texts[0].startswith(f"deploy_to: cannot create {places['h2']}")
+    assert texts[-1] == f"shared: missing shared file {places['h2']}/shared/.env"
