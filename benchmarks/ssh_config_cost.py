@@ -5,7 +5,9 @@ ignored Include), alternated, medians of --runs.
 No fleet needed: resolution happens before any connection. The config is what a team
 writes: `Host *` defaults, an Include of four files (globs) holding 200 aliases, Match
 blocks, negated patterns. Each operation resolves its 200 hosts from 32 threads (the
-host pool's connect), as a deploy does; CPU includes the ssh -G children.
+host pool's connect), as a deploy does; CPU includes the ssh -G children. A second
+row is an operation after another on the unchanged config (the console's 30-s refresh):
+answers remembered for the process.
 
     PYTHONPATH=. .venv/bin/python benchmarks/ssh_config_cost.py [--hosts 200] [--runs 5]
 """
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import paramiko
 
+from deploytui.engine.hosts import ssh_config
 from deploytui.engine.hosts.ssh_config import SSHConfigResolver
 
 
@@ -56,7 +59,9 @@ def cpu() -> float:
 def one_operation(kind: str, config: Path, aliases: list[str]) -> tuple[float, float, int]:
     started, cpu0 = time.perf_counter(), cpu()
     processes = 0
-    if kind == "openssh":
+    if kind in ("openssh", "openssh, config unchanged since the last operation"):
+        if kind == "openssh":
+            ssh_config._MEMORY.clear()  # a first operation: nothing remembered yet
         resolver = SSHConfigResolver(config)
         with ThreadPoolExecutor(32) as pool:
             list(pool.map(lambda a: resolver.lookup(a, 22, "deploy"), aliases))
@@ -78,9 +83,10 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         config, aliases = write_config(Path(tmp), args.hosts)
-        samples: dict[str, list[tuple[float, float, int]]] = {"openssh": [], "paramiko": []}
+        kinds = ("openssh", "openssh, config unchanged since the last operation", "paramiko")
+        samples: dict[str, list[tuple[float, float, int]]] = {k: [] for k in kinds}
         for run in range(args.runs):
-            order = ("openssh", "paramiko") if run % 2 == 0 else ("paramiko", "openssh")
+            order = kinds if run % 2 == 0 else tuple(reversed(kinds))
             for kind in order:
                 samples[kind].append(one_operation(kind, config, aliases))
     print(f"{args.hosts} hosts, {args.runs} runs alternated, load {os.getloadavg()[0]:.2f}")

@@ -217,6 +217,34 @@ def test_every_host_is_resolved_once_per_operation(tmp_path: Path):
     assert resolver.processes == 3  # a, b:2200, and OpenSSH's defaults once
 
 
+def test_answers_are_remembered_until_a_file_the_config_reads_changes(tmp_path: Path):
+    """The console reads its hosts every 30 s: an unchanged config costs no ssh -G."""
+    included = tmp_path / "conf.d"
+    included.mkdir()
+    (included / "web.conf").write_text("Host web1\n  HostName 10.0.0.1\n")
+    config = tmp_path / "config"
+    config.write_text(f"Include {included}/*.conf\n")
+    first = SSHConfigResolver(config)
+    assert first.lookup("web1")["hostname"] == "10.0.0.1" and first.processes == 2
+    again = SSHConfigResolver(config)
+    assert again.lookup("web1")["hostname"] == "10.0.0.1" and again.processes == 0
+    (included / "web.conf").write_text("Host web1\n  HostName 10.0.0.22\n")
+    edited = SSHConfigResolver(config)
+    assert edited.lookup("web1")["hostname"] == "10.0.0.22" and edited.processes == 2
+    (included / "db.conf").write_text("Host db1\n  HostName 10.0.0.3\n")  # a new match
+    added = SSHConfigResolver(config)
+    assert added.lookup("web1")["hostname"] == "10.0.0.22" and added.processes == 2
+
+
+def test_a_match_exec_config_is_asked_again_every_operation(tmp_path: Path):
+    config = tmp_path / "config"
+    config.write_text(f"Match exec \"test -e {tmp_path}/flag\"\n  Port 2222\n")
+    assert SSHConfigResolver(config).lookup("h")["port"] == "22"
+    (tmp_path / "flag").write_text("")
+    later = SSHConfigResolver(config)
+    assert later.lookup("h")["port"] == "2222" and later.processes == 2
+
+
 def test_an_empty_or_missing_file_costs_no_process(tmp_path: Path):
     empty = tmp_path / "empty"
     empty.write_text("# nothing yet\n\n")

@@ -16,7 +16,10 @@ as with `ssh -p`.
 Cost (benchmarks/ssh_config_cost.py): one `ssh -G` is a few milliseconds of CPU; an
 operation resolves each distinct (alias, port, user) once, in the host threads that
 connect (so in parallel, at most PARALLEL processes at once). A missing or empty config
-file costs no process at all. Where no `ssh` client is installed, paramiko reads the
+file costs no process at all. Answers are also remembered for the process (the console
+reads its hosts every 30 s) while every file the config reads (the file and what its
+Includes match) and the environment are unchanged, unless it has a `Match exec`, whose
+answer may change at any time. Where no `ssh` client is installed, paramiko reads the
 file instead, with `Include` inlined (fallback: Match and Include inside a Host block
 are then only as good as paramiko's).
 """
@@ -175,6 +178,57 @@ def parse_destination(spec: str) -> tuple[str | None, str, int | None]:
     return (user if at and user else None), (host or spec), number
 
 
+_MEMORY: dict[tuple, dict] = {}  # fingerprint -> (alias, port, user) -> Lookup
+_MEMORY_LOCK = threading.Lock()
+_MEMORY_KEEP = 4  # fingerprints kept: a config being edited leaves old ones behind
+
+
+def _remembered(path: Path | None) -> dict | None:
+    """The process-wide answers for this config as it is now (None: not to be kept)."""
+    try:
+        files, has_exec = _files_read(path) if path is not None else ([], False)
+        stats = tuple((str(f), st.st_mtime_ns, st.st_size, st.st_ino)
+                      for f in files for st in [f.stat()])
+    except (OSError, SSHConfigError):
+        return None
+    if has_exec:
+        return None
+    fingerprint = (stats, os.getuid(), hash(frozenset(os.environ.items())))
+    with _MEMORY_LOCK:
+        if fingerprint not in _MEMORY:
+            while len(_MEMORY) >= _MEMORY_KEEP:
+                _MEMORY.pop(next(iter(_MEMORY)))
+            _MEMORY[fingerprint] = {}
+        return _MEMORY[fingerprint]
+
+
+_EXEC = re.compile(r"^\s*match\b.*\b(exec|localnetwork)\b", re.IGNORECASE | re.MULTILINE)
+
+
+def _files_read(path: Path, depth: int = 0) -> tuple[list[Path], bool]:
+    """Every file OpenSSH may read for this config (the file, what its Includes match,
+    recursively), and whether any has a `Match exec` (or `localnetwork`)."""
+    if depth > MAX_INCLUDE_DEPTH:
+        raise SSHConfigError(str(path), f"{path}: Include nested too deeply")
+    text = path.read_text(errors="replace")
+    files, has_exec = [path], bool(_EXEC.search(text))
+    glob_home = os.environ.get("HOME") or account()[1]
+    for line in text.splitlines():
+        match = _INCLUDE.match(line)
+        if match is None:
+            continue
+        for pattern in match.group(1).split():
+            pattern = expand_home(pattern.strip('"'), glob_home)
+            if not os.path.isabs(pattern):
+                pattern = os.path.join(glob_home, ".ssh", pattern)
+            for found in sorted(glob.glob(pattern)):
+                if os.path.isfile(found):
+                    more, execs = _files_read(Path(found), depth + 1)
+                    files += more
+                    has_exec = has_exec or execs
+    return files, has_exec
+
+
 def has_directives(path: Path | None) -> bool:
     """Whether the file says anything (a missing or comment-only file needs no ssh)."""
     if path is None:
@@ -205,6 +259,7 @@ class SSHConfigResolver:
         self._defaults_lock = threading.Lock()
         self._fallback: paramiko.SSHConfig | None = None
         self.processes = 0  # ssh -G runs, for the benchmark and the tests
+        self._remembered = _remembered(path) if self._active and self.ssh else None
 
     @property
     def via_openssh(self) -> bool:
@@ -220,10 +275,15 @@ class SSHConfigResolver:
                 future = self._cache[key] = Future()
         assert future is not None
         if mine:
+            known = self._remembered.get(key) if self._remembered is not None else None
             try:
-                future.set_result(self._resolve(alias, port, user))
+                answer = known if known is not None else self._resolve(alias, port, user)
+                future.set_result(answer)
             except BaseException as exc:
                 future.set_exception(exc)
+            else:
+                if self._remembered is not None:
+                    self._remembered[key] = answer
         return dict(future.result())  # a copy: Fabric and callers may write into it
 
     # ------------------------------------------------------------ how
