@@ -80,8 +80,19 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="deploytui-bench-check-"))
     try:
         config = fleet.write_config(workdir / "c.yml", fleet.config(args.hosts))
+        # the same hosts named in an Included ssh_config file: one ssh -G per host
+        (workdir / "conf.d").mkdir()
+        (workdir / "conf.d" / "fleet.conf").write_text("".join(
+            f"Host {h.address}\n  User {fleet.user}\n  IdentityFile {fleet.client_key}\n"
+            for h in fleet.hosts))
+        (workdir / "ssh_config").write_text(f"Include {workdir}/conf.d/*.conf\n")
+        with_config = fleet.config(args.hosts)
+        with_config["ssh"]["config"] = str(workdir / "ssh_config")
+        config_b = fleet.write_config(workdir / "b.yml", with_config)
         env = tools.env(workdir / "data")
         argv = {"check --connect": tools.deploytui(config, "check", "app", "prod", "--connect"),
+                "check --connect, ssh_config with Include": tools.deploytui(
+                    config_b, "check", "app", "prod", "--connect"),
                 "fabric run true": tools.fabric(fleet, fleet.hosts, "run", "--command", "true"),
                 "check (no --connect)": tools.deploytui(config, "check", "app", "prod")}
         samples: dict[str, list] = {name: [] for name in argv}
