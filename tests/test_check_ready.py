@@ -254,3 +254,25 @@ def test_local_hosts_are_checked_the_same_way(tmp_path, monkeypatch):
     if os.geteuid() != 0:  # root may write anywhere
         assert texts[0].startswith(f"deploy_to: cannot create {places['h2']}")
     assert texts[-1] == f"shared: missing shared file {places['h2']}/shared/.env"
+
+
+def test_a_repo_that_never_answers_is_given_up_after_the_timeout(hosts: Fleet, tmp_path,
+                                                                 capsys, monkeypatch):
+    """host2 serves the repo but is frozen (TCP connects, no SSH banner): git ls-remote
+    on host1 is stopped after REPO_TIMEOUT (shortened here), its ssh with it."""
+    from deploytui.engine.operations import readiness
+
+    monkeypatch.setattr(readiness, "REPO_TIMEOUT", 2)
+    h1, server = hosts.hosts[0], hosts.hosts[1]
+    known = h1.root / "home" / ".ssh" / "known_hosts"
+    known.write_text(next(ln for ln in hosts.known_hosts.read_text().splitlines()
+                          if ln.startswith(f"[{server.address}]")) + "\n")
+    url = f"ssh://{hosts.user}@{server.address}:{server.port}{hosts.repo_url}"
+    server.freeze()
+    try:
+        assert check(hosts, tmp_path, hosts.config([h1], repo=url)) == 1
+        assert of(h1, lines(capsys)) == [f"repo: {url}: no answer within 2s"]
+        assert not [p for p in h1.processes() if p.startswith("ssh ")], "ssh left behind"
+    finally:
+        server.thaw()
+        known.unlink()

@@ -2,9 +2,10 @@
 
 Built from the same step lists the deploy runs (engine/strategies), so the plan shows
 exactly the commands each host would get. The sha is resolved locally; with `inspect`
-(the default) every host is also READ once, in parallel and without taking the lock,
-to show what it runs now, the commits between that and the target, who holds a lock,
-and what the deploy's prune would remove. Nothing is ever changed.
+(the default) every host is also READ, in parallel and without taking the lock, to
+show what it runs now, the commits between that and the target, who holds a lock, what
+the deploy's prune would remove, and what `check --connect` finds missing there
+(readiness.py: NOT READY lines). Nothing is ever changed.
 """
 
 from __future__ import annotations
