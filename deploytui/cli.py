@@ -86,7 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = command("check", "validate the config (and with --connect, reach every host)")
     target(sub, optional=True)
-    sub.add_argument("--connect", action="store_true", help="also connect to every host")
+    sub.add_argument("--connect", action="store_true",
+                     help="also check on every host what a deploy needs: login, bash, git"
+                     " (or tar), a writable deploy_to, free disk, sudo -n, the repo reached"
+                     " from the host, shared files (one line per problem, exit 1 if any)")
+    sub.add_argument("--json", action="store_true",
+                     help="print the result as JSON (docs/json-output.md)")
 
     sub = command("deploy", "deploy to every host of an environment")
     target(sub)

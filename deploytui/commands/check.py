@@ -3,31 +3,43 @@
 Loading the config already validated it (the CLI prints problems and exits 2 before
 we get here), so this prints a compact summary a reviewer can compare with what they
 meant: per project its strategy, repo, deploy_to and retention, per environment its
-hosts and their roles. `--connect` goes further and reaches every host.
+hosts and their roles. `--connect` goes further: on every host, what a deploy needs
+(engine/operations/readiness.py), one line per problem, `--json` for scripts.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Sequence
 
 from deploytui.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, select, select_project
 from deploytui.config.model import Config, Environment, Host, Project
+from deploytui.engine.errors import one_line
 
 Selection = list[tuple[Project, list[Environment]]]
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
     selection = selected(config, getattr(args, "project", None), getattr(args, "env", None))
-    print(summary(config, selection))
+    as_json = getattr(args, "json", False)
+    if not as_json:
+        print(summary(config, selection))
     if not getattr(args, "connect", False):
+        if as_json:
+            print(json.dumps({"config": str(config.path or ""), "connected": False,
+                              "ok": True, "environments": []}, indent=2))
         return EXIT_OK
     worst = EXIT_OK
+    reports: list[dict] = []
     for project, envs in selection:
-        status = connect_report(config, project, envs)
+        status = connect_report(config, project, envs, reports if as_json else None)
         worst = max(worst, status)
         if status == EXIT_USAGE:  # the request itself cannot be served: no use going on
             break
+    if as_json:
+        print(json.dumps({"config": str(config.path or ""), "connected": True,
+                          "ok": worst == EXIT_OK, "environments": reports}, indent=2))
     return worst
 
 
@@ -42,43 +54,77 @@ def selected(config: Config, project: str | None, env: str | None) -> Selection:
     return [(chosen, [environment])]
 
 
-def connect_report(config: Config, project: Project, envs: Sequence[Environment]) -> int:
-    """Reach every host of `envs` in parallel and report one line per host.
+def connect_report(config: Config, project: Project, envs: Sequence[Environment],
+                   reports: list[dict] | None = None) -> int:
+    """Check what a deploy needs on every host of `envs` (engine/operations/readiness.py)
+    and print one line per host that is ready, one line per problem otherwise (or add
+    each environment's JSON to `reports`).
 
-    Exit 0 when every host answered with a known key; 1 otherwise. A deploy lock found
-    on a host is shown (it is not an error: it may be a deploy running right now).
+    Exit 0 when every host is ready; 1 otherwise. A deploy lock found on a host is shown
+    (it is not an error: it may be a deploy running right now).
     """
-    from deploytui.engine.hosts.pool import HostPool, transport_factory
-    from deploytui.engine.remote.layout import Layout
-    from deploytui.engine.remote.lock import read_lock
+    from deploytui.engine import check_environment
 
-    labels = {id(host): f"{env.name}/{host.name}" for env in envs for host in env.hosts}
+    env, env_problem = _project_env(project)
+    labels = {id(host): f"{env_.name}/{host.name}" for env_ in envs for host in env_.hosts}
     width = max(len(label) for label in labels.values())
-    failures = 0
-    # one pool per environment: host names are unique only within an environment
-    for env in envs:
-        with HostPool(env.hosts, transport_factory(config),
-                      max_parallel=config.ssh.max_parallel) as pool:
-            failed = pool.connect()
-            locks = pool.map(lambda h, t: read_lock(t, Layout(project.host_deploy_to(h))),
-                             [h for h in env.hosts if h.name not in failed])
-        for host in env.hosts:
-            label = labels[id(host)].ljust(width)
-            error = failed.get(host.name)
-            if error is not None:
-                failures += 1
-                print(f"{project.name} {label}  {_connect_problem(error)}")
-                continue
-            outcome = locks.get(host.name)
-            holder = outcome.value if outcome is not None and outcome.ok else None
-            note = f"  locked by {holder.describe()}" if holder is not None else ""
-            print(f"{project.name} {label}  ok{note}")
+    failures = 1 if env_problem else 0
+    if env_problem and reports is None:
+        print(f"{project.name}: {env_problem}")
+    # one check per environment: host names are unique only within an environment
+    for environment in envs:
+        found = check_environment(config, project, environment, env=env,
+                                  login_problem=_connect_problem)
+        failures += len(found.problems)
+        if reports is not None:
+            reports.append(_json_of(found, env_problem))
+            continue
+        for host in environment.hosts:
+            label = f"{project.name} {labels[id(host)].ljust(width)}"
+            ready = found.hosts[host.name]
+            for problem in ready.problems:
+                print(f"{label}  {problem.text}")
+            if ready.ok:
+                holder = ready.lock
+                note = f"  locked by {holder.describe()}" if holder is not None else ""
+                print(f"{label}  ok{note}")
     return EXIT_OK if failures == 0 else EXIT_FAILED
+
+
+def _project_env(project: Project) -> tuple[dict[str, str] | None, str]:
+    """The project's `env:` as a deploy resolves it (secrets included), so the repo is
+    reached from the host as the deploy's fetch reaches it; or why it cannot be."""
+    if not project.env and project.sudo_password is None:
+        return None, ""
+    from deploytui.config.secrets import SecretResolver
+    from deploytui.engine.operations.request import resolve_env
+
+    try:
+        return resolve_env(project, SecretResolver()), ""
+    except Exception as exc:
+        return None, f"secrets: {one_line(exc)}"
+
+
+def _json_of(found, env_problem: str) -> dict:
+    return {
+        "project": found.project,
+        "environment": found.environment,
+        "ok": found.ok and not env_problem,
+        "error": env_problem or None,
+        "hosts": [{
+            "host": name,
+            "ok": ready.ok,
+            "reached": ready.reached,
+            "free_mb": ready.free_mb,
+            "locked_by": ready.lock.describe() if ready.lock is not None else None,
+            "problems": [{"check": p.check, "reason": p.reason, "line": p.line()}
+                         for p in ready.problems],
+        } for name, ready in found.hosts.items()],
+    }
 
 
 def _connect_problem(error: Exception) -> str:
     """One line per way a host can fail; a jump host's failure is told as the jump host's."""
-    from deploytui.engine.errors import one_line
     from deploytui.engine.hosts.transport import (
         AuthFailed,
         HostKeyChanged,

@@ -33,6 +33,8 @@ _PUBLIC = {
     "RunRequest": "deploytui.engine.operations.run",
     "RunResult": "deploytui.engine.operations.run",
     "prepare_session": "deploytui.engine.operations.session",  # `ssh`: argv for OpenSSH
+    "check_environment": "deploytui.engine.operations.readiness",  # check --connect
+    "Readiness": "deploytui.engine.operations.readiness",
     "HostPool": "deploytui.engine.hosts.pool",
     "transport_factory": "deploytui.engine.hosts.pool",
     "TransportError": "deploytui.engine.hosts.transport",

@@ -28,6 +28,7 @@ from deploytui.engine.hosts.hostkeys import StrictPolicy, known_hosts_name
 from deploytui.engine.hosts.jumps import JumpHosts
 from deploytui.engine.hosts.keys import KeyUnusable, key_from_file, key_from_text
 from deploytui.engine.hosts.known_hosts import KnownHosts
+from deploytui.engine.hosts.ssh_config import SSHConfigResolver, parse_destination
 from deploytui.engine.hosts.ssh_errors import (
     HandshakeDropped,
     HopError,
@@ -61,8 +62,7 @@ class SSHContext:
         self._pkey: paramiko.PKey | KeyUnusable | None = None
         self.jumps = JumpHosts(self)
         self._known: KnownHosts | None = None
-        self._ssh_config: paramiko.SSHConfig | None = None
-        self._ssh_config_text = ""
+        self._ssh_config: SSHConfigResolver | None = None
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------ read once
@@ -110,43 +110,34 @@ class SSHContext:
             path = agent_socket(value)
         return AgentForwarder(path) if path else None
 
-    def ssh_config(self) -> paramiko.SSHConfig:
-        """ssh_config parsed once per operation (an empty one when there is none)."""
+    def ssh_config(self) -> SSHConfigResolver:
+        """ssh_config as OpenSSH reads it (ssh_config.py), each host resolved once per
+        operation: `.lookup(alias, port=None, user=None)` answers a paramiko-style dict."""
         with self._lock:
             if self._ssh_config is None:
-                path = self.settings.config
-                if path is not None and path.exists():
-                    self._ssh_config_text = path.read_text()
-                self._ssh_config = paramiko.SSHConfig.from_text(self._ssh_config_text)
+                self._ssh_config = SSHConfigResolver(self.settings.config)
             return self._ssh_config
 
-    def _proxy_command(self, address: str, port: int) -> str:
-        """ssh_config's ProxyCommand for `address`, its %p being deploytui's `port:`.
-
-        paramiko expands %p when it looks a host up, from ssh_config's own Port (or 22),
-        so `ProxyCommand ssh -W %h:%p bastion` sent a host with `port: 2222` to port
-        22. A Port block for the host put first wins (OpenSSH keeps the first value it
-        obtains), as `ssh -p` does.
-        """
-        with self._lock:
-            text = f"Host {address}\n  Port {port}\n\n{self._ssh_config_text}"
-        return paramiko.SSHConfig.from_text(text).lookup(address).get("proxycommand", "none")
-
-    def fabric_config(self) -> fabric.Config:
+    def fabric_config(self, resolved: dict | None = None) -> fabric.Config:
         """A Fabric config of its own for each Connection (~0.5 ms): a Connection writes
         into its config (inline_ssh_env), and invoke rebuilds the whole config on every
-        write, so a shared one reads as empty to other threads meanwhile. The parsed
-        ssh_config is shared: it is only ever read."""
-        cfg = fabric.Config(ssh_config=self.ssh_config())
+        write, so a shared one reads as empty to other threads meanwhile. Its ssh_config
+        answers Fabric's lookup with the host's already resolved values."""
+        cfg = fabric.Config(ssh_config=_Resolved(resolved or {}))
         cfg.run.in_stream = False  # never forward our stdin (the console's keys)
         return cfg
 
     # ------------------------------------------------------------ connections
     def connection(self, address: str, *, user: str | None = None,
                    port: int | None = None) -> fabric.Connection:
-        """An unopened Connection to `address` (an ssh_config alias or a host) whose
-        ProxyJump is left to us (`jumps`); a ProxyCommand stays Fabric's."""
+        """An unopened Connection to `address` (an ssh_config alias or a host, or a
+        ProxyJump hop's `user@host:port`) whose ProxyJump is left to us (`jumps`); a
+        ProxyCommand stays Fabric's. Resolved as `ssh -p PORT -l USER` would resolve it,
+        so ProxyCommand's %p is deploytui's `port:` (a Port line cannot override -p)."""
         s = self.settings
+        given_user, host, given_port = parse_destination(address)
+        user, port = user or given_user, port or given_port
+        resolved = self.ssh_config().lookup(host, port=port, user=user)
         connect_kwargs: dict[str, object] = {  # a fresh dict: Fabric mutates it
             "banner_timeout": s.connect_timeout,
             "auth_timeout": s.connect_timeout,
@@ -157,7 +148,8 @@ class SSHContext:
             connect_kwargs["pkey"] = pkey  # read by keys.py: any format, in memory
         if self.passphrase:  # for ssh_config's IdentityFile keys, which paramiko reads
             connect_kwargs["passphrase"] = self.passphrase
-        conn = fabric.Connection(address, user=user, port=port, config=self.fabric_config(),
+        conn = fabric.Connection(host, user=user, port=port,
+                                 config=self.fabric_config(resolved),
                                  connect_timeout=s.connect_timeout,
                                  connect_kwargs=connect_kwargs, gateway=False,
                                  # ours (forwarder); Fabric's own reads only yes/no and
@@ -167,8 +159,6 @@ class SSHContext:
             conn.connect_kwargs["allow_agent"] = False  # only the configured identities
         command = conn.ssh_config.get("proxycommand", "none")
         if "proxyjump" not in conn.ssh_config and command.lower() != "none":
-            if port is not None and str(port) != conn.ssh_config.get("port", "22"):
-                command = self._proxy_command(address, port)
             conn.gateway = command  # Fabric starts one ProxyCommand process per host
         return conn
 
@@ -269,3 +259,14 @@ def _auth_failure(conn: fabric.Connection, exc: BaseException) -> Exception | No
         offered += 1 if conn.connect_kwargs.get("pkey") is not None else 0
         return TooManyKeys(offered)
     return None
+
+
+class _Resolved(paramiko.SSHConfig):
+    """What Fabric's Connection looks its host up in: the one answer already resolved."""
+
+    def __init__(self, values: dict) -> None:
+        super().__init__()
+        self._values = values
+
+    def lookup(self, hostname: str) -> paramiko.SSHConfigDict:
+        return paramiko.SSHConfigDict(self._values)

@@ -202,11 +202,13 @@ class SSHTransport:
                 code = out_cut.end.exit_code() if out_cut.end else -1
             else:  # the runner itself ended: killed on the host, or the connection went
                 self._drop_runner()
-                if self._dead.is_set():
-                    raise ConnectionLost(self.name, self._dead_reason)
+                # the login shell's own words first: a host without bash also closes
+                # the connection, and that must not read as a lost link
                 missing = no_bash_reason(err_cut.begin.preamble)
                 if missing is not None:
                     raise TransportError(self.name, missing)
+                if self._dead.is_set():
+                    raise ConnectionLost(self.name, self._dead_reason)
                 if err.pgid is None:  # it ended before the command began (its first word):
                     self._runner_works = False  # a shell without bash 4's `read -N`, ...
                     raise _RunnerUnusable  # (a channel of its own also finds a lost link)

@@ -2,9 +2,10 @@
 
 Built from the same step lists the deploy runs (engine/strategies), so the plan shows
 exactly the commands each host would get. The sha is resolved locally; with `inspect`
-(the default) every host is also READ once, in parallel and without taking the lock,
-to show what it runs now, the commits between that and the target, who holds a lock,
-and what the deploy's prune would remove. Nothing is ever changed.
+(the default) every host is also READ, in parallel and without taking the lock, to
+show what it runs now, the commits between that and the target, who holds a lock, what
+the deploy's prune would remove, and what `check --connect` finds missing there
+(readiness.py: NOT READY lines). Nothing is ever changed.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class DeployPlan:
     prune: dict[str, list[str]] = field(default_factory=dict)  # host -> "id (size, why)"
     locks: dict[str, str] = field(default_factory=dict)  # host -> holder
     unreachable: dict[str, str] = field(default_factory=dict)  # host -> one line
+    not_ready: dict[str, list[str]] = field(default_factory=dict)  # host -> `check: why`
     excluded: list[str] = field(default_factory=list)  # left out on purpose (--exclude)
     stages: list[str] = field(default_factory=list)  # the rollout, one line per stage
     verify: list[str] = field(default_factory=list)  # "role: GET url (timeout)" per check
@@ -100,6 +102,9 @@ class DeployPlan:
         for host, reason in self.unreachable.items():
             hint = unreachable_hint.format(host=host)
             out.append(f"CANNOT REACH {host}: {reason} (the deploy will fail; {hint})")
+        for host, problems in self.not_ready.items():  # what `check --connect` says
+            out.extend(f"NOT READY {host}: {problem} (the deploy will fail there)"
+                       for problem in problems)
         pruned = {host: ids for host, ids in self.prune.items() if ids}
         if self.locks:  # another operation holds the hosts: its releases are not ours
             out.append("prune    not planned while the environment is locked")
@@ -148,27 +153,32 @@ def build_plan(config: Config, request, *, resolver=None, inspect: bool = True,
                     " releases; remove the lock")
         plan.commands[host.name] = cmds
     if inspect:
-        _inspect(config, plan, project, hosts, resolved, factory)
+        _inspect(config, plan, project, hosts, resolved, factory,
+                 branch=env.branch or project.branch)
     return plan
 
 
 def _inspect(config: Config, plan: DeployPlan, project, hosts, resolved: Resolved,
-             factory) -> None:
-    """Read every host once (no lock, no change): current, lock holder, prune preview."""
+             factory, *, branch: str) -> None:
+    """Read every host (no lock, no change): current, lock holder, prune preview, and
+    what `check --connect` would say (readiness.py), two commands per host."""
     from deploytui.engine.hosts.pool import HostPool, transport_factory
+    from deploytui.engine.operations.readiness import check_pool
     from deploytui.engine.operations.releases import scan_hosts
-    from deploytui.engine.remote.lock import read_lock
 
     with HostPool(hosts, factory or transport_factory(config),
                   max_parallel=config.ssh.max_parallel) as pool:
         scans, errors = scan_hosts(pool, project, hosts)
-        locks = pool.map(lambda h, t: read_lock(t, Layout(project.host_deploy_to(h))),
-                         [h for h in hosts if h.name in scans])
+        # the lock holder, and what `check --connect` checks, in one command per host
+        ready = check_pool(pool, project, [h for h in hosts if h.name in scans],
+                           resolved.repo_url, branch, _env_or_none(project))
     plan.inspected = True
     plan.unreachable = dict(errors)
-    for name, holder in locks.succeeded.items():
-        if holder is not None:
-            plan.locks[name] = holder.describe()
+    for name, found in ready.items():
+        if found.lock is not None:
+            plan.locks[name] = found.lock.describe()
+        if found.problems:
+            plan.not_ready[name] = [problem.text for problem in found.problems]
     running_shas: list[str] = []
     for host in hosts:
         scan = scans.get(host.name)
@@ -186,6 +196,19 @@ def _inspect(config: Config, plan: DeployPlan, project, hosts, resolved: Resolve
     if running_shas:
         most = max(set(running_shas), key=running_shas.count)
         plan.changes = changes_between(resolved, most)
+
+
+def _env_or_none(project) -> dict[str, str] | None:
+    """The project's `env:` as the deploy's fetch gets it, when its secrets resolve."""
+    if not project.env and project.sudo_password is None:
+        return None
+    from deploytui.config.secrets import SecretResolver
+    from deploytui.engine.operations.request import resolve_env
+
+    try:
+        return resolve_env(project, SecretResolver())
+    except Exception:
+        return None  # the deploy itself says which secret is missing
 
 
 def _prune_preview(scan, release_id: str, sha: str, keep: int) -> list[str]:

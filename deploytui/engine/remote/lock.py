@@ -14,7 +14,7 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 
 from deploytui.engine.clock import utc_iso
@@ -295,14 +295,15 @@ def read_lock(transport: Transport, layout: Layout) -> LockInfo | None:
     return read_lock_and_probe(transport, layout)[0]
 
 
-def read_lock_and_probe(transport: Transport, layout: Layout, probe: str = ""
-                        ) -> tuple[LockInfo | None, str]:
+def read_lock_and_probe(transport: Transport, layout: Layout, probe: str = "", *,
+                        env: Mapping[str, str] | None = None,
+                        timeout: float = LOCK_TIMEOUT) -> tuple[LockInfo | None, str]:
     """read_lock, plus `probe` run in the same command (as take_locks runs its probe):
     (the lock's holder or None, the probe's output). A status read costs one command."""
     lock = q(layout.lock)
     probing = f" {_probing(probe)}" if probe else " true"
     result = transport.run(f"if [ -d {lock} ]; then echo {_HELD}; cat {lock}/info 2>/dev/null;"
-                           f" echo; fi;{probing}", capture=True, timeout=LOCK_TIMEOUT)
+                           f" echo; fi;{probing}", capture=True, timeout=timeout, env=env)
     if not result.ok:
         raise TransportError(transport.name, f"reading the lock: {result.last_line()}")
     out, _, probed = ("\n" + result.stdout).partition(f"\n{_PROBE}\n")
