@@ -24,6 +24,7 @@ from deploytui.engine.hosts.agent import agent_socket
 from deploytui.engine.hosts.pool import transport_factory
 from deploytui.engine.hosts.transport import AuthFailed
 from deploytui.engine.operations.deploy import DeployRequest, DeployResult, run_deploy
+from deploytui.engine.operations.readiness import check_environment
 
 __all__ = ["git_server", "ssh_agent"]  # fixtures, used by name
 APP = "/srv/app"
@@ -87,6 +88,20 @@ def test_without_forwarding_the_deploy_fails_in_ssh_own_words(
     assert "Permission denied (publickey)" in result.error, result.error
     assert "Could not read from remote repository" not in result.error
     assert "--exclude" not in result.error  # every host failed alike: excluding cannot help
+
+
+def test_check_connect_asks_each_host_to_reach_the_repo_through_the_forwarded_agent(
+        hosts: Fleet, git_server: GitServer, tmp_path: Path):
+    """The check runs `git ls-remote` on the hosts as the deploy's fetch does: with the
+    agent forwarded they are ready; without it the check says what the deploy would."""
+    for forward, ready in ((True, True), (False, False)):
+        config = load(hosts, git_server, tmp_path, ssh={"forward_agent": forward})
+        project = config.projects["app"]
+        found = check_environment(config, project, project.environments["prod"])
+        assert found.ok is ready, [p.line() for p in found.problems]
+        if not ready:
+            assert {p.check for p in found.problems} == {"repo"}
+            assert all("Permission denied (publickey)" in p.reason for p in found.problems)
 
 
 def test_the_config_key_overrides_ssh_config(hosts: Fleet, git_server: GitServer,

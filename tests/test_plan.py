@@ -78,3 +78,16 @@ def test_the_plan_names_a_lock_holder_and_an_unreachable_host_and_changes_nothin
     assert "(locked by hand)" in plan.locks["host1"]
     assert "connection refused" in plan.unreachable["host3"]
     assert not hosts.hosts[0].path("/srv/app/releases").exists()
+
+
+def test_the_plan_advises_leaving_out_a_host_only_when_that_would_help(hosts, tmp_path):
+    """A host that is down among live ones: --exclude lets the others go on. A host that
+    refuses our key: every deploy fails there alike, and leaving it out hides the fault."""
+    config, _ = _config(hosts, tmp_path)
+    hosts.hosts[0].path("/home/deployer/.ssh/authorized_keys").write_text("")
+    hosts.hosts[2].kill()
+    lines = build_plan(config, _request(config, "20240101000001")).lines()
+    [refused] = [ln for ln in lines if "CANNOT REACH host1" in ln]
+    [down] = [ln for ln in lines if "CANNOT REACH host3" in ln]
+    assert "--exclude" not in refused
+    assert "--exclude host3" in down

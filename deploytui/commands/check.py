@@ -145,7 +145,8 @@ def _connect_problem(error: Exception) -> str:
     if isinstance(error, HostKeyRevoked):
         return f"{via}REVOKED host key, refused: {error.presented} is marked @revoked"
     if isinstance(error, AuthFailed):
-        return f"auth failed: {error.message}"
+        words = one_line(error.message)  # some already say so: not twice
+        return words if words.startswith("auth") else f"auth failed: {words}"
     if isinstance(error, Unreachable):
         return f"unreachable: {error.message}"
     if isinstance(error, TransportError):

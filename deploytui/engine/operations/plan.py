@@ -41,6 +41,7 @@ class DeployPlan:
     prune: dict[str, list[str]] = field(default_factory=dict)  # host -> "id (size, why)"
     locks: dict[str, str] = field(default_factory=dict)  # host -> holder
     unreachable: dict[str, str] = field(default_factory=dict)  # host -> one line
+    excludable: set[str] = field(default_factory=set)  # unreachable hosts --exclude helps
     not_ready: dict[str, list[str]] = field(default_factory=dict)  # host -> `check: why`
     excluded: list[str] = field(default_factory=list)  # left out on purpose (--exclude)
     stages: list[str] = field(default_factory=list)  # the rollout, one line per stage
@@ -100,8 +101,8 @@ class DeployPlan:
         for host, holder in self.locks.items():
             out.append(f"LOCKED   {host}: {holder} (the deploy will stop at preflight)")
         for host, reason in self.unreachable.items():
-            hint = unreachable_hint.format(host=host)
-            out.append(f"CANNOT REACH {host}: {reason} (the deploy will fail; {hint})")
+            hint = f"; {unreachable_hint.format(host=host)}" if host in self.excludable else ""
+            out.append(f"CANNOT REACH {host}: {reason} (the deploy will fail{hint})")
         for host, problems in self.not_ready.items():  # what `check --connect` says
             out.extend(f"NOT READY {host}: {problem} (the deploy will fail there)"
                        for problem in problems)
@@ -162,13 +163,20 @@ def _inspect(config: Config, plan: DeployPlan, project, hosts, resolved: Resolve
              factory, *, branch: str) -> None:
     """Read every host (no lock, no change): current, lock holder, prune preview, and
     what `check --connect` would say (readiness.py), two commands per host."""
-    from deploytui.engine.hosts.pool import HostPool, transport_factory
+    from deploytui.engine.hosts.pool import HostPool, failure_of, transport_factory
     from deploytui.engine.operations.readiness import check_pool
     from deploytui.engine.operations.releases import scan_hosts
 
     with HostPool(hosts, factory or transport_factory(config),
                   max_parallel=config.ssh.max_parallel) as pool:
-        scans, errors = scan_hosts(pool, project, hosts)
+        refused = pool.connect()
+        scans, errors = scan_hosts(pool, project, [h for h in hosts if h.name not in refused])
+        errors = {**{name: str(err) for name, err in refused.items()}, **errors}
+        # leaving a host out helps only when it is down and others are up; a host that
+        # refuses our login (keys, host key) refuses every deploy alike
+        if scans:
+            plan.excludable = {name for name, err in refused.items()
+                               if failure_of(name, err).kind == "unreachable"}
         # the lock holder, and what `check --connect` checks, in one command per host
         ready = check_pool(pool, project, [h for h in hosts if h.name in scans],
                            resolved.repo_url, branch, _env_or_none(project))
