@@ -128,7 +128,8 @@ class JournalSink:
             self._finished = True
             self._flush()
         self.journal.finish(self.entry_id, outcome=event.outcome, duration=event.duration,
-                            error=event.error, release_id=event.release_id, hosts=records)
+                            error=event.error, release_id=event.release_id, hosts=records,
+                            forced=event.forced, freeze=event.freeze)
 
     def _flush(self) -> None:
         for f in (*self._files.values(), self._deploy_log):

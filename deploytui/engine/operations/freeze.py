@@ -18,7 +18,7 @@ from deploytui.engine.clock import utc_iso
 from deploytui.engine.hosts.pool import HostPool, TransportFactory, transport_factory
 from deploytui.engine.operations.releases import select_names
 from deploytui.engine.remote import fleet_log
-from deploytui.engine.remote.fleet_log import FleetRecord, ci_actor, new_operation_id
+from deploytui.engine.remote.fleet_log import FleetRecord, ci_actor
 from deploytui.engine.remote.freeze import AdHocFreeze, clear_command, split_output, write_command
 from deploytui.engine.remote.layout import Layout
 from deploytui.engine.remote.lock import LOCK_TIMEOUT, local_user
@@ -94,8 +94,8 @@ def set_freeze(config: Config, project: str | Project, environment: str | Enviro
     proj, env = select_names(config, project, environment)
     freeze = AdHocFreeze(until=utc_iso(until.timestamp()), reason=reason,
                          user=user or who(), at=utc_iso())
-    record = _record("freeze", proj, env, user, ref=f"until {freeze.until}",
-                     note=reason)
+    record = FleetRecord.now("freeze", proj.name, env.name, user or local_user(),
+                             ref=f"until {freeze.until}", note=reason)
     return _on_every_host(config, proj, env, factory, record,
                           lambda layout: write_command(layout, freeze))
 
@@ -105,15 +105,8 @@ def clear_freeze(config: Config, project: str | Project, environment: str | Envi
                  ) -> FreezeResult:
     """Remove the ad-hoc freeze from every host; says whose it was."""
     proj, env = select_names(config, project, environment)
-    record = _record("unfreeze", proj, env, user)
+    record = FleetRecord.now("unfreeze", proj.name, env.name, user or local_user())
     return _on_every_host(config, proj, env, factory, record, clear_command)
-
-
-def _record(operation: str, project: Project, env: Environment, user: str | None, *,
-            ref: str = "", note: str = "") -> FleetRecord:
-    return FleetRecord(id=new_operation_id(), operation=operation, project=project.name,
-                       environment=env.name, user=user or local_user(), actor=ci_actor(),
-                       started=utc_iso(), outcome="success", ref=ref, note=note)
 
 
 _FLEET = "Z-FLEET-FAILED"
@@ -125,7 +118,8 @@ def _on_every_host(config: Config, project: Project, env: Environment,
     result = FreezeResult()
     layouts = {h.name: Layout(project.host_deploy_to(h)) for h in env.hosts}
 
-    def one(host, transport) -> str:
+    def one(host, _transport) -> str:
+        transport = pool.transports.get(host.name) or pool.open(host)
         layout = layouts[host.name]
         text = (f"{command(layout)} || exit 1; {{ {fleet_log.append_command(layout, record)}; }}"
                 f" 2>/dev/null || echo {_FLEET}")
@@ -134,15 +128,12 @@ def _on_every_host(config: Config, project: Project, env: Environment,
             raise RuntimeError(res.last_line() or f"exit status {res.exit_code}")
         return res.stdout
 
-    with HostPool(list(env.hosts), factory or transport_factory(config),
-                  max_parallel=config.ssh.max_parallel) as pool:
-        failed = pool.connect()
-        outcomes = pool.map(one, [h for h in env.hosts if h.name not in failed],
-                            step="freeze")
+    pool = HostPool(list(env.hosts), factory or transport_factory(config),
+                    max_parallel=config.ssh.max_parallel)
+    with pool:  # each host connected and written in one go: one round
+        outcomes = pool.map(one, need_transport=False, step=record.operation)
     for name in layouts:
-        if name in failed:
-            result.failed[name] = str(failed[name])
-        elif name in outcomes.failed:
+        if name in outcomes.failed:
             result.failed[name] = outcomes.failed[name].reason
         else:
             output = outcomes[name].value or ""

@@ -92,6 +92,16 @@ class FleetRecord:
             errors="ignore")  # unreadable, but never a torn write; readers skip it
 
     @classmethod
+    def now(cls, operation: str, project: str, environment: str, user: str, **fields
+            ) -> FleetRecord:
+        """A record of a one-command operation (lock, unlock, freeze), done now."""
+        from deploytui.engine.clock import utc_iso
+
+        return cls(id=new_operation_id(), operation=operation, project=project,
+                   environment=environment, user=user, actor=ci_actor(), started=utc_iso(),
+                   outcome="success", **fields)
+
+    @classmethod
     def parse(cls, line: str) -> FleetRecord | None:
         """A line read back; None for anything that is not a record (hand edits, cuts)."""
         try:

@@ -143,6 +143,15 @@ def _probing(probe: str) -> str:
     return f"{{ echo {_PROBE}; {{ eval {q(probe)}; }} 2>&1; true; }}"
 
 
+def _split_probe(stdout: str) -> tuple[str, str]:
+    """(the lock part, the probe's output); the transport strips the last newline, so
+    an empty probe leaves the marker at the very end."""
+    out, marker, probed = stdout.partition(f"\n{_PROBE}")
+    if marker and probed and not probed.startswith("\n"):  # the marker was only a prefix
+        return stdout, ""
+    return out, probed[1:]
+
+
 def release_command(layout: Layout, info: LockInfo) -> str:
     """Remove the lock only if it is still ours (its info holds our token)."""
     lock = q(layout.lock)
@@ -200,7 +209,7 @@ def take_locks(pool: HostPool, layouts: dict[str, Layout], info: LockInfo, *,
         result = transport.run(command, capture=True, timeout=LOCK_TIMEOUT)
         if not result.ok:
             raise TransportError(host.name, f"lock: {result.last_line()}")
-        out, _, probed = result.stdout.partition(f"\n{_PROBE}\n")
+        out, probed = _split_probe(result.stdout)
         broken = None
         if "BROKEN" in out.splitlines()[:1]:
             after = out.split("BROKEN", 1)[1].split(_TAKEN)[0].split(_HELD)[0]
@@ -322,7 +331,7 @@ def read_lock_and_probe(transport: Transport, layout: Layout, probe: str = ""
                            f" echo; fi;{probing}", capture=True, timeout=LOCK_TIMEOUT)
     if not result.ok:
         raise TransportError(transport.name, f"reading the lock: {result.last_line()}")
-    out, _, probed = ("\n" + result.stdout).partition(f"\n{_PROBE}\n")
+    out, probed = _split_probe("\n" + result.stdout)
     if _HELD not in out:
         return None, probed
     return LockInfo.from_json(out.split(_HELD, 1)[1].strip()), probed
