@@ -52,7 +52,7 @@ def merged(fleet_entries: list, journal: list[JournalEntry], limit: int = LIMIT
             "freeze": e.freeze, "note": "", "error": e.error, "hosts": {},
             "source": "local", "journal_id": e.id,
             "log_dir": str(e.log_dir) if e.log_dir else None})
-    rows.sort(key=lambda r: (r["started"], r["id"]), reverse=True)
+    rows.sort(key=lambda r: r["started"], reverse=True)  # stable: the fleet's order stays
     return rows[:limit]
 
 

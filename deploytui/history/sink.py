@@ -122,7 +122,8 @@ class JournalSink:
                     step, _, reason = why.partition(": ")
                     self._records[host] = HostRecord("failed", "", step, reason or why)
             others = {"success": "success", "cancelled": "cancelled",
-                      "rolled_back": "rolled_back"}.get(event.outcome, "aborted")
+                      "rolled_back": "rolled_back", "unchanged": "unchanged"}.get(
+                          event.outcome, "aborted")
             records = {h: (r if r.outcome in ("failed", "excluded") else HostRecord(others))
                        for h, r in self._records.items()}
             self._finished = True

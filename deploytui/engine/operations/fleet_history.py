@@ -42,15 +42,18 @@ class FleetHistory:
 
 
 def merge_records(per_host: dict[str, list[FleetRecord]], limit: int = 100) -> list[FleetEntry]:
-    """One entry per operation id, newest first (by start time, then id)."""
+    """One entry per operation id, newest first: by start time (to the second), then by
+    the place in the log of the first host that has it (appends keep their order)."""
     entries: dict[str, FleetEntry] = {}
+    place: dict[str, int] = {}
     for host, records in per_host.items():
-        for record in records:
+        for index, record in enumerate(records):
             entry = entries.get(record.id)
             if entry is None:
                 entry = entries[record.id] = FleetEntry(record)
+                place[record.id] = index
             entry.hosts[host] = record.outcome
-    ordered = sorted(entries.values(), key=lambda e: (e.record.started, e.record.id),
+    ordered = sorted(entries.values(), key=lambda e: (e.record.started, place[e.record.id]),
                      reverse=True)
     return ordered[:limit]
 
