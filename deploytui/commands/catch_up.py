@@ -23,8 +23,8 @@ from deploytui.commands.confirm import confirmed
 from deploytui.commands.interrupt import run_cancellable
 from deploytui.commands.printer import Printer, summary_table
 from deploytui.config.model import Config
-from deploytui.engine.operations.freeze import configured_freeze, refusal
 from deploytui.engine.operations.catch_up import CatchUpRefused, plan_catch_up, run_catch_up
+from deploytui.engine.operations.freeze import configured_freeze, refusal
 from deploytui.engine.operations.releases import list_releases
 
 
