@@ -13,47 +13,15 @@ import json
 import sys
 import time
 from datetime import datetime
-from typing import Any
 
 from deploytui.commands import EXIT_FAILED, EXIT_OK, UsageError, select
 from deploytui.config.model import Config
-from deploytui.engine.clock import utc_iso
 from deploytui.engine.operations.fleet_history import read_fleet_history
-from deploytui.history import JournalEntry, list_entries
+from deploytui.history import list_entries
+from deploytui.history.fleet import HistoryRow, describe, merged
 
 LIMIT = 100
 HEADER = ["WHEN", "OPERATION", "REF", "RELEASE", "WHO", "OUTCOME", "DURATION", "HOSTS", "NOTE"]
-
-
-def merged(fleet_entries: list, journal: list[JournalEntry], limit: int = LIMIT
-           ) -> list[dict[str, Any]]:
-    """Fleet entries and journal entries as one list of JSON rows, newest first."""
-    by_op = {e.op_id: e for e in journal if e.op_id}
-    rows: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for entry in fleet_entries:
-        row = entry.to_json()
-        local = by_op.get(row["id"])
-        seen.add(row["id"])
-        row["source"] = "both" if local else "fleet"
-        row["journal_id"] = local.id if local else None
-        row["log_dir"] = str(local.log_dir) if local and local.log_dir else None
-        rows.append(row)
-    for e in journal:
-        if e.op_id and e.op_id in seen:
-            continue
-        rows.append({
-            "id": e.op_id or f"journal-{e.id}", "operation": e.operation,
-            "project": e.project, "environment": e.environment, "user": e.user,
-            "actor": "", "started": utc_iso(e.started), "outcome": e.outcome,
-            "duration": round(e.duration, 3) if e.duration is not None else None,
-            "ref": e.ref, "sha": e.sha, "release": e.release_id, "forced": list(e.forced),
-            "excluded": [h for h, r in e.hosts.items() if r.outcome == "excluded"],
-            "freeze": e.freeze, "note": "", "error": e.error, "hosts": {},
-            "source": "local", "journal_id": e.id,
-            "log_dir": str(e.log_dir) if e.log_dir else None})
-    rows.sort(key=lambda r: r["started"], reverse=True)  # stable: the fleet's order stays
-    return rows[:limit]
 
 
 def _when(iso: str) -> str:
@@ -64,37 +32,18 @@ def _when(iso: str) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(moment.timestamp()))
 
 
-def _note(row: dict[str, Any]) -> str:
-    parts = []
-    if row["forced"]:
-        parts.append("FORCED " + ",".join(row["forced"]))
-    if row["freeze"]:
-        parts.append(f"during freeze: {row['freeze']}")
-    if row["excluded"]:
-        parts.append(f"excluded {','.join(row['excluded'])}")
-    if row.get("note"):
-        parts.append(row["note"])
-    if row["error"] and row["outcome"] != "success":
-        parts.append(row["error"])
-    if row["source"] == "local":
-        parts.append("(this machine only)")
-    return "; ".join(parts)
-
-
-def _row(row: dict[str, Any]) -> list[str]:
-    ref = row["ref"] or "-"
-    if row["sha"]:
-        ref = f"{ref}@{row['sha'][:8]}"
-    duration = row["duration"]
+def _row(row: HistoryRow) -> list[str]:
+    ref = row.ref or "-"
+    if row.sha:
+        ref = f"{ref}@{row.sha[:8]}"
+    duration = row.duration
     took = "-" if duration is None else (f"{int(duration) // 60}m{int(duration) % 60:02d}s"
                                         if duration >= 60 else f"{round(duration)}s")
-    hosts = row["hosts"]
-    return [_when(row["started"]), row["operation"], ref, row["release"] or "-",
-            row["actor"] or row["user"], row["outcome"], took,
-            str(len(hosts)) if hosts else "-", _note(row)]
+    return [_when(row.started), row.operation, ref, row.release or "-", row.who, row.outcome,
+            took, str(len(row.hosts)) if row.hosts else "-", describe(row)]
 
 
-def table(rows: list[dict[str, Any]]) -> str:
+def table(rows: list[HistoryRow]) -> str:
     cells = [HEADER, *(_row(r) for r in rows)]
     widths = [max(len(c[i]) for c in cells) for i in range(len(HEADER))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(cell, widths, strict=True)).rstrip()
@@ -111,7 +60,7 @@ def run(args: argparse.Namespace, config: Config | None) -> int:
     if args.json:
         print(json.dumps({"project": project.name, "environment": env.name,
                           "hosts": fleet.hosts, "unreachable": fleet.unreachable,
-                          "entries": rows}, indent=2))
+                          "entries": [r.to_json() for r in rows]}, indent=2))
     elif rows:
         print(table(rows))
     else:

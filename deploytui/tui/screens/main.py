@@ -68,6 +68,7 @@ class MainScreen(HostStatusReading, Screen[None]):
         self.all_hosts = False
         self.failed_hosts: set[str] = set()
         self.read_at: float | None = None  # wall clock of the last status read
+        self.frozen = ""  # the environment's freeze in force, as the last status read it
         self._throttle = RowThrottle()
         self._first_frame = False  # status loading waits for it
         self._reading = False
@@ -135,6 +136,7 @@ class MainScreen(HostStatusReading, Screen[None]):
         self.failed_hosts.clear()
         self.host_info = {}
         self.read_at = None
+        self.frozen = ""
         self.query_one(DeployBar).reset()
         self.query_one(HostsTable).show_environment(self.env)
         self.query_one(LogPanel).clear()
@@ -171,7 +173,9 @@ class MainScreen(HostStatusReading, Screen[None]):
         currents = sorted({i.current for i in self.host_info.values() if i.current})
         release = currents[0] if len(currents) == 1 else (
             "differs between hosts" if currents else "—")
-        self.app.sub_title = f"{self.project} / {self.environment} · current {release}"
+        frozen = f" · FROZEN: {self.frozen}" if self.frozen else ""
+        self.app.sub_title = (f"{self.project} / {self.environment} · current {release}"
+                              f"{frozen}")
         self._show_read_at()
 
     # -- the UI tick -----------------------------------------------------------------------
@@ -235,7 +239,7 @@ class MainScreen(HostStatusReading, Screen[None]):
         from deploytui.engine.operations.request import DeployRequest
 
         proj = self.config.projects[project]
-        request = DeployRequest(proj, proj.environments[environment])
+        request = DeployRequest(proj, proj.environments[environment], if_changed=True)
         try:
             plan = build_plan(self.config, request)
         except Exception as exc:
