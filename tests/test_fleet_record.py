@@ -181,13 +181,31 @@ def test_the_log_is_bounded_rotating_to_dot_1_and_both_are_read_back(hosts: Flee
     log.parent.mkdir(parents=True)
     log.write_text(old * (LOG_MAX // len(old) + 1))
     subprocess.run(["chmod", "-R", "a+rwX", str(log.parent)], check=True)
+    env = config.projects["app"].environments["prod"]
+    checking = FleetRecord.now("unlock", "app", "prod", "cy@box")
+    with HostPool(env.hosts, transport_factory(config)) as pool:
+        pool.connect()
+        command = fleet_log.append_command(Layout(APP), checking, check_size=True)
+        assert pool.transports["host1"].run(command, timeout=30).ok
+    assert [r["user"] for r in records(hosts.hosts[0])] == ["cy@box"]
+    assert log.with_name("fleet.log.1").stat().st_size >= LOG_MAX
     result = deploy(config, release_id="20240101000001")
     assert result.outcome == "success"
-    assert [r["operation"] for r in records(hosts.hosts[0])] == ["deploy"]
-    assert log.with_name("fleet.log.1").stat().st_size >= LOG_MAX
     history = read_fleet_history(config, "app", "prod")
+    assert [e.record.user for e in history.entries[:3]] == ["ann@laptop", "cy@box",
+                                                            "old@box"]
     assert history.entries[0].record.id == result.op_id
-    assert history.entries[1].record.user == "old@box"
+
+
+def test_one_append_in_sixteen_checks_the_size_chosen_by_the_operation_id():
+    layout = Layout(APP)
+    due = [fleet_log.size_check_due(f"20260101T000000-abcde{d}") for d in "0123456789abcdef"]
+    assert due.count(True) == 1
+    quiet = FleetRecord.now("lock", "app", "prod", "x@y")
+    quiet.id = quiet.id[:-1] + "1"
+    assert "wc -c" not in fleet_log.append_command(layout, quiet)
+    quiet.id = quiet.id[:-1] + "0"
+    assert "wc -c" in fleet_log.append_command(layout, quiet)
 
 
 def test_appends_from_two_writers_at_once_never_tear_or_lose_a_line_even_rotating(
@@ -204,9 +222,9 @@ def test_appends_from_two_writers_at_once_never_tear_or_lose_a_line_even_rotatin
 
         def writer(pool: HostPool, who: str) -> None:
             transport = pool.transports["host1"]
-            script = "\n".join(fleet_log.append_command(
-                layout, FleetRecord.now("lock", "app", "prod", f"{who}{i}", note=big))
-                for i in range(60))
+            script = "\n".join(fleet_log.append_command(  # every one checks: rotations race
+                layout, FleetRecord.now("lock", "app", "prod", f"{who}{i}", note=big),
+                check_size=True) for i in range(60))
             assert transport.run(script, capture=True, timeout=50).ok
 
         threads = [threading.Thread(target=writer, args=(p, w))
