@@ -5,8 +5,9 @@
 1. Append. Over one connection per host (as an operation's last command runs), the
    unlock command alone (the floor) and the unlock with the record appended before it
    (what every operation now sends; with the size check one time in 16), alternated,
-   on every host at once; medians and the ratio. The record adds no command and no round: only shell work in a command
-   that is sent anyway (the `wc -c` of the size check is its one process).
+   on every host at once; medians and the ratio. The record adds no command and no
+   round: only shell work in a command that is sent anyway (the `wc -c` of the size
+   check is its one process).
 2. Read. `history --fleet` (one command per host, connect included) against a floor
    measured in the same run: connecting the same hosts and running `true`.
 """
