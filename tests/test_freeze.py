@@ -235,3 +235,25 @@ def test_a_bad_window_is_one_line_naming_file_line_and_key(entry: str, message: 
     with pytest.raises(ConfigError) as caught:
         _env(f"          - {entry}\n")
     assert [str(p) for p in caught.value.problems] == [message]
+
+
+def test_a_catch_up_is_refused_by_the_ad_hoc_freeze_unless_forced(hosts: Fleet,
+                                                                 tmp_path: Path):
+    from deploytui.engine.operations.freeze import set_freeze
+
+    config = load_config_text(write(hosts, tmp_path).read_text())
+    project = config.projects["app"]
+    request = DeployRequest(project, project.environments["prod"], exclude=("host2",))
+    assert run_deploy(config, request).outcome == "success"
+    assert set_freeze(config, "app", "prod", until=datetime.now(UTC) + timedelta(hours=1),
+                      reason="incident 4711").ok
+    refused = run_catch_up(config, "app", "prod")
+    assert refused.deploy is not None and refused.deploy.outcome == "failed"
+    assert "is frozen: incident 4711" in refused.deploy.error
+    assert not hosts.hosts[1].path(f"{APP}/current").exists()  # still behind
+    forced = run_catch_up(config, "app", "prod", force_freeze=True)
+    assert forced.ok, forced.error
+    assert forced.deploy is not None and forced.deploy.forced == ["force-freeze"]
+    last = records(hosts.hosts[1])[-1]
+    assert last["operation"] == "catch-up" and last["forced"] == ["force-freeze"]
+    assert last["freeze"].startswith("incident 4711")

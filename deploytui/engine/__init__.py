@@ -28,6 +28,9 @@ _PUBLIC = {
     "delete_release": "deploytui.engine.operations.prune",
     "list_releases": "deploytui.engine.operations.releases",
     "build_plan": "deploytui.engine.operations.plan",
+    "read_fleet_history": "deploytui.engine.operations.fleet_history",  # history --fleet
+    "set_freeze": "deploytui.engine.operations.freeze",
+    "clear_freeze": "deploytui.engine.operations.freeze",
     "HostPool": "deploytui.engine.hosts.pool",
     "transport_factory": "deploytui.engine.hosts.pool",
     "TransportError": "deploytui.engine.hosts.transport",
