@@ -56,8 +56,8 @@ class DeployPlan:
         if self.frozen:
             out.append(f"FROZEN: {self.frozen}; the deploy is refused unless --force-freeze")
         if self.unchanged:
-            out.append(f"every host already serves {self.sha[:12]}: the deploy does nothing"
-                       " unless forced")
+            out.append(f"every host already serves {self.sha[:12]}: nothing new to ship"
+                       " (the CLI does nothing without --force)")
         too_many_line = too_many(self.changes, self.max_commits)
         if too_many_line:
             out.append(too_many_line)

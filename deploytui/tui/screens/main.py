@@ -239,7 +239,9 @@ class MainScreen(HostStatusReading, Screen[None]):
         from deploytui.engine.operations.request import DeployRequest
 
         proj = self.config.projects[project]
-        request = DeployRequest(proj, proj.environments[environment], if_changed=True)
+        # the plan says when every host serves the commit already; confirming it there
+        # deploys it again (the console's --force), so no if_changed here
+        request = DeployRequest(proj, proj.environments[environment])
         try:
             plan = build_plan(self.config, request)
         except Exception as exc:
