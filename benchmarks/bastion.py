@@ -75,12 +75,12 @@ def _run(fleet: Any, targets: list[Any], bastion: Any, runs: int, workdir: Path,
     logins: list[int] = []
     log(f"bastion: {n} hosts behind {bastion.name} (default MaxStartups)")
     if warm_up:
-        run_measured(tools.deploytui(configs["direct"], "deploy", "app", "prod", "--yes"), env=env)
+        run_measured(tools.deploytui(configs["direct"], *tools.DEPLOY), env=env)
     for r in range(runs):
         for how in ("direct", "bastion") if r % 2 == 0 else ("bastion", "direct"):
             tools_sleep_to_next_second()
             before = bastion.connections()
-            m = run_measured(tools.deploytui(configs[how], "deploy", "app", "prod", "--yes"),
+            m = run_measured(tools.deploytui(configs[how], *tools.DEPLOY),
                              env=env, timeout=300)
             if how == "bastion":
                 m.extra["bastion_logins"] = bastion.connections() - before

@@ -48,7 +48,7 @@ def _run(fleet: Any, n: int, lines: int, runs: int, console: bool, workdir: Path
     missing: list[dict[str, int]] = []
     log(f"flood: {n} hosts x {lines} lines" + (", warm-up" if warm_up else ""))
     if warm_up:
-        run_measured(tools.deploytui(config, "deploy", "app", "prod", "--yes"),
+        run_measured(tools.deploytui(config, *tools.DEPLOY),
                      env=tools.env(workdir / "warm"))
     for r in range(runs):
         for which in ("ssh", "cli") if r % 2 == 0 else ("cli", "ssh"):
@@ -58,7 +58,7 @@ def _run(fleet: Any, n: int, lines: int, runs: int, console: bool, workdir: Path
             else:
                 tools_sleep_to_next_second()
                 data = workdir / f"data-{r}"
-                m = run_measured(tools.deploytui(config, "deploy", "app", "prod", "--yes"),
+                m = run_measured(tools.deploytui(config, *tools.DEPLOY),
                                  env=tools.env(data), timeout=600)
                 miss = console_flood.seq_check(data, lines)
                 missing.append(miss)

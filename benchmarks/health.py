@@ -44,13 +44,13 @@ def _run(fleet: Any, n: int, runs: int, workdir: Path) -> dict[str, Any]:
                 "note": "this code has no health check (config rejected: "
                         + (check.stderr_tail.strip().splitlines() or ["?"])[-1] + ")"}
     log(f"health: {n} hosts, warm-up")
-    run_measured(tools.deploytui(configs["without"], "deploy", "app", "prod", "--yes"), env=env)
+    run_measured(tools.deploytui(configs["without"], *tools.DEPLOY), env=env)
     samples: dict[str, list[Measured]] = {"without": [], "with": []}
     for r in range(runs):
         for which in ("without", "with") if r % 2 == 0 else ("with", "without"):
             tools_sleep_to_next_second()
             samples[which].append(run_measured(
-                tools.deploytui(configs[which], "deploy", "app", "prod", "--yes"), env=env,
+                tools.deploytui(configs[which], *tools.DEPLOY), env=env,
                 timeout=300))
         log(f"health round {r + 1}/{runs}: without {samples['without'][-1].wall:.2f}s, "
             f"with {samples['with'][-1].wall:.2f}s")

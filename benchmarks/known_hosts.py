@@ -73,11 +73,11 @@ def _run(fleet: Any, n: int, lines: int, runs: int, workdir: Path, warm_up: bool
     samples: dict[str, list[Measured]] = {"small": [], "big": []}
     log(f"known_hosts: {n} hosts, {small_lines} vs {lines} lines")
     if warm_up:
-        run_measured(tools.deploytui(configs["small"], "deploy", "app", "prod", "--yes"), env=env)
+        run_measured(tools.deploytui(configs["small"], *tools.DEPLOY), env=env)
     for r in range(runs):
         for which in ("small", "big") if r % 2 == 0 else ("big", "small"):
             tools_sleep_to_next_second()
-            m = run_measured(tools.deploytui(configs[which], "deploy", "app", "prod", "--yes"),
+            m = run_measured(tools.deploytui(configs[which], *tools.DEPLOY),
                              env=env, timeout=timeout)
             samples[which].append(m)
             if m.timed_out:

@@ -79,7 +79,7 @@ def _run(fleet: Any, hosts: list[Any], runs: int, delay: float, relayed: Path,
     def deploy(tool: str) -> Measured:
         if tool == "deploytui":
             tools_sleep_to_next_second()
-            return run_measured(tools.deploytui(config, "deploy", "app", "prod", "--yes"),
+            return run_measured(tools.deploytui(config, *tools.DEPLOY),
                                 env=env, timeout=300)
         return run_measured(tools.fabric_deploy(fleet, hosts, FAB, release_id_unique(used), sha,
                                                 known_hosts=relayed, port=RELAY_PORT),

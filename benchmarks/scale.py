@@ -68,7 +68,7 @@ def _size(fleet: Any, n: int, runs: int, workdir: Path, warm_up: bool) -> dict[s
 
     def deploy(tool: str) -> Measured:
         if tool == "deploytui":
-            return run_measured(tools.deploytui(config, "deploy", "app", "prod", "--yes"),
+            return run_measured(tools.deploytui(config, *tools.DEPLOY),
                                 env=env, timeout=timeout)
         return run_measured(tools.fabric_deploy(fleet, hosts, FAB, release_id_unique(used),
                                                 sha), env=env, timeout=timeout)

@@ -19,6 +19,10 @@ from benchmarks.common import ROOT
 FLOORS = ROOT / "benchmarks" / "floors"
 BUILD = ["sh build.sh", "sleep 0.2"]  # as deploy_speed.py: a real step plus a short wait
 
+# A benchmark deploys the same commit again and again: --force, or deploytui would say
+# "nothing to deploy" (every host already serves it) and measure nothing.
+DEPLOY = ("deploy", "app", "prod", "--yes", "--force")
+
 
 def env(data_dir: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT), "DEPLOYTUI_DATA_DIR": str(data_dir),

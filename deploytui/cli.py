@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 PROG = "deploytui"
 # A command's implementation lives in deploytui.commands.<module>.
-COMMAND_MODULES = {"unlock": "lock", "catch-up": "catch_up"}
+COMMAND_MODULES = {"unlock": "lock", "catch-up": "catch_up", "unfreeze": "freeze"}
 CONSOLE_MODULE = "deploytui.tui.app"
 
 EPILOG = """\
@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("project", nargs=nargs, metavar="PROJECT", help="a project name")
         sub.add_argument("env", nargs=nargs, metavar="ENV", help="an environment of it")
 
+    def force_freeze(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--force-freeze", action="store_true", help="deploy inside a "
+                         "freeze (recorded as an override on the hosts and in the journal)")
+
     def wait_lock(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--wait-lock", type=_seconds, default=0.0, metavar="SECONDS",
                          help="wait up to SECONDS for a live lock to be released "
@@ -103,12 +107,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--exclude", action="append", default=[], metavar="HOST[,HOST...]",
                      help="leave these hosts out on purpose (they keep serving what they "
                      "serve; `catch-up` brings them up to date later)")
+    force_freeze(sub)
+    sub.add_argument("--force", action="store_true", help="deploy even the commit every "
+                     "host already serves (otherwise: nothing to do, exit 0)")
 
     sub = command("catch-up", "bring hosts left out of a deploy up to the fleet's release")
     target(sub)
     sub.add_argument("hosts", nargs="*", metavar="HOST", help="only these hosts (default: "
                      "every host that is behind)")
     sub.add_argument("--yes", action="store_true", help="confirm an environment that asks")
+    force_freeze(sub)
 
     sub = command("rollback", "switch back to an earlier release")
     target(sub)
@@ -159,9 +167,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("history", "show past deploys from the local journal")
     target(sub, optional=True)
     sub.add_argument("--json", action="store_true", help="print JSON")
+    sub.add_argument("--fleet", action="store_true", help="read the hosts' record instead: "
+                     "every operator's and CI's operations (needs PROJECT ENV)")
 
     target(command("lock", "lock an environment so nobody deploys to it"))
     target(command("unlock", "remove an environment's lock"))
+    from deploytui.commands.freeze_args import add_freeze_commands
+
+    add_freeze_commands(command, target)
 
     sub = command("secret", "store or delete a secret in the OS keyring")
     sub.add_argument("action", choices=("set", "delete"), help="set (asks for the value) "
@@ -246,7 +259,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _dispatch_command(args: argparse.Namespace) -> int:
     from deploytui.config import ConfigError, load_config
 
-    if args.command == "history" and getattr(args, "json", False):
+    if (args.command == "history" and getattr(args, "json", False)
+            and not getattr(args, "fleet", False)):
         # the journal is local: it needs no config file
         try:
             history_config: Config | None = load_config(args.config)

@@ -43,6 +43,8 @@ def event_name(operation: str, finished: DeployFinished | None) -> str | None:
         return None
     if finished is None:
         return "start" if operation in ("deploy", "catch-up") else None
+    if finished.outcome == "unchanged":  # nothing was deployed: nothing to tell
+        return None
     if finished.outcome == "success":
         return "rollback" if operation == "rollback" else "success"
     return "failure"  # an automatic rollback too: the deploy failed its health checks
@@ -67,6 +69,15 @@ def payload(fmt: str, message: dict[str, Any]) -> dict[str, Any]:
 
 
 def summary(m: dict[str, Any]) -> str:
+    text = _summary(m)
+    if m.get("forced"):
+        text += f" [override: {', '.join(m['forced'])}]"
+    if m.get("freeze"):
+        text += f" [during freeze: {m['freeze']}]"
+    return text
+
+
+def _summary(m: dict[str, Any]) -> str:
     target = f"{m['project']}/{m['environment']}"
     ref = f" {m['ref']}" if m["ref"] else ""
     sha = f" ({m['sha'][:8]})" if m["sha"] else ""
@@ -176,6 +187,8 @@ class Notifier:
             "excluded": list(s.excluded) if s else [],
             "failed_host": host, "failed_step": step,
             "error": finished.error if finished else "",
+            "forced": list(finished.forced) if finished else [],  # break-lock, force-freeze
+            "freeze": finished.freeze if finished else "",  # the freeze in force, if any
             "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
 

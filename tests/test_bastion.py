@@ -106,7 +106,8 @@ def test_every_operation_through_a_stock_bastion_succeeds_with_one_bastion_login
     targets = fleet40.hosts[1:]
     deployed = []
     for _ in range(3):
-        assert cli(fleet40, tmp_path, "deploy", "app", "prod") == 0, capsys.readouterr().err
+        assert cli(fleet40, tmp_path, "deploy", "app", "prod", "--force") == 0, \
+            capsys.readouterr().err
         assert count.since() == (1, {1})
         deployed.append(current_of(targets[0]))
         time.sleep(1.05)  # release ids are per second

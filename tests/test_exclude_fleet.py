@@ -189,7 +189,7 @@ def test_the_cli_records_the_exclusion_in_the_journal_and_catch_up_twice(
     hosts.hosts[2].kill()
     assert cli(hosts, tmp_path, "deploy", "app", "prod") == 1
     assert "--exclude host3" in capsys.readouterr().err
-    assert cli(hosts, tmp_path, "deploy", "app", "prod", "--exclude", "host3") == 0
+    assert cli(hosts, tmp_path, "deploy", "app", "prod", "--exclude", "host3", "--force") == 0
     out = capsys.readouterr().out
     assert "leaving out host3" in out and "left out: host3" in out
     assert cli(hosts, tmp_path, "catch-up", "app", "prod") == 1

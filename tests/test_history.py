@@ -202,7 +202,7 @@ def test_history_json_lists_entries_newest_first_with_stable_keys(data_dir):
     assert set(entries[0]) == {
         "id", "operation", "project", "environment", "strategy", "ref", "sha", "release",
         "user", "machine", "pid", "started", "finished", "duration", "outcome", "error",
-        "log_dir", "hosts"}
+        "log_dir", "hosts", "op_id", "forced", "freeze"}
     assert entries[0]["hosts"]["web1"]["outcome"] == "success"
     assert entries[0]["hosts"]["web1"]["log"].endswith("web1.log")
     table = subprocess.run([sys.executable, "-m", "deploytui", "--config", str(config),

@@ -24,12 +24,19 @@ from deploytui.commands.interrupt import run_cancellable
 from deploytui.commands.printer import Printer, summary_table
 from deploytui.config.model import Config
 from deploytui.engine.operations.catch_up import CatchUpRefused, plan_catch_up, run_catch_up
+from deploytui.engine.operations.freeze import configured_freeze, refusal
 from deploytui.engine.operations.releases import list_releases
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
     project, env = select(config, args.project, args.env)
     only = list(args.hosts) or None
+    force_freeze = getattr(args, "force_freeze", False)
+    frozen = configured_freeze(env)
+    if frozen is not None and not force_freeze:  # before any host is read
+        print(f"deploytui: catch-up refused: {refusal(project.name, env.name, frozen)}",
+              file=sys.stderr)
+        return EXIT_FAILED
     try:  # read first: nothing behind needs no confirmation, no journal row, no lock
         plan = plan_catch_up(list_releases(config, project, env), only)
     except CatchUpRefused as exc:
@@ -54,7 +61,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     try:
         outcome = run_cancellable(
             lambda cancel: run_catch_up(config, project, env, only, sink=sink, cancel=cancel,
-                                        resolver=resolver),
+                                        resolver=resolver, force_freeze=force_freeze),
             printer, name="catch-up", cancelling="stopping remote commands, removing the"
             " unfinished release, releasing the lock")
     except CatchUpRefused as exc:  # the fleet changed since it was read

@@ -8,6 +8,11 @@ from deploytui.commands import EXIT_CANCELLED, EXIT_USAGE
 from deploytui.config.model import Environment
 
 
+def asks_confirmation(env: Environment, yes: bool) -> bool:
+    """Whether `confirmed` will put a question to a person."""
+    return env.confirm and not yes and sys.stdin.isatty()
+
+
 def confirmed(env: Environment, yes: bool, action: str) -> int | None:
     """None when the operation may go ahead, else the exit status to return.
 

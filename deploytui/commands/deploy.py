@@ -20,18 +20,20 @@ from deploytui.commands import (
     UsageError,
     select,
 )
-from deploytui.commands.confirm import confirmed
+from deploytui.commands.confirm import asks_confirmation, confirmed
 from deploytui.commands.interrupt import run_cancellable
 from deploytui.commands.printer import Printer, summary_table
 from deploytui.config.model import Config
 from deploytui.engine.events import Sink
 from deploytui.engine.operations.deploy import DeployRequest, DeployResult, run_deploy
 from deploytui.engine.operations.exclusion import ExcludeRefused, parse_hosts
+from deploytui.engine.operations.freeze import configured_freeze, refusal
 from deploytui.engine.operations.plan import build_plan
 from deploytui.engine.operations.source import SourceError
 
 EXIT_BY_OUTCOME = {"success": EXIT_OK, "failed": EXIT_FAILED, "locked": EXIT_LOCKED,
-                   "cancelled": EXIT_CANCELLED, "rolled_back": EXIT_FAILED}
+                   "cancelled": EXIT_CANCELLED, "rolled_back": EXIT_FAILED,
+                   "unchanged": EXIT_OK}
 
 
 def make_sinks(config: Config, project: str, env: str, printer: Sink, resolver
@@ -46,7 +48,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
     project, env = select(config, args.project, args.env)
     exclude = tuple(parse_hosts(getattr(args, "exclude", None) or []))
     request = DeployRequest(project, env, ref=args.ref, break_lock=args.break_lock,
-                            wait_lock=getattr(args, "wait_lock", 0.0), exclude=exclude)
+                            wait_lock=getattr(args, "wait_lock", 0.0), exclude=exclude,
+                            force_freeze=getattr(args, "force_freeze", False),
+                            if_changed=not getattr(args, "force", False))
     try:
         request.hosts  # noqa: B018 - validates the exclusion before anything runs
     except ExcludeRefused as exc:
@@ -59,6 +63,14 @@ def run(args: argparse.Namespace, config: Config) -> int:
             return EXIT_FAILED
         print("\n".join(plan.lines()))
         return EXIT_OK
+    frozen = configured_freeze(env)
+    if frozen is not None and not request.force_freeze:  # before any host is touched
+        print(f"deploytui: deploy refused: {refusal(project.name, env.name, frozen)}",
+              file=sys.stderr)
+        return EXIT_FAILED
+    if asks_confirmation(env, args.yes):  # the guards' warnings come before the question
+        for line in guard_lines(config, request):
+            print(line, file=sys.stderr)
     refused = confirmed(env, args.yes, f"deploy to {project.name}/{env.name}")
     if refused is not None:
         return refused
@@ -81,6 +93,16 @@ def run(args: argparse.Namespace, config: Config) -> int:
     return report(result, printer)
 
 
+def guard_lines(config: Config, request: DeployRequest) -> list[str]:
+    """The plan's warnings (too many commits, nothing to ship), read from the hosts once
+    without the lock: only when someone is about to answer a question."""
+    try:
+        plan = build_plan(config, request)
+    except Exception:  # the deploy itself will say what is wrong, with host and step
+        return []
+    return [f"warning: {w}" for w in plan.warnings()]
+
+
 def report(result: DeployResult, printer: Printer) -> int:
     rows = [(h, r.outcome, r.duration, result.release_id if r.outcome == "deployed" else "-")
             for h, r in result.hosts.items()]
@@ -90,7 +112,12 @@ def report(result: DeployResult, printer: Printer) -> int:
     for warning in result.warnings:
         printer.write(f"warning: {warning}")
     left = [h for h, r in result.hosts.items() if r.outcome == "excluded"]
-    if result.outcome == "success":
+    if result.forced:
+        printer.write(f"override: {', '.join(result.forced)} (recorded on the hosts)"
+                      + (f"; freeze: {result.freeze}" if result.freeze else ""))
+    if result.outcome == "unchanged":
+        printer.write(result.error)
+    elif result.outcome == "success":
         printer.write(f"deployed release {result.release_id} ({result.sha[:12]}) to"
                       f" {len(result.hosts) - len(left)} host(s) in {result.duration:.1f}s")
         if left:

@@ -1,4 +1,5 @@
-"""`deploytui history [PROJECT [ENV]] [--json]`: the local journal, newest first.
+"""`deploytui history [PROJECT [ENV]] [--json]`: the local journal, newest first
+(`--fleet`: the hosts' record of every operator's operations, commands/fleet_history.py).
 
 The JSON form is a stable contract (docs/json-output-history.md).
 """
@@ -43,6 +44,10 @@ def table(entries: list[JournalEntry]) -> str:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
+    if getattr(args, "fleet", False):
+        from deploytui.commands import fleet_history
+
+        return fleet_history.run(args, config)
     entries = list_entries(getattr(args, "project", None), getattr(args, "env", None), LIMIT)
     if getattr(args, "json", False):
         print(json.dumps([e.to_json() for e in entries], indent=2))

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 
 from deploytui.commands import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, select
 from deploytui.config.model import Config
 from deploytui.engine.hosts.pool import HostPool, transport_factory
 from deploytui.engine.hosts.transport import TransportError
+from deploytui.engine.remote import fleet_log
+from deploytui.engine.remote.fleet_log import FleetRecord
 from deploytui.engine.remote.layout import Layout
 from deploytui.engine.remote.lock import (
     Locked,
     LockInfo,
-    acquire_locks,
     break_locks,
+    local_user,
     lock_problem,
+    take_locks,
 )
 
 
@@ -37,8 +41,10 @@ def run(args: argparse.Namespace, config: Config) -> int:
         if args.command == "unlock":
             return _unlock(pool, layouts, project.name, env.name)
         info = LockInfo(project=project.name, environment=env.name, operation="lock")
-        try:
-            acquire_locks(pool, layouts, info)
+        record = FleetRecord.now("lock", project.name, env.name, info.user)
+        try:  # the record is written by the lock command itself, once the lock is ours
+            take_locks(pool, layouts, info,
+                       probe=lambda name: fleet_log.append_command(layouts[name], record))
         except Locked as exc:
             print(f"deploytui: {exc.host}: {lock_problem(exc, project.name, env.name)}",
                   file=sys.stderr)
@@ -52,8 +58,15 @@ def run(args: argparse.Namespace, config: Config) -> int:
 
 
 def _unlock(pool: HostPool, layouts: dict[str, Layout], project: str, env: str) -> int:
+    record = FleetRecord.now("unlock", project, env, local_user())
+
+    def recorded(name: str, holder: LockInfo | None) -> str:
+        noted = replace(record, note=f"removed the lock of {holder.describe()}" if holder
+                        else "was not locked")
+        return fleet_log.append_command(layouts[name], noted)
+
     try:
-        holders = break_locks(pool, layouts)
+        holders = break_locks(pool, layouts, after=recorded)
     except TransportError as exc:
         print(f"deploytui: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -26,7 +26,7 @@ from deploytui.config.model import (
 from deploytui.config.projects import read_projects
 from deploytui.config.yamlnodes import Node, join, parse_yaml
 
-TOP_KEYS = ("ssh", "projects", "notify", "history", "ui")
+TOP_KEYS = ("ssh", "projects", "notify", "history", "ui", "requires")
 SSH_KEYS = ("config", "known_hosts", "host_keys", "identity_file", "passphrase", "key",
             "forward_agent", "connect_timeout", "max_parallel")
 NOTIFY_KEYS = ("url", "format", "on", "timeout")
@@ -96,6 +96,14 @@ def _tidy(problems: list[ConfigProblem]) -> list[ConfigProblem]:
 
 def _config(reader: Reader, root: Node, path: Path | None) -> Config:
     entries = reader.mapping(root, "", TOP_KEYS, required=("projects",))
+    if "requires" in entries:  # first: an older deploytui may misread the rest
+        from deploytui import __version__
+        from deploytui.config.freeze import check_requires
+
+        try:
+            check_requires(entries["requires"], reader, __version__)
+        except Invalid:
+            raise Invalid("requires") from None
     projects = read_projects(reader, entries["projects"]) if "projects" in entries else {}
     values: dict[str, Any] = {}
     for key, read in (("ssh", _ssh), ("notify", _notify), ("history", _history), ("ui", _ui)):

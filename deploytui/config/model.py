@@ -7,6 +7,7 @@ engine and the console agree on them. The keys mirror config.example.yml.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -126,6 +127,41 @@ class Host:
     deploy_to: str | None = None  # overrides the project's deploy_to for this host
 
 
+WEEK_MINUTES = 7 * 24 * 60
+
+
+@dataclass(frozen=True)
+class FreezeWindow:
+    """A time when deploys are refused: once (`start`..`end`, aware datetimes) or every
+    week (`weekly`: minutes since Monday 00:00 in `tz`, from and to; to < from wraps
+    over the week's end, e.g. Fri 16:00 to Mon 08:00)."""
+
+    reason: str
+    start: datetime | None = None
+    end: datetime | None = None
+    weekly: tuple[int, int] | None = None
+    tz: str = "UTC"
+    line: int = 0  # where it is written, for messages
+
+    def ends(self, now: datetime) -> datetime | None:
+        """When the window that holds `now` (aware) ends, or None if `now` is outside."""
+        if self.start is not None and self.end is not None:
+            return self.end if self.start <= now < self.end else None
+        if self.weekly is None:
+            return None
+        from zoneinfo import ZoneInfo
+
+        zone = ZoneInfo(self.tz)
+        local = now.astimezone(zone)
+        minute = local.weekday() * 1440 + local.hour * 60 + local.minute
+        begin, end = self.weekly
+        inside = begin <= minute < end if begin <= end else (minute >= begin or minute < end)
+        if not inside:
+            return None
+        wall = local.replace(tzinfo=None, second=0, microsecond=0)
+        return (wall + timedelta(minutes=(end - minute) % WEEK_MINUTES)).replace(tzinfo=zone)
+
+
 @dataclass(frozen=True)
 class Environment:
     name: str
@@ -134,6 +170,7 @@ class Environment:
     branch: str | None = None  # overrides the project's branch
     rollout: Rollout | None = None  # None: every host switches at once
     on_unhealthy: OnUnhealthy | None = None  # None: the project's
+    freeze: tuple[FreezeWindow, ...] = ()  # deploys refused inside (--force-freeze overrides)
 
 
 @dataclass(frozen=True)
@@ -155,6 +192,7 @@ class Project:
     on_unhealthy: OnUnhealthy = "rollback"
     hooks: Hooks = Hooks()
     commands: dict[str, NamedCommand] = field(default_factory=dict)  # `deploytui run NAME`
+    max_commits: int = 8  # a deploy shipping more is warned about (Shipit's default)
 
     def on_unhealthy_in(self, environment: Environment) -> OnUnhealthy:
         return environment.on_unhealthy or self.on_unhealthy

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from deploytui.config.fields import CLEAR_SECRET, Invalid, Reader, suggest
+from deploytui.config.freeze import read_freeze
 from deploytui.config.model import (
     ON_UNHEALTHY,
     STRATEGIES,
@@ -30,12 +31,13 @@ from deploytui.config.yamlnodes import Node, join
 
 PROJECT_KEYS = ("repo", "branch", "strategy", "deploy_to", "keep_releases", "shared", "build",
                 "roles", "environments", "timeout", "min_free_mb", "env", "sudo_password",
-                "on_unhealthy", "hooks", "commands")
+                "on_unhealthy", "hooks", "commands",
+                "max_commits")
 ROLE_KEYS = ("tasks", "once", "restart", "parallel", "batch", "health")
 PULL_ROLLOUT = ("strategy pull moves every host's working copy at once and cannot stage "
                 "it; use strategy release (or artifact) for a canary/batch rollout, or "
                 "remove rollout")
-ENVIRONMENT_KEYS = ("hosts", "confirm", "branch", "rollout", "on_unhealthy")
+ENVIRONMENT_KEYS = ("hosts", "confirm", "branch", "rollout", "on_unhealthy", "freeze")
 HOST_KEYS = ("address", "port", "user", "roles", "transport", "deploy_to")
 TRANSPORTS = ("ssh", "local")
 BUILTIN_APPS = ("demo",)  # `repo: builtin:demo`, materialised by the engine
@@ -84,6 +86,7 @@ def _project(reader: Reader, name: str, node: Node) -> Project:
     reader.put(values, entries, path, "on_unhealthy", reader.choice, choices=ON_UNHEALTHY,
                what="on_unhealthy")
     reader.put(values, entries, path, "hooks", read_hooks, reader=reader)
+    reader.put(values, entries, path, "max_commits", reader.integer, minimum=1)
     roles = _roles(reader, entries.get("roles"), join(path, "roles"))
     if roles is not None:
         values["roles"] = roles
@@ -148,6 +151,10 @@ def _environments(reader: Reader, node: Node, project_path: str,
         reader.put(values, settings, env_path, "branch", reader.string, nullable=True)
         reader.put(values, settings, env_path, "on_unhealthy", reader.choice,
                    choices=ON_UNHEALTHY, what="on_unhealthy")
+        reader.put(values, settings, env_path, "freeze", read_freeze, nullable=True,
+                   reader=reader)
+        if values.get("freeze", ()) is None:
+            values["freeze"] = ()
         if "hosts" not in settings:
             continue
         hosts = _hosts(reader, settings["hosts"], env_path, project_path, roles, deploy_to)

@@ -35,6 +35,9 @@ _PUBLIC = {
     "prepare_session": "deploytui.engine.operations.session",  # `ssh`: argv for OpenSSH
     "check_environment": "deploytui.engine.operations.readiness",  # check --connect
     "Readiness": "deploytui.engine.operations.readiness",
+    "read_fleet_history": "deploytui.engine.operations.fleet_history",  # history --fleet
+    "set_freeze": "deploytui.engine.operations.freeze",
+    "clear_freeze": "deploytui.engine.operations.freeze",
     "HostPool": "deploytui.engine.hosts.pool",
     "transport_factory": "deploytui.engine.hosts.pool",
     "TransportError": "deploytui.engine.hosts.transport",

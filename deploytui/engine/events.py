@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Operation = Literal["deploy", "rollback", "prune", "catch-up", "run"]
-Outcome = Literal["success", "failed", "cancelled", "rolled_back"]  # rolled_back: unhealthy, undone
+Outcome = Literal["success", "failed", "cancelled", "rolled_back", "unchanged"]
+# rolled_back: unhealthy, undone; unchanged: every host already served that commit
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class DeployStarted(Event):
     sha: str = ""
     release_id: str = ""
     excluded: tuple[str, ...] = ()  # hosts left out on purpose (deploy --exclude)
+    op_id: str = ""  # the operation's id: the fleet record's and the journal's key
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,8 @@ class DeployFinished(Event):
     release_id: str = ""
     failed_hosts: dict[str, str] = field(default_factory=dict)  # host -> "step: reason"
     error: str = ""  # one line for the whole run, when it failed
+    forced: tuple[str, ...] = ()  # overrides used: break-lock, force-freeze, force
+    freeze: str = ""  # the freeze in force while it ran (a forced deploy, a rollback)
 
 
 Sink = Callable[[Event], None]

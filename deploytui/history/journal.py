@@ -29,6 +29,10 @@ from deploytui.history.logs import DEPLOY_LOG, safe_name
 BUSY_TIMEOUT_MS = 15000
 EXCLUDED_NOTE = "left out on purpose (--exclude): still serves its earlier release"
 
+# Columns added after the first release of the schema: added to an older journal as it opens.
+_ADDED = (("op_id", "TEXT NOT NULL DEFAULT ''"), ("forced", "TEXT NOT NULL DEFAULT ''"),
+          ("freeze", "TEXT NOT NULL DEFAULT ''"))
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -95,6 +99,9 @@ class JournalEntry:
     error: str
     log_dir: Path | None
     hosts: dict[str, HostRecord] = field(default_factory=dict)
+    op_id: str = ""  # the operation's id, as the fleet record on the hosts has it
+    forced: tuple[str, ...] = ()  # overrides used: break-lock, force-freeze, force
+    freeze: str = ""  # the freeze in force while it ran
 
     @property
     def host_logs(self) -> dict[str, Path]:
@@ -120,6 +127,7 @@ class JournalEntry:
             "log_dir": str(self.log_dir) if self.log_dir else None,
             "hosts": {h: {**dataclasses.asdict(r), "log": str(logs[h]) if h in logs else None}
                       for h, r in self.hosts.items()},
+            "op_id": self.op_id, "forced": list(self.forced), "freeze": self.freeze,
         }
 
 
@@ -131,6 +139,11 @@ class Journal:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._db() as db:
             db.executescript(_SCHEMA)
+            have = {row[1] for row in db.execute("PRAGMA table_info(entries)")}
+            for name, kind in _ADDED:
+                if name not in have:
+                    with contextlib.suppress(sqlite3.OperationalError):  # another process
+                        db.execute(f"ALTER TABLE entries ADD COLUMN {name} {kind}")
 
     @contextlib.contextmanager
     def _db(self):  # type: ignore[no-untyped-def]
@@ -169,9 +182,9 @@ class Journal:
     def started(self, entry_id: int, ev: DeployStarted) -> None:
         with self._db() as db:
             db.execute("BEGIN IMMEDIATE")
-            db.execute("UPDATE entries SET strategy=?, ref=?, sha=?, release_id=?, user=?"
-                       " WHERE id=?", (ev.strategy, ev.ref, ev.sha, ev.release_id,
-                                       ev.user or who(), entry_id))
+            db.execute("UPDATE entries SET strategy=?, ref=?, sha=?, release_id=?, user=?,"
+                       " op_id=? WHERE id=?", (ev.strategy, ev.ref, ev.sha, ev.release_id,
+                                               ev.user or who(), ev.op_id, entry_id))
             db.executemany("INSERT OR IGNORE INTO hosts (entry_id, host, outcome)"
                            " VALUES (?, ?, 'running')", [(entry_id, h) for h in ev.hosts])
             db.executemany("INSERT OR IGNORE INTO hosts (entry_id, host, outcome, error)"
@@ -181,13 +194,16 @@ class Journal:
 
     def finish(self, entry_id: int, *, outcome: str, duration: float | None,
                error: str = "", release_id: str = "",
-               hosts: dict[str, HostRecord] | None = None) -> None:
+               hosts: dict[str, HostRecord] | None = None,
+               forced: tuple[str, ...] = (), freeze: str = "") -> None:
         with self._db() as db:
             db.execute("BEGIN IMMEDIATE")
             db.execute(
                 "UPDATE entries SET outcome=?, finished=?, duration=?, error=?,"
-                " release_id=CASE WHEN ?='' THEN release_id ELSE ? END WHERE id=?",
-                (outcome, time.time(), duration, error, release_id, release_id, entry_id))
+                " release_id=CASE WHEN ?='' THEN release_id ELSE ? END, forced=?, freeze=?"
+                " WHERE id=?",
+                (outcome, time.time(), duration, error, release_id, release_id,
+                 ",".join(forced), freeze, entry_id))
             db.executemany(
                 "INSERT OR REPLACE INTO hosts (entry_id, host, outcome, phase, step, error)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
@@ -228,8 +244,9 @@ class Journal:
             db.execute("BEGIN")
             rows = db.execute(
                 "SELECT id, operation, project, environment, strategy, ref, sha, release_id,"
-                " user, machine, pid, started, finished, duration, outcome, error, log_dir"
-                f" FROM entries {clause} ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
+                " user, machine, pid, started, finished, duration, outcome, error, log_dir,"
+                f" op_id, forced, freeze FROM entries {clause} ORDER BY id DESC LIMIT ?",
+                (*args, limit)).fetchall()
             ids = [r[0] for r in rows]
             hosts: dict[int, dict[str, HostRecord]] = {i: {} for i in ids}
             if ids:
@@ -252,7 +269,8 @@ class Journal:
             id=r[0], operation=r[1], project=r[2], environment=r[3], strategy=r[4], ref=r[5],
             sha=r[6], release_id=r[7], user=r[8], machine=r[9], pid=r[10], started=r[11],
             finished=r[12], duration=r[13], outcome=outcome, error=r[15],
-            log_dir=Path(r[16]) if r[16] else None, hosts=hosts)
+            log_dir=Path(r[16]) if r[16] else None, hosts=hosts, op_id=r[17],
+            forced=tuple(f for f in r[18].split(",") if f), freeze=r[19])
 
 
 def list_entries(project: str | None = None, environment: str | None = None,

@@ -122,13 +122,15 @@ class JournalSink:
                     step, _, reason = why.partition(": ")
                     self._records[host] = HostRecord("failed", "", step, reason or why)
             others = {"success": "success", "cancelled": "cancelled",
-                      "rolled_back": "rolled_back"}.get(event.outcome, "aborted")
+                      "rolled_back": "rolled_back", "unchanged": "unchanged"}.get(
+                          event.outcome, "aborted")
             records = {h: (r if r.outcome in ("failed", "excluded") else HostRecord(others))
                        for h, r in self._records.items()}
             self._finished = True
             self._flush()
         self.journal.finish(self.entry_id, outcome=event.outcome, duration=event.duration,
-                            error=event.error, release_id=event.release_id, hosts=records)
+                            error=event.error, release_id=event.release_id, hosts=records,
+                            forced=event.forced, freeze=event.freeze)
 
     def _flush(self) -> None:
         for f in (*self._files.values(), self._deploy_log):

@@ -50,6 +50,7 @@ BROWSER_BINDINGS: list[Binding] = [
 
 HISTORY_BINDINGS: list[Binding] = [
     Binding("enter", "open", "Logs", id="open-logs"),
+    Binding("f", "toggle_fleet", "Fleet/local", id="history-fleet"),
     Binding("escape", "close", "Back", id="back"),
 ]
 

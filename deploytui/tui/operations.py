@@ -33,6 +33,7 @@ class EnvStatus:
     locks: dict[str, str] = field(default_factory=dict)
     behind: set[str] = field(default_factory=set)  # left out of a deploy: catch-up needed
     health: dict[str, str] = field(default_factory=dict)  # "healthy" | "unhealthy: saw"
+    frozen: str = ""  # a freeze in force, described (deploys are refused)
 
 
 def load_status(config: Config, project: str, environment: str) -> EnvStatus:
@@ -58,6 +59,7 @@ def load_status(config: Config, project: str, environment: str) -> EnvStatus:
         ok = [h for h in env.hosts if h.name not in failed]
         read = read_status(pool, proj, env, status.errors)
         status.locks = {name: holder.describe() for name, holder in read.locks.items()}
+        status.frozen = read.frozen.describe() if read.frozen else ""
         for name, info in read.fleet.hosts.items():
             if info.current:
                 status.current[name] = info.current

@@ -194,7 +194,16 @@ class SSHTransport:
         token = new_token()
         out_cut, err_cut = Frame(token), Frame(token)
         try:
-            chan.sendall(request(command, env, token))
+            try:
+                chan.sendall(request(command, env, token))
+            except OSError:
+                if self._dead.is_set() or not chan.closed or self._transport_dying():
+                    raise
+                # the runner's shell ended before it read a byte (a login shell that
+                # found no bash): a channel of its own runs the command and says why
+                self._drop_runner()
+                self._runner_works = False
+                raise _RunnerUnusable from None
             self._reader.pump(chan, wake, lambda data: out.feed(out_cut.feed(data)),
                               lambda data: err.feed(err_cut.feed(data)), err, started,
                               timeout, cancel, finished=lambda: out_cut.done and err_cut.done)

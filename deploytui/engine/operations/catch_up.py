@@ -22,6 +22,7 @@ from deploytui.config.model import Config, Environment, Project
 from deploytui.engine.events import Sink, discard
 from deploytui.engine.hosts.pool import TransportFactory
 from deploytui.engine.operations.deploy import run_deploy
+from deploytui.engine.operations.freeze import configured_freeze, refusal
 from deploytui.engine.operations.releases import FleetReleases, list_releases, select_names
 from deploytui.engine.operations.request import DeployRequest, DeployResult
 from deploytui.engine.remote.layout import ReleaseMeta
@@ -137,16 +138,21 @@ class CatchUpResult:
 def run_catch_up(config: Config, project: str | Project, environment: str | Environment,
                  hosts: list[str] | None = None, *, sink: Sink = discard,
                  cancel: threading.Event | None = None, factory: TransportFactory | None = None,
-                 user: str | None = None, resolver=None) -> CatchUpResult:
+                 user: str | None = None, resolver=None, force_freeze: bool = False
+                 ) -> CatchUpResult:
     """List the fleet, then deploy its release again to the hosts behind (all, or `hosts`);
     raises CatchUpRefused (one line, nothing changed) when the fleet disagrees."""
     proj, env = select_names(config, project, environment)
+    frozen = configured_freeze(env)
+    if frozen is not None and not force_freeze:  # refused before any host is read
+        raise CatchUpRefused(refusal(proj.name, env.name, frozen))
     plan = plan_catch_up(list_releases(config, proj, env, factory=factory), hosts)
     result = CatchUpResult(plan)
     if not plan.targets or plan.release is None:
         return result
     meta = plan.meta or ReleaseMeta(plan.release, "ok", sha=plan.sha)  # a Capistrano release
     request = DeployRequest(proj, env, user=user or local_user(), catch_up=meta,
+                            force_freeze=force_freeze,
                             exclude=tuple(h.name for h in env.hosts
                                           if h.name not in plan.targets))
     result.deploy = run_deploy(config, request, sink=sink, cancel=cancel, resolver=resolver,

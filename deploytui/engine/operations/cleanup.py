@@ -42,8 +42,8 @@ def cleanup_parts(layout: Layout, release_id: str, *, remove: bool, meta_command
 def cleanup_hosts(pool: HostPool, hosts: list[Host], layouts: dict[str, Layout],
                   release_id: str, *, remove: set[str], marked: set[str],
                   meta_command: Callable[[str], str] | None,
-                  unlock_command: Callable[[str], str], timeout: float
-                  ) -> tuple[list[str], set[str]]:
+                  unlock_command: Callable[[str], str], timeout: float,
+                  record: Callable[[str], str] | None = None) -> tuple[list[str], set[str]]:
     """Clean every host up; returns (warnings, hosts whose lock was released).
 
     `remove`: hosts where this deploy created its release directory; `marked`: hosts
@@ -55,7 +55,7 @@ def cleanup_hosts(pool: HostPool, hosts: list[Host], layouts: dict[str, Layout],
                              meta_command=meta_command(name) if marking else None)
 
     done = run_last_commands(pool, [h.name for h in hosts], parts, unlock_command,
-                             step="cleanup", timeout=timeout)
+                             step="cleanup", timeout=timeout, record=record)
     return [f"cleanup: {w}" for h in hosts for w in done.problems.get(h.name, [])], \
         done.unlocked
 

@@ -24,6 +24,12 @@ from deploytui.engine.operations import strategies
 from deploytui.engine.operations.cleanup import cleanup_hosts
 from deploytui.engine.operations.exclusion import ExcludeRefused, exclude_hint
 from deploytui.engine.operations.finish import finish_hosts, plan_prunes
+from deploytui.engine.operations.guards import (
+    already_served,
+    commit_warning,
+    serving_shas,
+    unchanged_line,
+)
 from deploytui.engine.operations.hooks import HookContext, run_hooks
 from deploytui.engine.operations.lifecycle import Failure, Operation, Phase, Stop
 from deploytui.engine.operations.preflight import probe_command, read_probes
@@ -81,6 +87,7 @@ def run_deploy(config: Config, request: DeployRequest, *, sink: Sink = discard,
 
 class _Deploy(PullActivation, Verifying, Operation):
     operation = "deploy"
+    refuses_in_freeze = True
 
     def __init__(self, config: Config, request: DeployRequest, *, sink: Sink,
                  cancel: threading.Event | None, resolver, factory: TransportFactory) -> None:
@@ -97,6 +104,8 @@ class _Deploy(PullActivation, Verifying, Operation):
                          cancel=cancel, break_lock=request.break_lock,
                          wait_lock=request.wait_lock)
         self.request = request
+        self.force_freeze = request.force_freeze
+        self.unchanged = False  # every host already served the sha: nothing was done
         again = request.catch_up
         self.release_id = (again.release_id if again else request.release_id) or release_id_now()
         self.reports = {n: HostReport(n) for n in self.names}
@@ -160,8 +169,29 @@ class _Deploy(PullActivation, Verifying, Operation):
                 # a catch-up leaves out the up-to-date hosts, which is not news
                 "excluded": () if self.request.catch_up else tuple(self.excluded)}
 
+    def record_fields(self) -> dict:
+        r = self.resolved
+        return {"ref": r.ref if r else self.request.ref or "", "sha": r.sha if r else "",
+                "excluded": [] if self.request.catch_up else list(self.excluded)}
+
     def probe(self, host: str) -> str:
         return probe_command(self.contexts[host])
+
+    def _guards(self) -> None:
+        """Nothing to ship (refused unless --force); too much to ship (a warning)."""
+        if self.request.catch_up is not None or self.resolved is None:
+            return
+        serving = serving_shas(self.project, self.names, self.scans, self.previous_head)
+        if already_served(serving, self.resolved.sha):
+            if self.request.if_changed:
+                self.unchanged = True
+                raise Stop("unchanged", kind="refused", text=unchanged_line(
+                    self.project.name, self.environment.name, self.resolved.sha))
+            self.forced.append("force")
+        warning = commit_warning(self.project, self.resolved, serving)
+        if warning:
+            self.warnings.append(warning)
+            self.sink(HostLine("local", f"warning: {warning}", "info"))
 
     def after_lock(self) -> None:
         probes, refused = read_probes(self.contexts, self.probed)
@@ -175,6 +205,7 @@ class _Deploy(PullActivation, Verifying, Operation):
             self.fail(exc.failure, "preflight")
         if refused:
             raise self.first_stop(list(refused))
+        self._guards()
 
     def _next_release_id(self, clashes: list[str]) -> bool:
         """Take the next free release id (release_identity.py); False if there is none
@@ -218,6 +249,8 @@ class _Deploy(PullActivation, Verifying, Operation):
 
     @property
     def outcome(self) -> str:
+        if self.unchanged:
+            return "unchanged"
         if self.stopped is None and any(r.outcome == "failed" for r in self.reports.values()):
             return "failed"
         if self.revert is not None and self.revert.ok and super().outcome == "failed":
@@ -253,7 +286,10 @@ class _Deploy(PullActivation, Verifying, Operation):
         if self.request.catch_up is None:
             for name in self.excluded:
                 self.reports[name] = HostReport(name, "excluded")
-        return DeployResult(outcome=self.outcome, release_id=self.release_id,
+        return DeployResult(outcome=self.outcome, op_id=self.op_id,
+                            forced=list(dict.fromkeys(self.forced)),
+                            freeze=self.frozen.describe() if self.frozen else "",
+                            release_id=self.release_id,
                             sha=self.resolved.sha if self.resolved else "", hosts=self.reports,
                             error=self.redact(self.error_line()), duration=self.duration,
                             subject=self.resolved.subject if self.resolved else "",
@@ -366,7 +402,7 @@ class _Deploy(PullActivation, Verifying, Operation):
             meta_command=lambda name: meta.command(name, "ok"),
             revisions_line=deploy_line(r.branch, r.sha, self.release_id, self.request.user),
             prunes=prunes, unlock_command=self._unlock_command, sink=self.sink,
-            timeout=max(FINISH_TIMEOUT, self.project.timeout))
+            timeout=max(FINISH_TIMEOUT, self.project.timeout), record=self.record_command)
         self.warnings += warnings
         self.unlocked |= unlocked
         for _name, report in self.reports.items():
@@ -377,6 +413,8 @@ class _Deploy(PullActivation, Verifying, Operation):
     def on_stop(self, stop: Stop) -> None:
         """Remove unfinished releases (metadata kept as failed) and release the locks on
         every live host, one command per host."""
+        if self.unchanged:  # nothing was started: the skeleton releases the locks
+            return
         if stop.failure.kind == "cancelled" or self.cancel.is_set():
             for report in self.reports.values():
                 if report.outcome == "skipped":
@@ -396,6 +434,6 @@ class _Deploy(PullActivation, Verifying, Operation):
             remove=self.created - self.serving_new(),
             meta_command=(lambda name: meta.command(name, "failed")) if meta else None,
             marked=marked, unlock_command=self._unlock_command,
-            timeout=max(FINISH_TIMEOUT, self.project.timeout))
+            timeout=max(FINISH_TIMEOUT, self.project.timeout), record=self.record_command)
         self.warnings += warnings
         self.unlocked |= unlocked

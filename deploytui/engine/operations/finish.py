@@ -33,6 +33,7 @@ from deploytui.engine.remote.script import tag_results, tagged
 from deploytui.engine.shell import q
 
 _META, _REV, _UNLOCK, _SIZE = "Z-META", "Z-REV", "Z-UNLOCK", "Z-SIZE"
+_FLEET = "Z-FLEET"
 
 
 def plan_after_deploy(scan: HostScan, release_id: str, sha: str, keep: int) -> HostPrune:
@@ -86,17 +87,19 @@ class LastCommand:
 
 
 def run_last_commands(pool: HostPool, hosts: list[str], parts: Callable[[str], list[Part]],
-                      unlock_command: Callable[[str], str], *, step: str, timeout: float
-                      ) -> LastCommand:
-    """ONE command per host: its `parts`, then the lock release, each reporting its own
-    status, so a failed part is a warning naming host and part, never a failed
-    operation. Deploy's finish, deploy's cleanup and rollback's finish all end here."""
+                      unlock_command: Callable[[str], str], *, step: str, timeout: float,
+                      record: Callable[[str], str] | None = None) -> LastCommand:
+    """ONE command per host: its `parts`, the fleet record (`record(host)`), then the
+    lock release, each reporting its own status, so a failed part is a warning naming
+    host and part, never a failed operation. Deploy's finish, deploy's cleanup and
+    rollback's finish all end here."""
     unlock = Part(_UNLOCK, "")
     found = LastCommand()
 
     def last(host: Host, transport: Transport) -> None:
         name = host.name
-        own = [*parts(name), Part(_UNLOCK, unlock_command(name), inline=True)]
+        recorded = [Part(_FLEET, record(name), "fleet record", inline=True)] if record else []
+        own = [*parts(name), *recorded, Part(_UNLOCK, unlock_command(name), inline=True)]
         res = transport.run("\n".join(p.shell() for p in own), capture=True, timeout=timeout)
         found.output[name] = res.stdout
         status = tag_results(res.stdout, [p.tag for p in own if p.tag])
@@ -129,13 +132,14 @@ def finish_parts(layout: Layout, meta_command: str, revisions_line: str,
 def finish_hosts(pool: HostPool, hosts: list[Host], layouts: dict[str, Layout], *,
                  meta_command: Callable[[str], str], revisions_line: str,
                  prunes: dict[str, HostPrune], unlock_command: Callable[[str], str],
-                 sink: Sink, timeout: float) -> tuple[list[str], set[str]]:
+                 sink: Sink, timeout: float, record: Callable[[str], str] | None = None
+                 ) -> tuple[list[str], set[str]]:
     """Run the finish on every host; returns (warnings, hosts whose lock was released)."""
     done = run_last_commands(
         pool, [h.name for h in hosts],
         lambda name: finish_parts(layouts[name], meta_command(name), revisions_line,
                                   prunes.get(name)),
-        unlock_command, step="finish", timeout=timeout)
+        unlock_command, step="finish", timeout=timeout, record=record)
     for name, output in done.output.items():
         prune = prunes.get(name)
         if prune is None or not prune.deletions:

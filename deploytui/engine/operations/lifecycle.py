@@ -41,6 +41,16 @@ Locks
     unlocked by the skeleton in `finally`; a lock that could not be released is a
     warning naming the command that clears it.
 
+The fleet's record (remote/fleet_log.py)
+    Every host reached gets one JSON line for the operation, written by the command
+    that releases its lock (a phase's last command, or the skeleton's unlock): no
+    extra round. `record_fields()` adds ref, sha, excluded; `forced` the overrides.
+
+Freezes (freeze.py)
+    A configured window is checked with `check()` (refused: nothing sent); the ad-hoc
+    freeze is read in the lock command. `refuses_in_freeze` operations (deploy,
+    catch-up) stop unless `force_freeze`; the others run and note the freeze.
+
 Other hooks, all optional: `check()` before anything (a Stop there sends no event at
 all: the request was refused), `begin()` before the started event, `started_fields()`
 the DeployStarted extras, `release()` local resources, `error_line()` and
@@ -57,6 +67,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from deploytui.config.model import Config, Environment, Project
+from deploytui.engine.clock import utc_iso
 from deploytui.engine.events import (
     DeployFinished,
     DeployStarted,
@@ -72,7 +83,17 @@ from deploytui.engine.events import (
 from deploytui.engine.failure import Failure, Stop
 from deploytui.engine.hosts.pool import HostPool, PoolResult, TransportFactory, failure_of
 from deploytui.engine.hosts.transport import TransportError
+from deploytui.engine.operations.freeze import (
+    Frozen,
+    adhoc_frozen,
+    configured_freeze,
+    refusal,
+)
 from deploytui.engine.redact import redact, redacting_sink
+from deploytui.engine.remote import fleet_log
+from deploytui.engine.remote.fleet_log import FleetRecord, ci_actor, new_operation_id
+from deploytui.engine.remote.freeze import read_text as freeze_probe
+from deploytui.engine.remote.freeze import split_output
 from deploytui.engine.remote.layout import Layout
 from deploytui.engine.remote.lock import (
     LOCK_POLL,
@@ -102,6 +123,7 @@ class Operation:
     operation: ClassVar[OperationName]
     # False (only without the lock: `run`): a host that cannot be connected fails alone
     every_host: ClassVar[bool] = True
+    refuses_in_freeze: ClassVar[bool] = False  # deploy, catch-up: refused unless forced
 
     def __init__(self, config: Config, project: Project, environment: Environment, *,
                  sink: Sink, factory: TransportFactory, user: str, resolver: Any,
@@ -129,8 +151,16 @@ class Operation:
         self.warnings: list[str] = []
         self.stopped: Stop | None = None
         self.started = time.monotonic()
+        self.started_at = time.time()
         self.host_started: dict[str, float] = {}
         self.duration = 0.0
+        self.op_id = new_operation_id(self.started_at)
+        self.record_name: str = self.operation  # the fleet record's operation ("delete")
+        self.force_freeze = False
+        self.forced: list[str] = []  # overrides that took effect: break-lock, force-freeze
+        self.frozen: Frozen | None = None  # the freeze in force while it ran
+        self.note = ""  # one more fact for the record (whose lock was broken)
+        self.record_failed: set[str] = set()  # hosts whose record could not be appended
 
     # -- hooks (override as needed) ------------------------------------------------
     def check(self) -> None:
@@ -171,6 +201,43 @@ class Operation:
 
     def result(self) -> Any:
         raise NotImplementedError
+
+    def record_fields(self) -> dict[str, Any]:
+        """The fleet record's ref, sha, excluded (default: what the lock says)."""
+        return {"ref": self.lock.ref}
+
+    # -- the fleet's record ---------------------------------------------------------------
+    def fleet_record(self) -> FleetRecord:
+        """This operation as every host it reached records it, as it stands now (the
+        record is written by the last command, once the outcome is known)."""
+        fields = self.record_fields()
+        return FleetRecord(
+            id=self.op_id, operation=self.record_name, project=self.project.name,
+            environment=self.environment.name, user=self.user, actor=ci_actor(),
+            started=utc_iso(self.started_at), outcome=self.outcome,
+            duration=time.monotonic() - self.started, release=self.release_id,
+            forced=list(dict.fromkeys(self.forced)),
+            freeze=self.frozen.describe() if self.frozen else "", note=self.note,
+            error=self.redact(self.error_line()) if self.outcome != "success" else "",
+            **fields)
+
+    def record_command(self, host: str) -> str:
+        """Shell text appending the record on `host` (inline: it never exits)."""
+        return fleet_log.append_command(self.layouts[host], self.fleet_record())
+
+    def _freeze(self, frozen: Frozen | None, host: str = "") -> None:
+        """A freeze found in force: remembered for the record; a Stop for an operation
+        that a freeze refuses, unless forced."""
+        if frozen is None or self.frozen is not None:
+            return
+        self.frozen = frozen
+        if not self.refuses_in_freeze:
+            return
+        if self.force_freeze:
+            self.forced.append("force-freeze")
+            return
+        text = refusal(self.project.name, self.environment.name, frozen)
+        raise Stop(frozen.reason, host=host, step="freeze", kind="refused", text=text)
 
     # -- what a phase uses --------------------------------------------------------------
     def record(self, failure: Failure) -> None:
@@ -221,6 +288,7 @@ class Operation:
     def execute(self) -> Any:
         try:
             self.check()
+            self._freeze(configured_freeze(self.environment))
         except Stop as stop:  # refused: nothing sent, nothing connected
             self.stopped = stop
             return self.result()
@@ -231,7 +299,7 @@ class Operation:
         self.sink(DeployStarted(operation=self.operation, project=self.project.name,
                                 environment=self.environment.name, hosts=tuple(self.names),
                                 user=self.user, strategy=self.project.strategy,
-                                **self.started_fields()))
+                                op_id=self.op_id, **self.started_fields()))
         try:
             if self.stopped is not None:
                 raise self.stopped
@@ -254,7 +322,8 @@ class Operation:
             operation=self.operation, duration=self.duration, release_id=self.release_id,
             outcome="failed" if self.outcome == "locked" else self.outcome,  # type: ignore[arg-type]
             failed_hosts=self.failed_hosts(),
-            error=self.redact(self.error_line())))
+            error=self.redact(self.error_line()), forced=tuple(dict.fromkeys(self.forced)),
+            freeze=self.frozen.describe() if self.frozen else ""))
         return self.result()
 
     def _phase(self, phase: Phase) -> None:
@@ -296,8 +365,9 @@ class Operation:
     def _take_locks(self) -> None:
         deadline = time.monotonic() + self.wait_lock
         waiting_for: LockInfo | None = None
-        probing = type(self).probe is not Operation.probe
-        probe = (lambda name: self.probe(name) or "") if probing else None
+        def probe(name: str) -> str:  # the ad-hoc freeze is read in the same command
+            return f"{freeze_probe(self.layouts[name])}\n{self.probe(name) or ''}"
+
         while True:
             try:
                 taken = take_locks(self.pool, self.layouts, self.lock, break_lock=self.break_lock,
@@ -323,11 +393,20 @@ class Operation:
             except TransportError as exc:
                 raise Stop.of(failure_of(exc.host, exc, "lock")) from None
         self.held = set(self.layouts)
-        self.probed = taken.probed
         for name, holder in taken.broken.items():
             note = f"broke the lock held by {holder.describe()}"
             self.warnings.append(f"{name}: {note}")
             self.sink(HostLine(host=name, line=note, stream="info"))
+            self.forced.append("break-lock")
+            self.note = self.note or note
+        for name in self.names:  # configured order: the refusal names the first host
+            found, self.probed[name] = split_output(taken.probed.get(name, ""))
+            frozen = adhoc_frozen(found)
+            if frozen is not None:
+                self._freeze(frozen, host=name)
+                self.sink(HostLine(host=name, stream="info", line=(
+                    f"frozen: {frozen.describe()}; going on"
+                    + (" (--force-freeze)" if self.refuses_in_freeze else ""))))
 
     def _unlock(self) -> None:
         remedy = unlock_remedy(self.project.name, self.environment.name)
@@ -339,5 +418,10 @@ class Operation:
                  if n in self.held and n not in self.unlocked and n not in self.lost}
         if not still:
             return
-        for _host, err in release_locks(self.pool, still, self.lock).items():
+        errors = release_locks(self.pool, still, self.lock, before=self.record_command,
+                               before_failed=self.record_failed)
+        for _host, err in errors.items():
             self.warnings.append(f"lock not released: {err}; {remedy}")
+        for name in self.names:
+            if name in self.record_failed:
+                self.warnings.append(f"{name}: fleet record: could not append")

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from deploytui.config.model import Config
 from deploytui.engine.operations import strategies
+from deploytui.engine.operations.freeze import adhoc_frozen, configured_freeze
+from deploytui.engine.operations.guards import too_many
 from deploytui.engine.operations.roles import once_hosts, role_hosts
 from deploytui.engine.operations.rollout import describe_stages, plan_stages
 from deploytui.engine.operations.source import Changes, Resolved, changes_between, resolve
@@ -47,6 +49,22 @@ class DeployPlan:
     stages: list[str] = field(default_factory=list)  # the rollout, one line per stage
     verify: list[str] = field(default_factory=list)  # "role: GET url (timeout)" per check
     on_unhealthy: str = "rollback"
+    max_commits: int = 8  # more is warned about (guards.py)
+    frozen: str = ""  # the freeze in force (config or ad-hoc), described
+    unchanged: bool = False  # every host already serves this commit
+
+    def warnings(self) -> list[str]:
+        """What the deploy would warn about or refuse: one line each."""
+        out = []
+        if self.frozen:
+            out.append(f"FROZEN: {self.frozen}; the deploy is refused unless --force-freeze")
+        if self.unchanged:
+            out.append(f"every host already serves {self.sha[:12]}: nothing new to ship"
+                       " (the CLI does nothing without --force)")
+        too_many_line = too_many(self.changes, self.max_commits)
+        if too_many_line:
+            out.append(too_many_line)
+        return out
 
     def lines(self) -> list[str]:
         out = [f"plan: deploy {self.project}/{self.environment} ({self.strategy})",
@@ -98,6 +116,7 @@ class DeployPlan:
                 out.append(f"         … and {changes.total - len(changes.commits)} more")
         elif changes is not None and changes.direction == "same":
             out.append("changes  none: this commit is already deployed")
+        out.extend(f"WARNING  {w}" for w in self.warnings())
         for host, holder in self.locks.items():
             out.append(f"LOCKED   {host}: {holder} (the deploy will stop at preflight)")
         for host, reason in self.unreachable.items():
@@ -134,6 +153,9 @@ def build_plan(config: Config, request, *, resolver=None, inspect: bool = True,
     plan.verify = [f"{role.name}: {role.health.describe()} (within {role.health.timeout:g}s)"
                    for role in project.roles.values() if role.health]
     plan.on_unhealthy = project.on_unhealthy_in(env)
+    plan.max_commits = project.max_commits
+    frozen = configured_freeze(env)
+    plan.frozen = frozen.describe() if frozen else ""
     if project.strategy == "artifact":
         plan.commands["local"] = [f"git archive {resolved.sha} (into a temp dir)",
                                   *project.build, "tar -czf artifact.tar.gz ."]
@@ -187,6 +209,9 @@ def _inspect(config: Config, plan: DeployPlan, project, hosts, resolved: Resolve
             plan.locks[name] = found.lock.describe()
         if found.problems:
             plan.not_ready[name] = [problem.text for problem in found.problems]
+        frozen = adhoc_frozen(found.freeze)
+        if frozen is not None and not plan.frozen:
+            plan.frozen = frozen.describe()
     running_shas: list[str] = []
     for host in hosts:
         scan = scans.get(host.name)
@@ -204,6 +229,8 @@ def _inspect(config: Config, plan: DeployPlan, project, hosts, resolved: Resolve
     if running_shas:
         most = max(set(running_shas), key=running_shas.count)
         plan.changes = changes_between(resolved, most)
+        plan.unchanged = (len(running_shas) == len(hosts)
+                          and all(sha == resolved.sha for sha in running_shas))
 
 
 def _env_or_none(project) -> dict[str, str] | None:

@@ -322,15 +322,17 @@ class _Prune(Operation):
 
 
 def _run(config: Config, project: str | Project, environment: str | Environment, *,
-         sink: Sink, factory: TransportFactory | None, user: str | None, **kwargs
-         ) -> PruneResult:
+         sink: Sink, factory: TransportFactory | None, user: str | None,
+         record_name: str = "prune", **kwargs) -> PruneResult:
     proj, env = select_names(config, project, environment)
     from deploytui.config.secrets import SecretResolver
 
     resolver = SecretResolver()
-    return _Prune(config, proj, env, sink=sink,
-                  factory=factory or transport_factory(config, resolver=resolver),
-                  user=user or local_user(), resolver=resolver, **kwargs).execute()
+    prune = _Prune(config, proj, env, sink=sink,
+                   factory=factory or transport_factory(config, resolver=resolver),
+                   user=user or local_user(), resolver=resolver, **kwargs)
+    prune.record_name = record_name  # the fleet record tells a prune from a deletion
+    return prune.execute()
 
 
 def run_prune(config: Config, project: str | Project, environment: str | Environment, *,
@@ -353,7 +355,7 @@ def delete_release(config: Config, project: str | Project, environment: str | En
     """The console's "delete one": this release on every host that has it, never current."""
     release_path("/x", release_id)  # validates the id before anything connects
     return _run(config, project, environment, sink=sink, factory=factory, user=user,
-                dry_run=dry_run, ref=release_id, wait_lock=wait_lock,
+                dry_run=dry_run, ref=release_id, wait_lock=wait_lock, record_name="delete",
                 body=lambda pool, p, hosts: _per_host(
                     pool, p, hosts, sink, dry_run,
                     lambda scan, fleet: plan_single(scan, release_id, fleet)))

@@ -27,6 +27,9 @@ from deploytui.engine.errors import failure_line
 from deploytui.engine.hosts.pool import HostPool, TransportFactory, failure_of, transport_factory
 from deploytui.engine.hosts.transport import Transport, TransportError
 from deploytui.engine.operations.strategies import BadSharedPath, shared_entries
+from deploytui.engine.remote.freeze import AdHocFreeze
+from deploytui.engine.remote.freeze import read_text as read_freeze
+from deploytui.engine.remote.freeze import split_output as split_freeze
 from deploytui.engine.remote.layout import Layout
 from deploytui.engine.remote.lock import LockInfo, read_lock_and_probe
 from deploytui.engine.remote.scan import free_kb
@@ -68,6 +71,7 @@ class HostReadiness:
     host: str
     problems: list[Problem] = field(default_factory=list)
     lock: LockInfo | None = None  # who holds the deploy lock (not a problem)
+    freeze: AdHocFreeze | None = None  # `deploytui freeze` in force there (not a problem)
     free_mb: int | None = None
     reached: bool = False  # logged in and the check ran
 
@@ -221,13 +225,16 @@ def check_pool(pool: HostPool, project: Project, hosts: Iterable[Host], repo_url
     targets = [h for h in hosts if h.name in pool.transports]
 
     def one(host: Host, transport: Transport) -> HostReadiness:
-        script = check_script(project, host, repo_url, branch)
-        holder, output = read_lock_and_probe(
-            transport, Layout(project.host_deploy_to(host)), script, env=env,
-            timeout=COMMAND_TIMEOUT)
+        layout = Layout(project.host_deploy_to(host))
+        # the ad-hoc freeze is read in the same command (the plan shows it)
+        script = read_freeze(layout) + "\n" + check_script(project, host, repo_url, branch)
+        holder, output = read_lock_and_probe(transport, layout, script, env=env,
+                                             timeout=COMMAND_TIMEOUT)
+        freeze, output = split_freeze(output)
         found = parse_check(host.name, project, project.host_deploy_to(host), repo_url,
                             branch, output)
         found.lock = holder
+        found.freeze = freeze
         if "bash: not found" in output or "bash: command not found" in output:
             found.problems.insert(0, Problem(host.name, "bash", "not installed"))
         return found

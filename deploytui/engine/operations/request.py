@@ -26,6 +26,10 @@ class DeployRequest:
     # catch-up (catch_up.py): deploy THIS release again (same id, sha, metadata) to the
     # hosts not excluded; the roles' `once` steps do not run again
     catch_up: ReleaseMeta | None = None
+    force_freeze: bool = False  # deploy inside a freeze (recorded as an override)
+    # only if some host serves another commit: the CLI and the console ask for this
+    # (their --force turns it off); the engine's callers get what they asked for
+    if_changed: bool = False
 
     @property
     def hosts(self) -> list[Host]:
@@ -52,7 +56,7 @@ class HostReport:
 
 @dataclass
 class DeployResult:
-    outcome: str  # success | failed | cancelled | locked
+    outcome: str  # success | failed | cancelled | locked | unchanged
     #               | rolled_back (switched, found unhealthy, every host sent back)
     release_id: str
     sha: str
@@ -61,6 +65,9 @@ class DeployResult:
     duration: float = 0.0
     subject: str = ""
     warnings: list[str] = field(default_factory=list)  # cleanup/prune problems, broken locks
+    op_id: str = ""  # the fleet record's and the journal's id of this operation
+    forced: list[str] = field(default_factory=list)  # overrides used (force-freeze, ...)
+    freeze: str = ""  # the freeze in force while it ran
 
 
 def resolve_env(project: Project, resolver) -> dict[str, str]:

@@ -169,6 +169,16 @@ class _Rollback(Operation):
     def started_fields(self) -> dict[str, str]:
         return {"ref": self.to or "previous release"}  # what was asked for: header, journal
 
+    def record_fields(self) -> dict[str, str]:
+        return {"ref": self.to or "previous release", "sha": self.sha or self._target_sha()}
+
+    def _target_sha(self) -> str:
+        for scan in self.scans.values():
+            rel = scan.releases.get(self.target or "")
+            if rel is not None:
+                return rel.meta.sha if rel.meta is not None and rel.meta.sha else rel.revision
+        return ""
+
     def probe(self, host: str) -> str:
         # a pull project's history is its revisions.log
         return scan_command(self.layouts[host], sizes=False, log=self.pull)
@@ -309,7 +319,8 @@ class _Rollback(Operation):
 
         done = run_last_commands(self.pool, self.names, parts,
                                  lambda n: release_command(self.layouts[n], self.lock),
-                                 step="finish", timeout=META_TIMEOUT)
+                                 step="finish", timeout=META_TIMEOUT,
+                                 record=self.record_command)
         self.unlocked |= done.unlocked
         for name, problems in done.problems.items():
             for problem in problems:

@@ -143,6 +143,15 @@ def _probing(probe: str) -> str:
     return f"{{ echo {_PROBE}; {{ eval {q(probe)}; }} 2>&1; true; }}"
 
 
+def _split_probe(stdout: str) -> tuple[str, str]:
+    """(the lock part, the probe's output); the transport strips the last newline, so
+    an empty probe leaves the marker at the very end."""
+    out, marker, probed = stdout.partition(f"\n{_PROBE}")
+    if marker and probed and not probed.startswith("\n"):  # the marker was only a prefix
+        return stdout, ""
+    return out, probed[1:]
+
+
 def release_command(layout: Layout, info: LockInfo) -> str:
     """Remove the lock only if it is still ours (its info holds our token)."""
     lock = q(layout.lock)
@@ -200,7 +209,7 @@ def take_locks(pool: HostPool, layouts: dict[str, Layout], info: LockInfo, *,
         result = transport.run(command, capture=True, timeout=LOCK_TIMEOUT)
         if not result.ok:
             raise TransportError(host.name, f"lock: {result.last_line()}")
-        out, _, probed = result.stdout.partition(f"\n{_PROBE}\n")
+        out, probed = _split_probe(result.stdout)
         broken = None
         if "BROKEN" in out.splitlines()[:1]:
             after = out.split("BROKEN", 1)[1].split(_TAKEN)[0].split(_HELD)[0]
@@ -274,15 +283,32 @@ def take_locks(pool: HostPool, layouts: dict[str, Layout], info: LockInfo, *,
     return taken
 
 
-def release_locks(pool: HostPool, layouts: dict[str, Layout], info: LockInfo
-                  ) -> dict[str, str]:
+_BEFORE_FAILED = "DEPLOYTUI-BEFORE-FAILED"
+
+
+def release_locks(pool: HostPool, layouts: dict[str, Layout], info: LockInfo, *,
+                  before: Callable[[str], str] | None = None,
+                  before_failed: set[str] | None = None) -> dict[str, str]:
     """Remove our own lock from every host (best effort); returns host -> error.
 
     A command that ran but exited non-zero is an error too: the lock is still there.
+    `before(host)`: shell text run first in the same command (the fleet record); its
+    failure never keeps the lock, and adds the host to `before_failed`.
     """
     hosts = [pool.host(name) for name in layouts if name in pool.transports]
-    outcomes = pool.map(lambda h, t: t.run(release_command(layouts[h.name], info),
-                                           timeout=LOCK_TIMEOUT), hosts, step="unlock")
+
+    def release(host, transport: Transport) -> None:
+        command = release_command(layouts[host.name], info)
+        if before is not None:
+            command = (f"{{ {before(host.name)}; }} 2>/dev/null || echo {_BEFORE_FAILED};"
+                       f" {command}")
+        result = transport.run(command, capture=before is not None, timeout=LOCK_TIMEOUT)
+        if before_failed is not None and _BEFORE_FAILED in result.stdout:
+            before_failed.add(host.name)
+        if not result.ok:
+            raise TransportError(host.name, f"unlock: {result.last_line()}")
+
+    outcomes = pool.map(release, hosts, step="unlock")
     errors = {n: str(f) for n, f in outcomes.failed.items()}
     for name in layouts:
         if name not in pool.transports:
@@ -306,22 +332,26 @@ def read_lock_and_probe(transport: Transport, layout: Layout, probe: str = "", *
                            f" echo; fi;{probing}", capture=True, timeout=timeout, env=env)
     if not result.ok:
         raise TransportError(transport.name, f"reading the lock: {result.last_line()}")
-    out, _, probed = ("\n" + result.stdout).partition(f"\n{_PROBE}\n")
+    out, probed = _split_probe("\n" + result.stdout)
     if _HELD not in out:
         return None, probed
     return LockInfo.from_json(out.split(_HELD, 1)[1].strip()), probed
 
 
-def break_locks(pool: HostPool, layouts: dict[str, Layout], hosts: Iterable[str] | None = None
+def break_locks(pool: HostPool, layouts: dict[str, Layout], hosts: Iterable[str] | None = None,
+                *, after: Callable[[str, LockInfo | None], str] | None = None
                 ) -> dict[str, LockInfo | None]:
-    """Remove whatever lock is on each host (unlock); returns host -> whose it was."""
+    """Remove whatever lock is on each host (unlock); returns host -> whose it was.
+    `after(host, holder)`: shell text run in the removing command (the fleet record);
+    its failure is ignored."""
     names = list(hosts if hosts is not None else layouts)
 
     def remove(host, transport: Transport) -> LockInfo | None:
         holder = read_lock(transport, layouts[host.name])
         lock = q(layouts[host.name].lock)
-        result = transport.run(f"if [ -d {lock} ]; then rm -f {lock}/info && rmdir {lock}; fi",
-                               timeout=LOCK_TIMEOUT)
+        then = f"; {{ {after(host.name, holder)}; }} 2>/dev/null; true" if after else ""
+        result = transport.run(f"if [ -d {lock} ]; then {{ rm -f {lock}/info && rmdir {lock};"
+                               f" }} || exit 1; fi{then}", timeout=LOCK_TIMEOUT)
         if not result.ok:
             raise TransportError(host.name, result.last_line())
         return holder

@@ -1,4 +1,10 @@
-"""Past deploys from the local journal; enter opens one deploy's per-host logs."""
+"""Past operations; enter opens one operation's per-host logs (when this machine ran it).
+
+With an environment selected, the screen opens on the FLEET's record (what every
+operator and CI run did there, read from the hosts and merged with this machine's
+journal: history.fleet), because "who deployed what" is the question a team asks; `f`
+toggles to this machine's journal alone (every project) and back.
+"""
 
 from __future__ import annotations
 
@@ -17,10 +23,11 @@ from deploytui.tui.keymap import HISTORY_BINDINGS, VIM_BINDINGS
 from deploytui.tui.screens.modals import error_line
 
 if TYPE_CHECKING:
+    from deploytui.history.fleet import HistoryRow
     from deploytui.history.journal import JournalEntry as Entry
 
 _OUTCOME_STYLE = {"success": "success", "failed": "error", "cancelled": "warning",
-                  "interrupted": "warning", "running": "primary"}
+                  "interrupted": "warning", "running": "primary", "rolled_back": "warning"}
 
 
 class HistoryTable(DataTable):
@@ -35,11 +42,18 @@ class HistoryScreen(Screen[None]):
         self.config = config
         self.project = project
         self.environment = environment
-        self.entries: dict[str, Entry] = {}
+        self.entries: dict[str, Entry] = {}  # row key -> this machine's journal entry
+        self.rows: dict[str, HistoryRow] = {}  # row key -> fleet row (fleet view)
+        self.fleet = project is not None and environment is not None  # the default view
+
+    def _title(self) -> str:
+        if self.fleet:
+            return f" History · {self.project} / {self.environment} · fleet (every operator)"
+        scope = f"{self.project} / {self.environment}" if self.project else "all projects"
+        return f" History · {scope} · this machine"
 
     def compose(self) -> ComposeResult:
-        scope = f"{self.project} / {self.environment}" if self.project else "all projects"
-        yield Static(f" History · {scope}", id="browser-title")
+        yield Static(self._title(), id="browser-title", markup=False)
         yield HistoryTable(id="history", cursor_type="row", zebra_stripes=True)
         yield Static("loading…", id="browser-status", markup=False)
         yield Footer()
@@ -48,21 +62,75 @@ class HistoryScreen(Screen[None]):
         table = self.query_one(HistoryTable)
         for key, label in [("when", "started"), ("op", "operation"), ("target", "project/env"),
                            ("outcome", "outcome"), ("release", "release"), ("who", "by"),
-                           ("took", "took"), ("failed", "failed hosts")]:
+                           ("took", "took"), ("failed", "failed hosts / notes")]:
             table.add_column(label, key=key)
         table.focus()
+        self.load()
+
+    def action_toggle_fleet(self) -> None:
+        if self.project is None or self.environment is None:
+            self.notify("the fleet's record is per environment: select one first",
+                        severity="warning")
+            return
+        self.fleet = not self.fleet
+        self.query_one("#browser-title", Static).update(self._title())
+        self.query_one(HistoryTable).clear()
         self.load()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="history")
     def load(self) -> None:
         from deploytui.history import list_entries
 
+        self.app.call_from_thread(self._status, "reading the hosts' record…" if self.fleet
+                                  else "loading…")
         try:
+            if self.fleet:
+                from deploytui.engine.operations.fleet_history import read_fleet_history
+                from deploytui.history.fleet import merged
+
+                fleet = read_fleet_history(self.config, str(self.project),
+                                           str(self.environment), limit=200)
+                rows = merged(fleet.entries, list_entries(self.project, self.environment,
+                                                          limit=200), limit=200)
+                self.app.call_from_thread(self.show_rows, rows, fleet.unreachable)
+                return
             entries = list_entries(self.project, self.environment, limit=200)
         except Exception as exc:
             self.app.call_from_thread(self._status, f"cannot read history: {error_line(exc)}")
             return
         self.app.call_from_thread(self.show_entries, entries)
+
+    def show_rows(self, rows: list[HistoryRow], unreachable: dict[str, str]) -> None:
+        """The fleet view: every operator's operations, this machine's marked by logs."""
+        from datetime import datetime
+
+        from deploytui.history.fleet import describe
+
+        table = self.query_one(HistoryTable)
+        table.clear()
+        self.entries, self.rows = {}, {}
+        theme = self.app.current_theme
+        for row in rows:
+            key = row.id
+            self.rows[key] = row
+            if row.journal is not None:
+                self.entries[key] = row.journal
+            style = str(getattr(theme, _OUTCOME_STYLE.get(row.outcome, "foreground"), "") or "")
+            try:
+                when = datetime.fromisoformat(row.started.replace("Z", "+00:00"))
+                started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when.timestamp()))
+            except ValueError:
+                started = row.started
+            failed = [h for h, outcome in row.hosts.items() if outcome == "failed"]
+            notes = "; ".join(p for p in (", ".join(failed), describe(row)) if p)
+            table.add_row(started, row.operation, f"{row.project}/{row.environment}",
+                          Text(row.outcome, style=style), row.release or "-", row.who,
+                          f"{row.duration:.1f}s" if row.duration is not None else "-",
+                          notes, key=key)
+        missing = (f"; not answering: {', '.join(unreachable)}" if unreachable else "")
+        self._status(f"{len(rows)} operation(s) on the fleet{missing}; enter: logs (this"
+                     " machine's); f: this machine only" if rows else
+                     f"no operations recorded on the hosts yet{missing}; f: this machine only")
 
     def _status(self, text: str) -> None:
         self.query_one("#browser-status", Static).update(text)
@@ -70,6 +138,7 @@ class HistoryScreen(Screen[None]):
     def show_entries(self, entries: list[Entry]) -> None:
         table = self.query_one(HistoryTable)
         table.clear()
+        self.entries, self.rows = {}, {}
         theme = self.app.current_theme
         for e in entries:
             key = str(e.id)
@@ -81,8 +150,9 @@ class HistoryScreen(Screen[None]):
                           Text(e.outcome, style=style), e.release_id or "-", e.user,
                           f"{e.duration:.1f}s" if e.duration is not None else "-",
                           ", ".join(failed), key=key)
-        self._status(f"{len(entries)} operation(s); enter: logs" if entries
-                     else "no deploys recorded yet")
+        toggle = "; f: the fleet's record" if self.project and self.environment else ""
+        self._status(f"{len(entries)} operation(s); enter: logs{toggle}" if entries
+                     else f"no deploys recorded yet{toggle}")
 
     def action_open(self) -> None:
         table = self.query_one(HistoryTable)
@@ -92,6 +162,11 @@ class HistoryScreen(Screen[None]):
         entry = self.entries.get(str(key))
         if entry is not None:
             self.app.push_screen(DeployLogScreen(entry, self.config.ui.log_lines))
+        elif str(key) in self.rows:
+            row = self.rows[str(key)]
+            self.notify(f"{row.operation} by {row.who} ran on another machine: its logs are"
+                        f" there; recorded on {', '.join(row.hosts) or 'no host'}",
+                        timeout=8)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_open()

@@ -29,6 +29,7 @@ class HostStatusReading:
     """Reads and shows the hosts' status; `action_refresh` (ctrl+r) reads it again."""
 
     read_at: float | None  # wall clock of the last status read (set by the screen)
+    frozen: str  # the freeze in force the last read found ("" none)
     _reading: bool
 
     def _show_read_at(self) -> None:
@@ -75,6 +76,7 @@ class HostStatusReading:
         if (message.project, message.environment) != (self.project, self.environment):
             return
         status: EnvStatus = message.status
+        self.frozen = status.frozen
         self.read_at = message.read_at
         self._reading = False
         table = self.query_one(HostsTable)

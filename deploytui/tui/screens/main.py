@@ -69,6 +69,7 @@ class MainScreen(OperateActions, HostStatusReading, Screen[None]):
         self.all_hosts = False
         self.failed_hosts: set[str] = set()
         self.read_at: float | None = None  # wall clock of the last status read
+        self.frozen = ""  # the environment's freeze in force, as the last status read it
         self._throttle = RowThrottle()
         self._first_frame = False  # status loading waits for it
         self._reading = False
@@ -136,6 +137,7 @@ class MainScreen(OperateActions, HostStatusReading, Screen[None]):
         self.failed_hosts.clear()
         self.host_info = {}
         self.read_at = None
+        self.frozen = ""
         self.query_one(DeployBar).reset()
         self.query_one(HostsTable).show_environment(self.env)
         self.query_one(LogPanel).clear()
@@ -172,7 +174,9 @@ class MainScreen(OperateActions, HostStatusReading, Screen[None]):
         currents = sorted({i.current for i in self.host_info.values() if i.current})
         release = currents[0] if len(currents) == 1 else (
             "differs between hosts" if currents else "—")
-        self.app.sub_title = f"{self.project} / {self.environment} · current {release}"
+        frozen = f" · FROZEN: {self.frozen}" if self.frozen else ""
+        self.app.sub_title = (f"{self.project} / {self.environment} · current {release}"
+                              f"{frozen}")
         self._show_read_at()
 
     # -- the UI tick -----------------------------------------------------------------------
@@ -236,6 +240,8 @@ class MainScreen(OperateActions, HostStatusReading, Screen[None]):
         from deploytui.engine.operations.request import DeployRequest
 
         proj = self.config.projects[project]
+        # the plan says when every host serves the commit already; confirming it there
+        # deploys it again (the console's --force), so no if_changed here
         request = DeployRequest(proj, proj.environments[environment])
         try:
             plan = build_plan(self.config, request)
