@@ -534,7 +534,8 @@ def test_hostile_yaml_is_one_line_not_a_crash_or_a_hang() -> None:
         f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n"
         for i in range(8))
     assert problems(bomb + "projects: {}\n")[0] == (
-        "deploytui.yml:1: x: unknown key 'x' (known keys: ssh, projects, notify, history, ui)")
+        "deploytui.yml:1: x: unknown key 'x' (known keys: ssh, projects, notify, history, ui, "
+        "secrets)")
 
 
 # -- secrets -----------------------------------------------------------------------------

@@ -62,9 +62,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
     refused = confirmed(env, args.yes, f"deploy to {project.name}/{env.name}")
     if refused is not None:
         return refused
-    from deploytui.config.secrets import SecretResolver
+    from deploytui.config.secrets import resolver_for
 
-    resolver = SecretResolver()
+    resolver = resolver_for(config)
     printer = Printer()
     sink, close = make_sinks(config, project.name, env.name, printer, resolver)
     try:

@@ -20,17 +20,19 @@ from deploytui.config.model import (
     HostKeyPolicy,
     NotifyTarget,
     SecretRef,
+    SecretsSettings,
     SSHSettings,
     UISettings,
 )
 from deploytui.config.projects import read_projects
 from deploytui.config.yamlnodes import Node, join, parse_yaml
 
-TOP_KEYS = ("ssh", "projects", "notify", "history", "ui")
+TOP_KEYS = ("ssh", "projects", "notify", "history", "ui", "secrets")
 SSH_KEYS = ("config", "known_hosts", "host_keys", "identity_file", "passphrase",
             "connect_timeout", "max_parallel")
 NOTIFY_KEYS = ("url", "format", "on", "timeout")
 NOTIFY_FORMATS = ("slack", "json")
+SECRETS_KEYS = ("command", "timeout")
 HISTORY_KEYS = ("keep_days", "keep_deploys")
 UI_KEYS = ("theme", "keys", "log_lines")
 DEFAULT_SSH_CONFIG = "~/.ssh/config"
@@ -98,7 +100,8 @@ def _config(reader: Reader, root: Node, path: Path | None) -> Config:
     entries = reader.mapping(root, "", TOP_KEYS, required=("projects",))
     projects = read_projects(reader, entries["projects"]) if "projects" in entries else {}
     values: dict[str, Any] = {}
-    for key, read in (("ssh", _ssh), ("notify", _notify), ("history", _history), ("ui", _ui)):
+    for key, read in (("ssh", _ssh), ("notify", _notify), ("history", _history), ("ui", _ui),
+                      ("secrets", _secrets)):
         if key in entries:
             try:
                 values[key] = read(reader, entries[key])
@@ -170,6 +173,19 @@ def _events(node: Node, path: str, reader: Reader) -> tuple[str, ...]:
                                                 f"(valid: {', '.join(NOTIFY_EVENTS)})")
         events.append(event)
     return tuple(dict.fromkeys(events))
+
+
+def _secrets(reader: Reader, node: Node) -> SecretsSettings:
+    """`secrets: {command: "op read op://deploy/{name}"}`: the vault comes first."""
+    entries = reader.mapping(node, "secrets", SECRETS_KEYS)
+    values: dict[str, Any] = {}
+    reader.put(values, entries, "secrets", "command", reader.string, nullable=True)
+    reader.put(values, entries, "secrets", "timeout", reader.seconds)
+    command = values.get("command")
+    if command is not None and "{name}" not in command:
+        raise reader.error(entries["command"].line, "secrets.command",
+                           "must contain {name} (replaced by the secret's name, quoted)")
+    return SecretsSettings(**values)
 
 
 def _history(reader: Reader, node: Node) -> HistorySettings:

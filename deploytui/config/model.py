@@ -160,6 +160,14 @@ class NotifyTarget:
 
 
 @dataclass(frozen=True)
+class SecretsSettings:
+    """Top-level `secrets:`: a team vault's CLI, asked before the keyring and the env."""
+
+    command: str | None = None  # "op read op://deploy/{name}": {name} shell-quoted
+    timeout: float = 30.0  # seconds the command may take for one secret
+
+
+@dataclass(frozen=True)
 class HistorySettings:
     keep_days: int = 90  # per-host log files older than this are removed
     keep_deploys: int = 1000  # journal rows kept per project/environment
@@ -180,4 +188,5 @@ class Config:
     notify: tuple[NotifyTarget, ...] = ()
     history: HistorySettings = HistorySettings()
     ui: UISettings = UISettings()
+    secrets: SecretsSettings = SecretsSettings()
     warnings: tuple[str, ...] = ()  # one line each, FILE:LINE: key: what

@@ -61,10 +61,10 @@ FINISH_TIMEOUT = 30.0  # bookkeeping; the prune deletions get the project's step
 __all__ = ["DeployRequest", "DeployResult", "run_deploy"]
 
 
-def _default_resolver():
-    from deploytui.config.secrets import SecretResolver
+def _default_resolver(config: Config):
+    from deploytui.config.secrets import resolver_for
 
-    return SecretResolver()
+    return resolver_for(config)
 
 
 def run_deploy(config: Config, request: DeployRequest, *, sink: Sink = discard,
@@ -72,7 +72,7 @@ def run_deploy(config: Config, request: DeployRequest, *, sink: Sink = discard,
                factory: TransportFactory | None = None) -> DeployResult:
     """Deploy request.project to request.environment; never raises for a deploy failure."""
     deploy = _Deploy(config, request, sink=sink, cancel=cancel,
-                     resolver=resolver or _default_resolver(),
+                     resolver=resolver or _default_resolver(config),
                      factory=factory or transport_factory(config))
     result = deploy.execute()
     deploy.after_hooks(result)

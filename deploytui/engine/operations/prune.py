@@ -325,10 +325,10 @@ def _run(config: Config, project: str | Project, environment: str | Environment,
          sink: Sink, factory: TransportFactory | None, user: str | None, **kwargs
          ) -> PruneResult:
     proj, env = select_names(config, project, environment)
-    from deploytui.config.secrets import SecretResolver
+    from deploytui.config.secrets import resolver_for
 
     return _Prune(config, proj, env, sink=sink, factory=factory or transport_factory(config),
-                  user=user or local_user(), resolver=SecretResolver(), **kwargs).execute()
+                  user=user or local_user(), resolver=resolver_for(config), **kwargs).execute()
 
 
 def run_prune(config: Config, project: str | Project, environment: str | Environment, *,

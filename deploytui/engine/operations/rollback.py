@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass, field
 
 from deploytui.config.model import Config, Environment, Project
-from deploytui.config.secrets import SecretResolver
+from deploytui.config.secrets import SecretResolver, resolver_for
 from deploytui.engine.clock import utc_iso
 from deploytui.engine.events import HostLine, Sink, discard
 from deploytui.engine.hosts.pool import TransportFactory, transport_factory
@@ -106,7 +106,7 @@ def run_rollback(config: Config, project: str | Project, environment: str | Envi
     proj, env = select_names(config, project, environment)
     rollback = _Rollback(config, proj, env, to=to, sink=sink, cancel=cancel,
                          factory=factory or transport_factory(config),
-                         user=user or local_user(), resolver=resolver or SecretResolver(),
+                         user=user or local_user(), resolver=resolver or resolver_for(config),
                          wait_lock=wait_lock)
     result = rollback.execute()
     if not result.refused and not result.locked:
