@@ -30,8 +30,8 @@ from deploytui.config.yamlnodes import Node, join, parse_yaml
 TOP_KEYS = ("ssh", "projects", "notify", "history", "ui", "secrets")
 SSH_KEYS = ("config", "known_hosts", "host_keys", "identity_file", "passphrase",
             "connect_timeout", "max_parallel")
-NOTIFY_KEYS = ("url", "format", "on", "timeout")
-NOTIFY_FORMATS = ("slack", "json")
+NOTIFY_KEYS = ("url", "command", "format", "on", "timeout")
+NOTIFY_FORMATS = ("slack", "teams", "discord", "json")
 SECRETS_KEYS = ("command", "timeout")
 HISTORY_KEYS = ("keep_days", "keep_deploys")
 UI_KEYS = ("theme", "keys", "log_lines")
@@ -139,17 +139,24 @@ def _notify(reader: Reader, node: Node) -> tuple[NotifyTarget, ...]:
     for index, item in enumerate(node.value):
         path = f"notify[{index}]"
         try:
-            entries = reader.mapping(item, path, NOTIFY_KEYS, required=("url",),
-                                     what="a mapping with url, format, on, timeout")
+            entries = reader.mapping(item, path, NOTIFY_KEYS,
+                                     what="a mapping with url (or command), format, on, "
+                                          "timeout")
         except Invalid:
+            continue
+        if ("url" in entries) == ("command" in entries):
+            reader.error(item.line, path, "needs either url (a webhook) or command (a local "
+                                          "command given the message on stdin), not "
+                                          f"{'both' if 'url' in entries else 'neither'}")
             continue
         values: dict[str, Any] = {}
         reader.put(values, entries, path, "url", _webhook_url, reader=reader)
+        reader.put(values, entries, path, "command", reader.string)
         reader.put(values, entries, path, "format", reader.choice, choices=NOTIFY_FORMATS,
                    what="format")
         reader.put(values, entries, path, "on", _events, reader=reader)
         reader.put(values, entries, path, "timeout", reader.seconds)
-        if "url" in values:
+        if "url" in values or "command" in values:
             targets.append(NotifyTarget(**values))
     return tuple(targets)
 

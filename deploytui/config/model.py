@@ -153,8 +153,9 @@ class Project:
 
 @dataclass(frozen=True)
 class NotifyTarget:
-    url: Secretish
-    format: Literal["slack", "json"] = "json"
+    url: Secretish | None = None  # a webhook; or
+    command: str | None = None  # a local command given the json message on stdin
+    format: Literal["slack", "teams", "discord", "json"] = "json"
     on: tuple[str, ...] = NOTIFY_EVENTS
     timeout: float = 5.0
 

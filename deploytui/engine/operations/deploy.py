@@ -38,6 +38,7 @@ from deploytui.engine.operations.request import (
     resolve_env,
 )
 from deploytui.engine.operations.roles import once_hosts, run_once
+from deploytui.engine.operations.shipping import serving_sha, shipping
 from deploytui.engine.operations.source import (
     Artifact,
     Resolved,
@@ -175,6 +176,9 @@ class _Deploy(PullActivation, Verifying, Operation):
             self.fail(exc.failure, "preflight")
         if refused:
             raise self.first_stop(list(refused))
+        if self.resolved is not None:  # the chat message lists what ships
+            previous = serving_sha(self.scans.values(), self.previous_head.values())
+            self.sink(shipping(self.resolved, previous, self.project.repo))
 
     def _next_release_id(self, clashes: list[str]) -> bool:
         """Take the next free release id (release_identity.py); False if there is none
