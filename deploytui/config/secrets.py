@@ -160,6 +160,24 @@ class SecretResolver:
                 self._remember(value.name, self._lookup(value.name))
             return self._cache[value.name]
 
+    def optional(self, name: str) -> str | None:
+        """A secret the run can do without: the same sources, never a prompt, None when
+        none has it (a failing vault command included)."""
+        with self._lock:
+            if name in self._cache:
+                return self._cache[name]
+            try:
+                if self.command:
+                    value: str | None = self._from_command(name, self.command)
+                else:
+                    value = (self._from_keyring(name)
+                             or os.environ.get(env_var_name(name)) or None)
+            except SecretUnavailable:
+                return None
+            if value:
+                self._remember(name, value)
+            return value
+
     def remember(self, value: str) -> None:
         """Treat a value obtained elsewhere (e.g. a typed password) as a secret to redact."""
         with self._lock:

@@ -29,6 +29,7 @@ from deploytui.engine.operations.lifecycle import Failure, Operation, Phase, Sto
 from deploytui.engine.operations.preflight import probe_command, read_probes
 from deploytui.engine.operations.prune import HostPrune
 from deploytui.engine.operations.pull_activation import PullActivation
+from deploytui.engine.operations.release_env import record_env
 from deploytui.engine.operations.release_identity import next_release_id, release_meta
 from deploytui.engine.operations.request import (
     DeployRequest,
@@ -128,6 +129,7 @@ class _Deploy(PullActivation, Verifying, Operation):
     def begin(self) -> None:
         try:
             self.env = resolve_env(self.project, self.resolver)
+            recorded = record_env(self.project, self.env, self.resolver)
         except Exception as exc:
             raise Stop(f"secrets: {exc}") from None
         again = self.request.catch_up
@@ -139,8 +141,8 @@ class _Deploy(PullActivation, Verifying, Operation):
             raise Stop(f"resolve: {exc}") from None
         r = self.resolved
         self.lock.ref = r.ref
-        self.meta = MetaWriter(release_meta(self.release_id, r, self.request, self.excluded),
-                               self.layouts)
+        self.meta = MetaWriter(release_meta(self.release_id, r, self.request, self.excluded,
+                                            recorded), self.layouts)
         if again is not None:
             for name in self.names:
                 self.meta.history[name] = [f"catch-up at {utc_iso()} by {self.user}"]

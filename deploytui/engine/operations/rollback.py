@@ -29,6 +29,11 @@ from deploytui.engine.operations.health import HealthResult, check_hosts, has_ch
 from deploytui.engine.operations.hooks import HookContext, run_hooks
 from deploytui.engine.operations.lifecycle import Failure, Operation, Phase, Stop
 from deploytui.engine.operations.migrations import migration_warnings
+from deploytui.engine.operations.release_env import (
+    env_of_release,
+    release_env,
+    rollback_env_lines,
+)
 from deploytui.engine.operations.releases import FleetReleases, build_fleet, id_to_iso, select_names
 from deploytui.engine.operations.request import host_env, resolve_env
 from deploytui.engine.operations.roles import run_restarts
@@ -79,7 +84,7 @@ def meta_for(scan: HostScan, release_id: str, state: str, user: str) -> ReleaseM
         meta = ReleaseMeta(release_id, state, sha=old.sha, subject=old.subject, ref=old.ref,
                            deployed_at=old.deployed_at, deployed_by=old.deployed_by,
                            history=list(old.history), excluded=list(old.excluded),
-                           once=list(old.once))
+                           once=list(old.once), env=old.env)
     meta.history = capped_history([*meta.history, f"{state} at {utc_iso()} by {user}"])
     return meta
 
@@ -192,6 +197,21 @@ class _Rollback(Operation):
                 self.warnings.append(warning)
                 self.sink(HostLine("local", f"warning: {warning}", "info"))
         self.release_id = self.target
+        self._target_env()
+
+    def _target_env(self) -> None:
+        """The target release's env for its restarts and checks, resolved now, before
+        any host is switched (a secret gone from the vault stops here, nothing changed)."""
+        found, recorded = release_env(self.scans, self.target)
+        current = (self.fleet.hosts[self.moving[0]].current
+                   if self.fleet is not None and self.moving else None)
+        for line in rollback_env_lines(self.scans, current, self.target):
+            self.sink(HostLine("local", f"env: {line}", "info"))
+        try:
+            self.base_env = (env_of_release(self.project, recorded, self.resolver) if found
+                             else resolve_env(self.project, self.resolver))
+        except Exception as exc:  # SecretUnavailable: one line, no value
+            raise Stop(f"secrets: {exc}", step="env") from None
 
     def _plan(self, fleet: FleetReleases, target: str) -> None:
         """With a host behind (left out of a deploy), say what each host will do; a host
@@ -266,8 +286,7 @@ class _Rollback(Operation):
         return host_env(self.base_env, ctx, self.environment.name)
 
     def _restart(self) -> bool:
-        """The roles' restart steps, with the same environment a deploy gives them."""
-        self.base_env = resolve_env(self.project, self.resolver)
+        """The roles' restart steps, with the environment the target was deployed with."""
         moving = [h for h in self.hosts if h.name in self.moving]
         self.restart_errors = run_restarts(self.pool, self.project, moving, self.sink,
                                            self.cancel, self._env_for)
