@@ -97,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--exclude", action="append", default=[], metavar="HOST[,HOST...]",
                      help="leave these hosts out on purpose (they keep serving what they "
                      "serve; `catch-up` brings them up to date later)")
+    sub.add_argument("--json", action="store_true", help="progress on stderr, the result "
+                     "as JSON on stdout (docs/ci.md)")
 
     sub = command("catch-up", "bring hosts left out of a deploy up to the fleet's release")
     target(sub)

@@ -9,6 +9,7 @@ with 130 (commands/interrupt.py).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 
@@ -65,7 +66,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
     from deploytui.config.secrets import resolver_for
 
     resolver = resolver_for(config)
-    printer = Printer()
+    as_json = getattr(args, "json", False)
+    printer = Printer(sys.stderr) if as_json else Printer()  # --json: stdout is the result
     sink, close = make_sinks(config, project.name, env.name, printer, resolver)
     try:
         result = run_cancellable(
@@ -78,7 +80,21 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if result is None:
         print("deploytui: the deploy stopped without a result", file=sys.stderr)
         return EXIT_FAILED
-    return report(result, printer)
+    code = report(result, printer)
+    if as_json:
+        print(json.dumps(result_json(project.name, env.name, result, code), indent=2))
+    return code
+
+
+def result_json(project: str, environment: str, result: DeployResult, code: int) -> dict:
+    """`deploy --json` (docs/ci.md): keys are only ever added."""
+    return {"project": project, "environment": environment, "outcome": result.outcome,
+            "exit_status": code, "release": result.release_id, "sha": result.sha,
+            "subject": result.subject, "duration": round(result.duration, 3),
+            "error": result.error, "warnings": list(result.warnings),
+            "hosts": {name: {"outcome": r.outcome, "duration": round(r.duration, 3),
+                             "step": r.step, "error": r.error}
+                      for name, r in result.hosts.items()}}
 
 
 def report(result: DeployResult, printer: Printer) -> int:
