@@ -194,3 +194,34 @@ def test_a_compare_link_comes_from_the_remote_url_and_never_carries_its_credenti
 def test_no_compare_link_without_a_previous_commit() -> None:
     assert web_repo(REMOTE) == ("github", "https://github.com/acme/shop")
     assert compare_url(REMOTE, "", "b2") == ""
+
+
+@pytest.mark.parametrize(("target", "problem"), [
+    ({"format": "teams"}, "notify[0]: needs either url (a webhook) or command (a local "
+                          "command given the message on stdin), not neither"),
+    ({"url": "https://hooks.example/x", "command": "true"},
+     "notify[0]: needs either url (a webhook) or command (a local command given the "
+     "message on stdin), not both"),
+    ({"url": "https://hooks.example/x", "format": "mattermost"}, "notify[0].format: "),
+])
+def test_a_notify_target_is_a_webhook_or_a_command_in_a_known_format(
+        target: dict, problem: str) -> None:
+    from deploytui.config.errors import ConfigError
+
+    data = {"notify": [target], "projects": {"app": {
+        "repo": "/srv/r.git", "deploy_to": "/srv/app",
+        "environments": {"prod": {"hosts": {"web1": {}}}}}}}
+    with pytest.raises(ConfigError) as bad:
+        load_config_text(json.dumps(data), "team.yml")
+    assert problem in str(bad.value)
+
+
+def test_teams_discord_and_command_targets_load() -> None:
+    data = {"notify": [{"url": {"secret": "teams"}, "format": "teams", "on": ["failure"]},
+                       {"url": "https://discord.example/api/webhooks/1/x", "format": "discord"},
+                       {"command": "./page.sh", "on": ["failure"], "timeout": 3}],
+            "projects": {"app": {"repo": "/srv/r.git", "deploy_to": "/srv/app",
+                                 "environments": {"prod": {"hosts": {"web1": {}}}}}}}
+    teams, discord, command = load_config_text(json.dumps(data), "team.yml").notify
+    assert (teams.format, teams.on, discord.format) == ("teams", ("failure",), "discord")
+    assert (command.command, command.url, command.timeout) == ("./page.sh", None, 3.0)

@@ -51,7 +51,8 @@ def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def config(hosts: Fleet, env: dict, **extra) -> Config:
-    data = hosts.config(2, roles={"web": {"restart": RESTART}}, **extra)
+    data = hosts.config(2, roles={"web": {"restart": RESTART, "health": {
+        "command": "printenv MODE > $HOME/mode-at-health", "timeout": 10}}}, **extra)
     data["projects"]["app"]["env"] = env
     return load_config_text(json.dumps(data), "team.yml")
 
@@ -115,6 +116,7 @@ def test_a_rollback_restarts_the_target_with_its_own_env_and_lists_what_changes(
         assert restart_env(host).splitlines() == [
             "API_TOKEN=api-token-two",  # secrets are resolved now, by the recorded name
             "DB_PASSWORD=old-db-pass-41", "MODE=blue", "REMOVED_LATER=x"]
+        assert host.path("/home/deployer/mode-at-health").read_text() == "blue\n"
         assert meta(host, first)["env"]["MODE"] == "blue"  # the rollback kept the record
     said = [e.line for e in recorder.lines() if e.host == "local" and e.line.startswith("env:")]
     assert said == ["env: ~ API_TOKEN: secret changed",
