@@ -20,6 +20,7 @@ from deploytui.config.secrets import SecretResolver
 from deploytui.engine.events import Recorder
 from deploytui.engine.operations.deploy import DeployRequest, run_deploy
 from deploytui.engine.operations.repo_links import compare_url, web_repo
+from deploytui.engine.operations.rollback import run_rollback
 
 REMOTE = "git@github.com:acme/shop.git"
 HOOK_TOKEN = "/hooks/T0KEN-9c3f-very-secret"
@@ -87,7 +88,7 @@ def test_every_format_says_which_commits_ship_with_a_compare_link_and_no_secret(
         monkeypatch.setenv("DEPLOYTUI_SECRET_TEAM_HOOK", hooks["slack"].url(HOOK_TOKEN))
         notify = [{"url": {"secret": "team-hook"}, "format": "slack", "on": ["start",
                                                                            "success"]},
-                  *({"url": hooks[f].url(f"/{f}"), "format": f, "on": ["success"]}
+                  *({"url": hooks[f].url(f"/{f}"), "format": f, "on": ["success", "rollback"]}
                     for f in ("teams", "discord", "json")),
                   {"command": f"cat >> {got}; echo >> {got}", "on": ["success"]}]
         config = shop_config(hosts, notify)
@@ -157,6 +158,21 @@ def test_every_format_says_which_commits_ship_with_a_compare_link_and_no_secret(
         everything += "".join(p.read_text(errors="replace") for p in
                               (tmp_path / "data").rglob("*") if p.is_file())
         assert "T0KEN-9c3f" not in everything
+
+        # a rollback says what it takes back, from the local mirror (no fetch)
+        rolled = Recorder()
+        sink, close = build_sinks(config, project="app", environment="prod",
+                                  operation="rollback", printer=rolled, resolver=resolver)
+        try:
+            assert run_rollback(config, "app", "prod", sink=sink, resolver=resolver).ok
+        finally:
+            close()
+        back = hooks["json"].wait_for(3)[2]
+        assert (back["event"], back["changes"]["direction"]) == ("rollback", "back")
+        assert (back["changes"]["from"], back["changes"]["to"]) == (new, old)
+        assert back["changes"]["total"] == 12
+        assert back["changes"]["compare_url"] == (
+            f"https://github.com/acme/shop/compare/{old}...{new}")
     finally:
         for hook in hooks.values():
             hook.stop()

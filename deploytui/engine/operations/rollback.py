@@ -43,6 +43,7 @@ from deploytui.engine.operations.rollback_target import (
     choose_target,
     pull_target,
 )
+from deploytui.engine.operations.shipping import rollback_shipping
 from deploytui.engine.operations.strategies import HostContext
 from deploytui.engine.remote.layout import Layout, ReleaseMeta, write_meta_command
 from deploytui.engine.remote.lock import local_user, release_command
@@ -198,6 +199,7 @@ class _Rollback(Operation):
                 self.sink(HostLine("local", f"warning: {warning}", "info"))
         self.release_id = self.target
         self._target_env()
+        self.sink(rollback_shipping(self.project, self.scans, self.target, self.sha))
 
     def _target_env(self) -> None:
         """The target release's env for its restarts and checks, resolved now, before

@@ -11,9 +11,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
+from deploytui.config.model import Project
 from deploytui.engine.events import Commit, Shipping
 from deploytui.engine.operations.repo_links import compare_url
-from deploytui.engine.operations.source import Resolved, SourceError, changes_between
+from deploytui.engine.operations.source import (
+    Resolved,
+    SourceError,
+    cache_dir,
+    changes_between,
+    repo_url,
+)
 from deploytui.engine.remote.scan import HostScan
 
 SHIPPED_LIMIT = 10  # commits a message lists; the rest is "N more"
@@ -43,6 +50,30 @@ def shipping(resolved: Resolved, previous: str, remote: str) -> Shipping:
     except SourceError:  # a git that times out must not hold the deploy up
         return Shipping(previous_sha=previous, sha=resolved.sha, direction="unknown")
     commits = tuple(Commit(*c) for c in changes.commits if len(c) == 3)
-    link = compare_url(remote, previous, resolved.sha) if changes.direction != "same" else ""
+    old, new = ((resolved.sha, previous) if changes.direction == "back"
+                else (previous, resolved.sha))  # a link to what is taken back, then
+    link = compare_url(remote, old, new) if changes.direction != "same" else ""
     return Shipping(previous_sha=previous, sha=resolved.sha, direction=changes.direction,
                     commits=commits, total=changes.total, compare_url=link)
+
+
+def rollback_shipping(project: Project, scans: dict[str, HostScan], target: str | None,
+                      target_sha: str = "") -> Shipping:
+    """What a rollback takes back (or brings), from the local mirror as it is: no fetch,
+    a rollback is how an incident ends and must not wait on the git server."""
+    if not target_sha:
+        for scan in scans.values():
+            rel = scan.releases.get(target or "")
+            if rel is not None:
+                target_sha = (rel.meta.sha if rel.meta is not None and rel.meta.sha
+                              else rel.revision)
+                break
+    heads = [scan.head_sha for scan in scans.values()] if project.strategy == "pull" else []
+    previous = serving_sha([] if heads else scans.values(), heads)
+    url = repo_url(project)
+    cache = cache_dir(url)
+    if not target_sha or not (cache / "HEAD").exists():
+        return Shipping(previous_sha=previous, sha=target_sha, direction="unknown")
+    resolved = Resolved(repo_url=url, ref="", branch="", sha=target_sha, subject="",
+                        cache=cache)
+    return shipping(resolved, previous, project.repo)
