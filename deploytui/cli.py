@@ -110,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     force_freeze(sub)
     sub.add_argument("--force", action="store_true", help="deploy even the commit every "
                      "host already serves (otherwise: nothing to do, exit 0)")
+    sub.add_argument("--json", action="store_true", help="progress on stderr, the result "
+                     "as JSON on stdout (docs/ci.md)")
 
     sub = command("catch-up", "bring hosts left out of a deploy up to the fleet's release")
     target(sub)

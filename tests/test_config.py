@@ -535,7 +535,7 @@ def test_hostile_yaml_is_one_line_not_a_crash_or_a_hang() -> None:
         for i in range(8))
     assert problems(bomb + "projects: {}\n")[0] == (
         "deploytui.yml:1: x: unknown key 'x' (known keys: ssh, projects, notify, history, ui,"
-        " requires)")
+        " requires, secrets)")
 
 
 # -- secrets -----------------------------------------------------------------------------

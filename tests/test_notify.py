@@ -136,13 +136,15 @@ def test_a_failure_names_the_host_and_the_step_that_failed(webhook):
         "failure", "web2", "build")
 
 
-def test_slack_format_is_a_text_with_fields(webhook):
+def test_slack_format_is_a_text_with_block_kit_fields(webhook):
     run(config(NotifyTarget(url=webhook.url(), format="slack", on=("success",))),
         [START, success()])
     [message] = webhook.wait_for(1)
     assert message["text"] == "alice@laptop deployed shop/prod main (01234567) in 42s"
-    fields = {f["title"]: f["value"] for f in message["attachments"][0]["fields"]}
-    assert fields["Release"] == "20240101120000" and fields["By"] == "alice@laptop"
+    headline, details = message["blocks"][:2]
+    assert headline["text"]["text"] == message["text"]
+    fields = dict(f["text"].split("\n", 1) for f in details["fields"])
+    assert fields["*Release*"] == "20240101120000" and fields["*By*"] == "alice@laptop"
 
 
 def test_a_rollback_sends_rollback_on_success_and_failure_when_it_fails(webhook):

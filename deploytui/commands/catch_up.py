@@ -53,9 +53,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if refused is not None:
         return refused
     from deploytui.commands.sinks import build_sinks
-    from deploytui.config.secrets import SecretResolver
+    from deploytui.config.secrets import resolver_for
 
-    resolver = SecretResolver()
+    resolver = resolver_for(config)
     sink, close = build_sinks(config, project=project.name, environment=env.name,
                               operation="catch-up", printer=printer, resolver=resolver)
     try:

@@ -65,7 +65,7 @@ def connect_report(config: Config, project: Project, envs: Sequence[Environment]
     """
     from deploytui.engine import check_environment
 
-    env, env_problem = _project_env(project)
+    env, env_problem = _project_env(config, project)
     labels = {id(host): f"{env_.name}/{host.name}" for env_ in envs for host in env_.hosts}
     width = max(len(label) for label in labels.values())
     failures = 1 if env_problem else 0
@@ -91,16 +91,16 @@ def connect_report(config: Config, project: Project, envs: Sequence[Environment]
     return EXIT_OK if failures == 0 else EXIT_FAILED
 
 
-def _project_env(project: Project) -> tuple[dict[str, str] | None, str]:
+def _project_env(config: Config, project: Project) -> tuple[dict[str, str] | None, str]:
     """The project's `env:` as a deploy resolves it (secrets included), so the repo is
     reached from the host as the deploy's fetch reaches it; or why it cannot be."""
     if not project.env and project.sudo_password is None:
         return None, ""
-    from deploytui.config.secrets import SecretResolver
+    from deploytui.config.secrets import resolver_for
     from deploytui.engine.operations.request import resolve_env
 
     try:
-        return resolve_env(project, SecretResolver()), ""
+        return resolve_env(project, resolver_for(config)), ""
     except Exception as exc:
         return None, f"secrets: {one_line(exc)}"
 

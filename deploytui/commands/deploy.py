@@ -9,6 +9,7 @@ with 130 (commands/interrupt.py).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 
@@ -74,10 +75,11 @@ def run(args: argparse.Namespace, config: Config) -> int:
     refused = confirmed(env, args.yes, f"deploy to {project.name}/{env.name}")
     if refused is not None:
         return refused
-    from deploytui.config.secrets import SecretResolver
+    from deploytui.config.secrets import resolver_for
 
-    resolver = SecretResolver()
-    printer = Printer()
+    resolver = resolver_for(config)
+    as_json = getattr(args, "json", False)
+    printer = Printer(sys.stderr) if as_json else Printer()  # --json: stdout is the result
     sink, close = make_sinks(config, project.name, env.name, printer, resolver)
     try:
         result = run_cancellable(
@@ -90,7 +92,21 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if result is None:
         print("deploytui: the deploy stopped without a result", file=sys.stderr)
         return EXIT_FAILED
-    return report(result, printer)
+    code = report(result, printer)
+    if as_json:
+        print(json.dumps(result_json(project.name, env.name, result, code), indent=2))
+    return code
+
+
+def result_json(project: str, environment: str, result: DeployResult, code: int) -> dict:
+    """`deploy --json` (docs/ci.md): keys are only ever added."""
+    return {"project": project, "environment": environment, "outcome": result.outcome,
+            "exit_status": code, "release": result.release_id, "sha": result.sha,
+            "subject": result.subject, "duration": round(result.duration, 3),
+            "error": result.error, "warnings": list(result.warnings),
+            "hosts": {name: {"outcome": r.outcome, "duration": round(r.duration, 3),
+                             "step": r.step, "error": r.error}
+                      for name, r in result.hosts.items()}}
 
 
 def guard_lines(config: Config, request: DeployRequest) -> list[str]:

@@ -21,7 +21,9 @@ from deploytui.commands.interrupt import run_cancellable
 from deploytui.commands.printer import Printer
 from deploytui.commands.sinks import build_sinks
 from deploytui.config.model import Config
+from deploytui.config.secrets import resolver_for
 from deploytui.engine.operations.migrations import migration_warnings
+from deploytui.engine.operations.release_env import rollback_env_lines
 from deploytui.engine.operations.releases import list_releases
 from deploytui.engine.operations.rollback import run_rollback
 from deploytui.engine.operations.rollback_target import (
@@ -32,7 +34,8 @@ from deploytui.engine.operations.rollback_target import (
 
 
 def _before_asking(config: Config, project, env, to: str | None) -> str:
-    """What the confirmation must say when going back past a migration; raises
+    """What the confirmation must say: the env differences between the current and the
+    target release (never a secret value), and any migration gone back past; raises
     RollbackRefused for what the rollback would refuse (already current, missing on a
     host, nothing to go back to), so nobody confirms a rollback that cannot happen.
     One read of the hosts, no lock, only when a question will be asked: the rollback
@@ -45,7 +48,11 @@ def _before_asking(config: Config, project, env, to: str | None) -> str:
         return ""
     target = choose_target(fleet, to)
     warnings = migration_warnings(fleet.scans.values(), target)
-    return "".join(f"warning: {w}\n" for w in warnings)
+    current = next((h.current for h in fleet.hosts.values() if h.current != target), None)
+    changes = rollback_env_lines(fleet.scans, current, target)
+    return "".join([f"env ({current or '?'} → {target}):\n",
+                    *(f"  {line}\n" for line in changes),
+                    *(f"warning: {w}\n" for w in warnings)])
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
@@ -63,12 +70,14 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if refused is not None:
         return refused
     printer = Printer()
+    resolver = resolver_for(config)  # one per operation: the vault is asked once
     sink, close = build_sinks(config, project=project.name, environment=env.name,
-                              operation="rollback", printer=printer)
+                              operation="rollback", printer=printer, resolver=resolver)
     try:
         result = run_cancellable(
             lambda cancel: run_rollback(config, project, env, to=args.to, sink=sink,
-                                        cancel=cancel, wait_lock=getattr(args, "wait_lock", 0.0)),
+                                        cancel=cancel, resolver=resolver,
+                                        wait_lock=getattr(args, "wait_lock", 0.0)),
             printer, name="rollback", cancelling="no host is switched if the switch has not"
             " begun, else every host is; then the rollback is recorded and the lock released")
     finally:

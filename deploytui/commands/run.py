@@ -68,9 +68,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
                          hosts=tuple(h.name for h in chosen),
                          name=named.name if named else "")
     from deploytui.commands.sinks import build_sinks
-    from deploytui.config.secrets import SecretResolver
+    from deploytui.config.secrets import resolver_for
 
-    resolver = SecretResolver()
+    resolver = resolver_for(config)
     printer = Printer()
     collected = _Collected()
     shown: Sink = collected if args.json else _shown(printer)

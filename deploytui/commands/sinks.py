@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 
 from deploytui.config.model import Config
-from deploytui.config.secrets import SecretResolver
+from deploytui.config.secrets import SecretResolver, resolver_for
 from deploytui.engine.events import Broadcast, HostLine, Sink
 from deploytui.engine.redact import redacting_sink
 from deploytui.history import Journal, JournalSink
@@ -39,7 +39,7 @@ def build_sinks(
     """(sink for the engine, close) — call close() exactly once when the operation ended.
 
     `notify=False`: no webhooks (a `run` is no deploy news for the team's channel)."""
-    resolver = resolver or SecretResolver()
+    resolver = resolver or resolver_for(config)
     journal_sink: JournalSink | None = None
     try:
         journal_sink = JournalSink(operation=operation, project=project,

@@ -20,17 +20,19 @@ from deploytui.config.model import (
     HostKeyPolicy,
     NotifyTarget,
     SecretRef,
+    SecretsSettings,
     SSHSettings,
     UISettings,
 )
 from deploytui.config.projects import read_projects
 from deploytui.config.yamlnodes import Node, join, parse_yaml
 
-TOP_KEYS = ("ssh", "projects", "notify", "history", "ui", "requires")
+TOP_KEYS = ("ssh", "projects", "notify", "history", "ui", "requires", "secrets")
 SSH_KEYS = ("config", "known_hosts", "host_keys", "identity_file", "passphrase", "key",
             "forward_agent", "connect_timeout", "max_parallel")
-NOTIFY_KEYS = ("url", "format", "on", "timeout")
-NOTIFY_FORMATS = ("slack", "json")
+NOTIFY_KEYS = ("url", "command", "format", "on", "timeout")
+NOTIFY_FORMATS = ("slack", "teams", "discord", "json")
+SECRETS_KEYS = ("command", "timeout")
 HISTORY_KEYS = ("keep_days", "keep_deploys")
 UI_KEYS = ("theme", "keys", "log_lines")
 DEFAULT_SSH_CONFIG = "~/.ssh/config"
@@ -106,7 +108,8 @@ def _config(reader: Reader, root: Node, path: Path | None) -> Config:
             raise Invalid("requires") from None
     projects = read_projects(reader, entries["projects"]) if "projects" in entries else {}
     values: dict[str, Any] = {}
-    for key, read in (("ssh", _ssh), ("notify", _notify), ("history", _history), ("ui", _ui)):
+    for key, read in (("ssh", _ssh), ("notify", _notify), ("history", _history), ("ui", _ui),
+                      ("secrets", _secrets)):
         if key in entries:
             try:
                 values[key] = read(reader, entries[key])
@@ -158,17 +161,24 @@ def _notify(reader: Reader, node: Node) -> tuple[NotifyTarget, ...]:
     for index, item in enumerate(node.value):
         path = f"notify[{index}]"
         try:
-            entries = reader.mapping(item, path, NOTIFY_KEYS, required=("url",),
-                                     what="a mapping with url, format, on, timeout")
+            entries = reader.mapping(item, path, NOTIFY_KEYS,
+                                     what="a mapping with url (or command), format, on, "
+                                          "timeout")
         except Invalid:
+            continue
+        if ("url" in entries) == ("command" in entries):
+            reader.error(item.line, path, "needs either url (a webhook) or command (a local "
+                                          "command given the message on stdin), not "
+                                          f"{'both' if 'url' in entries else 'neither'}")
             continue
         values: dict[str, Any] = {}
         reader.put(values, entries, path, "url", _webhook_url, reader=reader)
+        reader.put(values, entries, path, "command", reader.string)
         reader.put(values, entries, path, "format", reader.choice, choices=NOTIFY_FORMATS,
                    what="format")
         reader.put(values, entries, path, "on", _events, reader=reader)
         reader.put(values, entries, path, "timeout", reader.seconds)
-        if "url" in values:
+        if "url" in values or "command" in values:
             targets.append(NotifyTarget(**values))
     return tuple(targets)
 
@@ -192,6 +202,19 @@ def _events(node: Node, path: str, reader: Reader) -> tuple[str, ...]:
                                                 f"(valid: {', '.join(NOTIFY_EVENTS)})")
         events.append(event)
     return tuple(dict.fromkeys(events))
+
+
+def _secrets(reader: Reader, node: Node) -> SecretsSettings:
+    """`secrets: {command: "op read op://deploy/{name}"}`: the vault comes first."""
+    entries = reader.mapping(node, "secrets", SECRETS_KEYS)
+    values: dict[str, Any] = {}
+    reader.put(values, entries, "secrets", "command", reader.string, nullable=True)
+    reader.put(values, entries, "secrets", "timeout", reader.seconds)
+    command = values.get("command")
+    if command is not None and "{name}" not in command:
+        raise reader.error(entries["command"].line, "secrets.command",
+                           "must contain {name} (replaced by the secret's name, quoted)")
+    return SecretsSettings(**values)
 
 
 def _history(reader: Reader, node: Node) -> HistorySettings:

@@ -207,10 +207,19 @@ class Project:
 
 @dataclass(frozen=True)
 class NotifyTarget:
-    url: Secretish
-    format: Literal["slack", "json"] = "json"
+    url: Secretish | None = None  # a webhook; or
+    command: str | None = None  # a local command given the json message on stdin
+    format: Literal["slack", "teams", "discord", "json"] = "json"
     on: tuple[str, ...] = NOTIFY_EVENTS
     timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class SecretsSettings:
+    """Top-level `secrets:`: a team vault's CLI, asked before the keyring and the env."""
+
+    command: str | None = None  # "op read op://deploy/{name}": {name} shell-quoted
+    timeout: float = 30.0  # seconds the command may take for one secret
 
 
 @dataclass(frozen=True)
@@ -234,4 +243,5 @@ class Config:
     notify: tuple[NotifyTarget, ...] = ()
     history: HistorySettings = HistorySettings()
     ui: UISettings = UISettings()
+    secrets: SecretsSettings = SecretsSettings()
     warnings: tuple[str, ...] = ()  # one line each, FILE:LINE: key: what

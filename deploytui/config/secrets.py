@@ -1,6 +1,11 @@
 """`{secret: NAME}` values: read from the OS keyring, never from the config file.
 
 Lookup order for a SecretRef (documented in docs/secrets.md):
+  0. the team vault's command (top-level `secrets: {command: ...}`), run on this machine
+     with `{name}` replaced by the shell-quoted name; its stdout (one trailing newline
+     dropped) is the value. A failing command stops the lookup with one line naming the
+     secret and the command's own last stderr line: a vault that says "not signed in"
+     must not be papered over by a stale keyring copy;
   1. the OS keyring (service "deploytui", username NAME) when a usable backend exists;
   2. the environment variable DEPLOYTUI_SECRET_<NAME> (upper-cased, every character
      that is not a letter or digit becomes "_") — for CI, and for a keyring that
@@ -20,6 +25,8 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
+import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -29,6 +36,7 @@ from deploytui.config.model import Secretish, SecretRef
 SERVICE = "deploytui"
 ALLOW_PLAINTEXT_ENV = "DEPLOYTUI_ALLOW_PLAINTEXT_KEYRING"
 ENV_PREFIX = "DEPLOYTUI_SECRET_"
+COMMAND_ENV = "DEPLOYTUI_SECRETS_COMMAND"
 
 Warn = Callable[[str], None]
 
@@ -43,6 +51,14 @@ class SecretUnavailable(Exception):
         what = (f"is not available: {why}" if why
                 else f"not found (keyring, {env_var_name(name)})")
         super().__init__(f"secret {name!r} {what}; {hint}")
+
+
+class VaultCommandFailed(SecretUnavailable):
+    """The vault command failed for a secret; str() is one line with its stderr line."""
+
+    def __init__(self, name: str, command: str, why: str) -> None:
+        self.name = name
+        Exception.__init__(self, f"secret {name!r}: vault command `{command}` {why}")
 
 
 class KeyringUnusable(Exception):
@@ -120,8 +136,13 @@ class SecretResolver:
         interactive: bool = False,
         prompt: Callable[[str], str] | None = None,
         warn: Warn | None = None,
+        command: str | None = None,
+        command_timeout: float = 30.0,
     ) -> None:
         self.interactive = interactive
+        self.command = command
+        self.command_timeout = command_timeout
+        self._from_vault: set[str] = set()  # names whose cached value the vault gave
         self._prompt = prompt
         self._warn = warn or _stderr_once
         self._lock = threading.RLock()
@@ -141,11 +162,37 @@ class SecretResolver:
                 self._remember(value.name, self._lookup(value.name))
             return self._cache[value.name]
 
+    def optional(self, name: str) -> str | None:
+        """A secret the run can do without: the same sources, never a prompt, None when
+        none has it (a failing vault command included)."""
+        with self._lock:
+            if name in self._cache:
+                return self._cache[name]
+            try:
+                if self.command:
+                    value: str | None = self._from_command(name, self.command)
+                else:
+                    value = (self._from_keyring(name)
+                             or os.environ.get(env_var_name(name)) or None)
+            except SecretUnavailable:
+                return None
+            if value:
+                self._remember(name, value)
+            return value
+
     def remember(self, value: str) -> None:
         """Treat a value obtained elsewhere (e.g. a typed password) as a secret to redact."""
         with self._lock:
             if value and value not in self._known:
                 self._known = (*self._known, value)
+
+    def forget_vault_values(self) -> None:
+        """A new operation asks the vault again (a console session outlives a rotation);
+        the old values stay known for redaction."""
+        with self._lock:
+            for name in self._from_vault:
+                self._cache.pop(name, None)
+            self._from_vault.clear()
 
     def known_values(self) -> list[str]:
         """Every secret value this resolver returned (for redaction)."""
@@ -156,6 +203,10 @@ class SecretResolver:
         self.remember(value)
 
     def _lookup(self, name: str) -> str:
+        if self.command:
+            value = self._from_command(name, self.command)
+            self._from_vault.add(name)
+            return value
         value = self._from_keyring(name)
         if value is None:
             value = os.environ.get(env_var_name(name)) or None
@@ -166,6 +217,30 @@ class SecretResolver:
                 raise SecretUnavailable(name, "prompt cancelled") from exc
         if not value:
             raise SecretUnavailable(name)
+        return value
+
+    def _from_command(self, name: str, command: str) -> str:
+        """Run the vault CLI for one secret: no terminal, no stdin, its own session."""
+        argv = command.replace("{name}", shlex.quote(name))
+        try:
+            done = subprocess.run(["/bin/sh", "-c", argv], capture_output=True,
+                                  stdin=subprocess.DEVNULL, timeout=self.command_timeout,
+                                  start_new_session=True)
+        except subprocess.TimeoutExpired:
+            raise VaultCommandFailed(name, command, f"timed out after "
+                                     f"{self.command_timeout:g}s") from None
+        except OSError as exc:
+            raise VaultCommandFailed(name, command, f"could not run: {_one_line(exc)}"
+                                     ) from None
+        stderr = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        said = f": {' '.join(stderr[-1].split())[:200]}" if stderr else ""
+        if done.returncode != 0:
+            raise VaultCommandFailed(name, command, f"failed (exit {done.returncode}){said}")
+        value = done.stdout.decode("utf-8", "replace")
+        value = value[:-1] if value.endswith("\n") else value
+        value = value[:-1] if value.endswith("\r") else value
+        if not value:
+            raise VaultCommandFailed(name, command, f"printed nothing{said}")
         return value
 
     def _from_keyring(self, name: str) -> str | None:
@@ -183,6 +258,21 @@ class SecretResolver:
                        f"secrets come from {ENV_PREFIX}<NAME> or a prompt")
             self._backend = None
             return None
+
+
+def resolver_for(config: object, **options: object) -> SecretResolver:
+    """A resolver that knows the config's vault command (`secrets.command`).
+
+    DEPLOYTUI_SECRETS_COMMAND, when set, replaces it (empty: no vault), so a CI job can
+    use DEPLOYTUI_SECRET_<NAME> with the team's config unchanged.
+    """
+    settings = getattr(config, "secrets", None)
+    command = getattr(settings, "command", None)
+    if COMMAND_ENV in os.environ:
+        command = os.environ[COMMAND_ENV] or None
+    return SecretResolver(command=command,
+                          command_timeout=getattr(settings, "timeout", 30.0),
+                          **options)  # type: ignore[arg-type]
 
 
 def _backend_or_raise() -> object:

@@ -121,6 +121,26 @@ class HealthChecked(Event):
 
 
 @dataclass(frozen=True)
+class Commit:
+    sha: str  # abbreviated
+    subject: str
+    author: str
+
+
+@dataclass(frozen=True)
+class Shipping(Event):
+    """What a deploy ships: the commits between the release the hosts serve and the new
+    one, sent once the hosts are locked and their current release is known."""
+
+    previous_sha: str  # "" when unknown: a first deploy, a release without REVISION
+    sha: str
+    direction: str  # forward | back | diverged | same | unknown (old sha not in the repo)
+    commits: tuple[Commit, ...] = ()  # newest first, at most shipping.SHIPPED_LIMIT
+    total: int = 0  # every commit in that direction (commits may be cut)
+    compare_url: str = ""  # GitHub/GitLab compare page, when the repo is on one
+
+
+@dataclass(frozen=True)
 class DeployFinished(Event):
     operation: Operation
     outcome: Outcome

@@ -36,9 +36,10 @@ class Runner:
     def resolver(self):  # -> SecretResolver (imported lazily: keyring is slow to import)
         """One resolver per console session: a secret typed once is not asked again."""
         if self._resolver is None:
-            from deploytui.config.secrets import SecretResolver
+            from deploytui.config.secrets import resolver_for
 
-            self._resolver = SecretResolver(interactive=True, prompt=self._prompt_secret)
+            self._resolver = resolver_for(self.config, interactive=True,
+                                          prompt=self._prompt_secret)
         return self._resolver
 
     def _prompt_secret(self, name: str) -> str:
@@ -79,6 +80,8 @@ class Runner:
         self.cancel_event = threading.Event()
         self.result = None
         self.operation = op
+        if self._resolver is not None:  # vault values are asked again for each operation
+            self._resolver.forget_vault_values()
         self.buffer.reset()
         self.thread = threading.Thread(target=self._run, args=(op, call),
                                        name=f"deploytui-{op.verb}", daemon=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from deploytui.config.model import Config, Host
-from deploytui.config.secrets import SecretResolver
+from deploytui.config.secrets import SecretResolver, resolver_for
 from deploytui.engine.errors import one_line
 from deploytui.engine.failure import Failure, Kind
 from deploytui.engine.hosts.context import SSHContext
@@ -51,7 +51,7 @@ def transport_factory(config: Config, *, passphrase: str | None = None,
     ssh = config.ssh
     key_text = None
     if ssh.passphrase is not None or ssh.key is not None:
-        resolver = resolver or SecretResolver()
+        resolver = resolver or resolver_for(config)
         if passphrase is None:
             passphrase = resolver.resolve(ssh.passphrase)
         key_text = resolver.resolve(ssh.key)

@@ -35,6 +35,7 @@ from deploytui.engine.operations.lifecycle import Failure, Operation, Phase, Sto
 from deploytui.engine.operations.preflight import probe_command, read_probes
 from deploytui.engine.operations.prune import HostPrune
 from deploytui.engine.operations.pull_activation import PullActivation
+from deploytui.engine.operations.release_env import record_env
 from deploytui.engine.operations.release_identity import next_release_id, release_meta
 from deploytui.engine.operations.request import (
     DeployRequest,
@@ -44,6 +45,7 @@ from deploytui.engine.operations.request import (
     resolve_env,
 )
 from deploytui.engine.operations.roles import once_hosts, run_once
+from deploytui.engine.operations.shipping import serving_sha, shipping
 from deploytui.engine.operations.source import (
     Artifact,
     Resolved,
@@ -67,17 +69,17 @@ FINISH_TIMEOUT = 30.0  # bookkeeping; the prune deletions get the project's step
 __all__ = ["DeployRequest", "DeployResult", "run_deploy"]
 
 
-def _default_resolver():
-    from deploytui.config.secrets import SecretResolver
+def _default_resolver(config: Config):
+    from deploytui.config.secrets import resolver_for
 
-    return SecretResolver()
+    return resolver_for(config)
 
 
 def run_deploy(config: Config, request: DeployRequest, *, sink: Sink = discard,
                cancel: threading.Event | None = None, resolver=None,
                factory: TransportFactory | None = None) -> DeployResult:
     """Deploy request.project to request.environment; never raises for a deploy failure."""
-    resolver = resolver or _default_resolver()
+    resolver = resolver or _default_resolver(config)
     deploy = _Deploy(config, request, sink=sink, cancel=cancel, resolver=resolver,
                      factory=factory or transport_factory(config, resolver=resolver))
     result = deploy.execute()
@@ -136,6 +138,7 @@ class _Deploy(PullActivation, Verifying, Operation):
     def begin(self) -> None:
         try:
             self.env = resolve_env(self.project, self.resolver)
+            recorded = record_env(self.project, self.env, self.resolver)
         except Exception as exc:
             raise Stop(f"secrets: {exc}") from None
         again = self.request.catch_up
@@ -147,8 +150,8 @@ class _Deploy(PullActivation, Verifying, Operation):
             raise Stop(f"resolve: {exc}") from None
         r = self.resolved
         self.lock.ref = r.ref
-        self.meta = MetaWriter(release_meta(self.release_id, r, self.request, self.excluded),
-                               self.layouts)
+        self.meta = MetaWriter(release_meta(self.release_id, r, self.request, self.excluded,
+                                            recorded), self.layouts)
         if again is not None:
             for name in self.names:
                 self.meta.history[name] = [f"catch-up at {utc_iso()} by {self.user}"]
@@ -206,6 +209,9 @@ class _Deploy(PullActivation, Verifying, Operation):
         if refused:
             raise self.first_stop(list(refused))
         self._guards()
+        if self.resolved is not None:  # the chat message lists what ships
+            previous = serving_sha(self.scans.values(), self.previous_head.values())
+            self.sink(shipping(self.resolved, previous, self.project.repo))
 
     def _next_release_id(self, clashes: list[str]) -> bool:
         """Take the next free release id (release_identity.py); False if there is none

@@ -201,7 +201,7 @@ def _inspect(config: Config, plan: DeployPlan, project, hosts, resolved: Resolve
                                if failure_of(name, err).kind == "unreachable"}
         # the lock holder, and what `check --connect` checks, in one command per host
         ready = check_pool(pool, project, [h for h in hosts if h.name in scans],
-                           resolved.repo_url, branch, _env_or_none(project))
+                           resolved.repo_url, branch, _env_or_none(config, project))
     plan.inspected = True
     plan.unreachable = dict(errors)
     for name, found in ready.items():
@@ -233,15 +233,15 @@ def _inspect(config: Config, plan: DeployPlan, project, hosts, resolved: Resolve
                           and all(sha == resolved.sha for sha in running_shas))
 
 
-def _env_or_none(project) -> dict[str, str] | None:
+def _env_or_none(config: Config, project) -> dict[str, str] | None:
     """The project's `env:` as the deploy's fetch gets it, when its secrets resolve."""
     if not project.env and project.sudo_password is None:
         return None
-    from deploytui.config.secrets import SecretResolver
+    from deploytui.config.secrets import resolver_for
     from deploytui.engine.operations.request import resolve_env
 
     try:
-        return resolve_env(project, SecretResolver())
+        return resolve_env(project, resolver_for(config))
     except Exception:
         return None  # the deploy itself says which secret is missing
 

@@ -325,9 +325,9 @@ def _run(config: Config, project: str | Project, environment: str | Environment,
          sink: Sink, factory: TransportFactory | None, user: str | None,
          record_name: str = "prune", **kwargs) -> PruneResult:
     proj, env = select_names(config, project, environment)
-    from deploytui.config.secrets import SecretResolver
+    from deploytui.config.secrets import resolver_for
 
-    resolver = SecretResolver()
+    resolver = resolver_for(config)
     prune = _Prune(config, proj, env, sink=sink,
                    factory=factory or transport_factory(config, resolver=resolver),
                    user=user or local_user(), resolver=resolver, **kwargs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from deploytui.engine.clock import utc_iso
 from deploytui.engine.operations.request import DeployRequest
@@ -21,19 +22,20 @@ MAX_ID_WAIT = 3.0  # seconds a deploy may wait for a release id no host has yet
 
 
 def release_meta(release_id: str, resolved: Resolved, request: DeployRequest,
-                 excluded: list[str]) -> ReleaseMeta:
+                 excluded: list[str], env: dict[str, Any] | None = None) -> ReleaseMeta:
     """What every host records about this release: a catch-up carries the fleet's
-    record (who deployed it, when, who was left out)."""
+    record (who deployed it, when, who was left out, its env)."""
     r, again = resolved, request.catch_up
     if again is None:
         return ReleaseMeta(release_id, "preparing", sha=r.sha, subject=r.subject,
                            ref=r.ref, deployed_at=utc_iso(),
-                           deployed_by=request.user, excluded=list(excluded))
+                           deployed_by=request.user, excluded=list(excluded), env=env)
     return ReleaseMeta(release_id, "preparing", sha=r.sha,
                        subject=again.subject or r.subject, ref=again.ref or r.ref,
                        deployed_at=again.deployed_at or utc_iso(),
                        deployed_by=again.deployed_by or request.user,
-                       excluded=list(again.excluded), once=list(again.once))
+                       excluded=list(again.excluded), once=list(again.once),
+                       env=again.env)
 
 
 def next_release_id(current: str, scans: Iterable[HostScan],

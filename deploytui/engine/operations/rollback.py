@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass, field
 
 from deploytui.config.model import Config, Environment, Project
-from deploytui.config.secrets import SecretResolver
+from deploytui.config.secrets import SecretResolver, resolver_for
 from deploytui.engine.clock import utc_iso
 from deploytui.engine.events import HostLine, Sink, discard
 from deploytui.engine.hosts.pool import TransportFactory, transport_factory
@@ -29,6 +29,11 @@ from deploytui.engine.operations.health import HealthResult, check_hosts, has_ch
 from deploytui.engine.operations.hooks import HookContext, run_hooks
 from deploytui.engine.operations.lifecycle import Failure, Operation, Phase, Stop
 from deploytui.engine.operations.migrations import migration_warnings
+from deploytui.engine.operations.release_env import (
+    env_of_release,
+    release_env,
+    rollback_env_lines,
+)
 from deploytui.engine.operations.releases import FleetReleases, build_fleet, id_to_iso, select_names
 from deploytui.engine.operations.request import host_env, resolve_env
 from deploytui.engine.operations.roles import run_restarts
@@ -38,6 +43,7 @@ from deploytui.engine.operations.rollback_target import (
     choose_target,
     pull_target,
 )
+from deploytui.engine.operations.shipping import rollback_shipping
 from deploytui.engine.operations.strategies import HostContext
 from deploytui.engine.remote.layout import Layout, ReleaseMeta, write_meta_command
 from deploytui.engine.remote.lock import local_user, release_command
@@ -79,7 +85,7 @@ def meta_for(scan: HostScan, release_id: str, state: str, user: str) -> ReleaseM
         meta = ReleaseMeta(release_id, state, sha=old.sha, subject=old.subject, ref=old.ref,
                            deployed_at=old.deployed_at, deployed_by=old.deployed_by,
                            history=list(old.history), excluded=list(old.excluded),
-                           once=list(old.once))
+                           once=list(old.once), env=old.env)
     meta.history = capped_history([*meta.history, f"{state} at {utc_iso()} by {user}"])
     return meta
 
@@ -104,7 +110,7 @@ def run_rollback(config: Config, project: str | Project, environment: str | Envi
                  wait_lock: float = 0.0) -> RollbackResult:
     """Roll every host of the environment back to one release, all or nothing."""
     proj, env = select_names(config, project, environment)
-    resolver = resolver or SecretResolver()
+    resolver = resolver or resolver_for(config)
     rollback = _Rollback(config, proj, env, to=to, sink=sink, cancel=cancel,
                          factory=factory or transport_factory(config, resolver=resolver),
                          user=user or local_user(), resolver=resolver,
@@ -203,6 +209,22 @@ class _Rollback(Operation):
                 self.warnings.append(warning)
                 self.sink(HostLine("local", f"warning: {warning}", "info"))
         self.release_id = self.target
+        self._target_env()
+        self.sink(rollback_shipping(self.project, self.scans, self.target, self.sha))
+
+    def _target_env(self) -> None:
+        """The target release's env for its restarts and checks, resolved now, before
+        any host is switched (a secret gone from the vault stops here, nothing changed)."""
+        found, recorded = release_env(self.scans, self.target)
+        current = (self.fleet.hosts[self.moving[0]].current
+                   if self.fleet is not None and self.moving else None)
+        for line in rollback_env_lines(self.scans, current, self.target):
+            self.sink(HostLine("local", f"env: {line}", "info"))
+        try:
+            self.base_env = (env_of_release(self.project, recorded, self.resolver) if found
+                             else resolve_env(self.project, self.resolver))
+        except Exception as exc:  # SecretUnavailable: one line, no value
+            raise Stop(f"secrets: {exc}", step="env") from None
 
     def _plan(self, fleet: FleetReleases, target: str) -> None:
         """With a host behind (left out of a deploy), say what each host will do; a host
@@ -277,8 +299,7 @@ class _Rollback(Operation):
         return host_env(self.base_env, ctx, self.environment.name)
 
     def _restart(self) -> bool:
-        """The roles' restart steps, with the same environment a deploy gives them."""
-        self.base_env = resolve_env(self.project, self.resolver)
+        """The roles' restart steps, with the environment the target was deployed with."""
         moving = [h for h in self.hosts if h.name in self.moving]
         self.restart_errors = run_restarts(self.pool, self.project, moving, self.sink,
                                            self.cancel, self._env_for)

@@ -144,11 +144,11 @@ def run_command(config: Config, request: RunRequest, *, sink: Sink = discard,
     """Run request.command on request.hosts (all of the environment when empty), in
     parallel; never raises for a host's failure."""
     if resolver is None:
-        from deploytui.config.secrets import SecretResolver
+        from deploytui.config.secrets import resolver_for
 
-        resolver = SecretResolver()
+        resolver = resolver_for(config)
     run = _Run(config, request, sink=sink, cancel=cancel, resolver=resolver,
-               factory=factory or transport_factory(config))
+               factory=factory or transport_factory(config, resolver=resolver))
     return run.execute()
 
 

@@ -84,11 +84,11 @@ def prepare_session(config: Config, project: Project, environment: Environment,
     """Check the host serves a release, leave the env on it, and build the argv."""
     host = session_host(project, environment, host_name)
     if resolver is None:
-        from deploytui.config.secrets import SecretResolver
+        from deploytui.config.secrets import resolver_for
 
-        resolver = SecretResolver()
+        resolver = resolver_for(config)
     cwd = serving_dir(project, host)
-    pool = HostPool([host], factory or transport_factory(config))
+    pool = HostPool([host], factory or transport_factory(config, resolver=resolver))
     try:
         try:
             transport = pool.open(host)

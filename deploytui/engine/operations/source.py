@@ -154,8 +154,10 @@ class Changes:
     total: int = 0  # commits in that direction (commits may be cut at `limit`)
 
 
-def changes_between(resolved: Resolved, old_sha: str, limit: int = 20) -> Changes:
-    """The commits a deploy brings (forward) or takes away (back) relative to old_sha."""
+def changes_between(resolved: Resolved, old_sha: str, limit: int = 20, *,
+                    authors: bool = False) -> Changes:
+    """The commits a deploy brings (forward) or takes away (back) relative to old_sha;
+    with `authors`, each commit is (short sha, subject, author name)."""
     new_sha = resolved.sha
     if not old_sha:
         return Changes("unknown")
@@ -174,10 +176,11 @@ def changes_between(resolved: Resolved, old_sha: str, limit: int = 20) -> Change
     direction = ("forward" if ahead and not behind else "back" if behind and not ahead
                  else "diverged")
     span = f"{new_sha}..{old_sha}" if direction == "back" else f"{old_sha}..{new_sha}"
-    log = _git("log", f"--max-count={limit}", "--format=%h%x00%s", "--end-of-options", span,
+    fmt = "--format=%h%x00%s%x00%an" if authors else "--format=%h%x00%s"
+    log = _git("log", f"--max-count={limit}", fmt, "--end-of-options", span,
                git_dir=resolved.cache)
-    commits = tuple(tuple(line.split("\0", 1)) for line in log.stdout.splitlines()
-                    if "\0" in line)
+    commits = tuple(tuple(line.split("\0", 2 if authors else 1))
+                    for line in log.stdout.splitlines() if "\0" in line)
     return Changes(direction, commits, behind if direction == "back" else ahead)  # type: ignore[arg-type]
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from deploytui.engine.remote.safety import checked_deploy_to, release_path
 from deploytui.engine.shell import ensure_dir, q
@@ -96,6 +96,9 @@ class ReleaseMeta:
     # release records them, so a later reader knows they are behind, not broken
     excluded: list[str] = field(default_factory=list)
     once: list[str] = field(default_factory=list)  # `once` commands run with it (migrations)
+    # the project's `env:` it was deployed with (operations/release_env.py): plain values,
+    # secrets only as {"secret", "hmac", "key"}; None: deployed before env was recorded
+    env: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -111,7 +114,19 @@ class ReleaseMeta:
         if not isinstance(meta.excluded, list) or not all(isinstance(h, str)
                                                           for h in meta.excluded):
             meta.excluded = []  # a hand-edited file: the record is advisory, never fatal
+        if meta.env is not None and not _env_shape(meta.env):
+            meta.env = None
         return meta if meta.state in RELEASE_STATES else None
+
+
+def _env_shape(env: object) -> bool:
+    """NAME -> "value" | {"secret", "hmac", "key"} (all strings)."""
+    if not isinstance(env, dict):
+        return False
+    return all(isinstance(name, str) and (isinstance(item, str) or (
+        isinstance(item, dict) and all(isinstance(item.get(k), str)
+                                       for k in ("secret", "hmac", "key"))))
+               for name, item in env.items())
 
 
 def write_meta_command(layout: Layout, meta: ReleaseMeta) -> str:

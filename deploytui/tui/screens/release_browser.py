@@ -209,6 +209,12 @@ class ReleaseBrowser(Screen["Operation | None"]):
         warnings = [] if pull else migration_warnings(self.fleet.scans.values(), release)
         if warnings:  # as the CLI says it: going back does not undo a migration
             body += "\n\n" + "\n".join(f"warning: {w}" for w in warnings)
+        from deploytui.engine.operations.release_env import rollback_env_lines
+
+        current = next((i.current for i in self.fleet.hosts.values()
+                        if i.current != release), None)  # as the CLI lists them
+        body += "\n\nenv:\n" + "\n".join(
+            f"  {line}" for line in rollback_env_lines(self.fleet.scans, current, release))
         self._ask(Rollback(self.project, self.environment, release), body)
 
     def action_catch_up(self) -> None:
