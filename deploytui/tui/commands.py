@@ -13,6 +13,7 @@ ACTIONS: list[tuple[str, str, str]] = [
     ("Releases: browse, roll back, prune", "releases", "releases x hosts"),
     ("History of deploys", "history", "past operations and their logs"),
     ("Filter the pane in focus (hosts, or the log)", "filter", "type to filter"),
+    ("Logs: follow every host's logs", "logs", "the roles' logs: and logs_command:"),
     ("Follow logs on/off", "toggle_follow", ""),
     ("Show all hosts' logs", "all_hosts", "interleaved, host prefixed"),
     ("Refresh host status", "refresh", "reachability, current release, lock"),
