@@ -92,6 +92,17 @@ def follow():
         f.kill()
 
 
+def eventually(check, timeout: float = 10.0) -> bool:
+    """Whether `check()` became true within `timeout` (processes start and end a little
+    after what they print says)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def tails_on(host: FleetHost) -> list[str]:
     return [p for p in host.processes() if p.startswith("tail ")]
 
@@ -150,15 +161,12 @@ def test_ctrl_c_exits_0_and_leaves_no_tail_running_on_the_hosts(
     for host in hosts.hosts[:2]:
         write_log(host, [f"{host.name} ready"])
     f = follow(config)
-    f.wait_for("[host1] host1 ready", "[host2] host2 ready")
-    assert all(tails_on(h) for h in hosts.hosts[:2])  # what must be gone afterwards
+    f.wait_for("[host1] host1 ready", "[host2] host2 ready")  # the backlog; then the tails
+    assert eventually(lambda: all(tails_on(h) for h in hosts.hosts[:2]))  # what must go
     code, err = f.stop()
     assert code == 0, err
     assert "Traceback" not in err and "cancelled" not in err
-    deadline = time.monotonic() + 10
-    while any(tails_on(h) for h in hosts.hosts[:2]) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert [tails_on(h) for h in hosts.hosts[:2]] == [[], []]
+    assert eventually(lambda: not any(tails_on(h) for h in hosts.hosts[:2]))
 
 
 def test_a_host_killed_and_restarted_mid_follow_is_said_once_and_followed_again(
@@ -246,7 +254,7 @@ def test_a_role_with_logs_command_runs_it_in_current_with_the_lines_wanted(
     write_log(host, ["an event"], "/srv/app/events.log")
     f.wait_for("[host1] an event")
     assert f.stop()[0] == 0
-    assert not [p for p in host.processes() if "tail -F" in p]
+    assert eventually(lambda: not [p for p in host.processes() if "tail -F" in p])
 
 
 def test_an_unreachable_host_is_named_and_exits_1_while_the_others_are_shown(

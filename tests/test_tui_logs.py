@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fleet import Fleet
-from test_logs_fleet import LOG, tails_on, write_log
+from test_logs_fleet import LOG, eventually, tails_on, write_log
 from test_tui_support import local_config
 
 from deploytui.config import load_config_text
@@ -78,7 +78,7 @@ async def test_l_follows_every_hosts_log_with_pause_filter_one_host_and_closes_c
         await pilot.press("a")
         assert log.host is None
 
-        assert tails_on(h1) and tails_on(h2)
+        assert eventually(lambda: bool(tails_on(h1) and tails_on(h2)))
         await pilot.press("escape")
         assert app.screen is app.main
         await asyncio.get_running_loop().run_in_executor(None, stop_followers, 15.0)

@@ -2,7 +2,7 @@
 
 Its rooms, top to bottom (arrows point down; import-linter enforces it):
 
-    operations/  deploy, rollback, prune, catch-up, health, the listing, the plan
+    operations/  deploy, rollback, prune, catch-up, health, the listing, the plan, logs
     remote/      the on-host format and the commands that read and change it
     hosts/       reaching a host: transports (SSH, local), host keys, the host pool
     events, errors, failure, clock, event_text, redact, shell
@@ -28,6 +28,8 @@ _PUBLIC = {
     "delete_release": "deploytui.engine.operations.prune",
     "list_releases": "deploytui.engine.operations.releases",
     "build_plan": "deploytui.engine.operations.plan",
+    "show_logs": "deploytui.engine.operations.logs",
+    "LogsRequest": "deploytui.engine.operations.logs",
     "HostPool": "deploytui.engine.hosts.pool",
     "transport_factory": "deploytui.engine.hosts.pool",
     "TransportError": "deploytui.engine.hosts.transport",

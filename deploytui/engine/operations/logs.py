@@ -32,7 +32,7 @@ from deploytui.engine.remote.logs import BACKLOG_END, LogSources, logs_script, r
 
 RETRY = 1.0  # seconds before the first reconnect; doubled up to RETRY_MAX
 RETRY_MAX = 5.0
-RESUME_LINES = 200  # backlog asked for on a reconnect, to find where we were
+RESUME_LINES = 1000  # backlog asked for on a reconnect, to find where we were
 
 
 class LogsRefused(Exception):
@@ -251,7 +251,9 @@ class _Lines:
         elif self.after is None:  # nothing shown before the drop: the usual backlog
             n = self.f.request.lines
             held = held[len(held) - n:] if n else []
-        # else: more was written meanwhile than we read back; all of it is new
+        elif len(held) >= RESUME_LINES:  # more was written meanwhile than we read back
+            self.f.say("following", f"more than {len(held)} lines were written while it was"
+                                    f" away: only the last {len(held)} are shown")
         self._emit(held)
 
     def _emit(self, lines: list[str]) -> None:

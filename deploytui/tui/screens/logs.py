@@ -16,6 +16,7 @@ threads (stop_followers) before the process ends, so nothing stays on the hosts.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from rich.text import Text
@@ -34,6 +35,7 @@ from deploytui.tui.widgets.log_panel import LogPanel
 
 TICK = 1 / 15
 BACKLOG = 100  # past lines per log source when the view opens
+NEWEST_EVERY = 0.5  # seconds between updates of the rows' newest lines
 _STATE_STYLE = {"following": "success", "lost": "error", "failed": "error",
                 "ended": "warning"}
 Follow = Callable[[Sink, threading.Event], object]  # (sink, cancel): runs until cancel
@@ -83,6 +85,8 @@ class LogsScreen(Screen[None]):
         self.all_hosts = True
         self.error: str | None = None
         self._shown: dict[tuple[str, str], str] = {}
+        self._newest: dict[str, str] = {}  # host -> newest line not yet in its row
+        self._newest_at = 0.0
 
     def compose(self) -> ComposeResult:
         r = self.request
@@ -99,7 +103,7 @@ class LogsScreen(Screen[None]):
         table = self.query_one(LogHosts)
         table.add_column("host", key="host")
         table.add_column("state", key="state")
-        table.add_column("newest line", key="last")
+        table.add_column("newest line", key="last", width=self._room())
         for host in self.hosts:
             table.add_row(host, "connecting", "", key=host)
         log = self.query_one(LogPanel)
@@ -146,7 +150,17 @@ class LogsScreen(Screen[None]):
             style = str(getattr(theme, _STATE_STYLE.get(state.status, ""), "") or "")
             self._put(table, host, "state", state.status if state.status != "idle"
                       else "connecting", style)
-            self._put(table, host, "last", state.last_line[:self._room()])
+            if self._shown.get((host, "last")):
+                self._newest[host] = state.last_line
+            else:  # a row's first line at once; later ones at most twice a second
+                self._put(table, host, "last", state.last_line[:self._room()])
+        now = time.monotonic()
+        if self._newest and now - self._newest_at >= NEWEST_EVERY:
+            self._newest_at = now  # a flood changes every row every tick, and each
+            room = self._room()  # update_cell re-renders the whole table
+            for host, line in self._newest.items():
+                self._put(table, host, "last", line[:room])
+            self._newest.clear()
 
     def _room(self) -> int:
         """Characters the newest-line column has: what the host and state columns and
@@ -158,8 +172,7 @@ class LogsScreen(Screen[None]):
         if self._shown.get((host, column)) == text + style:
             return  # every update_cell re-renders the table: only real changes
         self._shown[(host, column)] = text + style
-        table.update_cell(host, column, Text(text, style=style) if style else text,
-                          update_width=column == "last")
+        table.update_cell(host, column, Text(text, style=style) if style else text)
 
     # -- what the pane shows -----------------------------------------------------------
     def _selected(self) -> str | None:
