@@ -8,6 +8,7 @@ logrotate do.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import signal
@@ -21,6 +22,9 @@ import pytest
 from fleet import Fleet, FleetHost
 
 from deploytui.cli import main
+from deploytui.config import load_config_text
+from deploytui.engine.events import LogFollow, Recorder
+from deploytui.engine.operations.logs import LogsRequest, show_logs
 
 ROOT = Path(__file__).resolve().parents[1]
 LOG = "/srv/app/shared/log/app.log"
@@ -267,3 +271,33 @@ def test_an_unreachable_host_is_named_and_exits_1_while_the_others_are_shown(
     assert "[host1] alive" in out.splitlines()
     assert any(ln.startswith("[host2] could not show logs: ") for ln in out.splitlines())
     assert err.startswith("deploytui: host2: ") and "Traceback" not in err
+
+
+def test_following_gives_up_on_a_host_whose_key_is_unknown_and_keeps_the_others(
+        hosts: Fleet, tmp_path: Path):
+    """A retry cannot mend an unknown host key: said once, the other hosts followed on."""
+    data = hosts.config(2, roles={"web": {"restart": ["true"], "logs": [LOG]}})
+    known = tmp_path / "known_hosts"
+    known.write_text("".join(ln for ln in hosts.known_hosts.read_text().splitlines(True)
+                             if hosts.hosts[1].address not in ln))
+    data["ssh"]["known_hosts"] = str(known)
+    config = load_config_text(json.dumps(data), "t.yml")
+    project = config.projects["app"]
+    write_log(hosts.hosts[0], ["still followed"])
+    recorder, cancel = Recorder(), threading.Event()
+    request = LogsRequest(project, project.environments["prod"], follow=True)
+    thread = threading.Thread(target=show_logs, args=(config, request),
+                              kwargs={"sink": recorder, "cancel": cancel})
+    thread.start()
+    try:
+        assert eventually(lambda: recorder.of(LogFollow) and any(
+            e.state == "failed" for e in recorder.of(LogFollow)), timeout=20)
+        assert eventually(lambda: "still followed" in [e.line for e in recorder.lines()])
+        write_log(hosts.hosts[0], ["and then this"])
+        assert eventually(lambda: "and then this" in [e.line for e in recorder.lines()])
+    finally:
+        cancel.set()
+        thread.join(20)
+    failed = [e for e in recorder.of(LogFollow) if e.state == "failed"]
+    assert [(e.host, e.text.split(":")[0]) for e in failed] == [("host2", "could not show logs")]
+    assert "unknown host key" in failed[0].text

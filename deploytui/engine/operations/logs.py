@@ -25,13 +25,24 @@ from typing import Any
 from deploytui.config.model import Config, Environment, Host, Project
 from deploytui.engine.events import HostLines, LogFollow, Sink
 from deploytui.engine.hosts.pool import HostPool, TransportFactory, failure_of, transport_factory
-from deploytui.engine.hosts.transport import Cancelled, Stream, Transport, TransportError
+from deploytui.engine.hosts.transport import (
+    AuthFailed,
+    Cancelled,
+    HostKeyChanged,
+    HostKeyRevoked,
+    HostKeyUnknown,
+    Stream,
+    Transport,
+    TransportError,
+)
 from deploytui.engine.operations.health import serving_dir
 from deploytui.engine.redact import redacting_sink
 from deploytui.engine.remote.logs import BACKLOG_END, LogSources, logs_script, resolve
 
 RETRY = 1.0  # seconds before the first reconnect; doubled up to RETRY_MAX
 RETRY_MAX = 5.0
+# what no retry mends: said once, and that host is no longer followed
+PERMANENT = (AuthFailed, HostKeyUnknown, HostKeyChanged, HostKeyRevoked)
 RESUME_LINES = 1000  # backlog asked for on a reconnect, to find where we were
 
 
@@ -175,7 +186,7 @@ class _Follower:
                 return None
             except TransportError as exc:
                 reason = failure_of(self.name, exc, "logs").reason
-                if not self.request.follow:
+                if not self.request.follow or isinstance(exc, PERMANENT):
                     self.say("failed", f"could not show logs: {reason}")
                     return reason
                 self._drop()
