@@ -301,3 +301,51 @@ def test_following_gives_up_on_a_host_whose_key_is_unknown_and_keeps_the_others(
     failed = [e for e in recorder.of(LogFollow) if e.state == "failed"]
     assert [(e.host, e.text.split(":")[0]) for e in failed] == [("host2", "could not show logs")]
     assert "unknown host key" in failed[0].text
+
+
+FAKE_JOURNALCTL = """#!/bin/bash
+# prints the arguments it was given, then (with -f) follows a file like journalctl -f
+echo "args: $*"
+for a in "$@"; do [ "$a" = -f ] && exec tail -F -n 0 /srv/app/journal; done
+"""
+
+
+def test_journalctl_is_asked_for_the_lines_follow_and_since_wanted(
+        hosts: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str], follow):
+    """A journalctl on the host (a script named so, printing what it was asked)."""
+    host = hosts.hosts[0]
+    fake = host.path("/home/deployer/bin/journalctl")
+    fake.parent.mkdir()
+    fake.write_text(FAKE_JOURNALCTL)
+    fake.chmod(0o755)
+    config = config_with(hosts, tmp_path, 1,
+                         logs_command="/home/deployer/bin/journalctl -u shop -o cat")
+    assert main(["--config", str(config), "logs", "app", "prod", "-n", "7",
+                 "--since", "2h"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == ["[host1] args: -u shop -o cat --no-pager -n 7 --since=-7200s"]
+    assert err == ""  # no file: nothing to say about --since
+    write_log(host, [], "/srv/app/journal")
+    f = follow(config, "-n", "3")
+    f.wait_for("[host1] args: -u shop -o cat --no-pager -n 3 -f")
+    time.sleep(1.0)  # its tail starts after the echo
+    write_log(host, ["uwsgi: worker 3 respawned"], "/srv/app/journal")
+    f.wait_for("[host1] uwsgi: worker 3 respawned")
+    assert f.stop()[0] == 0
+    assert eventually(lambda: not tails_on(host))
+
+
+def test_since_shows_no_past_lines_of_a_file_not_modified_within_it_and_says_why(
+        hosts: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    config = config_with(hosts, tmp_path, 1, logs=["/srv/app/fresh.log", "/srv/app/stale.log"])
+    host = hosts.hosts[0]
+    write_log(host, ["fresh line"], "/srv/app/fresh.log")
+    write_log(host, ["stale line"], "/srv/app/stale.log")
+    two_hours_ago = time.time() - 7200
+    os.utime(host.path("/srv/app/stale.log"), (two_hours_ago, two_hours_ago))
+    assert main(["--config", str(config), "logs", "app", "prod", "--since", "10m"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == ["[host1] fresh line"]
+    assert "files carry no timestamps" in err
+    assert main(["--config", str(config), "logs", "app", "prod", "--since", "3h"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["[host1] fresh line", "[host1] stale line"]
