@@ -62,13 +62,17 @@ class Follow:
 
     def wait_for(self, *wanted: str, timeout: float = 20.0) -> list[str]:
         """Until every `wanted` line was printed; all lines so far."""
+        return self.wait_until(lambda lines: set(wanted) <= set(lines), timeout,
+                               f"never printed {set(wanted)}")
+
+    def wait_until(self, check, timeout: float = 20.0, what: str = "") -> list[str]:
+        """Until `check(lines so far)`; all lines so far."""
         deadline = time.monotonic() + timeout
-        while not set(wanted) <= set(self.lines):
+        while not check(self.lines):
             try:
                 self.lines.append(self._new.get(timeout=max(0.01, deadline - time.monotonic())))
             except queue.Empty:
-                raise AssertionError(f"never printed {set(wanted) - set(self.lines)}; "
-                                     f"printed {self.lines}") from None
+                raise AssertionError(f"{what or 'timed out'}; printed {self.lines}") from None
         return self.lines
 
     def stop(self) -> tuple[int, str]:
@@ -349,3 +353,24 @@ def test_since_shows_no_past_lines_of_a_file_not_modified_within_it_and_says_why
     assert "files carry no timestamps" in err
     assert main(["--config", str(config), "logs", "app", "prod", "--since", "3h"]) == 0
     assert capsys.readouterr().out.splitlines() == ["[host1] fresh line", "[host1] stale line"]
+
+
+def test_a_frozen_host_is_said_lost_once_and_followed_again_when_it_thaws(
+        hosts: Fleet, tmp_path: Path, follow):
+    """A hung host (every process stopped: no reset, no FIN) is noticed by liveness."""
+    config = config_with(hosts, tmp_path, 2)
+    h1, h2 = hosts.hosts[:2]
+    write_log(h1, ["h1 up"])
+    write_log(h2, ["h2 up"])
+    f = follow(config)
+    f.wait_for("[host1] h1 up", "[host2] h2 up")
+    h2.freeze()
+    f.wait_until(lambda lines: any(ln.startswith("[host2] lost connection") for ln in lines),
+                 30, "host2 never said lost")
+    write_log(h2, ["h2 written while frozen"])
+    h2.thaw()
+    lines = f.wait_for("[host2] back; following again", "[host2] h2 written while frozen",
+                       timeout=40)
+    assert sum(ln.startswith("[host2] lost connection") for ln in lines) == 1
+    assert lines.count("[host2] h2 up") == 1
+    assert f.stop()[0] == 0
