@@ -374,3 +374,16 @@ def test_a_frozen_host_is_said_lost_once_and_followed_again_when_it_thaws(
     assert sum(ln.startswith("[host2] lost connection") for ln in lines) == 1
     assert lines.count("[host2] h2 up") == 1
     assert f.stop()[0] == 0
+
+
+def test_the_projects_secrets_are_masked_when_an_app_logs_them(
+        hosts: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("DEPLOYTUI_SECRET_DB_PASSWORD", "s3cr3t-db-pw")
+    data = hosts.config(1, roles={"web": {"restart": ["true"], "logs": [LOG]}})
+    data["projects"]["app"]["env"] = {"DB_PASSWORD": {"secret": "db-password"}}
+    config = hosts.write_config(tmp_path / "deploytui.yml", data)
+    write_log(hosts.hosts[0], ["connecting to postgres://app:s3cr3t-db-pw@db/app"])
+    assert main(["--config", str(config), "logs", "app", "prod"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines() == ["[host1] connecting to postgres://app:****@db/app"]

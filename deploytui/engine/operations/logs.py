@@ -16,6 +16,7 @@ script's whole process group on every host: nothing is left running there.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Sequence
@@ -131,12 +132,12 @@ def check_grep(pattern: str) -> str | None:
 def show_logs(config: Config, request: LogsRequest, *, sink: Sink,
               cancel: threading.Event | None = None, factory: TransportFactory | None = None,
               resolver: Any = None, retry: float = RETRY) -> LogsResult:
-    """Show (and with `request.follow`, follow until `cancel`) the chosen hosts' logs.
+    """Show (and with `request.follow`, follow until `cancel`) the chosen hosts' logs,
+    the project's secrets (those `resolver` knows; by default project_secrets) masked.
     Raises LogsRefused before connecting anything when there is nothing to show."""
     chosen = sources(request)
     cancel = cancel or threading.Event()
-    if resolver is not None:  # secrets this process knows never reach a screen
-        sink = redacting_sink(sink, resolver)
+    sink = redacting_sink(sink, resolver or project_secrets(request.project))
     hosts = [h for h in request.environment.hosts if h.name in chosen]
     pool = HostPool(hosts, factory or transport_factory(config),
                     max_parallel=max(config.ssh.max_parallel, len(hosts)))
@@ -151,6 +152,21 @@ def show_logs(config: Config, request: LogsRequest, *, sink: Sink,
     failed.update({name: o.value for name, o in outcomes.items() if o.ok and o.value})
     outcome = "cancelled" if cancel.is_set() else "failed" if failed else "success"
     return LogsResult(outcome, tuple(chosen), failed)
+
+
+def project_secrets(project: Project) -> Any:
+    """A resolver that knows the project's secrets (its `env:` and sudo password), so an
+    app that logs them shows ****. Best effort and quiet: reading logs needs no secret,
+    so one that cannot be had (no keyring, no DEPLOYTUI_SECRET_*) is only not redacted,
+    and nothing is ever prompted for."""
+    from deploytui.config.secrets import SecretResolver
+
+    resolver = SecretResolver(warn=lambda _message: None)
+    for value in (*project.env.values(), project.sudo_password):
+        if value is not None and not isinstance(value, str):
+            with contextlib.suppress(Exception):
+                resolver.resolve(value)
+    return resolver
 
 
 class _Follower:
