@@ -158,6 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     target(sub)
     sub.add_argument("--json", action="store_true", help="print JSON")
 
+    sub = command("logs", "show the last lines of every host's logs; -f follows them")
+    target(sub)
+    from deploytui.commands.logs_args import add_logs_arguments
+
+    add_logs_arguments(sub)
+
     sub = command("prune", "delete old releases")
     target(sub)
     sub.add_argument("--keep", type=_positive, metavar="N", help="releases to keep "

@@ -24,6 +24,7 @@ from deploytui.engine.events import (
     HostLine,
     HostLines,
     HostStepStarted,
+    LogFollow,
     PhaseStarted,
     Switched,
     SwitchedBack,
@@ -60,7 +61,8 @@ def _is_terminal(out: TextIO) -> bool:
 
 
 SHOWN = (DeployStarted, PhaseStarted, HostLines, HostLine, HostStepStarted, HostFailed,
-         Switched, SwitchedBack, HealthChecked)  # the rest (step/phase done, the end): summary
+         Switched, SwitchedBack, HealthChecked,
+         LogFollow)  # the rest (step/phase done, the end): summary
 
 
 def format_event(event: Event, *, steps: bool = True) -> str | None:

@@ -104,6 +104,10 @@ class Role:
     parallel: bool = True  # False: one host at a time
     batch: int | None = None  # restart in rolling batches of N hosts
     health: HealthCheck | None = None  # checked on each host after its restart
+    # what `deploytui logs` shows: files or globs (absolute, or relative to `current`),
+    # and/or a command printing the log (journalctl gets -n/-f/--since added)
+    logs: tuple[str, ...] = ()
+    logs_command: str | None = None
 
 
 @dataclass(frozen=True)

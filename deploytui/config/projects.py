@@ -33,7 +33,8 @@ PROJECT_KEYS = ("repo", "branch", "strategy", "deploy_to", "keep_releases", "sha
                 "roles", "environments", "timeout", "min_free_mb", "env", "sudo_password",
                 "on_unhealthy", "hooks", "commands",
                 "max_commits")
-ROLE_KEYS = ("tasks", "once", "restart", "parallel", "batch", "health")
+ROLE_KEYS = ("tasks", "once", "restart", "parallel", "batch", "health", "logs",
+             "logs_command")
 PULL_ROLLOUT = ("strategy pull moves every host's working copy at once and cannot stage "
                 "it; use strategy release (or artifact) for a canary/batch rollout, or "
                 "remove rollout")
@@ -127,6 +128,8 @@ def _roles(reader: Reader, node: Node | None, path: str) -> dict[str, Role] | No
         reader.put(values, steps, role_path, "batch", reader.integer, nullable=True, minimum=1)
         reader.put(values, steps, role_path, "health", read_health, nullable=True,
                    reader=reader)
+        reader.put(values, steps, role_path, "logs", _logs, reader=reader)
+        reader.put(values, steps, role_path, "logs_command", reader.string, nullable=True)
         roles[name] = Role(name=name, **values)
     return roles
 
@@ -296,6 +299,19 @@ def _not_placeholder(node: Node, path: str, reader: Reader, what: str) -> str:
         raise reader.error(node.line, path, f"placeholder '{value.strip()}': replace it "
                                             f"with {what}")
     return value
+
+
+def _logs(node: Node, path: str, reader: Reader) -> tuple[str, ...]:
+    """Log files or globs: absolute, or relative to `current` (~ means nothing there)."""
+    paths = []
+    for value, item in reader.string_items(node, path):
+        if value.startswith("~"):
+            reader.error(item.line, path, f"~ is not expanded on the hosts, got '{value}' "
+                                          "(write an absolute path, or one relative to "
+                                          "current)")
+            continue
+        paths.append(value)
+    return tuple(seen_in_order(paths))
 
 
 def _repo(node: Node, path: str, reader: Reader) -> str:

@@ -4,6 +4,7 @@ Its rooms, top to bottom (arrows point down; import-linter enforces it):
 
     operations/  deploy, rollback, prune, catch-up, health, the listing, the plan,
                  run (a command on hosts) and the ssh session
+    operations/  deploy, rollback, prune, catch-up, health, the listing, the plan, logs
     remote/      the on-host format and the commands that read and change it
     hosts/       reaching a host: transports (SSH, local), host keys, the host pool
     events, errors, failure, clock, event_text, redact, shell
@@ -38,6 +39,8 @@ _PUBLIC = {
     "read_fleet_history": "deploytui.engine.operations.fleet_history",  # history --fleet
     "set_freeze": "deploytui.engine.operations.freeze",
     "clear_freeze": "deploytui.engine.operations.freeze",
+    "show_logs": "deploytui.engine.operations.logs",
+    "LogsRequest": "deploytui.engine.operations.logs",
     "HostPool": "deploytui.engine.hosts.pool",
     "transport_factory": "deploytui.engine.hosts.pool",
     "TransportError": "deploytui.engine.hosts.transport",

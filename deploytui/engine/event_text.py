@@ -17,6 +17,7 @@ from deploytui.engine.events import (
     HostLines,
     HostStepDone,
     HostStepStarted,
+    LogFollow,
     PhaseFinished,
     PhaseStarted,
     Switched,
@@ -55,6 +56,8 @@ def event_words(event: Event) -> tuple[str, str] | None:
         case HealthChecked():
             verdict = "healthy" if event.healthy else "UNHEALTHY"
             return event.host, f"health {event.role}: {verdict}: {event.check} -> {event.saw}"
+        case LogFollow():
+            return (event.host, event.text) if event.text else None
         case DeployFinished():
             extra = f": {event.error}" if event.error else ""
             return "", f"{event.operation} {event.outcome} in {event.duration:.1f}s{extra}"

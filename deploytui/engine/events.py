@@ -152,6 +152,16 @@ class DeployFinished(Event):
     freeze: str = ""  # the freeze in force while it ran (a forced deploy, a rollback)
 
 
+@dataclass(frozen=True)
+class LogFollow(Event):
+    """A host's log stream (`deploytui logs`) changed: following (again), lost (retrying),
+    ended by itself, or failed (it could not be shown). `text` is what to say, or ""."""
+
+    host: str
+    state: Literal["following", "lost", "ended", "failed"]
+    text: str = ""
+
+
 Sink = Callable[[Event], None]
 
 

@@ -167,6 +167,8 @@ def run_console(config: Config, theme: str | None = None, **run: Any) -> int:
     """
     app = DeployConsole(config, theme)
     result = app.run(**run)
+    if "deploytui.tui.screens.logs" in sys.modules:  # a logs view was opened: its hosts'
+        sys.modules["deploytui.tui.screens.logs"].stop_followers()  # tails end before we go
     if app.runner.running:
         print("deploytui: stopping the operation: cleaning up and unlocking the hosts…",
               file=sys.stderr, flush=True)

@@ -15,6 +15,7 @@ ACTIONS: list[tuple[str, str, str]] = [
     ("Filter the pane in focus (hosts, or the log)", "filter", "type to filter"),
     ("Run a command of the project (commands:)", "run_command", "pick one; output per host"),
     ("Shell on the selected host (ssh)", "shell", "in current, with the env; exit returns"),
+    ("Logs: follow every host's logs", "logs", "the roles' logs: and logs_command:"),
     ("Follow logs on/off", "toggle_follow", ""),
     ("Show all hosts' logs", "all_hosts", "interleaved, host prefixed"),
     ("Refresh host status", "refresh", "reachability, current release, lock"),

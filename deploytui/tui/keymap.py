@@ -19,6 +19,7 @@ MAIN_BINDINGS: list[Binding] = [
     Binding("s", "shell", "Shell on the host (ssh)", id="shell", show=False),
     Binding("f", "toggle_follow", "Follow log on/off", id="follow", show=False),
     Binding("a", "all_hosts", "All hosts' log / one host", id="all-hosts", show=False),
+    Binding("L", "logs", "Follow the hosts' logs", id="logs", show=False),
     Binding("n", "app.notifications", "Notifications", id="notifications", show=False),
     Binding("ctrl+r", "refresh", "Re-read hosts", id="refresh", show=False),
     Binding("tab", "app.focus_next", "Next pane", id="next-pane", show=False),
@@ -54,8 +55,15 @@ HISTORY_BINDINGS: list[Binding] = [
     Binding("escape", "close", "Back", id="back"),
 ]
 
+LOGS_BINDINGS: list[Binding] = [  # the logs view; ids shared with the main screen's
+    Binding("f", "toggle_follow", "Follow/pause", id="follow"),
+    Binding("a", "all_hosts", "All hosts / one", id="all-hosts"),
+    Binding("slash", "filter", "Filter", id="filter"),
+    Binding("escape", "close", "Back", id="back"),
+]
+
 ALL_IDS = {b.id for b in [*MAIN_BINDINGS, *VIM_BINDINGS, *BROWSER_BINDINGS,
-                          *HISTORY_BINDINGS] if b.id}
+                          *HISTORY_BINDINGS, *LOGS_BINDINGS] if b.id}
 
 
 def user_keymap(keys: dict[str, str]) -> tuple[dict[str, str], list[str]]:

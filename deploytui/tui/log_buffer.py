@@ -24,6 +24,7 @@ from deploytui.engine.events import (
     HostLines,
     HostStepDone,
     HostStepStarted,
+    LogFollow,
     PhaseFinished,
     PhaseStarted,
     Switched,
@@ -191,6 +192,10 @@ class LogBuffer:
             self._set(event.host, replace(self._state(event.host), health=verdict))
             shown = verdict if event.healthy else verdict.upper()
             self._append(event.host, f"health {event.role}: {shown}: {event.check} -> {event.saw}")
+        elif isinstance(event, LogFollow):  # `logs`: following, lost, ended, failed
+            self._set(event.host, replace(self._state(event.host), status=event.state))
+            if event.text:
+                self._append(event.host, event.text)
         elif isinstance(event, PhaseStarted):
             hosts = set(event.hosts) or set(self._states)
             self._phase_hosts[event.phase] = hosts

@@ -6,7 +6,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
-from deploytui.tui.keymap import BROWSER_BINDINGS, HISTORY_BINDINGS, MAIN_BINDINGS
+from deploytui.tui.keymap import (
+    BROWSER_BINDINGS,
+    HISTORY_BINDINGS,
+    LOGS_BINDINGS,
+    MAIN_BINDINGS,
+)
 from deploytui.tui.screens.modals import Dialog
 
 MODAL_KEYS = [Binding("esc", "", "Back out of any dialog"),
@@ -30,6 +35,7 @@ class HelpScreen(Dialog[None]):
                     ("console", [Binding("j/k", "", "Down / up"),
                                  Binding("ctrl+p", "", "Command palette")]),
                     ("releases", BROWSER_BINDINGS), ("history", HISTORY_BINDINGS),
+                    ("logs", LOGS_BINDINGS),
                     ("dialogs", MODAL_KEYS)]
         rows = [("where", "key", "does", "id (ui.keys)")]
         for where, bindings in sections:

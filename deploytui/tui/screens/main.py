@@ -362,6 +362,11 @@ class MainScreen(OperateActions, HostStatusReading, Screen[None]):
 
         self.app.push_screen(HistoryScreen(self.config, self.project, self.environment))
 
+    def action_logs(self) -> None:
+        from deploytui.tui.screens.logs import open_logs
+
+        open_logs(self, self.config, self.project, self.environment)
+
     def action_help(self) -> None:
         from deploytui.tui.screens.help import HelpScreen
 
