@@ -20,6 +20,8 @@ ON_UNHEALTHY: tuple[str, ...] = ("rollback", "keep")
 HOOK_NAMES: tuple[str, ...] = ("before_deploy", "after_deploy", "after_failure",
                                "after_rollback")
 HEALTH_PLACEHOLDERS: tuple[str, ...] = ("address", "name")
+Ship = Literal["relay", "direct"]
+SHIPS: tuple[str, ...] = ("relay", "direct")
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,9 @@ class Host:
     user: str | None = None  # None: from ~/.ssh/config, else the local user
     transport: Literal["ssh", "local"] = "ssh"  # local: run on this machine (the demo)
     deploy_to: str | None = None  # overrides the project's deploy_to for this host
+    # where the other hosts reach this one to fetch the artifact (ship: relay); None: the
+    # address deploytui connects to (after ~/.ssh/config's HostName)
+    relay_address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,10 @@ class Project:
     sudo_password: Secretish | None = None
     on_unhealthy: OnUnhealthy = "rollback"
     hooks: Hooks = Hooks()
+    # artifact: `relay` uploads it once and the hosts pass it on among themselves
+    # (engine/operations/fanout.py); `direct` uploads it to every host from here
+    ship: Ship = "relay"
+    relay_port: int = 0  # the port hosts serve the artifact on; 0: any free port
 
     def on_unhealthy_in(self, environment: Environment) -> OnUnhealthy:
         return environment.on_unhealthy or self.on_unhealthy
