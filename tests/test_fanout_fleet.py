@@ -5,6 +5,7 @@ unpacked and never in a server left running on any host."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -127,7 +128,7 @@ def test_a_serving_host_sends_nothing_without_the_token_and_ends_with_its_channe
     host.path("/tmp/artifact").write_bytes(payload)
     token = "a-one-time-token"
     proc = subprocess.Popen(host.ssh_argv(serve_command("/tmp/artifact", host.address, 0,
-                                                       60, 5)),
+                                                       60, 5, len(payload))),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdin is not None and proc.stdout is not None
@@ -179,7 +180,9 @@ def test_hosts_that_cannot_reach_their_peer_fall_back_to_a_direct_upload_and_say
                  if ln.startswith("artifact: could not get it from host")]
     assert fell_back, [info(recorder, h.name) for h in fleet]
     assert all(" (relay-host" in ln and "connection refused" in ln
-               and ln.endswith("; uploading it directly") for ln in fell_back), fell_back
+               and ln.endswith(("; trying another host", "; uploading it directly"))
+               for ln in fell_back), fell_back
+    assert any(ln.endswith("; uploading it directly") for ln in fell_back)
     assert len({served_blob(h) for h in fleet}) == 1
     assert not nothing_left_running(fleet)
 
@@ -188,21 +191,37 @@ def test_a_peer_frozen_while_serving_makes_its_fetchers_fall_back_within_bounds(
         hosts: Fleet):
     fleet = hosts.hosts[:4]
     frozen: list[FleetHost] = []
+    done = threading.Event()
 
-    def freeze_the_seed(event) -> None:
-        """The first host done with its upload is the seed, serving from now on: it
-        freezes at once, while its first fetchers are connecting or mid-transfer."""
-        if isinstance(event, HostStepDone) and event.step == "upload artifact" \
-                and not frozen:
-            frozen.append(hosts.host(event.host))
-            frozen[0].freeze()
+    def transfers(host: FleetHost) -> list[int]:
+        releases = host.path(f"{APP}/releases")
+        found = []
+        for path in releases.glob("*/.deploytui-artifact.tar.gz*") if releases.exists() else []:
+            with contextlib.suppress(OSError):
+                found.append(path.stat().st_size)
+        return found
 
+    def freeze_mid_transfer() -> None:
+        """Freeze the host being uploaded to (the seed) once the others' copies from it
+        have begun to arrive and before it has all of it: they are mid-transfer."""
+        while not done.wait(0.005):
+            sizes = {h.name: transfers(h) for h in fleet}
+            seeds = [h for h in fleet if any(size > 2_000_000 for size in sizes[h.name])]
+            fetching = [n for n, found in sizes.items() if any(found)]
+            if seeds and len(fetching) >= 2:
+                seeds[0].freeze()
+                frozen.append(seeds[0])
+                return
+
+    watcher = threading.Thread(target=freeze_mid_transfer, daemon=True)
+    watcher.start()
     began = time.monotonic()
     try:
-        result, recorder = deploy(load(config_data(hosts, n=4, blob=20_000_000)),
-                                  sink=freeze_the_seed)
+        result, recorder = deploy(load(config_data(hosts, n=4, blob=40_000_000)))
         took = time.monotonic() - began
     finally:
+        done.set()
+        watcher.join(5)
         for host in frozen:
             host.thaw()
     assert frozen
@@ -213,8 +232,8 @@ def test_a_peer_frozen_while_serving_makes_its_fetchers_fall_back_within_bounds(
     assert all(not h.path(f"{APP}/current").is_symlink() for h in fleet)
     lines = [ln for h in fleet for ln in info(recorder, h.name)
              if ln.startswith(f"artifact: could not get it from {seed}")]
-    assert lines and all("uploading it directly" in ln for ln in lines), \
-        [info(recorder, h.name) for h in fleet]
+    assert lines and all(ln.endswith(("; trying another host", "; uploading it directly"))
+                         for ln in lines), [info(recorder, h.name) for h in fleet]
     assert took < 45, f"the deploy took {took:.0f}s with a frozen peer"
     assert not nothing_left_running(fleet)
 

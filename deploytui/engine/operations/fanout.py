@@ -1,18 +1,19 @@
 """`ship: relay`: the artifact leaves the deploying machine about once, whatever the
 number of hosts; the hosts pass it on among themselves.
 
-The first host to need it gets it uploaded from here (the seed). Every host that holds
-it then serves it to up to SLOTS others at once through a one-shot server of its own
-(remote/peer_copy.py), and every host that has fetched it serves it on in turn, so the
-holders multiply each round (a tree built as hosts become ready, not planned ahead: a
-slow or failed host never holds up a branch). A host fetches from a peer only; when
-that fails (the peer cannot be reached, stalls for `ssh.connect_timeout` seconds, or
-sends bytes whose sha256 is wrong) the host says so in its log and gets today's direct
-upload instead: a relay problem never fails a deploy. A host is uploaded to directly
-too when no holder is left and none is on its way (the seed could not serve: no
-python3, an address it cannot bind). Every server ends when the last host has its copy,
-at the end of the prepare phase at the latest, when its SSH channel ends (cancel, a
-lost connection, this process killed), or at its hard deadline (the step timeout).
+The first host to need it gets it uploaded from here (the seed). Every host serves what
+it holds to up to SLOTS others at once through a one-shot server of its own
+(remote/peer_copy.py), from the first byte on: a host fetching from a peer passes the
+bytes on as they arrive, so the holders multiply every round and a round costs little
+more than the time the first bytes take (a tree built as hosts become ready, not
+planned ahead: a slow or failed host never holds up a branch). When a fetch fails (the
+peer cannot be reached, sends nothing for `ssh.connect_timeout` seconds, or its bytes
+do not hash to the sha256) the host says so in its log and tries another peer, then
+gets today's direct upload: a relay problem never fails a deploy. A host is uploaded to
+directly too when no source is left and none is on its way (the seed could not serve:
+no python3, an address it cannot bind). Every server ends when the last host has its
+copy, at the end of the prepare phase at the latest, when its SSH channel ends (cancel,
+a lost connection, this process killed), or at its hard deadline (the step timeout).
 
 Through a bastion only the seed's copy crosses it: peers talk to each other directly,
 at their `relay_address` (default: the address deploytui reaches them at).
@@ -32,6 +33,7 @@ from deploytui.engine.hosts.transport import Cancelled, Transport, TransportErro
 from deploytui.engine.remote.peer_copy import fetch_command, serve_command
 
 SLOTS = 2  # fetches one holder serves at once
+ATTEMPTS = 2  # peers a host tries before it is uploaded to directly
 CLOSE_WAIT = 3.0  # seconds the servers get to end after their stdin closed
 
 
@@ -83,6 +85,7 @@ class Fanout:
         self._on_the_way = 0  # hosts fetching or uploading, that will serve after
         self._finished = 0
         self._closed = False
+        self._no_relay: set[str] = set()  # hosts where the relay program cannot run
 
     # -- a host's turn -----------------------------------------------------------------
     def receive(self, transport: Transport, local: Path, remote: str,
@@ -94,15 +97,31 @@ class Fanout:
             transport.upload(local, remote, cancel=cancel)
             return
         try:
-            source = self._assign(name, cancel)
-            if source is not None:
-                why = self._fetch(transport, host, remote, source, cancel)
-                if why is None:
-                    return
+            why = ""
+            for attempt in range(ATTEMPTS):
+                source = self._assign(name, cancel)
+                try:
+                    if source is None:  # nobody holds it, nobody is getting it: from here
+                        self._upload(transport, host, local, remote, cancel)
+                        return
+                    why = self._fetch(transport, host, remote, source, cancel)
+                    if why is None:
+                        return
+                finally:
+                    self._arrived()
+                last = attempt + 1 == ATTEMPTS or name in self._no_relay
+                then = "uploading it directly" if last else "trying another host"
                 self._say(name, f"artifact: could not get it from {source.host} ({why});"
-                                " uploading it directly")
-                self.shipped.fell_back[name] = why
-            self._upload(transport, host, local, remote, cancel)
+                                f" {then}")
+                if last:
+                    break
+            self.shipped.fell_back[name] = why
+            with self._cond:
+                self._on_the_way += 1
+            try:
+                self._upload(transport, host, local, remote, cancel)
+            finally:
+                self._arrived()
         finally:
             with self._cond:
                 self._finished += 1
@@ -112,7 +131,7 @@ class Fanout:
                 self.close()
 
     def _assign(self, name: str, cancel: threading.Event | None) -> _Source | None:
-        """A holder with a free slot, or None: this host is uploaded to from here."""
+        """A source with a free slot, or None: this host is uploaded to from here."""
         with self._cond:
             self._queue.append(name)
             try:
@@ -135,37 +154,98 @@ class Fanout:
                 self._queue.remove(name)
                 self._cond.notify_all()
 
+    def _arrived(self) -> None:
+        """A host's attempt ended (it holds the artifact, or it gave up on a source)."""
+        with self._cond:
+            self._on_the_way -= 1
+            self._cond.notify_all()
+
     def _fetch(self, transport: Transport, host: Host, remote: str, source: _Source,
                cancel: threading.Event | None) -> str | None:
-        """Fetch from `source` (and serve on); None when done, else why it failed."""
+        """Fetch from `source`, serving on what arrives; None when done, else why not."""
         command = fetch_command(remote, self._bind(transport, host), self.port,
-                                self.deadline, self.stall, peer=source.address,
-                                peer_port=source.port, size=self.size, sha256=self.sha256)
+                                self.deadline, self.stall, self.size, peer=source.address,
+                                peer_port=source.port, sha256=self.sha256)
         began = time.monotonic()
-        server = None
+        mine: _Source | None = None
         try:
-            server = transport.start(command, self.token + b"\n")  # type: ignore[attr-defined]
+            server = self._start(transport, command)
+            mine = self._serving(transport, host, server, cancel)
             line = server.readline(self.deadline + self.stall, cancel)
         except BaseException:
-            if server is not None:
-                server.close()
             self._release(source)
-            self._gave_up()
+            self._retire(mine)
             raise
         if line is None or not line.startswith("fetched"):
             # the program said why (the peer's fault: it is no source any more), or it
             # never started here (no python3): the peer is fine
             why = (line.removeprefix("failed ").strip() if line
                    else server.error() or "the fetch ended without a word")
+            self._release(source, failed=line is not None)
+            self._retire(mine)
             server.close()
-            self._release(source, failed=line is not None)  # still on its way: uploaded next
             return why
         self._release(source)
         self.shipped.fetched[host.name] = source.host
         self._say(host.name, f"artifact from {source.host} in"
                              f" {time.monotonic() - began:.1f}s (sha256 checked)")
-        self._serving(transport, host, server, cancel)
         return None
+
+    def _upload(self, transport: Transport, host: Host, local: Path, remote: str,
+                cancel: threading.Event | None) -> None:
+        """Today's direct upload; the host serves it on while it arrives."""
+        with self._cond:
+            self.shipped.uploads.append(host.name)
+        mine: _Source | None = None
+        server = None
+        try:
+            server = self._start(transport, serve_command(
+                remote, self._bind(transport, host), self.port, self.deadline, self.stall,
+                self.size))
+            mine = self._serving(transport, host, server, cancel)
+        except TransportError as exc:
+            if server is not None:
+                server.close()
+            if isinstance(exc, Cancelled):
+                raise
+            self._say(host.name, f"artifact: not passed on from here ({exc.message})")
+        try:
+            transport.upload(local, remote, cancel=cancel)
+        except BaseException:
+            self._retire(mine)
+            raise
+
+    def _start(self, transport: Transport, command: str):
+        server = transport.start(command, self.token + b"\n")  # type: ignore[attr-defined]
+        with self._cond:
+            self._servers.append(server)
+            if self._closed:
+                server.close()
+        return server
+
+    def _serving(self, transport: Transport, host: Host, server,
+                 cancel: threading.Event | None) -> _Source | None:
+        """Wait for the program's first line; `serving PORT` makes this host a source
+        (others may fetch from it at once: it sends what it has as it arrives)."""
+        try:
+            line = server.readline(max(self.stall, 10.0), cancel)
+        except BaseException:
+            server.close()
+            raise
+        if line is None or not line.startswith("serving "):
+            if line is None:
+                self._no_relay.add(host.name)
+            why = (line.removeprefix("noserve ").strip() if line
+                   else server.error() or "the relay program did not start")
+            self._say(host.name, f"artifact: not passed on from here ({why})")
+            return None
+        source = _Source(host.name, self._bind(transport, host), int(line.split()[1]),
+                         server)
+        with self._cond:
+            if not self._closed:
+                self._sources.append(source)
+            self._cond.notify_all()
+        return source
 
     def _release(self, source: _Source, *, failed: bool = False) -> None:
         """A fetch from `source` ended; one that failed retires it as a source."""
@@ -175,56 +255,15 @@ class Fanout:
                 source.retired = True
             self._cond.notify_all()
 
-    def _upload(self, transport: Transport, host: Host, local: Path, remote: str,
-                cancel: threading.Event | None) -> None:
-        """Today's direct upload, then this host serves it on."""
-        with self._cond:
-            self.shipped.uploads.append(host.name)
-        try:
-            transport.upload(local, remote, cancel=cancel)
-        except BaseException:
-            self._gave_up()
-            raise
-        try:
-            server = transport.start(  # type: ignore[attr-defined]
-                serve_command(remote, self._bind(transport, host), self.port,
-                              self.deadline, self.stall), self.token + b"\n")
-        except TransportError as exc:
-            self._gave_up()
-            self._say(host.name, f"artifact: not passed on from here ({exc.message})")
+    def _retire(self, source: _Source | None) -> None:
+        """This host's own copy is no good (its fetch or upload failed): no source, and
+        its server ends (the hosts fetching from it see their transfer cut short)."""
+        if source is None:
             return
-        self._serving(transport, host, server, cancel)
-
-    def _serving(self, transport: Transport, host: Host, server, cancel) -> None:
-        """Wait for the server's `serving PORT` line; then others may fetch from here."""
-        try:
-            line = server.readline(max(self.stall, 5.0), cancel)
-        except BaseException:
-            server.close()
-            self._gave_up()
-            raise
-        if line is None or not line.startswith("serving "):
-            why = (line.removeprefix("noserve ").strip() if line
-                   else server.error() or "the server did not start")
-            server.close()
-            self._gave_up()
-            self._say(host.name, f"artifact: not passed on from here ({why})")
-            return
-        port = int(line.split()[1])
         with self._cond:
-            self._on_the_way -= 1
-            self._servers.append(server)
-            if self._closed:
-                server.close()
-            else:
-                self._sources.append(_Source(host.name, self._bind(transport, host), port,
-                                             server))
+            source.retired = True
             self._cond.notify_all()
-
-    def _gave_up(self) -> None:
-        with self._cond:
-            self._on_the_way -= 1
-            self._cond.notify_all()
+        source.server.close()  # type: ignore[attr-defined]
 
     def _bind(self, transport: Transport, host: Host) -> str:
         return host.relay_address or getattr(transport, "address", None) or host.address

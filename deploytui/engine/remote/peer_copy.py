@@ -18,8 +18,15 @@ What keeps it safe and leaves nothing behind:
 - a fetch that gets no byte for `stall` seconds, or whose bytes do not hash to the
   expected sha256, removes what it wrote and says so: the deploy then uploads directly.
 
-Lines it prints on stdout (all else goes to stderr): `fetched BYTES`, `serving PORT`,
-`noserve REASON`; a failed fetch prints `failed REASON` and exits 1.
+It serves what it holds AS IT ARRIVES (cut-through): a host fetching from a peer passes
+the bytes on to the hosts fetching from it at the same time, so a tree of hosts costs
+about one transfer time plus a little per level, not one transfer per level. The
+sha256 is checked end to end, by every fetching host: bytes a broken peer passed on are
+refused downstream too.
+
+Lines it prints on stdout (all else goes to stderr): first `serving PORT` or `noserve
+REASON`, then (a fetch) `fetched BYTES`, or `failed REASON` and it exits 1 (the hosts
+fetching from it then see their transfer cut short).
 """
 
 from __future__ import annotations
@@ -29,9 +36,10 @@ from deploytui.engine.shell import q
 PART_SUFFIX = ".part"  # a fetch writes here, renamed only once its sha256 is right
 
 PROGRAM = r"""# deploytui artifact relay
-import hashlib, hmac, os, select, signal, socket, sys, threading
+import hashlib, hmac, os, select, signal, socket, sys, threading, time
 a = sys.argv[1:]
-mode, path, bind, port, deadline, stall = a[0], a[1], a[2], int(a[3]), float(a[4]), float(a[5])
+mode, path, bind, port, deadline, stall, size = (a[0], a[1], a[2], int(a[3]), float(a[4]),
+                                                 float(a[5]), int(a[6]))
 signal.signal(signal.SIGALRM, signal.SIG_DFL)
 signal.alarm(max(1, int(deadline)))
 token = sys.stdin.buffer.readline().strip()
@@ -45,48 +53,7 @@ def say(*words):
     sys.stdout.flush()
 def why(exc):
     return (getattr(exc, "strerror", None) or str(exc) or type(exc).__name__).lower()
-if mode == "fetch":
-    peer, peer_port, size, want = a[6], int(a[7]), int(a[8]), a[9]
-    part = path + ".part"
-    try:
-        s = socket.create_connection((peer, peer_port), timeout=stall)
-        s.sendall(token + b"\n")
-        digest, got = hashlib.sha256(), 0
-        with open(part, "wb") as out:
-            while got < size:
-                chunk = s.recv(min(1 << 20, size - got))
-                if not chunk:
-                    break
-                out.write(chunk)
-                digest.update(chunk)
-                got += len(chunk)
-        s.close()
-        if got != size:
-            raise OSError(0, "the peer closed after %d of %d bytes" % (got, size))
-        if digest.hexdigest() != want:
-            raise OSError(0, "sha256 mismatch: got %s" % digest.hexdigest())
-        os.rename(part, path)
-    except socket.timeout:
-        try: os.unlink(part)
-        except OSError: pass
-        say("failed", "no data from %s:%d for %gs" % (peer, peer_port, stall))
-        sys.exit(1)
-    except OSError as exc:
-        try: os.unlink(part)
-        except OSError: pass
-        say("failed", "%s:%d: %s" % (peer, peer_port, why(exc)))
-        sys.exit(1)
-    say("fetched", got)
-try:
-    fd = os.open(path, os.O_RDONLY)
-    size = os.fstat(fd).st_size
-    family, kind, proto, _, where = socket.getaddrinfo(bind, port, 0, socket.SOCK_STREAM)[0]
-    listener = socket.socket(family, kind, proto)
-    listener.bind(where)
-    listener.listen(128)
-except OSError as exc:
-    say("noserve", "%s: %s" % (bind, why(exc)))
-    sys.exit(0)
+held = path + ".part" if mode == "fetch" else path
 def serve(c):
     try:
         c.settimeout(stall)
@@ -99,25 +66,78 @@ def serve(c):
         if not hmac.compare_digest(line.strip(), token):
             return
         c.setblocking(False)
-        sent = 0
+        sent, moved = 0, time.monotonic()
         while sent < size:
+            have = min(os.fstat(fd).st_size, size)
+            if have <= sent:
+                if time.monotonic() - moved > stall:
+                    return
+                time.sleep(0.005)
+                continue
             if not select.select([], [c], [], stall)[1]:
                 return
             try:
-                n = os.sendfile(c.fileno(), fd, sent, size - sent)
+                n = os.sendfile(c.fileno(), fd, sent, have - sent)
             except BlockingIOError:
                 continue
             if n == 0:
                 return
             sent += n
+            moved = time.monotonic()
     except OSError:
         pass
     finally:
         c.close()
-say("serving", listener.getsockname()[1])
-while True:
-    c, _ = listener.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
+def accept():
+    while True:
+        c, _ = listener.accept()
+        threading.Thread(target=serve, args=(c,), daemon=True).start()
+try:
+    fd = os.open(held, os.O_RDONLY | os.O_CREAT, 0o600)
+    family, kind, proto, _, where = socket.getaddrinfo(bind, port, 0, socket.SOCK_STREAM)[0]
+    listener = socket.socket(family, kind, proto)
+    listener.bind(where)
+    listener.listen(128)
+    threading.Thread(target=accept, daemon=True).start()
+    say("serving", listener.getsockname()[1])
+except OSError as exc:
+    fd = None
+    say("noserve", "%s: %s" % (bind, why(exc)))
+if mode == "fetch":
+    peer, peer_port, want = a[7], int(a[8]), a[9]
+    try:
+        s = socket.create_connection((peer, peer_port), timeout=stall)
+        s.sendall(token + b"\n")
+        digest, got = hashlib.sha256(), 0
+        with open(held, "r+b" if fd is not None else "wb") as out:
+            while got < size:
+                chunk = s.recv(min(1 << 20, size - got))
+                if not chunk:
+                    break
+                out.write(chunk)
+                out.flush()
+                digest.update(chunk)
+                got += len(chunk)
+        s.close()
+        if got != size:
+            raise OSError(0, "the peer closed after %d of %d bytes" % (got, size))
+        if digest.hexdigest() != want:
+            raise OSError(0, "sha256 mismatch: got %s" % digest.hexdigest())
+        os.rename(held, path)
+    except (OSError, socket.timeout) as exc:
+        try:
+            os.unlink(held)
+        except OSError:
+            pass
+        if isinstance(exc, socket.timeout):
+            say("failed", "no data from %s:%d for %gs" % (peer, peer_port, stall))
+        else:
+            say("failed", "%s:%d: %s" % (peer, peer_port, why(exc)))
+        os._exit(1)
+    say("fetched", got)
+if fd is None:
+    sys.exit(0)
+threading.Event().wait()
 """
 
 
@@ -125,15 +145,18 @@ def _command(*args: object) -> str:
     return "exec python3 -c " + q(PROGRAM) + " " + " ".join(q(a) for a in args)
 
 
-def serve_command(path: str, bind: str, port: int, deadline: float, stall: float) -> str:
-    """Serve the file at `path` (already complete on this host) to token holders."""
-    return _command("serve", path, bind, port, int(deadline), stall)
+def serve_command(path: str, bind: str, port: int, deadline: float, stall: float,
+                  size: int) -> str:
+    """Serve the `size`-byte file at `path` to token holders, from its first byte on: it
+    may still be arriving (an upload writing into it), the server sends what is there."""
+    return _command("serve", path, bind, port, int(deadline), stall, size)
 
 
-def fetch_command(path: str, bind: str, port: int, deadline: float, stall: float, *,
-                  peer: str, peer_port: int, size: int, sha256: str) -> str:
-    """Fetch the file from peer:peer_port into `path` (checked), then serve it on."""
-    return _command("fetch", path, bind, port, int(deadline), stall, peer, peer_port, size,
+def fetch_command(path: str, bind: str, port: int, deadline: float, stall: float,
+                  size: int, *, peer: str, peer_port: int, sha256: str) -> str:
+    """Serve `path` (as above, while it arrives) and fetch it from peer:peer_port into
+    `path`.part, renamed to `path` once all `size` bytes hash to `sha256`."""
+    return _command("fetch", path, bind, port, int(deadline), stall, size, peer, peer_port,
                     sha256)
 
 
