@@ -373,3 +373,29 @@ def test_through_a_bastion_one_copy_crosses_it_and_the_hosts_pass_it_on_directly
     assert len({served_blob(h) for h in targets}) == 1
     assert bastion.connections() == 1
     assert not nothing_left_running(behind.hosts)
+
+
+def test_hosts_without_python3_are_uploaded_to_directly_and_the_others_still_relay(
+        hosts: Fleet):
+    fleet = hosts.hosts[:4]
+    without = fleet[:2]  # whichever host seeds, one of these is fetched from or seeds
+    for host in without:
+        host.path("/tmp/no-python").write_text(
+            "#!/bin/sh\necho 'python3: command not found' >&2\nexit 127\n")
+        setup = host.run_inside("chmod 755 /tmp/no-python && mount --bind /tmp/no-python"
+                                " /usr/bin/python3.11")
+        assert setup.returncode == 0, setup.stderr
+    before = uploaded_bytes()
+    try:
+        result, recorder = deploy(load(config_data(hosts, n=4)))
+    finally:
+        for host in without:
+            host.run_inside("umount /usr/bin/python3.11")
+    assert result.outcome == "success", result.error
+    for host in without:  # never a peer's copy: uploaded from here, and said so
+        lines = info(recorder, host.name)
+        assert not any(ln.startswith("artifact from") for ln in lines), lines
+        assert any("python3: command not found" in ln for ln in lines), lines
+    assert uploaded_bytes() - before < 4 * BLOB  # the hosts with python3 relayed
+    assert len({served_blob(h) for h in fleet}) == 1
+    assert not nothing_left_running(fleet)

@@ -34,6 +34,8 @@ from __future__ import annotations
 from deploytui.engine.shell import q
 
 PART_SUFFIX = ".part"  # a fetch writes here, renamed only once its sha256 is right
+# ...and then writes the digest it checked here: the unpack step need not hash it again
+CHECKED_SUFFIX = ".sha256"
 
 PROGRAM = r"""# deploytui artifact relay
 import hashlib, hmac, os, select, signal, socket, sys, threading, time
@@ -124,6 +126,8 @@ if mode == "fetch":
         if digest.hexdigest() != want:
             raise OSError(0, "sha256 mismatch: got %s" % digest.hexdigest())
         os.rename(held, path)
+        with open(path + ".sha256", "w") as checked:
+            checked.write(want + "\n")
     except (OSError, socket.timeout) as exc:
         try:
             os.unlink(held)
@@ -163,4 +167,5 @@ def fetch_command(path: str, bind: str, port: int, deadline: float, stall: float
 def leftovers_command(releases: str, name: str) -> str:
     """Remove what a killed deploy's transfer may have left in any release directory
     (run under the lock, before the new release is made; only ever inside releases/)."""
-    return f"rm -f -- {q(releases)}/*/{q(name)} {q(releases)}/*/{q(name + PART_SUFFIX)}"
+    return " ".join(["rm -f --", *(f"{q(releases)}/*/{q(name + suffix)}"
+                                   for suffix in ("", PART_SUFFIX, CHECKED_SUFFIX))])
