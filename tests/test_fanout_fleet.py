@@ -204,9 +204,9 @@ def test_a_peer_frozen_while_serving_makes_its_fetchers_fall_back_within_bounds(
     def freeze_mid_transfer() -> None:
         """Freeze the host being uploaded to (the seed) once the others' copies from it
         have begun to arrive and before it has all of it: they are mid-transfer."""
-        while not done.wait(0.005):
+        while not done.wait(0.001):
             sizes = {h.name: transfers(h) for h in fleet}
-            seeds = [h for h in fleet if any(size > 2_000_000 for size in sizes[h.name])]
+            seeds = [h for h in fleet if any(size > 1_000_000 for size in sizes[h.name])]
             fetching = [n for n, found in sizes.items() if any(found)]
             if seeds and len(fetching) >= 2:
                 seeds[0].freeze()
@@ -217,7 +217,7 @@ def test_a_peer_frozen_while_serving_makes_its_fetchers_fall_back_within_bounds(
     watcher.start()
     began = time.monotonic()
     try:
-        result, recorder = deploy(load(config_data(hosts, n=4, blob=40_000_000)))
+        result, recorder = deploy(load(config_data(hosts, n=4, blob=80_000_000)))
         took = time.monotonic() - began
     finally:
         done.set()
