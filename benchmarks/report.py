@@ -188,4 +188,11 @@ def _startup(d: dict[str, Any]) -> list[str]:
         f"{_f(d.get('import_median_seconds'), '{:.3f}')} | "
         f"{_target(None if med is None else med < 1)} |",
         "",
+        *([f"A minimal Textual app's first frame, alternated: "
+           f"{_f(d['minimal_textual_median_seconds'], '{:.3f}')} s; the console ÷ it: "
+           f"**{_f(d.get('ratio_vs_minimal_textual'))}** (goal ≤ 1.3). CLI, median s: "
+           + ", ".join(f"{k} {_f(v, '{:.3f}')}" for k, v in d["cli_median_seconds"].items())
+           + "; ÷ `import fabric`: " + ", ".join(
+               f"{k} **{_f(v)}**" for k, v in d["cli_ratio_vs_import_fabric"].items())
+           + " (goal ≤ 1.3).", ""] if "minimal_textual_median_seconds" in d else []),
     ]

@@ -36,6 +36,8 @@ def sections(b: dict[str, Any]) -> list[str]:
         out += bastion(b["bastion"])
     if "health" in b:
         out += health(b["health"])
+    if "fanout" in b:
+        out += fanout(b["fanout"])
     return out
 
 
@@ -179,3 +181,30 @@ def health(d: dict[str, Any]) -> list[str]:
             f"| without health | {_f(wo['median_wall'])}{_fail(wo)} | 1.00 | |",
             f"| with health | {_f(w['median_wall'])}{_fail(w)} | {_f(d['ratio'])} | "
             f"{_f(d.get('extra_seconds'))} |", ""]
+
+
+def fanout(d: dict[str, Any]) -> list[str]:
+    mb = d["tarball_bytes"] / 1e6
+    out = ["## G. An artifact shipped once (ship: relay) vs a Fabric put to every host", "",
+           f"A {mb:.1f} MB tar.gz ({d['blob_bytes'] / 1e6:.0f} MB of random bytes + the "
+           "sample app). deploytui (strategy artifact, default `ship: relay`) vs "
+           "`floors/bare_fabric.py ship` (`git archive` tar.gz here, `ThreadingGroup.put` "
+           "to every host, unpack, switch), alternated, median of "
+           f"{d['runs']}. Bytes sent: the tool's TCP connections to the hosts' sshd "
+           "(`ss -ti` bytes_acked), ÷ the tarball. Goals (issue 28): bytes ≤ 2x the "
+           "artifact, wall ≤ 0.6x Fabric. " + NOISE, "",
+           "| hosts | deploytui s | Fabric s | ÷ Fabric | goal ≤ 0.6 | bytes sent ÷ artifact "
+           "(deploytui / Fabric) | goal ≤ 2 | process CPU s (deploytui / Fabric) | "
+           "machine CPU s (deploytui / Fabric) |",
+           "|---:|---:|---:|---:|---|---:|---|---:|---:|"]
+    for n, o in d["by_hosts"].items():
+        t, f = o["tools"]["deploytui"], o["tools"]["fabric"]
+        out.append(f"| {n} | {_f(t['median_wall'])}{_fail(t)} | {_f(f['median_wall'])}"
+                   f"{_fail(f)} | {_f(o['ratio_wall'])} | {_goal(o['ratio_wall'], 0.6)} | "
+                   f"{_f(t['bytes_sent_per_artifact'])} / {_f(f['bytes_sent_per_artifact'])}"
+                   f" | {_goal(t['bytes_sent_per_artifact'], 2.0)} | {_f(t['median_cpu'])} / "
+                   f"{_f(f['median_cpu'])} | {_f(t['median_machine_cpu'])} / "
+                   f"{_f(f['median_machine_cpu'])} |")
+    for n, err in d.get("failed_sizes", {}).items():
+        out.append(f"| {n} | failed: `{err[:300]}` | | | | | | | |")
+    return [*out, ""]

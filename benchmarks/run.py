@@ -1,8 +1,9 @@
 """The one entry point of deploytui's benchmarks; writes results/<UTC stamp>.{json,md}.
 
     sudo PYTHONPATH=. .venv/bin/python benchmarks/run.py [--quick] [--only scale,known_hosts,
-        flood,latency,bastion,health,deploy,listing,console,startup] [--sizes 1,10,30,100,200]
-        [--hosts 1,10,30] [--runs N] [--out DIR]
+        flood,latency,bastion,health,fanout,deploy,listing,console,startup]
+        [--sizes 1,10,30,100,200] [--fanout-sizes 30,100] [--hosts 1,10,30] [--runs N]
+        [--out DIR]
 
 Every figure is a ratio against a floor measured in the same run, or a median of
 several runs; nothing here is a pass/fail assertion (targets are printed beside the
@@ -27,15 +28,15 @@ if str(ROOT) not in sys.path:
 from benchmarks import report  # noqa: E402
 from benchmarks.common import log, machine  # noqa: E402
 
-ALL = ("scale", "known_hosts", "flood", "latency", "bastion", "health", "deploy", "listing",
-       "console", "startup")
+ALL = ("scale", "known_hosts", "flood", "latency", "bastion", "health", "fanout", "deploy",
+       "listing", "console", "startup")
 # what a run without --only does: every benchmark but the older in-process deploy and
 # listing ones (deploy_speed.py, listing.py: three tools incl. an ssh ControlMaster floor,
 # phase times, connections per host), which `--only deploy,listing` still runs
-DEFAULT = ("scale", "known_hosts", "flood", "latency", "bastion", "health", "console",
-           "startup")
-FLEET_BENCHES = ("scale", "known_hosts", "flood", "latency", "bastion", "health", "deploy",
-                 "listing")
+DEFAULT = ("scale", "known_hosts", "flood", "latency", "bastion", "health", "fanout",
+           "console", "startup")
+FLEET_BENCHES = ("scale", "known_hosts", "flood", "latency", "bastion", "health", "fanout",
+                 "deploy", "listing")
 
 # the full run's sizes (quick run's in parentheses): issue 10 and issue 15
 KNOWN_HOSTS = {"hosts": 30, "lines": 5000}  # (2 hosts, 100 lines)
@@ -43,6 +44,7 @@ FLOOD = {"hosts": 10, "lines": 100_000}  # (2 hosts, 2,000 lines)
 LATENCY_HOSTS = 30  # (2)
 BASTION_HOSTS = 40  # (2)
 HEALTH_HOSTS = 10  # (2)
+FANOUT_SIZES = "30,100"  # (2); issue 28, a 30 MB artifact (quick: 1 MB)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -56,6 +58,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--sizes", default=None, help="host counts for the scale benchmark "
                    "(deploy, rollback, listing vs bare Fabric; default 1,10,30,100,200; "
                    "quick: 2)")
+    p.add_argument("--fanout-sizes", default=None, help="host counts for the fanout "
+                   f"benchmark (artifact relay vs Fabric put; default {FANOUT_SIZES}; quick: 2)")
     p.add_argument("--runs", type=int, default=None,
                    help="timed runs per configuration (default 3; quick: 1)")
     p.add_argument("--code", default=None,
@@ -71,6 +75,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         .split(",")]
     args.sizes = [int(h) for h in (args.sizes or ("2" if args.quick else "1,10,30,100,200"))
                   .split(",")]
+    args.fanout_sizes = [int(h) for h in (args.fanout_sizes or ("2" if args.quick
+                                                                else FANOUT_SIZES)).split(",")]
     args.runs = args.runs or (1 if args.quick else 3)
     return args
 
@@ -82,7 +88,8 @@ def fleet_size(args: argparse.Namespace) -> int:
             "listing": max(args.host_counts),
             "known_hosts": 2 if q else KNOWN_HOSTS["hosts"],
             "flood": 2 if q else FLOOD["hosts"], "latency": 2 if q else LATENCY_HOSTS,
-            "bastion": (2 if q else BASTION_HOSTS) + 1, "health": 2 if q else HEALTH_HOSTS}
+            "bastion": (2 if q else BASTION_HOSTS) + 1, "health": 2 if q else HEALTH_HOSTS,
+            "fanout": max(args.fanout_sizes)}
     return max(need.get(name, 1) for name in args.only)
 
 
@@ -177,6 +184,11 @@ def _one(name: str, args: argparse.Namespace, fleet: Any) -> dict[str, Any]:
         from benchmarks import health
 
         return health.run(fleet, hosts=2 if q else HEALTH_HOSTS, runs=args.runs)
+    if name == "fanout":
+        from benchmarks import fanout
+
+        return fanout.run(fleet, args.fanout_sizes, args.runs,
+                          blob=1_000_000 if q else fanout.BLOB, warm_up=not q)
     if name == "deploy":
         from benchmarks import deploy_speed
 

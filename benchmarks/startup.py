@@ -7,6 +7,10 @@ connections at once) and runs it headless (`run_test`, 200x50) until the App's `
 message — Textual posts it after the first frame is composed and painted; headless only
 skips the terminal write. The parent times from spawning the process to reading the
 child's "READY" line, so interpreter start-up is included. Median of `runs`.
+
+Floors, alternated with it in the same run (issue 28): a minimal Textual app (one
+Static) run the same way to its first frame; and for the CLI, `deploytui --version` and
+`deploytui check --help` against `python -c "import fabric"`.
 """
 
 from __future__ import annotations
@@ -50,6 +54,35 @@ asyncio.run(main())
 """
 
 
+MINIMAL_APP = r"""
+import time
+T0 = time.perf_counter()
+import asyncio
+from textual import events
+from textual.app import App
+from textual.widgets import Static
+t_import = time.perf_counter() - T0
+
+class Minimal(App):
+    def compose(self):
+        yield Static("hello")
+
+app = Minimal()
+ready = {}
+
+def hook(message):
+    if isinstance(message, events.Ready) and "t" not in ready:
+        ready["t"] = time.perf_counter() - T0
+        print(f"READY {t_import:.4f} {t_import:.4f} {ready['t']:.4f}", flush=True)
+
+async def main():
+    async with app.run_test(size=(200, 50), message_hook=hook) as pilot:
+        app.exit(0)
+
+asyncio.run(main())
+"""
+
+
 def big_config(path: Path, projects: int, environments: int, hosts: int) -> Path:
     out = ["ssh:", "  connect_timeout: 2", "projects:"]
     for p in range(projects):
@@ -67,9 +100,9 @@ def big_config(path: Path, projects: int, environments: int, hosts: int) -> Path
     return path
 
 
-def one(config: Path, env: dict[str, str]) -> dict[str, float]:
+def one(config: Path, env: dict[str, str], child: str = CHILD) -> dict[str, float]:
     began = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(config)], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-c", child, str(config)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
     assert proc.stdout is not None
     line = ""
@@ -94,13 +127,27 @@ def run(runs: int = 5, projects: int = 20, environments: int = 5, hosts: int = 2
     config = big_config(work / "big.yml", projects, environments, hosts)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DEPLOYTUI_DATA_DIR": str(work / "data"),
            "DEPLOYTUI_CONFIG_DIR": str(work / "config")}
+    cli = {name: [] for name in CLI}
     try:
         one(config, env)  # warm the OS page cache: every measured run starts equally warm
-        samples = [one(config, env) for _ in range(runs)]
+        one(config, env, MINIMAL_APP)
+        samples, minimal = [], []
+        for i in range(runs):  # the console and its floor alternated
+            if i % 2:
+                minimal.append(one(config, env, MINIMAL_APP))
+                samples.append(one(config, env))
+            else:
+                samples.append(one(config, env))
+                minimal.append(one(config, env, MINIMAL_APP))
+            for name in (CLI if i % 2 == 0 else reversed(CLI)):
+                cli[name].append(_timed_process(CLI[name], env))
         size = config.stat().st_size
     finally:
         shutil.rmtree(work, ignore_errors=True)
     walls = [s["wall"] for s in samples]
+    floor = median(s["wall"] for s in minimal)
+    cli_medians = {name: median(times) for name, times in cli.items()}
+    fabric = cli_medians["python -c 'import fabric'"]
     return {
         "method": "fresh `python -c` process per run: import, load_config, DeployConsole(config),"
                   " run_test(200x50) until the App's Ready message; wall time measured by the "
@@ -114,4 +161,24 @@ def run(runs: int = 5, projects: int = 20, environments: int = 5, hosts: int = 2
         "config_load_median_seconds": median(s["config"] - s["import"] for s in samples),
         "in_process_ready_median_seconds": median(s["ready"] for s in samples),
         "config_bytes": size,
+        "minimal_textual_median_seconds": floor,
+        "ratio_vs_minimal_textual": None if not floor else round(median(walls) / floor, 2),
+        "cli_median_seconds": cli_medians,
+        "cli_ratio_vs_import_fabric": {
+            name: None if not fabric else round(t / fabric, 2)
+            for name, t in cli_medians.items() if name != "python -c 'import fabric'"},
     }
+
+
+# a CLI call's floor is what any Fabric-based tool pays first: importing fabric
+CLI = {
+    "deploytui --version": [sys.executable, "-m", "deploytui", "--version"],
+    "deploytui check --help": [sys.executable, "-m", "deploytui", "check", "--help"],
+    "python -c 'import fabric'": [sys.executable, "-c", "import fabric"],
+}
+
+
+def _timed_process(argv: list[str], env: dict[str, str]) -> float:
+    began = time.perf_counter()
+    subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, check=True, timeout=60)
+    return time.perf_counter() - began

@@ -27,7 +27,7 @@ def _fleet_possible() -> bool:
     return True
 
 
-FLEET = "scale,known_hosts,flood,latency,bastion,health"
+FLEET = "scale,known_hosts,flood,latency,bastion,health,fanout"
 
 
 @pytest.mark.timeout(170)  # budget ~40 s; the margin is for a loaded shared machine
@@ -77,3 +77,9 @@ def test_quick_benchmark_run_writes_markdown_and_json_with_every_figure(tmp_path
         assert bench["latency"]["ratio"] is not None
         assert bench["bastion"]["bastion"]["failed"] == 0 and bench["bastion"]["ratio"]
         assert "supported" in bench["health"]
+        for row in bench["fanout"]["by_hosts"].values():
+            for tool in ("deploytui", "fabric"):
+                s = row["tools"][tool]
+                assert s["failed"] == 0, s["first_error"]
+                assert s["median_bytes_sent"] > 0
+            assert row["ratio_wall"] is not None

@@ -282,7 +282,8 @@ def test_unknown_key_at_any_level_without_a_close_match_lists_the_known_keys() -
         "deploytui.yml:8: projects.shop.environments.production.hosts.web1.adress: "
         "unknown key 'adress' (did you mean 'address'?)",
         "deploytui.yml:8: projects.shop.environments.production.hosts.web1.colour: "
-        "unknown key 'colour' (known keys: address, port, user, roles, transport, deploy_to)",
+        "unknown key 'colour' (known keys: address, port, user, roles, transport, deploy_to,"
+        " relay_address)",
         "deploytui.yml:9: projekts: unknown key 'projekts' (did you mean 'projects'?)",
     ]
 
@@ -400,6 +401,19 @@ def test_an_unknown_strategy_lists_the_valid_ones() -> None:
     assert problems(shop_with("strategy: rsync")) == [
         "deploytui.yml:5: projects.shop.strategy: unknown strategy 'rsync' "
         "(valid: release, artifact, pull)"]
+
+
+def test_an_unknown_ship_mode_lists_the_valid_ones() -> None:
+    assert problems(shop_with("ship: rsync")) == [
+        "deploytui.yml:5: projects.shop.ship: unknown ship 'rsync' (valid: relay, direct)"]
+
+
+def test_ship_defaults_to_relay_and_a_host_may_name_its_relay_address() -> None:
+    config = load_config_text(MINIMAL.replace(
+        "{roles: [web]}", "{roles: [web], relay_address: 10.1.0.7}"), "deploytui.yml")
+    project = config.projects["shop"]
+    assert project.ship == "relay" and project.relay_port == 0
+    assert project.environments["production"].hosts[0].relay_address == "10.1.0.7"
 
 
 def test_keep_releases_below_one() -> None:

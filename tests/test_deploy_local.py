@@ -238,6 +238,17 @@ def test_artifact_builds_once_locally_and_unpacks_the_same_tree_everywhere(world
         assert (rel / "app.py").exists() and not (rel / ".deploytui-artifact.tar.gz").exists()
 
 
+def test_an_artifact_without_a_build_is_the_commits_tree_as_git_archive_packs_it(world):
+    config, project = make(world, strategy="artifact", build=())
+    result = deploy(config, project)
+    assert result.outcome == "success", result.error
+    for host in ("h1", "h2", "h3"):
+        rel = world / host / "releases" / result.release_id
+        assert (rel / "REVISION").read_text().strip() == result.sha
+        assert (rel / "app.py").read_text() == (world / "repo" / "app.py").read_text()
+        assert not (rel / ".deploytui-artifact.tar.gz").exists()
+
+
 def test_pull_moves_the_working_copy_to_the_exact_sha_and_logs_it(world):
     config, project = make(world, strategy="pull")
     first = deploy(config, project, ref="HEAD~1", release_id=RID1)

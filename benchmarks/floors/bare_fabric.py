@@ -14,6 +14,8 @@ barrier.
     ... rollback --deploy-to D --release-id I      (switch back: one command per host)
     ... safe-rollback --deploy-to D --release-id I (the same, with deploytui's safety)
     ... run --command CMD                          (one command everywhere: a listing)
+    ... ship --deploy-to D --repo R --sha S --release-id I
+                       (build the tarball locally, put and unpack it on every host, switch)
 """
 
 from __future__ import annotations
@@ -90,6 +92,35 @@ def deploy(hosts: list[str], *, user: str, key: str, known_hosts: str, deploy_to
         return time.perf_counter() - began
     finally:
         group.close()
+
+
+def ship(hosts: list[str], *, user: str, key: str, known_hosts: str, deploy_to: str,
+         repo: str, sha: str, release_id: str) -> float:
+    """"Build locally and ship it off" as a Fabric user writes it: `git archive` the commit
+    into a tar.gz here, create the release on every host, `ThreadingGroup.put` the tarball
+    to each (one SFTP upload per host), unpack it there, switch. Returns the wall time."""
+    import os
+    import subprocess
+    import tempfile
+
+    began = time.perf_counter()
+    rel = f"{deploy_to}/releases/{release_id}"
+    remote = f"{rel}/.artifact.tar.gz"
+    with tempfile.TemporaryDirectory(prefix="bare-fabric-ship-") as tmp:
+        tarball = os.path.join(tmp, "artifact.tar.gz")
+        subprocess.run(["git", f"--git-dir={repo}/.git" if os.path.isdir(f"{repo}/.git")
+                        else f"--git-dir={repo}", "archive", "--format=tar.gz", "-o",
+                        tarball, sha], check=True)
+        group = _group(hosts, user=user, key=key, known_hosts=known_hosts)
+        try:
+            group.run(f"mkdir -p {q(deploy_to + '/releases')} && mkdir {q(rel)}")
+            group.put(tarball, remote)
+            group.run(f"tar -x -z -f {q(remote)} -C {q(rel)} && rm -f {q(remote)}"
+                      f" && printf '%s\\n' {q(sha)} > {q(rel)}/REVISION")
+            group.run(switch_command(deploy_to, release_id))
+            return time.perf_counter() - began
+        finally:
+            group.close()
 
 
 def run_everywhere(hosts: list[str], *, user: str, key: str, known_hosts: str,
@@ -174,6 +205,9 @@ def main(argv: list[str]) -> int:
         r = sub.add_parser(name)
         r.add_argument("--deploy-to", required=True)
         r.add_argument("--release-id", required=True)
+    s = sub.add_parser("ship")
+    for name in ("--deploy-to", "--repo", "--sha", "--release-id"):
+        s.add_argument(name, required=True)
     c = sub.add_parser("run")
     c.add_argument("--command", required=True)
     a = p.parse_args(argv)
@@ -184,6 +218,9 @@ def main(argv: list[str]) -> int:
                       release_id=a.release_id, build=a.build, **common)
     elif a.what == "rollback":
         took = rollback(hosts, deploy_to=a.deploy_to, release_id=a.release_id, **common)
+    elif a.what == "ship":
+        took = ship(hosts, deploy_to=a.deploy_to, repo=a.repo, sha=a.sha,
+                    release_id=a.release_id, **common)
     elif a.what == "safe-rollback":
         took = safe_rollback(hosts, deploy_to=a.deploy_to, release_id=a.release_id, **common)
     else:

@@ -22,6 +22,8 @@ HOOK_NAMES: tuple[str, ...] = ("before_deploy", "after_deploy", "after_failure",
                                "after_rollback")
 HEALTH_PLACEHOLDERS: tuple[str, ...] = ("address", "name")
 COMMAND_TARGETS: tuple[str, ...] = ("all", "once")  # or a role's name
+Ship = Literal["relay", "direct"]
+SHIPS: tuple[str, ...] = ("relay", "direct")
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,9 @@ class Host:
     user: str | None = None  # None: from ~/.ssh/config, else the local user
     transport: Literal["ssh", "local"] = "ssh"  # local: run on this machine (the demo)
     deploy_to: str | None = None  # overrides the project's deploy_to for this host
+    # where the other hosts reach this one to fetch the artifact (ship: relay); None: the
+    # address deploytui connects to (after ~/.ssh/config's HostName)
+    relay_address: str | None = None
 
 
 WEEK_MINUTES = 7 * 24 * 60
@@ -197,6 +202,10 @@ class Project:
     hooks: Hooks = Hooks()
     commands: dict[str, NamedCommand] = field(default_factory=dict)  # `deploytui run NAME`
     max_commits: int = 8  # a deploy shipping more is warned about (Shipit's default)
+    # artifact: `relay` uploads it once and the hosts pass it on among themselves
+    # (engine/operations/fanout.py); `direct` uploads it to every host from here
+    ship: Ship = "relay"
+    relay_port: int = 0  # the port hosts serve the artifact on; 0: any free port
 
     def on_unhealthy_in(self, environment: Environment) -> OnUnhealthy:
         return environment.on_unhealthy or self.on_unhealthy

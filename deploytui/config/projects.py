@@ -17,6 +17,7 @@ from deploytui.config.fields import CLEAR_SECRET, Invalid, Reader, suggest
 from deploytui.config.freeze import read_freeze
 from deploytui.config.model import (
     ON_UNHEALTHY,
+    SHIPS,
     STRATEGIES,
     Environment,
     Host,
@@ -31,15 +32,14 @@ from deploytui.config.yamlnodes import Node, join
 
 PROJECT_KEYS = ("repo", "branch", "strategy", "deploy_to", "keep_releases", "shared", "build",
                 "roles", "environments", "timeout", "min_free_mb", "env", "sudo_password",
-                "on_unhealthy", "hooks", "commands",
-                "max_commits")
+                "on_unhealthy", "hooks", "commands", "max_commits", "ship", "relay_port")
 ROLE_KEYS = ("tasks", "once", "restart", "parallel", "batch", "health", "logs",
              "logs_command")
 PULL_ROLLOUT = ("strategy pull moves every host's working copy at once and cannot stage "
                 "it; use strategy release (or artifact) for a canary/batch rollout, or "
                 "remove rollout")
 ENVIRONMENT_KEYS = ("hosts", "confirm", "branch", "rollout", "on_unhealthy", "freeze")
-HOST_KEYS = ("address", "port", "user", "roles", "transport", "deploy_to")
+HOST_KEYS = ("address", "port", "user", "roles", "transport", "deploy_to", "relay_address")
 TRANSPORTS = ("ssh", "local")
 BUILTIN_APPS = ("demo",)  # `repo: builtin:demo`, materialised by the engine
 
@@ -88,6 +88,8 @@ def _project(reader: Reader, name: str, node: Node) -> Project:
                what="on_unhealthy")
     reader.put(values, entries, path, "hooks", read_hooks, reader=reader)
     reader.put(values, entries, path, "max_commits", reader.integer, minimum=1)
+    reader.put(values, entries, path, "ship", reader.choice, choices=SHIPS, what="ship")
+    reader.put(values, entries, path, "relay_port", reader.integer, minimum=0, maximum=65535)
     roles = _roles(reader, entries.get("roles"), join(path, "roles"))
     if roles is not None:
         values["roles"] = roles
@@ -201,6 +203,7 @@ def _hosts(reader: Reader, node: Node, env_path: str, project_path: str,
                    what="transport")
         reader.put(values, settings, host_path, "deploy_to", remote_dir, nullable=True,
                    reader=reader)
+        reader.put(values, settings, host_path, "relay_address", reader.string, nullable=True)
         if "roles" in settings:
             values["roles"] = _host_roles(reader, settings["roles"], join(host_path, "roles"),
                                           join(project_path, "roles"), roles)

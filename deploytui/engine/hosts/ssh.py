@@ -27,6 +27,7 @@ from paramiko.common import cMSG_CHANNEL_REQUEST
 
 from deploytui.config.model import Host, SSHSettings
 from deploytui.engine.hosts.agent import AgentForwarder
+from deploytui.engine.hosts.background import ChannelBackground
 from deploytui.engine.hosts.channel_reader import ChannelWakeup, CommandReader
 from deploytui.engine.hosts.context import SSHContext
 from deploytui.engine.hosts.jumps import JumpHost
@@ -54,6 +55,20 @@ logging.getLogger("paramiko").addHandler(logging.NullHandler())
 logging.getLogger("paramiko").propagate = False
 
 CLOSE_GRACE = 2.0  # seconds a closed connection's reader thread gets to end (see close)
+
+_uploaded = [0]  # bytes every upload of this process has sent (uploaded_bytes)
+_uploaded_lock = threading.Lock()
+
+
+def _count_upload(n: int) -> None:
+    with _uploaded_lock:
+        _uploaded[0] += n
+
+
+def uploaded_bytes() -> int:
+    """Bytes all uploads of this process have sent so far: what a deploy ships from the
+    deploying machine (the artifact relay's measure, counted where the bytes leave)."""
+    return _uploaded[0]
 
 
 class _RunnerUnusable(Exception):
@@ -346,6 +361,7 @@ class SSHTransport:
                     if self._dead.is_set():
                         raise ConnectionLost(self.name, self._dead_reason)
                     chan.sendall(chunk)
+                    _count_upload(len(chunk))
             chan.shutdown_write()
             while not chan.exit_status_ready():
                 if self._dead.is_set():
@@ -359,6 +375,20 @@ class SSHTransport:
             raise ConnectionLost(self.name, f"upload interrupted: {exc}") from None
         finally:
             chan.close()
+
+    def start(self, command: str, stdin: bytes = b"") -> ChannelBackground:
+        """`command` on a channel of its own, left running: `stdin` is written and the
+        channel's input stays open until the handle is closed (background.py)."""
+        chan = self._session()
+        try:
+            chan.exec_command(command)
+            if stdin:
+                chan.sendall(stdin)
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            with contextlib.suppress(Exception):
+                chan.close()
+            raise ConnectionLost(self.name, f"could not start a command: {exc}") from None
+        return ChannelBackground(self.name, chan, self._dead)
 
     # ---------------------------------------------------------------- tcp from the host
     def open_tcp(self, address: str, port: int, timeout: float) -> paramiko.Channel:

@@ -23,6 +23,7 @@ from deploytui.engine.hosts.transport import Transport
 from deploytui.engine.operations import strategies
 from deploytui.engine.operations.cleanup import cleanup_hosts
 from deploytui.engine.operations.exclusion import ExcludeRefused, exclude_hint
+from deploytui.engine.operations.fanout import Fanout, relays
 from deploytui.engine.operations.finish import finish_hosts, plan_prunes
 from deploytui.engine.operations.guards import (
     already_served,
@@ -121,6 +122,7 @@ class _Deploy(PullActivation, Verifying, Operation):
         self.meta: MetaWriter | None = None
         self.scans: dict[str, HostScan] = {}  # release listings taken under the lock
         self.hook_refused = False  # before_deploy said no: no after_* hooks either
+        self.fanout: Fanout | None = None  # ship: relay, while the prepare phase runs
 
     def phases(self) -> list[Phase]:
         # a catch-up runs no `once` steps: the fleet ran them when it switched
@@ -323,7 +325,8 @@ class _Deploy(PullActivation, Verifying, Operation):
 
         run_steps(transport, phase, steps, sink=self.sink, cancel=self.cancel,
                   timeout=self.project.timeout, env=self._env_for(host), first=first,
-                  last=last, on_done=done)
+                  last=last, on_done=done,
+                  uploader=self.fanout.receive if self.fanout is not None else None)
 
     def _prepare(self) -> None:
         if self.project.strategy == "artifact":
@@ -342,6 +345,10 @@ class _Deploy(PullActivation, Verifying, Operation):
                 self.contexts[name] = HostContext(
                     ctx.project, ctx.host, ctx.layout, ctx.release_id, ctx.sha, ctx.repo_url,
                     artifact=self.artifact.path, artifact_sha256=self.artifact.sha256)
+            if relays(self.project, self.hosts):
+                self.fanout = Fanout(self.project, self.hosts, size=self.artifact.size,
+                                     sha256=self.artifact.sha256, sink=self.sink,
+                                     stall=self.config.ssh.connect_timeout)
 
         def prepare(host: Host, transport: Transport) -> None:
             self._run_steps(host.name, transport, "prepare",
@@ -349,7 +356,13 @@ class _Deploy(PullActivation, Verifying, Operation):
                             first=(self._meta_step(host.name, "preparing"),),
                             last=(self._meta_step(host.name, "ready"),))
 
-        self.fail_all(self.pool.map(prepare, step="prepare"), "prepare")
+        try:
+            self.fail_all(self.pool.map(prepare, step="prepare"), "prepare")
+        finally:
+            fanout, self.fanout = self.fanout, None
+            if fanout is not None:  # no server outlives the prepare phase
+                fanout.close()
+                self.sink(HostLine(host="local", line=fanout.summary(), stream="info"))
 
     def _barrier(self) -> None:
         if self.cancel.is_set():

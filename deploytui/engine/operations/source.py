@@ -184,15 +184,32 @@ def changes_between(resolved: Resolved, old_sha: str, limit: int = 20, *,
     return Changes(direction, commits, behind if direction == "back" else ahead)  # type: ignore[arg-type]
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def build_artifact(project: Project, resolved: Resolved, env: dict[str, str], sink: Sink,
                    cancel: threading.Event | None = None) -> Artifact:
-    """Check the sha out in a temp dir, run `build` there once, pack a tar.gz.
+    """Check the sha out in a temp dir, run `build` there once, pack a tar.gz (without
+    `build`, the commit's tree straight from `git archive`).
 
     Build output streams as HostLine events of the pseudo-host "local". Raises
     StepFailed (host "local") when a build command fails or is cancelled.
     """
     workdir = Path(tempfile.mkdtemp(prefix="deploytui-artifact-"))
     try:
+        if not project.build:  # nothing to build: the commit's tree is the artifact
+            out = workdir / "artifact.tar.gz"
+            res = _git("archive", "--format=tar.gz", "-o", str(out), resolved.sha,
+                       git_dir=resolved.cache)
+            if res.returncode != 0:
+                raise SourceError(f"git archive {resolved.sha}: {_last(res.stderr)}")
+            return Artifact(path=out, sha256=_sha256(out), size=out.stat().st_size,
+                            workdir=workdir)
         src = workdir / "src"
         src.mkdir()
         tar = workdir / "src.tar"
@@ -215,12 +232,8 @@ def build_artifact(project: Project, resolved: Resolved, env: dict[str, str], si
                                 capture_output=True, text=True)
         if packed.returncode != 0:
             raise SourceError(f"packing the artifact: {_last(packed.stderr)}")
-        digest = hashlib.sha256()
-        with open(out, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
         shutil.rmtree(src, ignore_errors=True)
-        return Artifact(path=out, sha256=digest.hexdigest(), size=out.stat().st_size,
+        return Artifact(path=out, sha256=_sha256(out), size=out.stat().st_size,
                         workdir=workdir)
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)

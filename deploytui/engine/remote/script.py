@@ -30,6 +30,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from deploytui.engine.errors import failure_line
 from deploytui.engine.events import (
@@ -51,6 +52,10 @@ from deploytui.engine.remote.steps import Step, StepFailed
 from deploytui.engine.shell import q
 
 TAIL_LINES = 100  # per step and stream, for the one-line failure reason
+
+# how an upload step gets its file to the host (default: transport.upload; the artifact
+# relay passes its own, operations/fanout.py): (transport, local, remote, cancel)
+Uploader = Callable[[Transport, Path, str, "threading.Event | None"], None]
 
 
 def new_nonce() -> str:
@@ -240,7 +245,8 @@ def run_steps(transport: Transport, phase: str, steps: Sequence[Step], *, sink: 
               cancel: threading.Event | None = None, timeout: float | None = None,
               env: Mapping[str, str] | None = None, first: Sequence[ScriptStep] = (),
               last: Sequence[ScriptStep] = (),
-              on_done: Callable[[ScriptStep], None] | None = None) -> None:
+              on_done: Callable[[ScriptStep], None] | None = None,
+              uploader: Uploader | None = None) -> None:
     """A strategy's steps as few remote commands as possible: one script per run of
     shell steps (an upload is not a shell step, so it splits the run). `first`/`last`
     are bookkeeping steps run at the start of the first script and the end of the last.
@@ -256,21 +262,24 @@ def run_steps(transport: Transport, phase: str, steps: Sequence[Step], *, sink: 
     segments.append(pending + list(last))
     for segment in segments:
         if isinstance(segment, Step):
-            upload(transport, phase, segment, sink=sink, cancel=cancel)
+            upload(transport, phase, segment, sink=sink, cancel=cancel, uploader=uploader)
         else:
             run_script(transport, phase, segment, sink=sink, cancel=cancel, timeout=timeout,
                        env=env, on_done=on_done)
 
 
 def upload(transport: Transport, phase: str, step: Step, *, sink: Sink,
-           cancel: threading.Event | None = None) -> None:
+           cancel: threading.Event | None = None, uploader: Uploader | None = None) -> None:
     """An upload step, reported like any other step."""
     assert step.upload is not None
     host = transport.name
     sink(HostStepStarted(host=host, phase=phase, step=step.name))
     began = time.monotonic()
     try:
-        transport.upload(step.upload, step.remote, cancel=cancel)
+        if uploader is not None:
+            uploader(transport, step.upload, step.remote, cancel)
+        else:
+            transport.upload(step.upload, step.remote, cancel=cancel)
     except TransportError as exc:
         sink(HostFailed(host=host, phase=phase, step=step.name, reason=exc.message))
         raise StepFailed(host, step.name, exc.message,
