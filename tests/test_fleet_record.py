@@ -220,12 +220,15 @@ def test_appends_from_two_writers_at_once_never_tear_or_lose_a_line_even_rotatin
         first.connect()
         second.connect()
 
+        finished: dict[str, bool | str] = {}
+
         def writer(pool: HostPool, who: str) -> None:
             transport = pool.transports["host1"]
             script = "\n".join(fleet_log.append_command(  # every one checks: rotations race
                 layout, FleetRecord.now("lock", "app", "prod", f"{who}{i}", note=big),
                 check_size=True) for i in range(60))
-            assert transport.run(script, capture=True, timeout=50).ok
+            result = transport.run(script, capture=True, timeout=50)
+            finished[who] = result.ok or result.stderr
 
         threads = [threading.Thread(target=writer, args=(p, w))
                    for p, w in ((first, "a"), (second, "b"))]
@@ -233,6 +236,7 @@ def test_appends_from_two_writers_at_once_never_tear_or_lose_a_line_even_rotatin
             t.start()
         for t in threads:
             t.join(50)
+    assert finished == {"a": True, "b": True}
     log = hosts.hosts[0].path(LOG)
     text = log.with_name("fleet.log.1").read_text() + log.read_text()  # it rotated meanwhile
     lines = [json.loads(line) for line in text.splitlines()]

@@ -146,10 +146,12 @@ def append_command(layout: Layout, record: FleetRecord, *, check_size: bool | No
     line = f"printf '%s\\n' {q(record.line())} >> {log}"
     if not (size_check_due(record.id) if check_size is None else check_size):
         return f"{ensure_dir(layout.state_dir)} && {line}"
-    size = f"[ \"$(wc -c < {log})\" -lt {LOG_MAX} ]"
+    # a log that is missing counts as small: between another writer's rotation and its
+    # next append there is none, and a rotation then would move that append onto .1
+    size = f"[ \"$(wc -c < {log} 2>/dev/null || echo 0)\" -lt {LOG_MAX} ]"
     rotate = (f"{{ if command -v flock >/dev/null 2>&1; then flock -w 5 9; fi;"
               f" {size} || mv -f {log} {log}.1; }} 9>> {q(layout.state_dir)}/.fleet.lock")
-    return (f"{ensure_dir(layout.state_dir)} && {{ {{ [ ! -f {log} ] || {size} || {rotate};"
+    return (f"{ensure_dir(layout.state_dir)} && {{ {{ {size} || {rotate};"
             f" }} 2>/dev/null; {line}; }}")
 
 
