@@ -3,7 +3,8 @@
 Workers here never touch widgets: they post typed messages (tui/messages.py) that the
 handlers below apply. The operation itself runs on the App's Runner (it survives any
 screen); screens that choose an operation return it with `dismiss(...)` and this screen
-starts it. One 15 Hz timer drains the LogBuffer (notes/textual.md §0).
+starts it. One 15 Hz timer drains the LogBuffer (notes/textual.md §0). Dialogs and their
+modules are imported when first opened: none is on screen at start-up.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Tree
 
 from deploytui.config.model import Config, Environment
-from deploytui.tui import deploy_flow
 from deploytui.tui.keymap import MAIN_BINDINGS
 from deploytui.tui.log_buffer import Drained, LogBuffer
 from deploytui.tui.messages import (
@@ -35,7 +35,6 @@ from deploytui.tui.operations import (
 )
 from deploytui.tui.runner import Runner
 from deploytui.tui.screens.host_status import HostStatusReading
-from deploytui.tui.screens.modals import SummaryModal, error_line
 from deploytui.tui.widgets.deploy_bar import DeployBar, format_elapsed
 from deploytui.tui.widgets.filter_box import FilterBox
 from deploytui.tui.widgets.hosts_table import HostInfo, HostsTable, RowThrottle
@@ -239,6 +238,8 @@ class MainScreen(HostStatusReading, Screen[None]):
         try:
             plan = build_plan(self.config, request)
         except Exception as exc:
+            from deploytui.tui.screens.modals import error_line
+
             self.post_message(PlanFailed(project, environment, error_line(exc)))
             return
         self.post_message(PlanReady(request, plan))
@@ -280,6 +281,8 @@ class MainScreen(HostStatusReading, Screen[None]):
 
     def operation_ended(self, message: OperationEnded) -> None:
         """On the UI thread, once the Runner's thread has ended."""
+        from deploytui.tui.screens.modals import SummaryModal
+
         self.tick()
         if message.error:
             self.notify(message.error, severity="error", timeout=15)
@@ -293,6 +296,8 @@ class MainScreen(HostStatusReading, Screen[None]):
 
     def offer_lock_wait(self, op: Operation, why: str) -> None:
         """Another operation holds the lock: wait for it, as the CLI's --wait-lock."""
+        from deploytui.tui import deploy_flow
+
         minutes = int(LOCK_WAIT // 60)
 
         def chosen(wait: bool | None) -> None:
@@ -303,6 +308,8 @@ class MainScreen(HostStatusReading, Screen[None]):
         self.app.push_screen(deploy_flow.confirm_lock_wait(op, why, minutes), chosen)
 
     def action_cancel_deploy(self) -> None:
+        from deploytui.tui import deploy_flow
+
         if not self.runner.running:
             self.notify("nothing is running: nothing to stop")
             return
@@ -316,6 +323,8 @@ class MainScreen(HostStatusReading, Screen[None]):
         self.app.push_screen(deploy_flow.confirm_stop(verb, quitting=False), chosen)
 
     def action_quit_console(self) -> None:
+        from deploytui.tui import deploy_flow
+
         if not self.runner.running:
             self.app.exit(0)
             return
@@ -330,6 +339,9 @@ class MainScreen(HostStatusReading, Screen[None]):
 
     def announce(self, finished) -> None:
         """notify + a summary modal, failed hosts first."""
+        from deploytui.tui import deploy_flow
+        from deploytui.tui.screens.modals import SummaryModal
+
         title, lines, ok = deploy_flow.summary(
             finished, deploy_flow.title_of(self.runner.operation, finished),
             f"{self.project} / {self.environment}", self.query_one(HostsTable).hosts,
