@@ -2,7 +2,8 @@
 
 The config (20 projects x 5 environments x 20 hosts) is generated YAML. Each run is a
 new `python` process that does what `deploytui --config big.yml` does, in its order:
-imports the CLI and parses the command line, loads the config, imports the console,
+imports the CLI and parses the command line, loads the config, imports the console
+(`cli.console_module`),
 builds `DeployConsole` (status loading on; the hosts refuse connections at once) and
 runs it headless (`run_test`, 200x50) until the App's `Ready` message — Textual posts
 it after the first frame is composed and painted; headless only skips the terminal
@@ -44,7 +45,8 @@ args = build_parser().parse_args(["--config", sys.argv[1]])
 from deploytui.config import load_config
 config = load_config(args.config)
 t_config = time.perf_counter() - T0
-from deploytui.tui.app import DeployConsole
+from deploytui.cli import console_module
+DeployConsole = console_module().DeployConsole
 t_import = time.perf_counter() - T0 - t_config
 app = DeployConsole(config)
 ready = {}

@@ -99,3 +99,10 @@ def test_the_fast_yaml_path_reads_every_kind_of_value_as_the_pure_python_parser(
     monkeypatch.setattr(yamlnodes, "_C_LOADER", None)
     slow, slow_problems = yamlnodes.parse_yaml(text, "f.yml")
     assert fast == slow and fast_problems == slow_problems == []
+
+
+def test_the_cli_imports_the_console_with_collection_paused_and_leaves_it_on():
+    from deploytui.cli import console_module
+
+    assert console_module().DeployConsole is DeployConsole
+    assert gc.isenabled()
