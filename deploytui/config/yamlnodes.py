@@ -72,6 +72,20 @@ if _C_LOADER is not None:
             def ascend_resolver(self) -> None:
                 return None
 
+            def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+                """The same tags as Resolver.resolve, without its generic walk for the
+                common cases: a mapping or list, and plain text whose first character
+                starts no implicit type (a host name, most values)."""
+                if kind is ScalarNode:
+                    if (implicit[0] and value and value[0] not in _IMPLICIT_FIRST
+                            and None not in _IMPLICIT_FIRST):
+                        return _STR_TAG
+                    return super().resolve(kind, value, implicit)
+                return _DEFAULT_TAGS.get(kind) or super().resolve(kind, value, implicit)
+
+    _IMPLICIT_FIRST = _FastCLoader.yaml_implicit_resolvers
+    _DEFAULT_TAGS = {MappingNode: _YAML + "map", SequenceNode: _YAML + "seq"}
+
     _C_LOADER = _FastCLoader
 
 
