@@ -180,17 +180,26 @@ def _startup(d: dict[str, Any]) -> list[str]:
         "",
         d.get("method", ""),
         "",
-        "| config | runs | median s | min s | max s | import s (median) | target < 1 s |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| config | runs | median s | min s | max s | CLI + config load s | console import s "
+        "| CPU s | target < 1 s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
         f"| {d['hosts']} hosts ({d['projects']} projects x {d['environments']} envs x "
         f"{d['hosts_per_env']}) | {d['runs']} | {_f(med, '{:.3f}')} | "
         f"{_f(d.get('min_seconds'), '{:.3f}')} | {_f(d.get('max_seconds'), '{:.3f}')} | "
+        f"{_f(d.get('config_load_median_seconds'), '{:.3f}')} | "
         f"{_f(d.get('import_median_seconds'), '{:.3f}')} | "
+        f"{_f(d.get('cpu_median_seconds'), '{:.3f}')} | "
         f"{_target(None if med is None else med < 1)} |",
         "",
         *([f"A minimal Textual app's first frame, alternated: "
-           f"{_f(d['minimal_textual_median_seconds'], '{:.3f}')} s; the console ÷ it: "
-           f"**{_f(d.get('ratio_vs_minimal_textual'))}** (goal ≤ 1.3). CLI, median s: "
+           f"{_f(d['minimal_textual_median_seconds'], '{:.3f}')} s "
+           f"({_f(d.get('minimal_textual_cpu_median_seconds'), '{:.3f}')} s CPU); "
+           f"the console ÷ it: **{_f(d.get('ratio_vs_minimal_textual'))}** wall, "
+           f"{_f(d.get('cpu_ratio_vs_minimal_textual'))} CPU (goal ≤ 1.3). "
+           f"Plain Textual with the console's kinds of widgets (no deploytui code): "
+           f"{_f(d.get('textual_widgets_median_seconds'), '{:.3f}')} s, "
+           f"{_f(d.get('textual_widgets_ratio_vs_minimal_textual'))}x the minimal app; "
+           f"the console ÷ it: {_f(d.get('ratio_vs_textual_widgets'))}. CLI, median s: "
            + ", ".join(f"{k} {_f(v, '{:.3f}')}" for k, v in d["cli_median_seconds"].items())
            + "; ÷ `import fabric`: " + ", ".join(
                f"{k} **{_f(v)}**" for k, v in d["cli_ratio_vs_import_fabric"].items())

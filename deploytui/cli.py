@@ -13,6 +13,7 @@ import importlib
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from deploytui import __version__
@@ -340,9 +341,22 @@ def _run_command(args: argparse.Namespace, config: Config | None) -> int:
     return int(run(args, config))
 
 
+def console_module() -> ModuleType:
+    """The console's module (Textual and all), imported with garbage collection paused.
+
+    Everything the import makes (classes, functions, CSS) lives as long as the process,
+    while every collection during it would also scan the config loaded just before:
+    with 2,000 hosts, 15 ms of a 0.1 s import.
+    """
+    from deploytui.gc_pause import gc_paused
+
+    with gc_paused():
+        return importlib.import_module(CONSOLE_MODULE)
+
+
 def _console(config: Config, theme: str | None) -> int:
     try:
-        module = importlib.import_module(CONSOLE_MODULE)
+        module = console_module()
     except ModuleNotFoundError as exc:
         if exc.name not in (CONSOLE_MODULE, "deploytui.tui"):
             raise

@@ -26,6 +26,7 @@ from textual.app import App
 from textual.notifications import SeverityLevel
 
 from deploytui.config.model import Config
+from deploytui.gc_pause import GCPause
 from deploytui.tui import themes as theme_files
 from deploytui.tui.commands import ConsoleCommands
 from deploytui.tui.keymap import APP_BINDINGS, user_keymap
@@ -85,6 +86,7 @@ class DeployConsole(App[int]):
         self.runner = Runner(self, config, self.buffer)
         self.notices: list[Notice] = []
         self._theme_ready = False
+        self._startup_gc = GCPause()
 
     @property
     def main(self) -> MainScreen:
@@ -98,6 +100,11 @@ class DeployConsole(App[int]):
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return {"status-running": "#5FA8D3"}
+
+    def on_load(self) -> None:
+        """No garbage collection until the first frame (deploytui/gc_pause.py): all the
+        start-up builds lives on."""
+        self._startup_gc.begin()
 
     def on_mount(self) -> None:
         loop = asyncio.get_running_loop()
@@ -113,7 +120,14 @@ class DeployConsole(App[int]):
         """After the first frame: the main screen loads host status, then the start-up
         heap leaves garbage collection."""
         self.main.first_frame()
-        self.call_after_refresh(freeze_startup_heap)
+        self.call_after_refresh(self._end_startup_gc)
+
+    def _end_startup_gc(self) -> None:
+        freeze_startup_heap()
+        self._startup_gc.end()
+
+    def on_unmount(self) -> None:
+        self._startup_gc.end()  # an app that ends before its first frame
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 from deploytui.config.model import Config
 from deploytui.engine.events import Sink
-from deploytui.engine.hosts.transport import TransportError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the engine's SSH side is imported by the operation that needs it
     from deploytui.config.secrets import SecretResolver
+    from deploytui.engine.hosts.transport import TransportError
     from deploytui.engine.operations.prune import PruneResult
     from deploytui.engine.operations.request import DeployRequest
     from deploytui.engine.operations.run import RunRequest

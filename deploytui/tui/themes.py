@@ -58,7 +58,7 @@ def load_themes(dirs: list[Path] | None = None) -> tuple[list[Theme], list[str]]
             continue
         for path in sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")]):
             try:
-                data = yaml.safe_load(path.read_text(encoding="utf-8"))
+                data = _read_yaml(path.read_text(encoding="utf-8"))
                 theme = theme_from_data(data, path.name)
             except yaml.YAMLError as exc:
                 errors.append(f"{path.name}: not valid YAML ({str(exc).splitlines()[0]})")
@@ -68,6 +68,20 @@ def load_themes(dirs: list[Path] | None = None) -> tuple[list[Theme], list[str]]
                 continue
             themes[theme.name] = theme
     return list(themes.values()), errors
+
+
+_C_LOADER = getattr(yaml, "CSafeLoader", None)
+
+
+def _read_yaml(text: str) -> object:
+    """libyaml when PyYAML has it (6x faster: start-up reads every theme); a broken
+    file is read again in pure Python so that its error message stays the usual one."""
+    if _C_LOADER is not None:
+        try:
+            return yaml.load(text, Loader=_C_LOADER)  # the safe loader, in C
+        except yaml.YAMLError:
+            pass
+    return yaml.safe_load(text)
 
 
 def _state_path() -> Path:

@@ -16,7 +16,6 @@ from textual import work
 from deploytui.engine.events import HostLine
 from deploytui.tui.messages import StatusFailed, StatusLoaded
 from deploytui.tui.operations import EnvStatus
-from deploytui.tui.screens.modals import error_line
 from deploytui.tui.widgets.hosts_table import HostInfo, HostsTable
 
 if TYPE_CHECKING:
@@ -58,6 +57,7 @@ class HostStatusReading:
     @work(thread=True, exclusive=True, exit_on_error=False, group="status")
     def load_status(self, project: str, environment: str) -> None:
         from deploytui.tui.operations import load_status
+        from deploytui.tui.screens.modals import error_line
 
         try:
             status = load_status(self.config, project, environment)

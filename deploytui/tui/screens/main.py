@@ -3,7 +3,8 @@
 Workers here never touch widgets: they post typed messages (tui/messages.py) that the
 handlers below apply. The operation itself runs on the App's Runner (it survives any
 screen); screens that choose an operation return it with `dismiss(...)` and this screen
-starts it. One 15 Hz timer drains the LogBuffer (docs/console.md, rules 1-3).
+starts it. One 15 Hz timer drains the LogBuffer (docs/console.md, rules 1-3). Dialogs and
+their modules are imported when first opened: none is on screen at start-up.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Tree
 
 from deploytui.config.model import Config, Environment
-from deploytui.tui import deploy_flow
 from deploytui.tui.keymap import MAIN_BINDINGS
 from deploytui.tui.log_buffer import Drained, LogBuffer
 from deploytui.tui.messages import (
@@ -35,7 +35,6 @@ from deploytui.tui.operations import (
 )
 from deploytui.tui.runner import Runner
 from deploytui.tui.screens.host_status import HostStatusReading
-from deploytui.tui.screens.modals import SummaryModal, error_line
 from deploytui.tui.screens.operate import OperateActions
 from deploytui.tui.widgets.deploy_bar import DeployBar, format_elapsed
 from deploytui.tui.widgets.filter_box import FilterBox
@@ -246,6 +245,8 @@ class MainScreen(OperateActions, HostStatusReading, Screen[None]):
         try:
             plan = build_plan(self.config, request)
         except Exception as exc:
+            from deploytui.tui.screens.modals import error_line
+
             self.post_message(PlanFailed(project, environment, error_line(exc)))
             return
         self.post_message(PlanReady(request, plan))
@@ -287,6 +288,8 @@ class MainScreen(OperateActions, HostStatusReading, Screen[None]):
 
     def operation_ended(self, message: OperationEnded) -> None:
         """On the UI thread, once the Runner's thread has ended."""
+        from deploytui.tui.screens.modals import SummaryModal
+
         self.tick()
         if message.error:
             self.notify(message.error, severity="error", timeout=15)
@@ -300,6 +303,8 @@ class MainScreen(OperateActions, HostStatusReading, Screen[None]):
 
     def offer_lock_wait(self, op: Operation, why: str) -> None:
         """Another operation holds the lock: wait for it, as the CLI's --wait-lock."""
+        from deploytui.tui import deploy_flow
+
         minutes = int(LOCK_WAIT // 60)
 
         def chosen(wait: bool | None) -> None:
@@ -310,6 +315,8 @@ class MainScreen(OperateActions, HostStatusReading, Screen[None]):
         self.app.push_screen(deploy_flow.confirm_lock_wait(op, why, minutes), chosen)
 
     def action_cancel_deploy(self) -> None:
+        from deploytui.tui import deploy_flow
+
         if not self.runner.running:
             self.notify("nothing is running: nothing to stop")
             return
@@ -323,6 +330,8 @@ class MainScreen(OperateActions, HostStatusReading, Screen[None]):
         self.app.push_screen(deploy_flow.confirm_stop(verb, quitting=False), chosen)
 
     def action_quit_console(self) -> None:
+        from deploytui.tui import deploy_flow
+
         if not self.runner.running:
             self.app.exit(0)
             return
@@ -337,6 +346,9 @@ class MainScreen(OperateActions, HostStatusReading, Screen[None]):
 
     def announce(self, finished) -> None:
         """notify + a summary modal, failed hosts first."""
+        from deploytui.tui import deploy_flow
+        from deploytui.tui.screens.modals import SummaryModal
+
         title, lines, ok = deploy_flow.summary(
             finished, deploy_flow.title_of(self.runner.operation, finished),
             f"{self.project} / {self.environment}", self.query_one(HostsTable).hosts,

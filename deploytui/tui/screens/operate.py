@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 from textual import work
 from textual.message import Message
 
-from deploytui.tui.screens.modals import ConfirmModal, error_line
 from deploytui.tui.widgets.hosts_table import HostsTable
 
 if TYPE_CHECKING:
@@ -105,6 +104,8 @@ class OperateActions:
             if yes:
                 go()
 
+        from deploytui.tui.screens.modals import ConfirmModal
+
         self.app.push_screen(ConfirmModal(
             f"Run {name} on {project.name}/{self.env.name}?",
             f"$ {command.run}\n\non {', '.join(hosts)}, in current, with the project's env."
@@ -128,6 +129,8 @@ class OperateActions:
             session = prepare_session(self.config, proj, proj.environments[environment],
                                       host, None, tty=True, resolver=self.runner.resolver)
         except Exception as exc:
+            from deploytui.tui.screens.modals import error_line
+
             self.post_message(SessionFailed(host or "", error_line(exc)))
             return
         self.post_message(SessionReady(session))
@@ -137,6 +140,8 @@ class OperateActions:
 
     def on_session_ready(self, message: SessionReady) -> None:
         """Hand the terminal to the session; the console comes back when it ends."""
+        from deploytui.tui.screens.modals import error_line
+
         session = message.session
         try:
             with self.app.suspend():
