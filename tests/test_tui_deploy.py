@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from pathlib import Path
 
 import pytest
-from test_tui_support import local_config
+from test_tui_support import local_config, wait_until
 
 from deploytui.sample_app import create_sample_repo
 from deploytui.tui.app import DeployConsole
@@ -33,12 +32,6 @@ def config(tmp_path, monkeypatch):
     return local_config(tmp_path, str(repo))
 
 
-async def wait_until(pilot, predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    # A screen is on the stack before it has composed and mounted its widgets.
-    while not (predicate() and pilot.app.screen.is_mounted):
-        assert time.monotonic() < deadline, "timed out waiting for the console"
-        await pilot.pause(0.1)
 
 
 async def open_plan(app, pilot) -> PlanScreen:

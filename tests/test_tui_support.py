@@ -73,3 +73,22 @@ async def wait_until(pilot, predicate: Callable[[], object], timeout: float = 30
     while not (predicate() and pilot.app.screen.is_mounted):
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await pilot.pause(0.05)
+
+
+async def run_from_palette(pilot, text: str) -> None:
+    """Open the command palette, type `text` and press Enter once the palette's search
+    (a worker, re-run on every key) highlights a command that says `text`."""
+    from textual.command import CommandList, CommandPalette
+
+    await pilot.press("ctrl+p")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, CommandPalette),
+                     what="the command palette")
+    await pilot.press(*text)
+
+    def offered() -> bool:
+        hits = pilot.app.screen.query_one(CommandList)
+        return hits.highlighted is not None and text in str(
+            hits.get_option_at_index(hits.highlighted).prompt)
+
+    await wait_until(pilot, offered, what=f"the palette to offer {text!r}")
+    await pilot.press("enter")
