@@ -64,7 +64,9 @@ async def test_an_unreachable_hosts_reason_is_in_its_log_pane(tmp_path):
         table = app.query_one(HostsTable)
         await wait_until(pilot, lambda: str(table.get_cell("staging-9", "reach")) == "no")
         table.move_cursor(row=table.get_row_index("staging-9"))
-        await pilot.pause()
+        # the highlight reaches the main screen as a message bubbling up from the table
+        await wait_until(pilot, lambda: app.query_one(LogPanel).host == "staging-9",
+                         what="the log pane to show staging-9")
         lines = list(app.query_one(LogPanel).lines)
         assert any(ln.startswith("cannot reach staging-9:") for ln in lines), lines
 
