@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from test_tui_support import local_config, seed_releases
+from test_tui_support import local_config, seed_releases, wait_until
 
 from deploytui.engine.events import HostLine
 from deploytui.tui.app import DeployConsole
@@ -192,11 +192,14 @@ async def test_at_80x24_help_scrolls_to_its_last_key(tmp_path):
     app = DeployConsole(local_config(tmp_path), load_status=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("question_mark")
-        await pilot.pause()
+        # laid out: before that a body has no height, and nothing to scroll
+        await wait_until(pilot, lambda: any(b.max_scroll_y > 0 for b in
+                                            app.screen.query("#dialog-body")),
+                         what="the help to be laid out, taller than 24 lines")
         body = app.screen.query_one("#dialog-body")
-        assert body.max_scroll_y > 0
-        await pilot.press("end")
-        assert body.scroll_y == body.max_scroll_y
+        await pilot.press("end")  # Textual scrolls after the next refresh
+        await wait_until(pilot, lambda: body.scroll_y == body.max_scroll_y,
+                         what="End to scroll to the bottom")
         assert "Scroll a dialog" in str(app.screen.query_one("#help-keys").render())
 
 

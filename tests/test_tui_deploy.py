@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from pathlib import Path
 
 import pytest
-from test_tui_support import local_config
+from test_tui_support import local_config, wait_until
 
 from deploytui.sample_app import create_sample_repo
 from deploytui.tui.app import DeployConsole
@@ -33,12 +32,6 @@ def config(tmp_path, monkeypatch):
     return local_config(tmp_path, str(repo))
 
 
-async def wait_until(pilot, predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    # A screen is on the stack before it has composed and mounted its widgets.
-    while not (predicate() and pilot.app.screen.is_mounted):
-        assert time.monotonic() < deadline, "timed out waiting for the console"
-        await pilot.pause(0.1)
 
 
 async def open_plan(app, pilot) -> PlanScreen:
@@ -115,9 +108,9 @@ async def test_d_shows_the_plan_then_deploys_every_host_and_announces_success(co
         log = app.query_one(LogPanel)
         assert any("Building sample app" in ln for ln in log.lines)
         await pilot.press("escape")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        assert table.get_cell("staging-1", "release") == release
+        # the status read the summary started reaches the table and the header
+        await wait_until(pilot, lambda: table.get_cell("staging-1", "release") == release,
+                         what="the hosts table to show the new release")
         assert release in app.sub_title
 
 
@@ -201,7 +194,8 @@ async def test_quitting_during_a_deploy_asks_and_cancels_it(config, tmp_path):
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
         assert app.runner.running  # asking did not stop anything yet
         app.screen.query_one("#yes").press()
-        await pilot.pause()
+        # the dialog's answer reaches the main screen, which exits with 130
+        await wait_until(pilot, lambda: app.return_value is not None, what="the exit")
     assert app.return_value == 130
     app.runner.join(45)
     assert not app.runner.running

@@ -5,10 +5,9 @@ kept, `c` with nothing running answers, the environment is re-read and says when
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import pytest
-from test_tui_support import local_config, seed_releases
+from test_tui_support import local_config, seed_releases, wait_until
 
 from deploytui.config.model import Host
 from deploytui.tui.app import DeployConsole
@@ -26,12 +25,6 @@ def _dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("DEPLOYTUI_CONFIG_DIR", str(tmp_path / "config"))
 
 
-async def wait_until(pilot, predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    # A screen is on the stack before it has composed and mounted its widgets.
-    while not (predicate() and pilot.app.screen.is_mounted):
-        assert time.monotonic() < deadline, "timed out waiting for the console"
-        await pilot.pause(0.1)
 
 
 def with_staging_hosts(config, *hosts: Host, repo: str | None = None):
@@ -71,7 +64,9 @@ async def test_an_unreachable_hosts_reason_is_in_its_log_pane(tmp_path):
         table = app.query_one(HostsTable)
         await wait_until(pilot, lambda: str(table.get_cell("staging-9", "reach")) == "no")
         table.move_cursor(row=table.get_row_index("staging-9"))
-        await pilot.pause()
+        # the highlight reaches the main screen as a message bubbling up from the table
+        await wait_until(pilot, lambda: app.query_one(LogPanel).host == "staging-9",
+                         what="the log pane to show staging-9")
         lines = list(app.query_one(LogPanel).lines)
         assert any(ln.startswith("cannot reach staging-9:") for ln in lines), lines
 

@@ -5,11 +5,10 @@ with the real engine and a real sample repo."""
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
-from test_tui_support import local_config
+from test_tui_support import local_config, wait_until
 
 from deploytui.engine.operations.deploy import DeployRequest, run_deploy
 from deploytui.sample_app import create_sample_repo
@@ -45,12 +44,6 @@ def deploy(config, release_id: str, *exclude: str) -> None:
     assert run_deploy(config, request).outcome == "success"
 
 
-async def wait_until(pilot, predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    # A screen is on the stack before it has composed and mounted its widgets.
-    while not (predicate() and pilot.app.screen.is_mounted):
-        assert time.monotonic() < deadline, "timed out waiting for the console"
-        await pilot.pause(0.1)
 
 
 async def test_the_plan_leaves_a_host_out_names_it_before_deploy_and_refuses_bad_names(

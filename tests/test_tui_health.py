@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from test_tui_support import local_config, seed_releases
+from test_tui_support import local_config, seed_releases, wait_until
 
 from deploytui.config.model import HealthCheck, Role
 from deploytui.engine.events import (
@@ -64,10 +64,11 @@ async def test_the_hosts_table_shows_health_checked_on_status_refresh(tmp_path, 
         seed_releases(host.deploy_to, ["20240101000000"], "20240101000000")
     app = DeployConsole(config)
     async with app.run_test(size=(160, 48)) as pilot:
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
         table = app.query_one(HostsTable)
+        # the status read starts after the first frame: waiting for the workers before it
+        # started would not wait for it
+        await wait_until(pilot, lambda: {str(table.get_cell(h, "reach")) for h in (
+            "staging-1", "staging-2")} == {"healthy", "unhealthy"}, what="the health read")
         assert str(table.get_cell("staging-1", "reach")) == "healthy"
         assert str(table.get_cell("staging-2", "reach")) == "unhealthy"
         assert str(table.get_cell("staging-2", "last")).startswith(

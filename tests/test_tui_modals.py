@@ -4,7 +4,7 @@ the body scrolls (with the keyboard), the foot is docked. Escape always backs ou
 from __future__ import annotations
 
 import pytest
-from test_tui_support import local_config
+from test_tui_support import local_config, wait_until
 from textual.widget import Widget
 
 from deploytui.engine.operations.plan import DeployPlan
@@ -76,6 +76,12 @@ DIALOGS = {
 }
 
 
+def laid_out(screen) -> bool:
+    """The dialog has composed its foot and been through a layout (its buttons have a place)."""
+    buttons = screen.query("#dialog-foot Button")
+    return bool(buttons) and all(button.region for button in buttons)
+
+
 def shown(screen, widget: Widget) -> bool:
     """The widget is wholly inside the terminal and is what is drawn at its centre."""
     region = widget.region
@@ -94,9 +100,9 @@ async def test_prompt_input_and_both_buttons_are_visible(name, size):
         dialog = DIALOGS[name]()
         results: list[object] = []
         app.push_screen(dialog, results.append)
-        await pilot.pause()
+        await wait_until(pilot, lambda: app.screen is dialog and laid_out(dialog),
+                         what=f"{name} to be laid out")
         screen = app.screen
-        assert screen is dialog
         buttons = list(screen.query("#dialog-foot Button"))
         assert len(buttons) == 2, name
         for button in buttons:
@@ -108,21 +114,26 @@ async def test_prompt_input_and_both_buttons_are_visible(name, size):
                 "secret prompt", "prune keep N"):
             assert screen.query("#prompt") and screen.query("Input")
         await pilot.press("escape")
-        await pilot.pause()
+        await wait_until(pilot, lambda: results, what=f"{name} to be dismissed")
         assert app.screen is not dialog and results in ([False], [None])
 
 
 async def test_a_tall_body_scrolls_with_the_keyboard_and_is_no_focus_stop():
     app = DeployConsole(local_config_for_test(), load_status=False)
     async with app.run_test(size=(80, 24)) as pilot:
-        app.push_screen(PlanScreen(long_plan(), "demo", "production", confirm=True))
-        await pilot.pause()
-        body = app.screen.query_one(DialogBody)
+        dialog = PlanScreen(long_plan(), "demo", "production", confirm=True)
+        app.push_screen(dialog)
+        await wait_until(pilot, lambda: app.screen is dialog and laid_out(dialog))
+        body = dialog.query_one(DialogBody)
         assert body.max_scroll_y > 0 and body.scroll_y == 0
-        assert "scroll" in str(app.screen.query_one("#dialog").border_subtitle)
+        # the hint follows the layout that tells whether the body overflows
+        await wait_until(pilot, lambda: "scroll" in str(
+            dialog.query_one("#dialog").border_subtitle), what="the scrolling hint")
+        # Textual scrolls after the next refresh, not when the key is handled
         await pilot.press("pagedown")
-        assert body.scroll_y > 0
+        await wait_until(pilot, lambda: body.scroll_y > 0, what="PgDn to scroll")
         await pilot.press("end")
-        assert body.scroll_y == body.max_scroll_y
+        await wait_until(pilot, lambda: body.scroll_y == body.max_scroll_y,
+                         what="End to scroll to the bottom")
         assert not body.focusable
         assert app.screen.focused is app.screen.query_one("#confirm-name")

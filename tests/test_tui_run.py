@@ -4,11 +4,10 @@ engine; `s` (a shell) needs a real terminal: tests/test_tui_shell.py runs it in 
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 
 import pytest
-from test_tui_support import local_config, seed_releases
+from test_tui_support import local_config, run_from_palette, seed_releases, wait_until
 
 from deploytui.config.model import Config, NamedCommand
 from deploytui.tui.app import DeployConsole
@@ -41,17 +40,11 @@ def config(tmp_path, monkeypatch) -> Config:
     return config
 
 
-async def wait_until(pilot, predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not (predicate() and pilot.app.screen.is_mounted):
-        assert time.monotonic() < deadline, "timed out waiting for the console"
-        await pilot.pause(0.1)
-
-
 async def ran(app, pilot) -> None:
-    await pilot.pause(0.2)
-    await wait_until(pilot, lambda: not app.runner.running and app.runner.result is not None)
-    await pilot.pause(0.3)  # the UI tick drains the last lines
+    """The command ran and its end was announced: the UI tick that announces it has drained
+    every line before it (the engine's last event)."""
+    await wait_until(pilot, lambda: not app.runner.running and any(
+        n.message.startswith("Run ") for n in app.notices), what="the command's end")
 
 
 async def test_x_picks_a_named_command_and_its_output_fills_every_hosts_log(config):
@@ -87,7 +80,8 @@ async def test_a_confirm_command_asks_first_and_back_runs_nothing(config, tmp_pa
         await pilot.press("down", "enter")  # touch: confirm: true
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("enter")  # Back is focused: a reflexive Enter runs nothing
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmModal))
+        await pilot.pause()  # the dialog's answer reached the main screen
         assert not app.runner.running and app.runner.result is None
         assert not touched.exists()
         app.main.run_named("touch")
@@ -101,11 +95,7 @@ async def test_a_confirm_command_asks_first_and_back_runs_nothing(config, tmp_pa
 async def test_the_palette_lists_the_projects_commands(config):
     app = DeployConsole(config, load_status=False)
     async with app.run_test(size=SMALL) as pilot:
-        await pilot.press("ctrl+p")
-        await pilot.pause(0.3)
-        await pilot.press(*"Run where")
-        await pilot.pause(0.5)
-        await pilot.press("enter")
+        await run_from_palette(pilot, "Run where")
         await ran(app, pilot)
         assert any("on staging-2 in" in ln for ln in app.query_one(LogPanel).lines)
 
@@ -115,7 +105,7 @@ async def test_a_project_without_commands_says_how_to_add_them(config):
     async with app.run_test(size=SMALL) as pilot:
         app.main.select_environment("shop", "qa")
         await pilot.press("x")
-        await pilot.pause()
+        await wait_until(pilot, lambda: app.notices, what="a notice")
         assert not isinstance(app.screen, CommandPicker)
         assert "no commands in project shop" in app.notices[-1].message
 

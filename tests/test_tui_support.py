@@ -1,7 +1,10 @@
-"""Shared builders for the console tests (no tests here): configs with local hosts."""
+"""Shared builders for the console tests (no tests here): configs with local hosts, and
+waiting for what the console promises instead of for a guessed time."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from deploytui.config.model import Config, Environment, Host, Project, Role, UISettings
@@ -54,3 +57,38 @@ def two_hosts_with_releases(tmp_path: Path, monkeypatch, ids: list[str]) -> Conf
     for host in cfg.projects["demo"].environments["staging"].hosts:
         seed_releases(host.deploy_to, ids, ids[-1])
     return cfg
+
+
+async def wait_until(pilot, predicate: Callable[[], object], timeout: float = 30.0,
+                     what: str = "the console") -> None:
+    """Let the app run until `predicate()` holds and the screen on top is mounted, failing
+    after `timeout` seconds.
+
+    Why not one `pilot.pause()`: what the console does after a key or a message often lands
+    a frame later (work deferred with `call_after_refresh`, every scroll, a worker's or the
+    operation thread's message, the 15 Hz UI tick), and on a busy machine that frame comes
+    whenever the CPU allows. A screen is on the stack before it has composed its widgets.
+    """
+    deadline = time.monotonic() + timeout
+    while not (predicate() and pilot.app.screen.is_mounted):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await pilot.pause(0.05)
+
+
+async def run_from_palette(pilot, text: str) -> None:
+    """Open the command palette, type `text` and press Enter once the palette's search
+    (a worker, re-run on every key) highlights a command that says `text`."""
+    from textual.command import CommandList, CommandPalette
+
+    await pilot.press("ctrl+p")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, CommandPalette),
+                     what="the command palette")
+    await pilot.press(*text)
+
+    def offered() -> bool:
+        hits = pilot.app.screen.query_one(CommandList)
+        return hits.highlighted is not None and text in str(
+            hits.get_option_at_index(hits.highlighted).prompt)
+
+    await wait_until(pilot, offered, what=f"the palette to offer {text!r}")
+    await pilot.press("enter")

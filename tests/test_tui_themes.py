@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_tui_support import local_config
+from test_tui_support import local_config, run_from_palette, wait_until
 
 from deploytui.tui import themes
 from deploytui.tui.app import DeployConsole
@@ -74,13 +74,8 @@ async def test_theme_argument_wins_and_a_switch_is_remembered_for_next_time(tmp_
 async def test_switching_theme_from_the_palette(tmp_path):
     app = DeployConsole(local_config(tmp_path), load_status=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await pilot.press(*"Theme: deploytui-light")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
-        await pilot.pause()
-        assert app.theme == "deploytui-light"
+        await run_from_palette(pilot, "Theme: deploytui-light")
+        await wait_until(pilot, lambda: app.theme == "deploytui-light", what="the theme")
 
 
 async def test_an_unknown_theme_name_falls_back_with_a_warning(tmp_path):
