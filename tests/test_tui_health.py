@@ -57,7 +57,7 @@ async def test_the_hosts_table_shows_health_checked_on_status_refresh(tmp_path, 
     config = local_config(tmp_path)
     demo = config.projects["demo"]
     check = HealthCheck(command='test {name} != staging-2 || { echo "not ready"; exit 3; }',
-                        timeout=0.3, interval=0.1)
+                        timeout=3.0, interval=0.2)  # a healthy host answers in time under load
     demo = dataclasses.replace(demo, roles={"web": Role("web", health=check)})
     config = dataclasses.replace(config, projects={**config.projects, "demo": demo})
     for host in demo.environments["staging"].hosts:
