@@ -47,15 +47,15 @@ __dt_left() {
   local group=$1 d s name left= self tries
   IFS= read -r self < /proc/$$/comm
   for d in /proc/[0-9]*; do
-    IFS= read -r s < "$d/stat" 2>/dev/null || continue
+    IFS= read -r s 2>/dev/null < "$d/stat" || continue
     s=${s##*) }; set -- $s
     [ "$3" = "$group" ] || continue
     if [ "$d/fd/1" -ef /proc/$$/fd/1 ] || [ "$d/fd/2" -ef /proc/$$/fd/2 ]; then
-      IFS= read -r name < "$d/comm" 2>/dev/null
+      IFS= read -r name 2>/dev/null < "$d/comm"
       tries=0
       while [ "$name" = "$self" ] && [ $((tries += 1)) -le 40 ]; do
         sleep 0.05
-        IFS= read -r name < "$d/comm" 2>/dev/null || break
+        IFS= read -r name 2>/dev/null < "$d/comm" || break
       done
       left+=" ${d#/proc/} ($name)"
     fi
