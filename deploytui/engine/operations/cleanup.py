@@ -47,7 +47,8 @@ def cleanup_hosts(pool: HostPool, hosts: list[Host], layouts: dict[str, Layout],
     def parts(name: str) -> list[Part]:
         marking = meta_command is not None and name in marked
         return cleanup_parts(layouts[name], release_id, remove=name in remove,
-                             meta_command=meta_command(name) if marking else None)
+                             meta_command=meta_command(name)
+                             if meta_command is not None and marking else None)
 
     done = run_last_commands(pool, [h.name for h in hosts], parts, unlock_command,
                              step="cleanup", timeout=timeout)

@@ -224,6 +224,7 @@ class _Deploy(PullActivation, Verifying):
 
     def _prepare(self) -> None:
         if self.project.strategy == "artifact":
+            assert self.resolved is not None  # begin() resolved the ref, or stopped
             try:
                 self.artifact = build_artifact(self.project, self.resolved, dict(self.env),
                                                self.sink, self.cancel)

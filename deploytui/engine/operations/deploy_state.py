@@ -36,7 +36,7 @@ class DeployState(Operation):
     def __init__(self, config: Config, request: DeployRequest, *, sink: Sink,
                  cancel: threading.Event | None, resolver: object,
                  factory: TransportFactory) -> None:
-        self.operation = request.operation  # type: ignore[misc]  # "deploy" | "catch-up"
+        self.operation = request.operation  # type: ignore[misc]  # per run: deploy | catch-up
         env = request.environment
         self.refused = ""  # a bad --exclude: refused in check(), before anything is sent
         try:

@@ -45,7 +45,7 @@ from deploytui.engine.operations.rollback_target import (
     pull_target,
 )
 from deploytui.engine.operations.strategies import HostContext
-from deploytui.engine.remote.layout import Layout, ReleaseMeta, write_meta_command
+from deploytui.engine.remote.layout import Layout, ReleaseMeta, ReleaseState, write_meta_command
 from deploytui.engine.remote.lock import local_user, release_command
 from deploytui.engine.remote.revisions import append_command, rollback_line
 from deploytui.engine.remote.scan import HostScan, is_scan_output, parse_scan, scan_command
@@ -75,7 +75,7 @@ class RollbackResult:
         return self.outcome == "success"
 
 
-def meta_for(scan: HostScan, release_id: str, state: str, user: str) -> ReleaseMeta:
+def meta_for(scan: HostScan, release_id: str, state: ReleaseState, user: str) -> ReleaseMeta:
     """The release's metadata with a new state (created for a Capistrano release)."""
     rel = scan.releases[release_id]
     old = rel.meta

@@ -10,8 +10,10 @@ the phases are the classic switch and restart, failures recorded, never undone.
 
 from __future__ import annotations
 
+from functools import partial
+
 from deploytui.engine.events import PhaseFinished, PhaseStarted
-from deploytui.engine.failure import Failure, Stop
+from deploytui.engine.failure import Failure, Kind, Stop
 from deploytui.engine.operations.deploy_state import DeployState
 from deploytui.engine.operations.health import unhealthy_failures
 from deploytui.engine.operations.lifecycle import Phase
@@ -39,10 +41,10 @@ class Verifying(DeployState):
 
             phases.append(Phase(staged.phase_name("switch", stage), switch, stage.hosts))
             phases.append(Phase(staged.phase_name("restart", stage),
-                                lambda stage=stage: self._restart_stage(stage), stage.hosts))
+                                partial(self._restart_stage, stage), stage.hosts))
             if staged.checks:
                 phases.append(Phase(staged.phase_name("verify", stage),
-                                    lambda stage=stage: self._verify_stage(stage), stage.hosts))
+                                    partial(self._verify_stage, stage), stage.hosts))
         return phases
 
     def _switch(self, stage: Stage | None = None) -> None:
@@ -97,7 +99,7 @@ class Verifying(DeployState):
     def undo(self, error: str, *, cancelled: bool = False) -> None:
         """Stop the rollout; with on_unhealthy: rollback, every switched host goes back."""
         assert self.staged is not None
-        kind = "cancelled" if cancelled else "failed"
+        kind: Kind = "cancelled" if cancelled else "failed"
         if self.project.on_unhealthy_in(self.request.environment) == "keep" and not cancelled:
             raise Stop(error, text=f"{error}; kept (on_unhealthy: keep): "
                                    f"{len(self.staged.switched)} host(s) serve "
