@@ -399,3 +399,23 @@ def test_hosts_without_python3_are_uploaded_to_directly_and_the_others_still_rel
     assert uploaded_bytes() - before < 4 * BLOB  # the hosts with python3 relayed
     assert len({served_blob(h) for h in fleet}) == 1
     assert not nothing_left_running(fleet)
+
+
+def test_a_relay_command_that_ends_before_reading_its_token_is_its_end_not_a_lost_link(
+        hosts: Fleet):
+    """A host without python3 ends the relay's command at once; under load that can be
+    before the token is sent, and the send then fails on the closed channel."""
+    from deploytui.engine.hosts.pool import HostPool, transport_factory
+
+    config = load(config_data(hosts, n=1))
+    env = config.projects["app"].environments["prod"]
+    with HostPool(list(env.hosts), transport_factory(config)) as pool:
+        pool.connect()
+        transport = pool.transports[env.hosts[0].name]
+        # more than the channel's window: the send is still going when the command ends
+        handle = transport.start("echo 'python3: command not found' >&2; exit 127",
+                                 b"x" * (16 * 1024 * 1024))
+        assert handle.readline(10) is None
+        assert handle.error() == "python3: command not found"
+        handle.close()
+        assert transport.run("true").ok  # the connection is fine

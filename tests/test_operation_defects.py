@@ -83,7 +83,7 @@ def test_a_pull_rollback_whose_move_back_fails_says_the_fleet_is_split(hosts: Fl
         _own(hosts, app)
     # host2 cannot check out (its .git is root's); host1 moves, then dies before moving back
     hosts.hosts[1].run_inside("chown -R root:root /srv/app/.git")
-    factory = kill_on(hosts, config, "host1", "git checkout", 2)
+    factory = kill_on(hosts, config, "host1", "checkout -q", 2)
     result = run_rollback(config, "app", "prod", factory=factory)
     assert not result.ok
     assert "moving back FAILED on host1" in result.error

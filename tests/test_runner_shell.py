@@ -130,13 +130,16 @@ def test_a_process_left_running_is_named_by_its_program_even_before_it_has_execd
     ends: the user typed `sleep`, so that is the name to give, not `bash`."""
     transport = _transport(hosts, tmp_path)
     slow_exec = ("( end=$(( ${EPOCHREALTIME/./} + 400000 ));"  # busy 0.4 s, forking nothing
-                 " while (( ${EPOCHREALTIME/./} < end )); do :; done; exec sleep 309 ) & echo $!")
+                 " while (( ${EPOCHREALTIME/./} < end )); do :; done; exec sleep 309 ) & echo $!;"
+                 # processes that end while the runner waits: gone from /proc when it looks
+                 " for i in 1 2 3 4 5 6; do sleep 0.2 >/dev/null 2>&1 & done")
     try:
         left = transport.run(slow_exec, capture=True)
     finally:
         transport.run("pkill -f 'sleep 309' || true")
         transport.close()
     assert left.ok
+    assert left.stderr.startswith("deploytui: left running in the background")
     assert f": {left.stdout} (sleep)." in left.stderr
 
 

@@ -64,4 +64,8 @@ def _install_sigint(cancel: threading.Event, printer: Printer, cancelling: str,
                       + (" and leaves the lock for `deploytui unlock`)" if locks else ")"))
 
     previous = signal.signal(signal.SIGINT, handler)
-    return lambda: signal.signal(signal.SIGINT, previous)
+
+    def restore() -> None:
+        signal.signal(signal.SIGINT, previous)
+
+    return restore

@@ -12,7 +12,7 @@ from deploytui.commands.interrupt import run_cancellable
 from deploytui.commands.printer import Printer
 from deploytui.commands.sinks import build_sinks
 from deploytui.config.model import Config
-from deploytui.engine.events import Event, HostFailed
+from deploytui.engine.events import Event, HostFailed, Sink
 from deploytui.engine.operations.prune import PruneResult, human_bytes, run_prune
 
 
@@ -51,6 +51,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         if isinstance(event, HostFailed):
             printer(event)
 
+    sink: Sink
     if args.dry_run:  # changes nothing: not journaled, not notified
         sink, close = show, lambda: None
     else:

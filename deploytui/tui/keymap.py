@@ -6,10 +6,10 @@ here are reported once as a warning instead of silently ignored.
 
 from __future__ import annotations
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 # The footer shows what fits 80 columns; `?` lists every key.
-MAIN_BINDINGS: list[Binding] = [
+MAIN_BINDINGS: list[BindingType] = [
     Binding("d", "deploy", "Deploy", id="deploy"),
     Binding("c", "cancel_deploy", "Stop", id="cancel"),
     Binding("r", "releases", "Releases", id="releases"),
@@ -28,19 +28,19 @@ MAIN_BINDINGS: list[Binding] = [
     Binding("q", "quit_console", "Quit", id="quit"),
 ]
 
-APP_BINDINGS: list[Binding] = []
+APP_BINDINGS: list[BindingType] = []
 
 # j/k on the table, tree and logs (widgets' own bindings, also remappable)
-VIM_BINDINGS: list[Binding] = [
+VIM_BINDINGS: list[BindingType] = [
     Binding("j", "cursor_down", "Down", show=False, id="down"),
     Binding("k", "cursor_up", "Up", show=False, id="up"),
 ]
-LOG_VIM_BINDINGS: list[Binding] = [
+LOG_VIM_BINDINGS: list[BindingType] = [
     Binding("j", "scroll_down", "Down", show=False, id="down"),
     Binding("k", "scroll_up", "Up", show=False, id="up"),
 ]
 
-BROWSER_BINDINGS: list[Binding] = [
+BROWSER_BINDINGS: list[BindingType] = [
     Binding("b", "rollback", "Roll back to", id="rollback"),
     Binding("p", "prune", "Prune", id="prune"),
     Binding("P", "prune_keep", "Prune, keep N", id="prune-keep"),
@@ -49,7 +49,7 @@ BROWSER_BINDINGS: list[Binding] = [
     Binding("escape", "close", "Back", id="back"),
 ]
 
-HISTORY_BINDINGS: list[Binding] = [
+HISTORY_BINDINGS: list[BindingType] = [
     Binding("enter", "open", "Logs", id="open-logs"),
     Binding("f", "toggle_fleet", "Fleet/local", id="history-fleet"),
     Binding("escape", "close", "Back", id="back"),
@@ -63,7 +63,8 @@ LOGS_BINDINGS: list[Binding] = [  # the logs view; ids shared with the main scre
 ]
 
 ALL_IDS = {b.id for b in [*MAIN_BINDINGS, *VIM_BINDINGS, *BROWSER_BINDINGS,
-                          *HISTORY_BINDINGS, *LOGS_BINDINGS] if b.id}
+                          *HISTORY_BINDINGS, *LOGS_BINDINGS]
+           if isinstance(b, Binding) and b.id}
 
 
 def user_keymap(keys: dict[str, str]) -> tuple[dict[str, str], list[str]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from textual.app import App
 
@@ -19,6 +20,9 @@ from deploytui.engine.events import Sink
 from deploytui.tui.log_buffer import LogBuffer
 from deploytui.tui.messages import OperationEnded
 from deploytui.tui.operations import Operation, run_operation
+
+if TYPE_CHECKING:
+    from deploytui.config.secrets import SecretResolver
 
 
 class Runner:
@@ -30,10 +34,10 @@ class Runner:
         self.cancel_event = threading.Event()
         self.result: object = None
         self.operation: Operation | None = None
-        self._resolver = None
+        self._resolver: SecretResolver | None = None
 
     @property
-    def resolver(self):  # -> SecretResolver (imported lazily: keyring is slow to import)
+    def resolver(self) -> SecretResolver:  # imported lazily: keyring is slow to import
         """One resolver per console session: a secret typed once is not asked again."""
         if self._resolver is None:
             from deploytui.config.secrets import resolver_for

@@ -77,7 +77,7 @@ def failure_of(host: str, error: BaseException, step: str = "") -> Failure:
     if isinstance(known, Failure):
         return known
     if isinstance(error, TransportError):
-        kind = next((k for cls, k in _KINDS if isinstance(error, cls)), "failed")
+        kind: Kind = next((k for cls, k in _KINDS if isinstance(error, cls)), "failed")
         return Failure(host, step, " ".join(error.message.split()) or type(error).__name__,
                        kind)
     text = one_line(error).removeprefix(f"{host}: ")

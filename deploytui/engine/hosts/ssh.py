@@ -385,6 +385,10 @@ class SSHTransport:
             if stdin:
                 chan.sendall(stdin)
         except (OSError, EOFError, paramiko.SSHException) as exc:
+            if chan.closed and not self._dead.is_set() and not self._transport_dying():
+                # it ended before it read its stdin (`python3: not found`): the handle
+                # reports that end and its stderr, the connection is fine
+                return ChannelBackground(self.name, chan, self._dead)
             with contextlib.suppress(Exception):
                 chan.close()
             raise ConnectionLost(self.name, f"could not start a command: {exc}") from None

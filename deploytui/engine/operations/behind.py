@@ -82,10 +82,10 @@ def fleet_position(host_order: list[str], scans: Mapping[str, HostScan],
                                                  for rid, hs in groups.items()))
         return position
     release = position.release = winners[0]
-    left = set(position.excluded.get(release, []))
+    left_out = set(position.excluded.get(release, []))
     for host in host_order:
         if host in currents and currents[host] != release:
-            position.behind[host] = Behind(host, currents[host], host in left)
+            position.behind[host] = Behind(host, currents[host], host in left_out)
         elif host not in currents and host in left:
             position.behind[host] = Behind(host, None, True,
                                            error=errors.get(host, "not listed"))

@@ -3,8 +3,8 @@
 Per host ONE command (finish.run_last_commands): remove the unfinished release
 directory (only where this deploy created it, through safety.delete_release_command),
 keep its metadata as `failed` (so listings still show the attempt), and release the
-lock. For `pull`, the hosts that already moved their working copy are moved back to the
-commit they had.
+lock. (A `pull` deploy's hosts that already moved their working copy are moved back by
+pull_switch.py.)
 """
 
 from __future__ import annotations
@@ -12,15 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from deploytui.config.model import Host
-from deploytui.engine.events import Sink
-from deploytui.engine.hosts.pool import HostPool, PoolResult
-from deploytui.engine.hosts.transport import Transport
+from deploytui.engine.hosts.pool import HostPool
 from deploytui.engine.operations.finish import Part, run_last_commands
-from deploytui.engine.operations.strategies import HostContext
-from deploytui.engine.operations.strategies.pull import move_step
 from deploytui.engine.remote.layout import Layout
 from deploytui.engine.remote.safety import delete_release_command
-from deploytui.engine.remote.steps import run_step
 from deploytui.engine.shell import q
 
 _RM, _META = "Z-RM", "Z-META"
@@ -52,23 +47,11 @@ def cleanup_hosts(pool: HostPool, hosts: list[Host], layouts: dict[str, Layout],
     def parts(name: str) -> list[Part]:
         marking = meta_command is not None and name in marked
         return cleanup_parts(layouts[name], release_id, remove=name in remove,
-                             meta_command=meta_command(name) if marking else None)
+                             meta_command=meta_command(name)
+                             if meta_command is not None and marking else None)
 
     done = run_last_commands(pool, [h.name for h in hosts], parts, unlock_command,
                              step="cleanup", timeout=timeout, record=record)
     return [f"cleanup: {w}" for h in hosts for w in done.problems.get(h.name, [])], \
         done.unlocked
 
-
-def move_back(pool: HostPool, hosts: list[Host], contexts: dict[str, HostContext],
-              previous_head: dict[str, str | None], sink: Sink, timeout: float
-              ) -> PoolResult[None]:
-    """pull: check the previous commit out again on `hosts`."""
-    def back(host: Host, transport: Transport) -> None:
-        prev = previous_head.get(host.name)
-        if prev:
-            step = move_step(contexts[host.name], prev)
-            run_step(transport, "switch", "switch back", step.command, sink=sink,
-                     timeout=timeout)
-
-    return pool.map(back, hosts, step="switch back")

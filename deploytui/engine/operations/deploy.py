@@ -22,7 +22,7 @@ from deploytui.engine.hosts.pool import TransportFactory, transport_factory
 from deploytui.engine.hosts.transport import Transport
 from deploytui.engine.operations import strategies
 from deploytui.engine.operations.cleanup import cleanup_hosts
-from deploytui.engine.operations.exclusion import ExcludeRefused, exclude_hint
+from deploytui.engine.operations.exclusion import exclude_hint
 from deploytui.engine.operations.fanout import Fanout, relays
 from deploytui.engine.operations.finish import finish_hosts, plan_prunes
 from deploytui.engine.operations.guards import (
@@ -32,7 +32,7 @@ from deploytui.engine.operations.guards import (
     unchanged_line,
 )
 from deploytui.engine.operations.hooks import HookContext, run_hooks
-from deploytui.engine.operations.lifecycle import Failure, Operation, Phase, Stop
+from deploytui.engine.operations.lifecycle import Phase, Stop
 from deploytui.engine.operations.preflight import probe_command, read_probes
 from deploytui.engine.operations.prune import HostPrune
 from deploytui.engine.operations.pull_activation import PullActivation
@@ -42,28 +42,22 @@ from deploytui.engine.operations.request import (
     DeployRequest,
     DeployResult,
     HostReport,
-    host_env,
     resolve_env,
 )
 from deploytui.engine.operations.roles import once_hosts, run_once
 from deploytui.engine.operations.shipping import serving_sha, shipping
 from deploytui.engine.operations.source import (
-    Artifact,
-    Resolved,
     SourceError,
     build_artifact,
     resolve,
 )
 from deploytui.engine.operations.strategies import HostContext
 from deploytui.engine.operations.verify import Verifying
-from deploytui.engine.remote.layout import release_id_now
 from deploytui.engine.remote.lock import release_command
 from deploytui.engine.remote.release_meta import MetaWriter
 from deploytui.engine.remote.revisions import deploy_line
-from deploytui.engine.remote.scan import HostScan
-from deploytui.engine.remote.script import ScriptStep, run_steps
-from deploytui.engine.remote.steps import Step, StepFailed
-from deploytui.engine.remote.switch import switch_all
+from deploytui.engine.remote.script import ScriptStep
+from deploytui.engine.remote.steps import StepFailed
 
 FINISH_TIMEOUT = 30.0  # bookkeeping; the prune deletions get the project's step timeout
 
@@ -88,41 +82,9 @@ def run_deploy(config: Config, request: DeployRequest, *, sink: Sink = discard,
     return result
 
 
-class _Deploy(PullActivation, Verifying, Operation):
+class _Deploy(PullActivation, Verifying):
     operation = "deploy"
     refuses_in_freeze = True
-
-    def __init__(self, config: Config, request: DeployRequest, *, sink: Sink,
-                 cancel: threading.Event | None, resolver, factory: TransportFactory) -> None:
-        self.operation = request.operation  # type: ignore[misc]  # "deploy" | "catch-up"
-        env = request.environment
-        self.refused = ""  # a bad --exclude: refused in check(), before anything is sent
-        try:
-            remaining = request.hosts  # the environment without the hosts left out
-        except ExcludeRefused as exc:
-            remaining, self.refused = list(env.hosts), str(exc)
-        self.excluded = [h.name for h in env.hosts if h not in remaining]
-        super().__init__(config, request.project, replace(env, hosts=tuple(remaining)),
-                         sink=sink, factory=factory, user=request.user, resolver=resolver,
-                         cancel=cancel, break_lock=request.break_lock,
-                         wait_lock=request.wait_lock)
-        self.request = request
-        self.force_freeze = request.force_freeze
-        self.unchanged = False  # every host already served the sha: nothing was done
-        again = request.catch_up
-        self.release_id = (again.release_id if again else request.release_id) or release_id_now()
-        self.reports = {n: HostReport(n) for n in self.names}
-        self.created: set[str] = set()  # hosts where our release dir exists
-        self.previous_head: dict[str, str | None] = {}
-        self.moved: set[str] = set()
-        self.resolved: Resolved | None = None
-        self.artifact: Artifact | None = None
-        self.contexts: dict[str, HostContext] = {}
-        self.env: dict[str, str] = {}
-        self.meta: MetaWriter | None = None
-        self.scans: dict[str, HostScan] = {}  # release listings taken under the lock
-        self.hook_refused = False  # before_deploy said no: no after_* hooks either
-        self.fanout: Fanout | None = None  # ship: relay, while the prepare phase runs
 
     def phases(self) -> list[Phase]:
         # a catch-up runs no `once` steps: the fleet ran them when it switched
@@ -231,12 +193,6 @@ class _Deploy(PullActivation, Verifying, Operation):
                 f" this deploy is release {fresh}")))
         return True
 
-    def record(self, failure: Failure) -> None:
-        super().record(failure)
-        if failure.host in self.reports:
-            self._fail(failure.host, failure.step, failure.reason,
-                       outcome="cancelled" if failure.kind == "cancelled" else "failed")
-
     def release(self) -> None:
         if self.artifact is not None:
             self.artifact.discard()
@@ -303,33 +259,15 @@ class _Deploy(PullActivation, Verifying, Operation):
                             subject=self.resolved.subject if self.resolved else "",
                             warnings=self.warnings)
 
-    def _fail(self, host: str, step: str, error: str, *, outcome: str = "failed") -> None:
-        report = self.reports[host]
-        report.outcome, report.step, report.error = outcome, step, self.redact(error)
-
     # -- phases --------------------------------------------------------------------
-    def _env_for(self, host: str) -> dict[str, str]:
-        return host_env(self.env, self.contexts[host], self.request.environment.name)
-
     def _meta_step(self, host: str, state: str) -> ScriptStep:
         assert self.meta is not None
         return ScriptStep("write metadata", self.meta.command(host, state, host_clock=True),
                           quiet=True, inline=True)
 
-    def _run_steps(self, host: str, transport: Transport, phase: str, steps: list[Step], *,
-                   first: tuple[ScriptStep, ...] = (), last: tuple[ScriptStep, ...] = ()
-                   ) -> None:
-        def done(step: ScriptStep) -> None:
-            if step.name == "create release":
-                self.created.add(host)
-
-        run_steps(transport, phase, steps, sink=self.sink, cancel=self.cancel,
-                  timeout=self.project.timeout, env=self._env_for(host), first=first,
-                  last=last, on_done=done,
-                  uploader=self.fanout.receive if self.fanout is not None else None)
-
     def _prepare(self) -> None:
         if self.project.strategy == "artifact":
+            assert self.resolved is not None  # begin() resolved the ref, or stopped
             try:
                 self.artifact = build_artifact(self.project, self.resolved, dict(self.env),
                                                self.sink, self.cancel)
@@ -374,35 +312,15 @@ class _Deploy(PullActivation, Verifying, Operation):
         if self.meta is not None:  # recorded even if it fails: a migration may half-run
             self.meta.meta.once = [cmd for role in once_hosts(self.project, self.hosts)
                                    for cmd in self.project.roles[role].once]
-        errors = run_once(self.pool, self.project, self.hosts, self.sink, self.cancel,
-                          self._env_for)
-        for host, err in errors.items():
-            self.record(Failure(host, "once", err.removeprefix(f"{host}: ")))
-        if errors:
+        failed = run_once(self.pool, self.project, self.hosts, self.sink, self.cancel,
+                          self._env_for).failed
+        for failure in failed.values():
+            self.record(failure)
+        if failed:
             if self.project.strategy == "pull":
                 self._move_back()
-            raise Stop(next(iter(errors.values())),
+            raise Stop(str(next(iter(failed.values()))),
                        kind="cancelled" if self.cancel.is_set() else "failed")
-
-    def _switch(self, stage=None) -> None:
-        if self.staged is not None and stage is not None:
-            result = self.staged.switch(stage)
-        else:
-            targets = {n: (self.layouts[n], self.release_id) for n in self.names}
-            result = switch_all(self.pool, targets, self.sink, self.cancel)
-        if result.ok:
-            return
-        for failure in result.failures.values():
-            self.record(failure)
-        for name in result.switched_back:
-            self._fail(name, "switch", "switched back", outcome="switched back")
-        for name, reason in result.switch_back_failed.items():
-            self.record(Failure(name, "switch back", reason))
-        first = next(iter(result.failed.items()))
-        error = f"{first[0]}: switch: {first[1]}; {len(result.switched_back)} host(s) switched back"
-        if self.staged is not None and self.staged.switched:
-            self.undo(error)  # the earlier stages go back too
-        raise Stop(error)
 
     def _unlock_command(self, host: str) -> str:
         return release_command(self.layouts[host], self.lock)

@@ -1,28 +1,32 @@
 """The pull strategy's activation: move each working copy, restart, check, move back.
 
-A mixin of the deploy operation (it uses the skeleton's pool, sink, cancel, failures and
-the deploy's reports and contexts). A `pull` project has no release directories to
+Part of the deploy (deploy_state.py declares the state it shares: pool, contexts,
+reports, the commit each host had). A `pull` project has no release directories to
 switch between: every host checks the new commit out in place, `once` runs, every host
 restarts and, with health checks, is verified; a failure checks the previous commit out
-again on every host that moved (cleanup.py `move_back`). It moves every host at once —
-a `rollout:` is refused for pull projects by the config (config/projects.py).
+again on every host that moved (pull_switch.py, which a rollback uses too). It moves
+every host at once — a `rollout:` is refused for pull projects by the config
+(config/projects.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from deploytui.config.model import Host
-from deploytui.engine.failure import Failure, Stop
+from deploytui.engine.failure import Stop
 from deploytui.engine.hosts.transport import Transport
 from deploytui.engine.operations import strategies
-from deploytui.engine.operations.cleanup import move_back
+from deploytui.engine.operations.deploy_state import DeployState
 from deploytui.engine.operations.health import check_hosts, unhealthy_failures
 from deploytui.engine.operations.lifecycle import Phase
+from deploytui.engine.operations.pull_switch import checkout_all
 from deploytui.engine.operations.roles import run_restarts
 from deploytui.engine.operations.staged import Revert
 
 
-class PullActivation:
-    """Adds the pull deploy's switch → once → restart → verify phases and its way back."""
+class PullActivation(DeployState):
+    """The pull deploy's switch → once → restart → verify phases and its way back."""
 
     def pull_phases(self, once: list[Phase]) -> list[Phase]:
         """Switch (check out), then `once`, restart and — with health checks — verify."""
@@ -41,11 +45,12 @@ class PullActivation:
             self._move_back(exclude=failed)
             raise self.first_stop(failed)
 
-    def _move_back(self, exclude: list[str] = ()) -> None:
+    def _move_back(self, exclude: Sequence[str] = ()) -> None:
         """pull: check the previous commit out again on every host that moved."""
         targets = [h for h in self.hosts if h.name in self.moved and h.name not in self.lost]
-        moved_back = move_back(self.pool, targets, self.contexts, self.previous_head,
-                               self.sink, self.project.timeout)
+        moved_back = checkout_all(self.pool, targets, lambda n: self.layouts[n].deploy_to,
+                                  self.previous_head.get, sink=self.sink,
+                                  timeout=self.project.timeout, step="switch back")
         for name in moved_back.succeeded:
             if name not in exclude:
                 self._fail(name, "switch", "switched back", outcome="switched back")
@@ -53,10 +58,10 @@ class PullActivation:
             self.warnings.append(f"{name}: switch back failed: {failure.reason}")
 
     def _restart(self) -> None:
-        errors = run_restarts(self.pool, self.project, self.hosts, self.sink, None,
-                              self._env_for)
-        for host, err in errors.items():
-            self.record(Failure(host, "restart", err.removeprefix(f"{host}: ")))
+        restarts = run_restarts(self.pool, self.project, self.hosts, self.sink, None,
+                                self._env_for)
+        for failure in restarts.failed.values():
+            self.record(failure)
 
     def _verify_pull(self) -> None:
         """pull: every host checked after the restart; unhealthy -> the previous commit."""
@@ -74,8 +79,9 @@ class PullActivation:
         if self.project.on_unhealthy_in(self.request.environment) == "keep":
             raise Stop(error, text=f"{error}; kept (on_unhealthy: keep)")
         self._move_back(exclude=[r.host for r in bad])
-        errors = run_restarts(self.pool, self.project, self.hosts, self.sink, None,
-                              self._env_for, phase="rollback")
-        self.revert = Revert(back=[n for n in self.names if n not in errors],
-                             failed={n: f"restart: {e}" for n, e in errors.items()})
+        restarts = run_restarts(self.pool, self.project, self.hosts, self.sink, None,
+                                self._env_for, phase="rollback")
+        self.revert = Revert(back=[n for n in self.names if n not in restarts.failed],
+                             failed={n: f"restart: {f.step}: {f.reason}"
+                                     for n, f in restarts.failed.items()})
         raise Stop(error, text=f"{error}; rolled back to the previous commit")

@@ -4,6 +4,7 @@ remote commands get (shared with rollback)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from deploytui.config.model import Environment, Host, Project
 from deploytui.engine.operations.exclusion import remaining_hosts
@@ -39,7 +40,7 @@ class DeployRequest:
                                once_runs=self.catch_up is None)
 
     @property
-    def operation(self) -> str:
+    def operation(self) -> Literal["deploy", "catch-up"]:
         return "deploy" if self.catch_up is None else "catch-up"
 
 

@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 from deploytui.config.model import Host, Project, Role
 from deploytui.engine.events import Sink
-from deploytui.engine.hosts.pool import HostPool
+from deploytui.engine.failure import Failure
+from deploytui.engine.hosts.pool import HostOutcome, HostPool, PoolResult
 from deploytui.engine.hosts.transport import (
     Transport,
 )
@@ -59,16 +60,19 @@ def task_commands(project: Project, host: Host) -> list[tuple[str, str]]:
 
 def run_once(pool: HostPool, project: Project, hosts: list[Host], sink: Sink,
              cancel: threading.Event | None, env_for_host: EnvForHost, *,
-             phase: str = "once") -> dict[str, str]:
-    """Each role's `once` commands on its first host, roles in order; host -> error.
+             phase: str = "once") -> PoolResult[None]:
+    """Each role's `once` commands on its first host, roles in order.
 
     Stops at the first failure: a migration that failed must not be followed by more.
     """
+    done: PoolResult[None] = PoolResult()
     for role_name, host_name in once_hosts(project, hosts).items():
         role = project.roles[role_name]
         transport = pool.transports.get(host_name)
         if transport is None:
-            return {host_name: f"{host_name}: once {role_name}: not connected"}
+            done[host_name] = HostOutcome(host_name, failure=Failure(
+                host_name, f"once {role_name}", "not connected"))
+            return done
         env = env_for_host(host_name)
         try:
             for cmd in role.once:
@@ -76,8 +80,10 @@ def run_once(pool: HostPool, project: Project, hosts: list[Host], sink: Sink,
                          in_dir(env[RELEASE_PATH_KEY], cmd), sink=sink, cancel=cancel,
                          timeout=project.timeout, env=env)
         except StepFailed as exc:
-            return {host_name: str(exc)}
-    return {}
+            done[host_name] = HostOutcome(host_name, error=exc, failure=exc.failure)
+            return done
+        done[host_name] = HostOutcome(host_name)
+    return done
 
 
 def _restart_batches(role: Role, members: list[Host], max_parallel: int) -> list[list[Host]]:
@@ -92,23 +98,25 @@ def _restart_batches(role: Role, members: list[Host], max_parallel: int) -> list
 
 def run_restarts(pool: HostPool, project: Project, hosts: list[Host], sink: Sink,
                  cancel: threading.Event | None, env_for_host: EnvForHost, *,
-                 phase: str = "restart") -> dict[str, str]:
-    """Each role's `restart` commands, role by role, batch by batch; host -> error.
+                 phase: str = "restart") -> PoolResult[None]:
+    """Each role's `restart` commands, role by role, batch by batch.
 
     A failed batch stops the rollout: later batches and roles are not restarted (their
     hosts are reported as not restarted), so a bad release never restarts everywhere.
     Commands run in DEPLOYTUI_RELEASE_PATH from env_for_host(host).
     """
-    errors: dict[str, str] = {}
+    done: PoolResult[None] = PoolResult()
     for role_name, role in project.roles.items():
         members = role_hosts(project, hosts, role_name)
         if not role.restart or not members:
             continue
         for batch in _restart_batches(role, members, pool.max_parallel):
-            if errors:
+            if not done.ok:
                 for h in batch:
-                    errors.setdefault(h.name, f"{h.name}: restart {role_name}: not restarted"
-                                              " (an earlier restart failed)")
+                    if h.name not in done.failed:
+                        done[h.name] = HostOutcome(h.name, failure=Failure(
+                            h.name, f"restart {role_name}",
+                            "not restarted (an earlier restart failed)"))
                 continue
 
             def restart(host: Host, transport: Transport, role: Role = role) -> None:
@@ -118,6 +126,7 @@ def run_restarts(pool: HostPool, project: Project, hosts: list[Host], sink: Sink
                              in_dir(env[RELEASE_PATH_KEY], cmd), sink=sink, cancel=cancel,
                              timeout=project.timeout, env=env)
 
-            outcomes = pool.map(restart, batch, step=f"restart {role_name}")
-            errors.update((name, str(failure)) for name, failure in outcomes.failed.items())
-    return errors
+            for name, outcome in pool.map(restart, batch, step=f"restart {role_name}").items():
+                if outcome.failure is not None or name not in done:  # a failure is kept
+                    done[name] = outcome
+    return done

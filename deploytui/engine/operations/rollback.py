@@ -25,10 +25,16 @@ from deploytui.engine.events import HostLine, Sink, discard
 from deploytui.engine.hosts.pool import TransportFactory, transport_factory
 from deploytui.engine.operations.behind import rollback_steps
 from deploytui.engine.operations.finish import Part, run_last_commands
-from deploytui.engine.operations.health import HealthResult, check_hosts, has_checks
+from deploytui.engine.operations.health import (
+    HealthResult,
+    check_hosts,
+    has_checks,
+    unhealthy_failures,
+)
 from deploytui.engine.operations.hooks import HookContext, run_hooks
 from deploytui.engine.operations.lifecycle import Failure, Operation, Phase, Stop
 from deploytui.engine.operations.migrations import migration_warnings
+from deploytui.engine.operations.pull_switch import checkout_all
 from deploytui.engine.operations.release_env import (
     env_of_release,
     release_env,
@@ -45,12 +51,11 @@ from deploytui.engine.operations.rollback_target import (
 )
 from deploytui.engine.operations.shipping import rollback_shipping
 from deploytui.engine.operations.strategies import HostContext
-from deploytui.engine.remote.layout import Layout, ReleaseMeta, write_meta_command
+from deploytui.engine.remote.layout import Layout, ReleaseMeta, ReleaseState, write_meta_command
 from deploytui.engine.remote.lock import local_user, release_command
 from deploytui.engine.remote.revisions import append_command, rollback_line
 from deploytui.engine.remote.scan import HostScan, is_scan_output, parse_scan, scan_command
 from deploytui.engine.remote.switch import switch_all
-from deploytui.engine.shell import q
 
 META_TIMEOUT = 30.0
 _META, _REV = "Z-META", "Z-REV"
@@ -76,7 +81,7 @@ class RollbackResult:
         return self.outcome == "success"
 
 
-def meta_for(scan: HostScan, release_id: str, state: str, user: str) -> ReleaseMeta:
+def meta_for(scan: HostScan, release_id: str, state: ReleaseState, user: str) -> ReleaseMeta:
     """The release's metadata with a new state (created for a Capistrano release)."""
     rel = scan.releases[release_id]
     old = rel.meta
@@ -163,7 +168,7 @@ class _Rollback(Operation):
         self.target: str | None = None  # release id (pull: release id or sha)
         self.sha = ""  # pull: the commit gone back to
         self.previous: dict[str, str | None] = {}
-        self.restart_errors: dict[str, str] = {}
+        self.restart_failures: dict[str, Failure] = {}
         self.moving: list[str] = list(self.names)  # hosts not already on the target
         self.base_env: dict[str, str] = {}
         self.health: dict[str, list[HealthResult]] = {}
@@ -262,22 +267,21 @@ class _Rollback(Operation):
         self.previous = {h: self.fleet.hosts[h].current for h in self.moving}
 
     def _checkout(self) -> None:
-        outcomes = self.pool.map(lambda h, t: t.run(
-            f"cd {q(self.layouts[h.name].deploy_to)} && git checkout -q -f --detach"
-            f" {q(self.sha)}", capture=True, timeout=self.project.timeout),
-            step="git checkout")
-        if outcomes.ok:
+        """pull: every working copy to the target commit; if one cannot, the others back."""
+        def deploy_to(name: str) -> str:
+            return self.layouts[name].deploy_to
+
+        moved = checkout_all(self.pool, self.hosts, deploy_to, lambda _: self.sha,
+                             sink=self.sink, timeout=self.project.timeout)
+        if moved.ok:
             return
-        failed = outcomes.failed
-        back = {n: self.scans[n].head_sha for n in self.names
-                if n not in failed and self.scans[n].head_sha}
-        moved_back = self.pool.map(lambda h, t: t.run(
-            f"cd {q(self.layouts[h.name].deploy_to)} && git checkout -q -f --detach"
-            f" {q(back[h.name])}", capture=True, timeout=self.project.timeout),
-            [self.pool.host(n) for n in back], step="switch back")
+        failed = moved.failed
+        moved_back = checkout_all(
+            self.pool, [h for h in self.hosts if h.name not in failed], deploy_to,
+            lambda n: self.scans[n].head_sha or None, sink=self.sink,
+            timeout=self.project.timeout, step="switch back")
         for failure in failed.values():
-            self.fail(Failure(failure.host, "git checkout", failure.reason, failure.kind),
-                      "switch")
+            self.fail(failure, "switch")
         for failure in moved_back.failed.values():
             self.fail(failure, "switch")
         first = next(iter(failed.values()))
@@ -301,27 +305,28 @@ class _Rollback(Operation):
     def _restart(self) -> bool:
         """The roles' restart steps, with the environment the target was deployed with."""
         moving = [h for h in self.hosts if h.name in self.moving]
-        self.restart_errors = run_restarts(self.pool, self.project, moving, self.sink,
-                                           self.cancel, self._env_for)
-        for host, err in self.restart_errors.items():
-            self.record(Failure(host, "restart", err.removeprefix(f"{host}: ")))
-        return not self.restart_errors
+        self.restart_failures = run_restarts(self.pool, self.project, moving, self.sink,
+                                             self.cancel, self._env_for).failed
+        for failure in self.restart_failures.values():
+            self.record(failure)
+        return not self.restart_failures
 
     def _verify(self) -> bool:
         """The same health checks a deploy runs, reported; the rollback itself stands."""
         cwd = (lambda h: self.layouts[h.name].deploy_to) if self.pull else (
             lambda h: self.layouts[h.name].current)
         restarted = [h for h in self.hosts
-                     if h.name in self.moving and h.name not in self.restart_errors]
+                     if h.name in self.moving and h.name not in self.restart_failures]
         self.health = check_hosts(self.pool, self.project, restarted, cwd_for=cwd,
                                   env_for=lambda h: self._env_for(h.name), sink=self.sink,
                                   cancel=self.cancel)
         bad = [r for h in restarted for r in self.health.get(h.name, []) if not r.healthy]
-        for r in bad:
-            if r.host not in self.failures:
-                self.fail(Failure(r.host, f"health {r.role}", f"{r.check} -> {r.saw}"),
-                          "verify")
-        return not bad
+        if not bad:
+            return True
+        for failure in unhealthy_failures(bad)[0]:
+            if failure.host not in self.failures:
+                self.fail(failure, "verify")
+        return False
 
     def _finish(self) -> None:
         """ONE command per host: release states, the revisions.log line, the unlock."""
@@ -349,8 +354,9 @@ class _Rollback(Operation):
 
     # -- the result ----------------------------------------------------------------------
     def error_line(self) -> str:
-        if self.stopped is None and self.restart_errors:
-            return "switched, but restart failed: " + next(iter(self.restart_errors.values()))
+        if self.stopped is None and self.restart_failures:
+            return "switched, but restart failed: " + str(
+                next(iter(self.restart_failures.values())))
         if self.stopped is None and self.failures:
             first = next(self.failures[n] for n in self.names if n in self.failures)
             return f"switched, but unhealthy: {first}"

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from deploytui.config.model import Environment, Host, Project
 from deploytui.engine.events import HostLine, Sink
+from deploytui.engine.failure import Failure
 from deploytui.engine.hosts.pool import HostPool
 from deploytui.engine.operations.health import HealthResult, check_hosts, has_checks
 from deploytui.engine.operations.roles import run_restarts
@@ -95,10 +96,10 @@ class StagedSwitch:
                 self.previous_target[name] = result.previous_target.get(name)
         return result
 
-    def restart(self, stage: Stage, phase: str = "restart") -> dict[str, str]:
-        """The stage's restarts (roles in order); host -> error."""
+    def restart(self, stage: Stage, phase: str = "restart") -> dict[str, Failure]:
+        """The stage's restarts (roles in order); the hosts whose restart failed."""
         return run_restarts(self.pool, self.project, self._hosts(stage.hosts), self.sink,
-                            None, self.env_for, phase=phase)
+                            None, self.env_for, phase=phase).failed
 
     def verify(self, stage: Stage) -> list[HealthResult]:
         """The stage's health checks; the unhealthy results (empty: all healthy)."""
@@ -127,11 +128,11 @@ class StagedSwitch:
             report.serving[name] = release_of(self.previous_target[name])
         serving = [n for n in back if report.serving[n]]  # a first deploy goes back to nothing
         if serving:
-            restart_errors = run_restarts(
+            restarts = run_restarts(
                 self.pool, self.project, self._hosts(serving), self.sink, None,
                 lambda n: self.env_for_release(n, report.serving[n] or ""), phase=phase)
-            for name, err in restart_errors.items():
-                report.failed[name] = f"restart: {err.removeprefix(f'{name}: ')}"
+            for name, failure in restarts.failed.items():
+                report.failed[name] = f"restart: {failure.step}: {failure.reason}"
             healthy_candidates = [n for n in serving if n not in report.failed]
             if self.checks and healthy_candidates:
                 results = check_hosts(

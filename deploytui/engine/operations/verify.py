@@ -1,8 +1,8 @@
 """The deploy's phases after `once`: switch, restart and verify, stage by stage.
 
-A mixin of the deploy operation (it uses the skeleton's pool, sink, cancel, failures and
-the deploy's reports and environment), kept apart so deploy.py stays the preparation and
-this module the proof: with health checks or a `rollout:`, a failed restart or an
+Part of the deploy (deploy_state.py declares the state it shares: pool, reports,
+contexts, environment), kept apart so deploy.py stays the preparation and this module
+the proof: with health checks or a `rollout:`, a failed restart or an
 unhealthy host stops the rollout and, with `on_unhealthy: rollback`, sends every host
 switched so far back (staged.py) — the outcome is then `rolled_back`. Without either,
 the phases are the classic switch and restart, failures recorded, never undone.
@@ -10,26 +10,22 @@ the phases are the classic switch and restart, failures recorded, never undone.
 
 from __future__ import annotations
 
+from functools import partial
+
 from deploytui.engine.events import PhaseFinished, PhaseStarted
-from deploytui.engine.failure import Failure, Stop
+from deploytui.engine.failure import Failure, Kind, Stop
+from deploytui.engine.operations.deploy_state import DeployState
 from deploytui.engine.operations.health import unhealthy_failures
 from deploytui.engine.operations.lifecycle import Phase
 from deploytui.engine.operations.request import host_env
 from deploytui.engine.operations.rollout import Stage
-from deploytui.engine.operations.staged import Revert, StagedSwitch
+from deploytui.engine.operations.staged import StagedSwitch
 from deploytui.engine.operations.strategies import HostContext
+from deploytui.engine.remote.switch import switch_all
 
 
-class Verifying:
-    """Adds the staged switch → restart → verify phases and the automatic rollback."""
-
-    staged: StagedSwitch | None = None
-    revert: Revert | None = None  # the automatic rollback, when one ran
-
-    def proving(self) -> bool:
-        """Health checks or a staged rollout: a failed restart or check is undone."""
-        return bool(self.request.environment.rollout) or any(
-            role.health for h in self.hosts for role in self.project.roles_of(h))
+class Verifying(DeployState):
+    """The staged switch → restart → verify phases and the automatic rollback."""
 
     def stage_phases(self) -> list[Phase]:
         staged = self.staged = StagedSwitch(
@@ -45,11 +41,31 @@ class Verifying:
 
             phases.append(Phase(staged.phase_name("switch", stage), switch, stage.hosts))
             phases.append(Phase(staged.phase_name("restart", stage),
-                                lambda stage=stage: self._restart_stage(stage), stage.hosts))
+                                partial(self._restart_stage, stage), stage.hosts))
             if staged.checks:
                 phases.append(Phase(staged.phase_name("verify", stage),
-                                    lambda stage=stage: self._verify_stage(stage), stage.hosts))
+                                    partial(self._verify_stage, stage), stage.hosts))
         return phases
+
+    def _switch(self, stage: Stage | None = None) -> None:
+        if self.staged is not None and stage is not None:
+            result = self.staged.switch(stage)
+        else:
+            targets = {n: (self.layouts[n], self.release_id) for n in self.names}
+            result = switch_all(self.pool, targets, self.sink, self.cancel)
+        if result.ok:
+            return
+        for failure in result.failures.values():
+            self.record(failure)
+        for name in result.switched_back:
+            self._fail(name, "switch", "switched back", outcome="switched back")
+        for name, reason in result.switch_back_failed.items():
+            self.record(Failure(name, "switch back", reason))
+        first = next(iter(result.failed.items()))
+        error = f"{first[0]}: switch: {first[1]}; {len(result.switched_back)} host(s) switched back"
+        if self.staged is not None and self.staged.switched:
+            self.undo(error)  # the earlier stages go back too
+        raise Stop(error)
 
     def _release_env(self, host: str, release_id: str) -> dict[str, str]:
         """The restart environment of another release (the one gone back to)."""
@@ -62,12 +78,12 @@ class Verifying:
 
     def _restart_stage(self, stage: Stage) -> None:
         assert self.staged is not None
-        errors = self.staged.restart(stage, phase=self.staged.phase_name("restart", stage))
-        for host, err in errors.items():
-            self.record(Failure(host, "restart", err.removeprefix(f"{host}: ")))
-        if errors and self.proving():
-            first = next(n for n in self.names if n in errors)
-            self.undo(errors[first])
+        failed = self.staged.restart(stage, phase=self.staged.phase_name("restart", stage))
+        for failure in failed.values():
+            self.record(failure)
+        if failed and self.proving():
+            first = next(n for n in self.names if n in failed)
+            self.undo(str(failed[first]))
 
     def _verify_stage(self, stage: Stage) -> None:
         assert self.staged is not None
@@ -83,7 +99,7 @@ class Verifying:
     def undo(self, error: str, *, cancelled: bool = False) -> None:
         """Stop the rollout; with on_unhealthy: rollback, every switched host goes back."""
         assert self.staged is not None
-        kind = "cancelled" if cancelled else "failed"
+        kind: Kind = "cancelled" if cancelled else "failed"
         if self.project.on_unhealthy_in(self.request.environment) == "keep" and not cancelled:
             raise Stop(error, text=f"{error}; kept (on_unhealthy: keep): "
                                    f"{len(self.staged.switched)} host(s) serve "

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
 from deploytui.tui.keymap import (
@@ -31,7 +33,7 @@ class HelpScreen(Dialog[None]):
 
     def on_mount(self) -> None:
         keymap = self.app._keymap  # the active remapping (App.set_keymap)
-        sections = [("console", MAIN_BINDINGS),
+        sections: list[tuple[str, Sequence[BindingType]]] = [("console", MAIN_BINDINGS),
                     ("console", [Binding("j/k", "", "Down / up"),
                                  Binding("ctrl+p", "", "Command palette")]),
                     ("releases", BROWSER_BINDINGS), ("history", HISTORY_BINDINGS),
@@ -40,6 +42,8 @@ class HelpScreen(Dialog[None]):
         rows = [("where", "key", "does", "id (ui.keys)")]
         for where, bindings in sections:
             for b in bindings:
+                if not isinstance(b, Binding):
+                    continue
                 key = keymap.get(b.id, b.key) if b.id else b.key
                 shown = key if ("/" in key or " " in key or key == "esc") else (
                     self.app.get_key_display(Binding(key, "")))

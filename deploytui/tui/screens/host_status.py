@@ -2,8 +2,10 @@
 
 Current release, locks, health and reachability, read in a worker (never on the UI
 thread) when the environment is chosen, periodically while idle (main.py), after an
-operation, and on coming back to the screen; an unknown host key is asked about. A mixin
-of MainScreen: it uses the screen's config, buffer, runner, host_info and widgets.
+operation, and on coming back to the screen; an unknown host key is asked about. The
+base of MainScreen: it declares the screen's state it reads (config, buffer, runner,
+host_info, the selection) and the two members MainScreen provides (`env`,
+`_update_header`).
 """
 
 from __future__ import annotations
@@ -12,24 +14,45 @@ import time
 from typing import TYPE_CHECKING
 
 from textual import work
+from textual.screen import Screen
 
+from deploytui.config.model import Config, Environment
 from deploytui.engine.events import HostLine
+from deploytui.tui.log_buffer import LogBuffer
 from deploytui.tui.messages import StatusFailed, StatusLoaded
 from deploytui.tui.operations import EnvStatus
 from deploytui.tui.widgets.hosts_table import HostInfo, HostsTable
 
 if TYPE_CHECKING:
     from deploytui.engine.hosts.transport import HostKeyUnknown
+    from deploytui.tui.runner import Runner
 
 RESUME_REFRESH_AFTER = 5.0  # s: back on this screen, re-read if older than this
 
 
-class HostStatusReading:
+class HostStatusReading(Screen[None]):
     """Reads and shows the hosts' status; `action_refresh` (ctrl+r) reads it again."""
 
+    config: Config
+    buffer: LogBuffer
+    runner: Runner
+    host_info: dict[str, HostInfo]
+    project: str | None
+    environment: str | None
+    load_status_enabled: bool
     read_at: float | None  # wall clock of the last status read (set by the screen)
     frozen: str  # the freeze in force the last read found ("" none)
+    _first_frame: bool  # status loading waits for the app's first frame
     _reading: bool
+
+    @property
+    def env(self) -> Environment | None:
+        """The selected environment (MainScreen's)."""
+        raise NotImplementedError
+
+    def _update_header(self) -> None:
+        """Show the selection and its current release in the header (MainScreen's)."""
+        raise NotImplementedError
 
     def _show_read_at(self) -> None:
         """When the hosts were last read (and whether a read is under way)."""
@@ -39,7 +62,7 @@ class HostStatusReading:
                                                              else "")
 
     def action_refresh(self) -> None:
-        if self.load_status_enabled and self.env is not None:
+        if self.load_status_enabled and self.project and self.environment:
             self._reading = True
             self._show_read_at()
             self.load_status(self.project, self.environment)

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Tree
 
 from deploytui.config.model import Config, Environment
@@ -50,7 +49,7 @@ LOCK_WAIT = 300.0  # s the console offers to wait for another operation's lock
 REFRESH_EVERY = 30.0  # s between re-reads of the selected environment while idle
 
 
-class MainScreen(OperateActions, HostStatusReading, Screen[None]):
+class MainScreen(OperateActions, HostStatusReading):
     BINDINGS = MAIN_BINDINGS
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
 
@@ -365,7 +364,7 @@ class MainScreen(OperateActions, HostStatusReading, Screen[None]):
     def action_releases(self) -> None:
         from deploytui.tui.screens.release_browser import ReleaseBrowser
 
-        if self.env is not None:
+        if self.project and self.environment:
             self.app.push_screen(ReleaseBrowser(self.config, self.project, self.environment),
                                  self.start)
 

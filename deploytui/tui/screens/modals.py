@@ -105,9 +105,9 @@ class ConfirmModal(Dialog[bool]):
         self._danger = danger
         self._body, self._yes, self._no = body, yes, no
         self.type_name = type_name
-        # focused when the dialog opens (Screen.AUTO_FOCUS, read per instance)
-        self.AUTO_FOCUS = ("#confirm-name" if type_name is not None
-                           else "#yes" if focus_yes else "#no")
+        # focused when the dialog opens (Screen.AUTO_FOCUS, which Textual reads per instance)
+        focus = "#confirm-name" if type_name is not None else "#yes" if focus_yes else "#no"
+        self.AUTO_FOCUS = focus  # type: ignore[misc]
 
     def compose_body(self) -> ComposeResult:
         yield Static(self._body, id="body", markup=False)
@@ -207,7 +207,7 @@ class SecretPromptModal(Dialog[str | None]):
 
     def compose_foot(self) -> ComposeResult:
         yield Label(f"Value of {self._name}:", id="prompt")
-        yield Input(password=True, id="secret", placeholder=self._name)
+        yield Input(password=True, id="secret", placeholder=self._name or "")
         with Horizontal(classes="buttons"):
             yield Button("Stop the operation", id="no")
             yield Button("Use it", id="yes", variant="primary")

@@ -10,9 +10,12 @@ from deploytui.tui.screens.modals import SummaryModal
 
 
 class _Notice(Protocol):
-    at: float
-    severity: str
-    message: str
+    @property
+    def at(self) -> float: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def message(self) -> str: ...
 
 
 class NoticesScreen(SummaryModal):

@@ -49,7 +49,7 @@ class ReleaseTable(DataTable):
     BINDINGS = VIM_BINDINGS
 
 
-class ReleaseBrowser(Screen["Operation | None"]):
+class ReleaseBrowser(Screen[Operation | None]):
     """Dismisses the confirmed operation (rollback, prune, delete) for the main screen to
     run, or None. Listing and the prune preview only read hosts; they run here."""
 
@@ -177,7 +177,7 @@ class ReleaseBrowser(Screen["Operation | None"]):
     def action_close(self) -> None:
         self.dismiss(None)
 
-    def _ask(self, op: Operation, body: str) -> None:
+    def _ask(self, op: Rollback | Prune | DeleteRelease | CatchUp, body: str) -> None:
         from deploytui.tui.deploy_flow import confirm_operation
 
         def chosen(ok: bool | None) -> None:

@@ -36,10 +36,12 @@ def prepare_steps(ctx: HostContext) -> list[Step]:
         inline=True)]
 
 
-def move_step(ctx: HostContext, sha: str) -> Step:
-    d = q(ctx.layout.deploy_to)
-    return Step("checkout", f"git -C {d} checkout -q -f --detach {q(sha)}")
+def checkout_command(deploy_to: str, sha: str) -> str:
+    """The move of a working copy to `sha`: a deploy's, its way back's, a rollback's."""
+    return f"git -C {q(deploy_to)} checkout -q -f --detach {q(sha)}"
 
 
 def activate_steps(ctx: HostContext) -> list[Step]:
-    return [move_step(ctx, ctx.sha), *build_and_tasks(ctx)]
+    """The deploy's move to its commit, then the build and the roles' tasks in place."""
+    return [Step("checkout", checkout_command(ctx.layout.deploy_to, ctx.sha)),
+            *build_and_tasks(ctx)]
