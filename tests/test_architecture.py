@@ -1,4 +1,5 @@
-"""The layer rule (DESIGN.md): arrows point down, and the engine never imports Textual."""
+"""The layer rule (DESIGN.md): arrows point down, the engine never imports Textual, and
+the type checker holds on deploytui/."""
 
 from __future__ import annotations
 
@@ -28,3 +29,11 @@ def test_the_headless_engine_runs_without_textual_loaded():
                             text=True, timeout=60, env={"PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_the_type_checker_finds_no_error_in_deploytui(tmp_path: Path):
+    """mypy as configured in pyproject.toml ([tool.mypy]: every module of deploytui/)."""
+    result = subprocess.run([sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=55)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "Success: no issues found" in result.stdout

@@ -54,12 +54,12 @@ def _window(node: Node, path: str, reader: Reader) -> FreezeWindow:
                               required=WEEKLY_KEYS, what="a mapping with from and to")
         if set(week) != set(WEEKLY_KEYS):
             raise Invalid("incomplete weekly window")
-        begin = _weekly(week["from"], join(path, "weekly.from"), reader)
-        end = _weekly(week["to"], join(path, "weekly.to"), reader)
-        if begin == end:
+        week_begin = _weekly(week["from"], join(path, "weekly.from"), reader)
+        week_end = _weekly(week["to"], join(path, "weekly.to"), reader)
+        if week_begin == week_end:
             raise reader.error(week["to"].line, join(path, "weekly.to"),
                                "must differ from weekly.from")
-        return FreezeWindow(reason, weekly=(begin, end), tz=tz, line=node.line)
+        return FreezeWindow(reason, weekly=(week_begin, week_end), tz=tz, line=node.line)
     missing = [k for k in ("from", "to") if k not in entries]
     if missing:
         raise reader.error(node.line, path, f"missing required key '{missing[0]}' (or give"

@@ -204,10 +204,10 @@ class SecretResolver:
 
     def _lookup(self, name: str) -> str:
         if self.command:
-            value = self._from_command(name, self.command)
+            found = self._from_command(name, self.command)
             self._from_vault.add(name)
-            return value
-        value = self._from_keyring(name)
+            return found
+        value: str | None = self._from_keyring(name)
         if value is None:
             value = os.environ.get(env_var_name(name)) or None
         if value is None and self.interactive and self._prompt is not None:

@@ -55,7 +55,7 @@ HISTORY_BINDINGS: list[BindingType] = [
     Binding("escape", "close", "Back", id="back"),
 ]
 
-LOGS_BINDINGS: list[Binding] = [  # the logs view; ids shared with the main screen's
+LOGS_BINDINGS: list[BindingType] = [  # the logs view; ids shared with the main screen's
     Binding("f", "toggle_follow", "Follow/pause", id="follow"),
     Binding("a", "all_hosts", "All hosts / one", id="all-hosts"),
     Binding("slash", "filter", "Filter", id="filter"),

@@ -57,7 +57,7 @@ class SocketAgent(AgentSSH):
             sock.close()
             return
         try:
-            self._connect(sock)
+            self._connect(sock)  # type: ignore[attr-defined]  # paramiko AgentSSH's own
         except Exception:
             sock.close()
             self._keys = ()
@@ -65,7 +65,7 @@ class SocketAgent(AgentSSH):
         self.reachable = True
 
     def close(self) -> None:
-        self._close()
+        self._close()  # type: ignore[attr-defined]
 
 
 class AgentForwarder:

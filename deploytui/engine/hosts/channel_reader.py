@@ -37,8 +37,9 @@ class ChannelWakeup:
 
     def __init__(self, chan: paramiko.Channel) -> None:
         self._event = threading.Event()
-        chan.in_buffer.set_event(self)
-        chan.in_stderr_buffer.set_event(self)
+        # it has the one method the buffers call on an Event: set()
+        chan.in_buffer.set_event(self)  # type: ignore[arg-type]
+        chan.in_stderr_buffer.set_event(self)  # type: ignore[arg-type]
 
     # -- what paramiko's buffers call (from its reader thread, or when they drain)
     def set(self) -> None:

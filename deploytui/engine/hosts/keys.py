@@ -54,7 +54,8 @@ def key_from_text(data: bytes | str, passphrase: str | None, source: str) -> par
     for crypto_class, key_class in _CLASSES:
         if isinstance(loaded, crypto_class):
             # paramiko reads every type from OpenSSH's format: re-encoded here, in memory
-            text = loaded.private_bytes(serialization.Encoding.PEM,
+            text = loaded.private_bytes(  # type: ignore[attr-defined]  # a cryptography key
+                                        serialization.Encoding.PEM,
                                         serialization.PrivateFormat.OpenSSH,
                                         serialization.NoEncryption()).decode()
             return key_class.from_private_key(io.StringIO(text))

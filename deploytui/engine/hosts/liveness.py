@@ -161,7 +161,8 @@ def _send_keepalive(transport: paramiko.Transport, reply: threading.Event) -> No
     message.add_string("keepalive@openssh.com")
     message.add_boolean(True)  # want_reply
     transport.completion_event = reply
-    transport._send_user_message(message)  # what global_request does, minus the wait
+    # what global_request does, minus the wait
+    transport._send_user_message(message)  # type: ignore[attr-defined]
 
 
 _watchdog = Watchdog()

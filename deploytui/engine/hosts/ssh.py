@@ -275,8 +275,9 @@ class SSHTransport:
             request.add_string("exec")
             request.add_boolean(True)
             request.add_string(runner_command())
-            chan._event_pending()  # what exec_command does, less its _wait_for_event()
-            chan.transport._send_user_message(request)
+            # what exec_command does, less its _wait_for_event() (paramiko's own privates)
+            chan._event_pending()  # type: ignore[attr-defined]
+            chan.transport._send_user_message(request)  # type: ignore[union-attr]
         except Exception as exc:
             with contextlib.suppress(Exception):
                 chan.close()
@@ -310,7 +311,7 @@ class SSHTransport:
             self._reader.pump(chan, wake, lambda data: out.feed(out_cut.feed(data)),
                               lambda data: err.feed(err_cut.feed(data)), err, started,
                               timeout, cancel,
-                              finished=lambda: chan.exit_status_ready() and chan.eof_received)
+                              finished=lambda: chan.exit_status_ready() and bool(chan.eof_received))
             code = chan.recv_exit_status()
             if self._dead.is_set() or (code == -1 and self._transport_dying()):
                 raise ConnectionLost(self.name, "connection lost while the command ran")

@@ -151,8 +151,9 @@ def parse_dump(text: str) -> dict[str, object]:
         if not key:
             continue
         if key in LISTS:
-            values.setdefault(key, [])
-            values[key].append(value)  # type: ignore[union-attr]
+            listed = values.setdefault(key, [])
+            assert isinstance(listed, list)
+            listed.append(value)
         else:
             values.setdefault(key, value)
     return values
@@ -357,7 +358,8 @@ class SSHConfigResolver:
 def _proxycommand_for(parsed: paramiko.SSHConfig, alias: str, port: int) -> str:
     """paramiko expands %p from the file's Port; ssh -p's port comes first in OpenSSH."""
     first = paramiko.SSHConfig()
-    first._config = [{"host": [alias], "config": {"port": str(port)}}, *parsed._config]
+    first._config = [  # type: ignore[attr-defined]  # paramiko's parsed entries
+        {"host": [alias], "config": {"port": str(port)}}, *parsed._config]  # type: ignore[attr-defined]
     return first.lookup(alias).get("proxycommand", "none")
 
 

@@ -97,7 +97,7 @@ class Fanout:
             transport.upload(local, remote, cancel=cancel)
             return
         try:
-            why = ""
+            why: str | None = ""
             for attempt in range(ATTEMPTS):
                 source = self._assign(name, cancel)
                 try:
@@ -115,7 +115,7 @@ class Fanout:
                                 f" {then}")
                 if last:
                     break
-            self.shipped.fell_back[name] = why
+            self.shipped.fell_back[name] = why or ""
             with self._cond:
                 self._on_the_way += 1
             try:

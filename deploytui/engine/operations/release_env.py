@@ -141,7 +141,7 @@ def env_changes(current: Recorded | None, target: Recorded | None) -> list[str]:
         elif isinstance(old, str) and isinstance(new, str):
             lines.append(f"~ {name}: {old} → {new}")
         elif isinstance(old, str):
-            lines.append(f"~ {name}: becomes a secret ({new['secret']})")  # type: ignore[index]
+            lines.append(f"~ {name}: becomes a secret ({new['secret']})")
         elif isinstance(new, str):
             lines.append(f"~ {name}: was a secret ({old['secret']}), becomes {new}")
         elif old["secret"] != new["secret"]:

@@ -49,7 +49,7 @@ def shipping(resolved: Resolved, previous: str, remote: str) -> Shipping:
         changes = changes_between(resolved, previous, SHIPPED_LIMIT, authors=True)
     except SourceError:  # a git that times out must not hold the deploy up
         return Shipping(previous_sha=previous, sha=resolved.sha, direction="unknown")
-    commits = tuple(Commit(*c) for c in changes.commits if len(c) == 3)
+    commits = tuple(Commit(c[0], c[1], c[2]) for c in changes.commits if len(c) == 3)
     old, new = ((resolved.sha, previous) if changes.direction == "back"
                 else (previous, resolved.sha))  # a link to what is taken back, then
     link = compare_url(remote, old, new) if changes.direction != "same" else ""

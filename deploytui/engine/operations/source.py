@@ -150,7 +150,7 @@ class Changes:
     """How the target commit relates to what a host runs now, for the plan."""
 
     direction: str  # same | forward | back | diverged | unknown
-    commits: tuple[tuple[str, str], ...] = ()  # (short sha, subject), newest first
+    commits: tuple[tuple[str, ...], ...] = ()  # (short sha, subject[, author]), newest first
     total: int = 0  # commits in that direction (commits may be cut at `limit`)
 
 
@@ -181,7 +181,7 @@ def changes_between(resolved: Resolved, old_sha: str, limit: int = 20, *,
                git_dir=resolved.cache)
     commits = tuple(tuple(line.split("\0", 2 if authors else 1))
                     for line in log.stdout.splitlines() if "\0" in line)
-    return Changes(direction, commits, behind if direction == "back" else ahead)  # type: ignore[arg-type]
+    return Changes(direction, commits, behind if direction == "back" else ahead)
 
 
 def _sha256(path: Path) -> str:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from textual import work
 from textual.message import Message
+from textual.screen import Screen
 
 from deploytui.tui.widgets.hosts_table import HostsTable
 
@@ -40,13 +41,20 @@ class SessionFailed(Message):
         self.error = error
 
 
-class OperateActions:
+class OperateActions(Screen[None]):
+    """The main screen's run-a-command and shell actions; it declares the screen's state
+    it uses, and MainScreen provides it."""
+
     config: Config
     runner: Runner
     project: str | None
     environment: str | None
-    env: Environment | None
     all_hosts: bool
+
+    @property
+    def env(self) -> Environment | None:
+        """The selected environment (MainScreen's)."""
+        raise NotImplementedError
 
     if TYPE_CHECKING:  # the screen's own
         def start(self, op: Operation | None) -> None: ...
