@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 from deploytui.commands import EXIT_CANCELLED, EXIT_USAGE
 from deploytui.config.model import Environment
@@ -21,15 +22,23 @@ def confirmed(env: Environment, yes: bool, action: str) -> int | None:
     """
     if not env.confirm or yes:
         return None
+    return ask(f"environment '{env.name}'", action, f"type '{env.name}' to {action}: ",
+               lambda typed: typed == env.name, "nothing done")
+
+
+def ask(who: str, action: str, question: str, accepts: Callable[[str], bool],
+        nothing: str) -> int | None:
+    """`who` asks for confirmation: without a terminal only --yes would do (exit 2);
+    on one, `question` is put and an answer `accepts` refuses is a cancel (exit 130)."""
     if not sys.stdin.isatty():
-        print(f"deploytui: environment '{env.name}' asks for confirmation: pass --yes to "
-              f"{action}", file=sys.stderr)
+        print(f"deploytui: {who} asks for confirmation: pass --yes to {action}",
+              file=sys.stderr)
         return EXIT_USAGE
     try:
-        typed = input(f"type '{env.name}' to {action}: ")
+        answer = input(question)
     except EOFError:
-        typed = ""
-    if typed.strip() != env.name:
-        print("deploytui: not confirmed; nothing done", file=sys.stderr)
+        answer = ""
+    if not accepts(answer.strip()):
+        print(f"deploytui: not confirmed; {nothing}", file=sys.stderr)
         return EXIT_CANCELLED
     return None

@@ -14,7 +14,8 @@ import sys
 import threading
 from collections import defaultdict
 
-from deploytui.commands import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, select
+from deploytui.commands import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, UsageError, select
+from deploytui.commands.confirm import ask
 from deploytui.commands.interrupt import run_cancellable
 from deploytui.commands.printer import Printer, format_event
 from deploytui.config.model import Config, NamedCommand
@@ -128,18 +129,8 @@ def _confirmed(named: NamedCommand, hosts: list[str], yes: bool) -> int | None:
     if yes:
         return None
     what = f"run '{named.name}' ({named.run}) on {', '.join(hosts)}"
-    if not sys.stdin.isatty():
-        print(f"deploytui: command '{named.name}' asks for confirmation: pass --yes to "
-              f"{what}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        answer = input(f"{what}? [y/N] ")
-    except EOFError:
-        answer = ""
-    if answer.strip().lower() not in ("y", "yes"):
-        print("deploytui: not confirmed; nothing run", file=sys.stderr)
-        return EXIT_CANCELLED
-    return None
+    return ask(f"command '{named.name}'", what, f"{what}? [y/N] ",
+               lambda answer: answer.lower() in ("y", "yes"), "nothing run")
 
 
 def report(result: RunResult, printer: Printer) -> None:
