@@ -8,8 +8,9 @@ per-command threads and its quadratic output handling, lets us stream lines, ter
 the remote process group, and notice a frozen host. One channel, the runner
 (runner.py), serves every command in turn: a command costs one round trip, not a
 channel open, an exec and a new shell. Reading a command off its channel, and killing
-it on the host, is channel_reader.py's. The facts behind each choice are in
-shared/notes/ssh-and-secrets.md.
+it on the host, is channel_reader.py's. The facts behind each choice: Fabric accepts
+any host key by default, invoke's output handling is quadratic, a frozen host hangs its
+run() forever, and a stream through `cat` beats SFTP for uploads.
 """
 
 from __future__ import annotations
@@ -351,7 +352,8 @@ class SSHTransport:
 
     def upload(self, local: Path, remote: str, *, cancel: threading.Event | None = None
                ) -> None:
-        """Stream through `cat` on one channel: faster than SFTP (notes §6)."""
+        """Stream through `cat` on one channel: faster than paramiko's SFTP, which waits
+        on small acknowledged writes."""
         chan = self._session()
         try:
             chan.exec_command(f"cat > {q(remote)}")

@@ -3,7 +3,7 @@
 The engine's `show_logs` (the CLI's `deploytui logs -f`) runs in a thread of this
 view's own, not on the Runner: reading logs takes no lock, and a deploy may run (and
 be watched) meanwhile. It reports into a LogBuffer of its own that the view's 15 Hz
-timer drains, writing only the lines on screen (notes/textual.md §0), so a flood
+timer drains, writing only the lines on screen (docs/console.md, rules 1-3), so a flood
 costs the UI one write per tick. A table lists the hosts (following, lost, ended)
 with their newest line; the log pane shows all hosts interleaved, host-prefixed, or
 the highlighted one (`a`); `f` pauses and resumes following, `/` filters the lines.
