@@ -5,7 +5,7 @@ its work)."""
 from __future__ import annotations
 
 from fleet import Fleet
-from test_releases import load
+from release_fleet import load
 
 from deploytui.config.secrets import SecretResolver
 from deploytui.engine.events import (

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from fleet import Fleet
-from test_releases import R1, R2, R3, _own, load
+from release_fleet import R1, R2, R3, load, own
 from test_rollback import _git, current_of, three_releases
 
 from deploytui.engine.hosts.local import LocalTransport
@@ -80,7 +80,7 @@ def test_a_pull_rollback_whose_move_back_fails_says_the_fleet_is_split(hosts: Fl
         (app / "revisions.log").write_text(
             f"Branch main (at {before}) deployed as release {R1} by ann\n"
             f"Branch main (at {head}) deployed as release {R2} by ann\n")
-        _own(hosts, app)
+        own(hosts, app)
     # host2 cannot check out (its .git is root's); host1 moves, then dies before moving back
     hosts.hosts[1].run_inside("chown -R root:root /srv/app/.git")
     factory = kill_on(hosts, config, "host1", "checkout -q", 2)
@@ -142,8 +142,8 @@ def test_closing_a_local_transport_kills_the_command_still_running(tmp_path) -> 
 def test_a_deploy_in_the_same_second_as_the_last_takes_the_next_second_as_its_id(
         hosts: Fleet) -> None:
     """Issue 13 item 5: `for i in 1 2 3; do deploytui deploy ...; done` must not collide."""
+    from release_fleet import make_release
     from test_deploy_fleet import deploy
-    from test_releases import make_release
 
     from deploytui.engine.remote.layout import release_id_now
 

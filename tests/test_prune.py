@@ -6,7 +6,7 @@ import json
 import os
 
 from fleet import Fleet
-from test_releases import R1, R2, R3, R4, _own, cli, du_bytes, load, make_release, set_current
+from release_fleet import R1, R2, R3, R4, cli, du_bytes, load, make_release, own, set_current
 
 from deploytui.engine.events import Recorder
 from deploytui.engine.hosts.pool import HostPool, transport_factory
@@ -86,7 +86,7 @@ def test_a_symlink_named_like_a_release_is_never_followed_and_its_target_survive
     outside = host.path("/srv/outside")
     outside.mkdir()
     (outside / "canary").write_text("alive")
-    _own(hosts, outside)
+    own(hosts, outside)
     for rid in (R2, R3, R4):
         make_release(host, rid)
     set_current(host, R4)
@@ -95,7 +95,7 @@ def test_a_symlink_named_like_a_release_is_never_followed_and_its_target_survive
     (rels / "20230101000000").symlink_to("/")
     (rels / "with spaces").mkdir()
     (rels / "..x").mkdir()
-    _own(hosts, rels)
+    own(hosts, rels)
     result = run_prune(config, "app", "prod", keep=1)
     assert result.ok
     assert (outside / "canary").read_text() == "alive"
@@ -167,7 +167,7 @@ def test_prune_takes_the_lock_and_refuses_while_someone_holds_it(hosts: Fleet) -
     lock = host.path("/srv/app/.deploytui/lock")
     lock.mkdir(parents=True)
     (lock / "info").write_text(json.dumps({"user": "bob@ci", "operation": "deploy"}))
-    _own(hosts, host.path("/srv/app"))
+    own(hosts, host.path("/srv/app"))
     result = run_prune(config, "app", "prod", keep=1)
     assert result.locked and "bob@ci" in result.error
     assert releases_on(host) == [R1, R2, R3]
@@ -208,6 +208,6 @@ def test_the_prune_command_exits_3_when_locked(hosts: Fleet, tmp_path) -> None:
     make_release(host, R1)
     lock = host.path("/srv/app/.deploytui/lock")
     lock.mkdir(parents=True)
-    _own(hosts, host.path("/srv/app"))
+    own(hosts, host.path("/srv/app"))
     out = cli(hosts, tmp_path, "prune", "app", "prod", config=hosts.config(1))
     assert out.returncode == 3 and "locked by" in out.stderr

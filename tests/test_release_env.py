@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from fleet import Fleet, FleetHost
-from test_releases import make_release, set_current
+from release_fleet import make_release, set_current
 from test_tui_releases import IDS, host_dir, open_browser, wait_until
 
 from deploytui.config import load_config_text

@@ -7,63 +7,14 @@ would have left them) and read back over real SSH.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
-from fleet import Fleet, FleetHost
+from fleet import Fleet
+from release_fleet import R1, R2, R3, R4, cli, du_bytes, load, make_release, own, set_current
 
-from deploytui.config.loader import load_config_text
-from deploytui.config.model import Config
-from deploytui.engine.operations.releases import id_to_iso, list_releases
-from deploytui.engine.remote.layout import ReleaseMeta
-
-R1, R2, R3, R4 = "20240101120000", "20240102120000", "20240103120000", "20240104120000"
-
-
-def load(fleet: Fleet, hosts: int | list[FleetHost] = 3, **overrides) -> Config:
-    return load_config_text(json.dumps(fleet.config(hosts, **overrides)), "test.yml")
-
-
-def _own(fleet: Fleet, path: Path) -> None:
-    for root, dirs, files in os.walk(path):
-        for name in [*dirs, *files]:
-            os.lchown(os.path.join(root, name), fleet.uid, fleet.uid)
-    os.lchown(path, fleet.uid, fleet.uid)
-
-
-def make_release(host: FleetHost, rid: str, *, state: str | None = "ok", sha: str = "",
-                 subject: str = "", size_kb: int = 4, by: str = "ann@laptop") -> Path:
-    """A release directory as a deploy leaves it (state=None: Capistrano, no metadata)."""
-    app = host.path("/srv/app")
-    rel = app / "releases" / rid
-    rel.mkdir(parents=True, exist_ok=True)
-    sha = sha or (rid[-6:] * 7)[:40]
-    (rel / "REVISION").write_text(sha + "\n")
-    (rel / "payload.bin").write_bytes(os.urandom(size_kb * 1024))
-    if state is not None:
-        meta = ReleaseMeta(rid, state, sha=sha, subject=subject or f"commit {rid}",
-                           deployed_at=id_to_iso(rid), deployed_by=by)
-        meta_dir = app / ".deploytui" / "releases"
-        meta_dir.mkdir(parents=True, exist_ok=True)
-        (meta_dir / f"{rid}.json").write_text(meta.to_json() + "\n")
-    _own(host.fleet, app)
-    return rel
-
-
-def set_current(host: FleetHost, target: str) -> None:
-    """Point current at releases/<target> (an id) or at any absolute path."""
-    link = host.path("/srv/app/current")
-    if link.is_symlink() or link.exists():
-        link.unlink()
-    link.symlink_to(target if target.startswith("/") else f"/srv/app/releases/{target}")
-    os.lchown(link, host.fleet.uid, host.fleet.uid)
-
-
-def du_bytes(path: Path) -> int:
-    out = subprocess.run(["du", "-sk", str(path)], capture_output=True, text=True).stdout
-    return int(out.split()[0]) * 1024
+from deploytui.engine.operations.releases import list_releases
 
 
 def test_a_fleet_lists_each_release_once_newest_first_with_states_and_hosts(
@@ -228,7 +179,7 @@ def test_symlinks_and_odd_names_in_releases_are_never_listed_as_releases(
     (rels / R2).symlink_to("/")
     (rels / "with spaces").mkdir()
     (rels / "..x").mkdir()
-    _own(hosts, rels)
+    own(hosts, rels)
     fleet = list_releases(config, "app", "prod")
     assert [r.release_id for r in fleet.releases] == [R1]
     assert fleet.hosts["host1"].ignored == [R2]
@@ -266,17 +217,6 @@ def test_metadata_states_survive_on_the_host(hosts: Fleet, state: str, shown: st
     config = load(hosts, 1)
     make_release(hosts.hosts[0], R1, state=state)
     assert list_releases(config, "app", "prod").row(R1).state == shown
-
-
-def cli(fleet: Fleet, tmp_path: Path, *argv: str, config: dict | None = None,
-        stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `python -m deploytui ARGV --config ...` as a user or CI would."""
-    path = fleet.write_config(tmp_path / "deploytui.yml", config or fleet.config(3))
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent),
-           "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_STATE_HOME": str(tmp_path / "state")}
-    return subprocess.run([os.sys.executable, "-m", "deploytui", *argv, "--config", str(path)],
-                          capture_output=True, text=True, env=env, input=stdin,
-                          stdin=None if stdin is not None else subprocess.DEVNULL, timeout=60)
 
 
 def test_the_releases_command_prints_a_table_with_drift_lines_below(

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 
 from fleet import Fleet
-from test_releases import R1, R2, R3, R4, _own, cli, load, make_release, set_current
+from release_fleet import R1, R2, R3, R4, cli, load, make_release, own, set_current
 
 from deploytui.engine.events import DeployFinished, DeployStarted, Recorder, Switched
 from deploytui.engine.operations.releases import list_releases
@@ -122,7 +122,7 @@ def test_rollback_refuses_while_another_operation_holds_the_lock(hosts: Fleet) -
     lock = hosts.hosts[1].path("/srv/app/.deploytui/lock")
     lock.mkdir(parents=True)
     (lock / "info").write_text(json.dumps({"user": "bob@ci", "operation": "deploy"}))
-    _own(hosts, hosts.hosts[1].path("/srv/app"))
+    own(hosts, hosts.hosts[1].path("/srv/app"))
     result = run_rollback(config, "app", "prod")
     assert result.locked and "bob@ci" in result.error
     assert [current_of(h) for h in hosts.hosts[:2]] == [R3, R3]
@@ -181,7 +181,7 @@ def test_a_pull_project_moves_its_working_copy_back_to_the_previous_deployed_com
         (app / "revisions.log").write_text(
             f"Branch main (at {before}) deployed as release {R1} by ann\n"
             f"Branch main (at {head}) deployed as release {R2} by ann\n")
-        _own(hosts, app)
+        own(hosts, app)
         shas = [before, head]
     listed = list_releases(config, "app", "prod")
     assert [(r.release_id, r.state, r.sha) for r in listed.releases] == [
