@@ -1,7 +1,8 @@
 """What the console's workers and its operation thread report, as typed messages.
 
 Workers never touch widgets: they post one of these (thread-safe), and a handler on the
-main screen (or the App, for OperationEnded) changes the state on the UI thread.
+screen that started them (or the App, for OperationEnded) changes the state on the UI
+thread.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ from textual.message import Message
 
 if TYPE_CHECKING:
     from deploytui.engine.operations.plan import DeployPlan
+    from deploytui.engine.operations.prune import PruneResult
+    from deploytui.engine.operations.releases import FleetReleases
     from deploytui.engine.operations.request import DeployRequest
+    from deploytui.history.fleet import HistoryRow
+    from deploytui.history.journal import JournalEntry
     from deploytui.tui.operations import EnvStatus, Operation
 
 
@@ -63,3 +68,53 @@ class OperationEnded(Message):
         self.operation = operation
         self.error = error
 
+
+
+class WorkerNote(Message):
+    """A worker's one line for its screen's status line (loading…, or why it failed)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class ReleasesListed(Message):
+    """The release browser's listing of every host was read."""
+
+    def __init__(self, fleet: FleetReleases) -> None:
+        super().__init__()
+        self.fleet = fleet
+
+
+class PrunePreviewed(Message):
+    """What a prune would delete was read; the browser asks to confirm it."""
+
+    def __init__(self, preview: PruneResult, keep: int | None) -> None:
+        super().__init__()
+        self.preview = preview
+        self.keep = keep
+
+
+class FleetHistoryRead(Message):
+    """The hosts' records merged with this machine's journal, and the hosts not read."""
+
+    def __init__(self, rows: list[HistoryRow], unreachable: dict[str, str]) -> None:
+        super().__init__()
+        self.rows = rows
+        self.unreachable = unreachable
+
+
+class JournalRead(Message):
+    """This machine's journal entries were read."""
+
+    def __init__(self, entries: list[JournalEntry]) -> None:
+        super().__init__()
+        self.entries = entries
+
+
+class LogLinesRead(Message):
+    """One past operation's per-host log lines were read."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__()
+        self.lines = lines

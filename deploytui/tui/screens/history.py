@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Footer, Log, Static
 
 from deploytui.config.model import Config
 from deploytui.tui.keymap import HISTORY_BINDINGS, VIM_BINDINGS
+from deploytui.tui.messages import FleetHistoryRead, JournalRead, LogLinesRead, WorkerNote
 from deploytui.tui.screens.modals import error_line
 
 if TYPE_CHECKING:
@@ -81,8 +82,8 @@ class HistoryScreen(Screen[None]):
     def load(self) -> None:
         from deploytui.history import list_entries
 
-        self.app.call_from_thread(self._status, "reading the hosts' record…" if self.fleet
-                                  else "loading…")
+        self.post_message(WorkerNote("reading the hosts' record…" if self.fleet
+                                     else "loading…"))
         try:
             if self.fleet:
                 from deploytui.engine.operations.fleet_history import read_fleet_history
@@ -92,13 +93,22 @@ class HistoryScreen(Screen[None]):
                                            str(self.environment), limit=200)
                 rows = merged(fleet.entries, list_entries(self.project, self.environment,
                                                           limit=200), limit=200)
-                self.app.call_from_thread(self.show_rows, rows, fleet.unreachable)
+                self.post_message(FleetHistoryRead(rows, fleet.unreachable))
                 return
             entries = list_entries(self.project, self.environment, limit=200)
         except Exception as exc:
-            self.app.call_from_thread(self._status, f"cannot read history: {error_line(exc)}")
+            self.post_message(WorkerNote(f"cannot read history: {error_line(exc)}"))
             return
-        self.app.call_from_thread(self.show_entries, entries)
+        self.post_message(JournalRead(entries))
+
+    def on_worker_note(self, message: WorkerNote) -> None:
+        self._status(message.text)
+
+    def on_fleet_history_read(self, message: FleetHistoryRead) -> None:
+        self.show_rows(message.rows, message.unreachable)
+
+    def on_journal_read(self, message: JournalRead) -> None:
+        self.show_entries(message.entries)
 
     def show_rows(self, rows: list[HistoryRow], unreachable: dict[str, str]) -> None:
         """The fleet view: every operator's operations, this machine's marked by logs."""
@@ -200,8 +210,10 @@ class DeployLogScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="history-log")
     def read_logs(self) -> None:
-        lines = self.log_lines()
-        self.app.call_from_thread(self.query_one(Log).write_lines, lines)
+        self.post_message(LogLinesRead(self.log_lines()))
+
+    def on_log_lines_read(self, message: LogLinesRead) -> None:
+        self.query_one(Log).write_lines(message.lines)
 
     def log_lines(self) -> list[str]:
         """The operation's error, then each host's log (failed hosts first), from disk."""

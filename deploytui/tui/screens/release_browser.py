@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from deploytui.config.model import Config, Environment
 from deploytui.tui.keymap import BROWSER_BINDINGS, VIM_BINDINGS
+from deploytui.tui.messages import PrunePreviewed, ReleasesListed, WorkerNote
 from deploytui.tui.operations import CatchUp, DeleteRelease, Operation, Prune, Rollback
 from deploytui.tui.screens.modals import error_line
 from deploytui.tui.widgets.fitted_table import fill_fitted
@@ -91,9 +92,15 @@ class ReleaseBrowser(Screen[Operation | None]):
         try:
             fleet = list_releases(self.config, self.project, self.environment)
         except Exception as exc:
-            self.app.call_from_thread(self._status, f"cannot list releases: {error_line(exc)}")
+            self.post_message(WorkerNote(f"cannot list releases: {error_line(exc)}"))
             return
-        self.app.call_from_thread(self.show_fleet, fleet)
+        self.post_message(ReleasesListed(fleet))
+
+    def on_worker_note(self, message: WorkerNote) -> None:
+        self._status(message.text)
+
+    def on_releases_listed(self, message: ReleasesListed) -> None:
+        self.show_fleet(message.fleet)
 
     def _status(self, text: str) -> None:
         self.query_one("#browser-status", Static).update(text)
@@ -272,9 +279,12 @@ class ReleaseBrowser(Screen[Operation | None]):
             if preview.error and not preview.hosts:
                 raise RuntimeError(preview.error)
         except Exception as exc:
-            self.app.call_from_thread(self._status, f"prune preview failed: {error_line(exc)}")
+            self.post_message(WorkerNote(f"prune preview failed: {error_line(exc)}"))
             return
-        self.app.call_from_thread(self._confirm_prune, preview, keep)
+        self.post_message(PrunePreviewed(preview, keep))
+
+    def on_prune_previewed(self, message: PrunePreviewed) -> None:
+        self._confirm_prune(message.preview, message.keep)
 
     def _confirm_prune(self, preview: PruneResult, keep: int | None = None) -> None:
         lines, total = prune_lines(preview)
