@@ -265,3 +265,16 @@ async def test_every_opening_draws_whole_release_ids_and_cells(config, size):
             assert any("● current" in line for line in drawn), drawn
             await pilot.press("escape")
             await wait_until(pilot, lambda: not isinstance(app.screen, ReleaseBrowser))
+
+
+async def test_the_listing_reaches_the_browser_as_a_typed_message_from_its_worker(config):
+    from deploytui.tui.messages import ReleasesListed
+
+    seen: list[object] = []
+    app = DeployConsole(config, load_status=False)
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        browser = await open_browser(app, pilot)
+        # the hook sees a message at each pump it reaches: one message, one listing
+        listed = list({id(m): m for m in seen if isinstance(m, ReleasesListed)}.values())
+        assert len(listed) == 1 and listed[0].fleet is browser.fleet
+        assert [r.release_id for r in listed[0].fleet.releases] == sorted(IDS, reverse=True)

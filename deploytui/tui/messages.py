@@ -73,6 +73,8 @@ class OperationEnded(Message):
 class WorkerNote(Message):
     """A worker's one line for its screen's status line (loading…, or why it failed)."""
 
+    bubble = False  # the screen whose worker posted it is the only reader
+
     def __init__(self, text: str) -> None:
         super().__init__()
         self.text = text
@@ -81,6 +83,8 @@ class WorkerNote(Message):
 class ReleasesListed(Message):
     """The release browser's listing of every host was read."""
 
+    bubble = False  # the screen whose worker posted it is the only reader
+
     def __init__(self, fleet: FleetReleases) -> None:
         super().__init__()
         self.fleet = fleet
@@ -88,6 +92,8 @@ class ReleasesListed(Message):
 
 class PrunePreviewed(Message):
     """What a prune would delete was read; the browser asks to confirm it."""
+
+    bubble = False  # the screen whose worker posted it is the only reader
 
     def __init__(self, preview: PruneResult, keep: int | None) -> None:
         super().__init__()
@@ -98,6 +104,8 @@ class PrunePreviewed(Message):
 class FleetHistoryRead(Message):
     """The hosts' records merged with this machine's journal, and the hosts not read."""
 
+    bubble = False  # the screen whose worker posted it is the only reader
+
     def __init__(self, rows: list[HistoryRow], unreachable: dict[str, str]) -> None:
         super().__init__()
         self.rows = rows
@@ -107,6 +115,8 @@ class FleetHistoryRead(Message):
 class JournalRead(Message):
     """This machine's journal entries were read."""
 
+    bubble = False  # the screen whose worker posted it is the only reader
+
     def __init__(self, entries: list[JournalEntry]) -> None:
         super().__init__()
         self.entries = entries
@@ -114,6 +124,8 @@ class JournalRead(Message):
 
 class LogLinesRead(Message):
     """One past operation's per-host log lines were read."""
+
+    bubble = False  # the screen whose worker posted it is the only reader
 
     def __init__(self, lines: list[str]) -> None:
         super().__init__()
