@@ -3,8 +3,8 @@
 Its rooms, top to bottom (arrows point down; import-linter enforces it):
 
     operations/  deploy, rollback, prune, catch-up, health, the listing, the plan,
-                 run (a command on hosts) and the ssh session
-    operations/  deploy, rollback, prune, catch-up, health, the listing, the plan, logs
+                 run (a command on hosts), the ssh session, logs, freezes, the
+                 fleet's record; the artifact fan-out among hosts
     remote/      the on-host format and the commands that read and change it
     hosts/       reaching a host: transports (SSH, local), host keys, the host pool
     events, errors, failure, clock, event_text, redact, shell
