@@ -10,7 +10,7 @@ from __future__ import annotations
 import subprocess
 
 from fleet import Fleet
-from test_releases import R1, R2, R3, _own, load
+from release_fleet import R1, R2, R3, load, own
 from test_rollback import RESTART, _git, current_of, meta_state, three_releases
 
 from deploytui.engine.events import Recorder
@@ -64,7 +64,7 @@ def test_a_pull_rollback_also_runs_at_most_four_commands_per_host(hosts: Fleet) 
         (app / "revisions.log").write_text(
             f"Branch main (at {before_sha}) deployed as release {R1} by ann\n"
             f"Branch main (at {head}) deployed as release {R2} by ann\n")
-        _own(hosts, app)
+        own(hosts, app)
     before = sessions(hosts, 2)
     result = run_rollback(config, "app", "prod")
     assert result.ok and result.target == R1, result.error
@@ -82,7 +82,7 @@ def test_a_finish_part_that_fails_is_an_error_line_naming_host_and_part_and_the_
     config = load(hosts, 2, roles=RESTART)
     three_releases(hosts, 2)
     hosts.hosts[1].path("/srv/app/revisions.log").mkdir()  # appending to it fails
-    _own(hosts, hosts.hosts[1].path("/srv/app"))
+    own(hosts, hosts.hosts[1].path("/srv/app"))
     recorder = Recorder()
     result = run_rollback(config, "app", "prod", sink=recorder)
     assert result.ok, result.error
