@@ -1,30 +1,31 @@
 """Every opening of a screen draws the same, however busy the machine and whatever the size.
 
 The release browser once cut every column to its header's width in some openings
-(`2026120  curre  ● c`): a race between the table's own deferred measuring and the
-data arriving from a worker. Each screen here is opened again and again at three
-terminal sizes with two CPU-bound processes running beside the console.
+(`2026120  curre  ● c`): cells drawn before the table measured its new rows stayed in
+DataTable's render caches at the header's width. Each screen here is opened again and
+again at three terminal sizes with two CPU-bound processes running beside the console,
+and what is checked is the drawing itself (the screenshot's text), not a widget's field.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
-from test_tui_support import two_hosts_with_releases
+from test_tui_support import screen_text, two_hosts_with_releases, wait_until
 
+from deploytui.engine.events import DeployFinished, DeployStarted
+from deploytui.history import JournalSink
 from deploytui.tui.app import DeployConsole
 from deploytui.tui.screens.help import HelpScreen
 from deploytui.tui.screens.history import HistoryScreen
 from deploytui.tui.screens.release_browser import ReleaseBrowser
-from deploytui.tui.widgets.fitted_table import cell_width
 
 SIZES = [(80, 24), (160, 45), (200, 50)]
-OPENINGS = 3
-IDS = ["20240101000000", "20240102000000", "20240103000000", "20240104000000"]
+OPENINGS = 10
+IDS = ["20261201101500", "20261202101500", "20261203101500", "20261204101500"]
 
 
 @pytest.fixture
@@ -44,55 +45,61 @@ def config(tmp_path, monkeypatch):
     return two_hosts_with_releases(tmp_path, monkeypatch, IDS)
 
 
-async def settle(pilot, predicate, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not (predicate() and pilot.app.screen.is_mounted):
-        assert time.monotonic() < deadline, "timed out waiting for the console"
-        await pilot.pause(0.05)
-    await pilot.pause(0.2)  # whatever the table defers to its next idle has happened
+def journal_deploys(ids: list[str]) -> None:
+    """This machine's journal holds one finished deploy of demo/staging per id."""
+    for rid in ids:
+        sink = JournalSink(operation="deploy", project="demo", environment="staging")
+        sink(DeployStarted(operation="deploy", project="demo", environment="staging",
+                           hosts=("staging-1", "staging-2"), user="alice@laptop",
+                           strategy="release", ref="main", sha="0" * 40, release_id=rid))
+        sink(DeployFinished(operation="deploy", outcome="ok", duration=12.5, release_id=rid))
+        sink.close()
 
 
-def too_narrow(table) -> list[str]:
-    """The columns narrower than a cell of theirs, as `key: width < needed`."""
-    narrow = []
-    for key, column in table.columns.items():
-        needed = max([cell_width(column.label),
-                      *(cell_width(table.get_cell(row, key)) for row in table.rows)])
-        if column.get_render_width(table) - 2 * table.cell_padding < needed:
-            narrow.append(f"{key.value}: {column.get_render_width(table)} < {needed}")
-    return narrow
+def drawn_row(app, first_cell: str) -> str:
+    """The drawn table line that starts (inside the border) with `first_cell`, or ""."""
+    inside = (line.strip("│ ") for line in screen_text(app))
+    return next((line for line in inside if line.startswith(first_cell)), "")
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(180)
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-async def test_the_release_browser_fits_every_column_on_every_opening(config, cpu_hogs, size):
+async def test_the_release_browser_draws_every_cell_whole_on_every_opening(config, cpu_hogs,
+                                                                          size):
     app = DeployConsole(config, load_status=False)
     async with app.run_test(size=size) as pilot:
-        for _ in range(OPENINGS):
+        for opening in range(OPENINGS):
             await pilot.press("r")
-            await settle(pilot, lambda: isinstance(app.screen, ReleaseBrowser)
-                         and app.screen.fleet is not None)
-            table = app.screen.query_one("#releases")
-            assert [k.value for k in table.rows] == sorted(IDS, reverse=True)
-            assert too_narrow(table) == []
+            await wait_until(pilot, lambda: isinstance(app.screen, ReleaseBrowser)
+                             and app.screen.fleet is not None, what="the release browser")
+            await pilot.pause(0.2)  # anything the table left to its next idle is done
+            current = drawn_row(app, IDS[-1])
+            whole = current.split()[:2] == [IDS[-1], "current"]
+            assert whole and current.count("● current 28.0 KiB") == 2, (
+                f"opening {opening + 1} drew:\n" + "\n".join(screen_text(app)))
+            for rid in IDS[:-1]:
+                assert drawn_row(app, rid), f"opening {opening + 1}: {rid} cut"
             await pilot.press("escape")
-            await settle(pilot, lambda: not isinstance(app.screen, ReleaseBrowser))
+            await wait_until(pilot, lambda: not isinstance(app.screen, ReleaseBrowser))
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(180)
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-async def test_history_and_help_open_the_same_every_time(config, cpu_hogs, size):
+async def test_the_history_draws_every_cell_whole_on_every_opening(config, cpu_hogs, size):
+    journal_deploys(IDS)
     app = DeployConsole(config, load_status=False)
     async with app.run_test(size=size) as pilot:
-        for _ in range(OPENINGS):
+        for opening in range(OPENINGS):
             await pilot.press("h")
-            await settle(pilot, lambda: isinstance(app.screen, HistoryScreen)
-                         and "loading" not in str(app.screen.query_one("#browser-status")
-                                                  .render()))
-            assert too_narrow(app.screen.query_one("#history")) == []
+            await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen)
+                             and app.screen.entries, what="the history")
+            await pilot.pause(0.2)
+            cells = drawn_row(app, "20").split()  # the newest: started (date, time), op...
+            assert cells[2:5] == ["deploy", "demo/staging", "ok"] and IDS[-1] in cells, (
+                f"opening {opening + 1} drew:\n" + "\n".join(screen_text(app)))
             await pilot.press("escape")
-            await settle(pilot, lambda: not isinstance(app.screen, HistoryScreen))
+            await wait_until(pilot, lambda: not isinstance(app.screen, HistoryScreen))
             await pilot.press("question_mark")
-            await settle(pilot, lambda: isinstance(app.screen, HelpScreen))
+            await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
             await pilot.press("escape")
-            await settle(pilot, lambda: not isinstance(app.screen, HelpScreen))
+            await wait_until(pilot, lambda: not isinstance(app.screen, HelpScreen))

@@ -249,24 +249,6 @@ async def test_prune_can_keep_a_chosen_number_of_releases(config):
         assert sorted(os.listdir(host_dir(config, 0) / "releases")) == IDS[1:]
 
 
-@pytest.mark.timeout(120)
-@pytest.mark.parametrize("size", [(80, 24), (160, 45), (200, 50)])
-async def test_every_opening_draws_whole_release_ids_and_cells(config, size):
-    """Issue 29: columns were once cut to their headers' width in 3 openings of 6 (a
-    race with the table's own idle-time measuring). What is drawn is read back here."""
-    app = DeployConsole(config, load_status=False)
-    async with app.run_test(size=size) as pilot:
-        for _ in range(6):
-            browser = await open_browser(app, pilot)
-            table = browser.query_one("#releases")
-            await pilot.pause()
-            drawn = [table.render_line(y).text for y in range(1, 1 + len(IDS))]
-            assert {line.split()[0] for line in drawn} == set(IDS), drawn
-            assert any("● current" in line for line in drawn), drawn
-            await pilot.press("escape")
-            await wait_until(pilot, lambda: not isinstance(app.screen, ReleaseBrowser))
-
-
 async def test_the_listing_reaches_the_browser_as_a_typed_message_from_its_worker(config):
     from deploytui.tui.messages import ReleasesListed
 

@@ -3,6 +3,8 @@ waiting for what the console promises instead of for a guessed time."""
 
 from __future__ import annotations
 
+import html
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -92,3 +94,20 @@ async def run_from_palette(pilot, text: str) -> None:
 
     await wait_until(pilot, offered, what=f"the palette to offer {text!r}")
     await pilot.press("enter")
+
+
+_SVG_TEXT = re.compile(r'<text [^>]*?x="([\d.]+)"[^>]*?-line-(\d+)\)">(.*?)</text>', re.S)
+_SVG_CELL = 12.2  # Rich's export_svg: a character cell is 0.61 x its 20 px font size
+
+
+def screen_text(app) -> list[str]:
+    """The console as it is drawn, one string per terminal line, read from
+    `app.export_screenshot()`: what a user sees, not what a widget says it holds."""
+    width, height = app.size
+    lines = [[" "] * width for _ in range(height)]
+    for x, line, content in _SVG_TEXT.findall(app.export_screenshot()):
+        col = round(float(x) / _SVG_CELL)
+        for i, char in enumerate(html.unescape(content).replace("\xa0", " ")):
+            if col + i < width and int(line) < height:
+                lines[int(line)][col + i] = char
+    return ["".join(chars).rstrip() for chars in lines]

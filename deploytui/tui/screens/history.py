@@ -22,6 +22,7 @@ from deploytui.config.model import Config
 from deploytui.tui.keymap import HISTORY_BINDINGS, VIM_BINDINGS
 from deploytui.tui.messages import FleetHistoryRead, JournalRead, LogLinesRead, WorkerNote
 from deploytui.tui.screens.modals import error_line
+from deploytui.tui.widgets.fitted_table import fill_fitted
 
 if TYPE_CHECKING:
     from deploytui.history.fleet import HistoryRow
@@ -37,6 +38,12 @@ class HistoryTable(DataTable):
 
 class HistoryScreen(Screen[None]):
     BINDINGS = HISTORY_BINDINGS
+
+    # (key, label). Filled with fill_fitted: widths from the cells in hand, because the
+    # table's own measuring on idle could leave cells drawn at the header's width.
+    COLUMNS = [("when", "started"), ("op", "operation"), ("target", "project/env"),
+               ("outcome", "outcome"), ("release", "release"), ("who", "by"),
+               ("took", "took"), ("failed", "failed hosts / notes")]
 
     def __init__(self, config: Config, project: str | None, environment: str | None) -> None:
         super().__init__()
@@ -61,9 +68,7 @@ class HistoryScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(HistoryTable)
-        for key, label in [("when", "started"), ("op", "operation"), ("target", "project/env"),
-                           ("outcome", "outcome"), ("release", "release"), ("who", "by"),
-                           ("took", "took"), ("failed", "failed hosts / notes")]:
+        for key, label in self.COLUMNS:
             table.add_column(label, key=key)
         table.focus()
         self.load()
@@ -116,8 +121,7 @@ class HistoryScreen(Screen[None]):
 
         from deploytui.history.fleet import describe
 
-        table = self.query_one(HistoryTable)
-        table.clear()
+        cells: list[tuple[str, list[object]]] = []
         self.entries, self.rows = {}, {}
         theme = self.app.current_theme
         for row in rows:
@@ -133,10 +137,11 @@ class HistoryScreen(Screen[None]):
                 started = row.started
             failed = [h for h, outcome in row.hosts.items() if outcome == "failed"]
             notes = "; ".join(p for p in (", ".join(failed), describe(row)) if p)
-            table.add_row(started, row.operation, f"{row.project}/{row.environment}",
-                          Text(row.outcome, style=style), row.release or "-", row.who,
-                          f"{row.duration:.1f}s" if row.duration is not None else "-",
-                          notes, key=key)
+            cells.append((key, [started, row.operation, f"{row.project}/{row.environment}",
+                                Text(row.outcome, style=style), row.release or "-", row.who,
+                                f"{row.duration:.1f}s" if row.duration is not None else "-",
+                                notes]))
+        fill_fitted(self.query_one(HistoryTable), self.COLUMNS, cells)
         missing = (f"; not answering: {', '.join(unreachable)}" if unreachable else "")
         self._status(f"{len(rows)} operation(s) on the fleet{missing}; enter: logs (this"
                      " machine's); f: this machine only" if rows else
@@ -146,8 +151,7 @@ class HistoryScreen(Screen[None]):
         self.query_one("#browser-status", Static).update(text)
 
     def show_entries(self, entries: list[Entry]) -> None:
-        table = self.query_one(HistoryTable)
-        table.clear()
+        cells: list[tuple[str, list[object]]] = []
         self.entries, self.rows = {}, {}
         theme = self.app.current_theme
         for e in entries:
@@ -155,11 +159,12 @@ class HistoryScreen(Screen[None]):
             self.entries[key] = e
             failed = [h for h, rec in e.hosts.items() if rec.outcome == "failed"]
             style = str(getattr(theme, _OUTCOME_STYLE.get(e.outcome, "foreground"), "") or "")
-            table.add_row(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.started)),
-                          e.operation, f"{e.project}/{e.environment}",
-                          Text(e.outcome, style=style), e.release_id or "-", e.user,
-                          f"{e.duration:.1f}s" if e.duration is not None else "-",
-                          ", ".join(failed), key=key)
+            cells.append((key, [
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.started)),
+                e.operation, f"{e.project}/{e.environment}", Text(e.outcome, style=style),
+                e.release_id or "-", e.user,
+                f"{e.duration:.1f}s" if e.duration is not None else "-", ", ".join(failed)]))
+        fill_fitted(self.query_one(HistoryTable), self.COLUMNS, cells)
         toggle = "; f: the fleet's record" if self.project and self.environment else ""
         self._status(f"{len(entries)} operation(s); enter: logs{toggle}" if entries
                      else f"no deploys recorded yet{toggle}")

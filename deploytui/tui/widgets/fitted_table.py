@@ -1,9 +1,11 @@
 """Filling a DataTable whose columns are as wide as their widest cell, from the start.
 
-DataTable's auto width measures new rows later, on an idle event, and that measurement
-was reported skipped now and then (3 openings in 6 of the release browser, at any
-terminal size): every column stayed as wide as its header, cutting release ids short.
-Widths computed here, from the cells in hand, do not depend on when the table idles.
+DataTable's auto width measures new rows later, on an idle event, and widens the columns
+without invalidating its render caches (keyed by an update counter that the measuring
+does not bump). Under load the screen can be drawn between `add_row` and that idle: the
+cells are then cached at the header's width and stay so (`2026120  curre  ● c`, in some
+openings of the release browser and the history, at any size). Widths computed here, from
+the cells in hand, are right at the first drawing, whenever the table idles.
 """
 
 from __future__ import annotations
