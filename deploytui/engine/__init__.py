@@ -54,6 +54,11 @@ _PUBLIC = {
 
 __all__ = sorted(_PUBLIC)
 
+# A name that is also a submodule's: importing the submodule binds the module to it on
+# this package, and __getattr__ would never be asked. Bound here, after that import, the
+# function wins for good (the submodule only imports events: nothing of SSH).
+from deploytui.engine.event_text import event_text as event_text  # noqa: E402
+
 
 def __getattr__(name: str) -> Any:
     module = _PUBLIC.get(name)
