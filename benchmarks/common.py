@@ -121,3 +121,23 @@ def release_id_unique(used: set[str]) -> str:
             used.add(rid)
             return rid
         next_second()
+
+
+async def timed_key(app: Any, key: str, ran: list[float], done: Any) -> float | None:
+    """Send `key` as a terminal driver does (not the pilot, which waits for idle, so
+    sampling stays regular under load); seconds until the bound action ran, as it
+    records itself in `ran` and sets `done` (an asyncio.Event); None after 30 s."""
+    import asyncio
+    import contextlib
+
+    from textual import events
+
+    before = len(ran)
+    done.clear()
+    sent = time.perf_counter()
+    message = events.Key(key, key)
+    message.set_sender(app)
+    app._driver.send_message(message)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(done.wait(), 30)
+    return ran[before] - sent if len(ran) > before else None

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gc
 import json
 import os
@@ -43,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import percentile, vm_hwm_mb  # noqa: E402
+from benchmarks.common import percentile, timed_key, vm_hwm_mb  # noqa: E402
 
 WORDS = ("npm", "WARN", "deprecated", "resolve", "fetch", "tarball", "lodash", "webpack",
          "babel", "core-js", "postinstall", "node_modules", "sha512", "integrity", "http",
@@ -123,7 +122,6 @@ async def measure(n_hosts: int, lines: int, rate: float, config_path: str | None
                   ) -> dict[str, Any]:
     """The flood; with `config_path`, a REAL deploy of that config's app/prod (whose build
     prints the lines) started as the console starts one (`runner.start(Deploy(...))`)."""
-    from textual import events
 
     from deploytui.tui.app import DeployConsole
 
@@ -197,16 +195,10 @@ async def measure(n_hosts: int, lines: int, rate: float, config_path: str | None
         while app.runner.running:
             # ... then the same key event the pilot (and a terminal driver) sends, without
             # the pilot's wait-for-idle, so sampling stays at ~10 Hz under load
-            before = len(ran)
-            done.clear()
             t0 = time.perf_counter()
-            key = events.Key("f", "f")
-            key.set_sender(app)
-            app._driver.send_message(key)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(done.wait(), 30)
-            if len(ran) > before:
-                latencies.append(ran[before] - t0)
+            latency = await timed_key(app, "f", ran, done)
+            if latency is not None:
+                latencies.append(latency)
                 when.append(t0)
             elif app.runner.running:
                 unanswered.append(t0)  # a key the console never acted on within 30 s

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import re
@@ -43,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import percentile  # noqa: E402
+from benchmarks.common import percentile, timed_key  # noqa: E402
 
 LOG = "/srv/app/shared/log/bench.log"
 LINE = re.compile(r"(host\d+) (\d{9}) ")
@@ -174,7 +173,6 @@ def follow_processes(argvs: list[list[str]], env: dict[str, str], hosts: list[st
 # -- the console (a fresh interpreter) ----------------------------------------------------------
 async def console(config_path: str, paths: list[str], rate: int, seconds: float
                   ) -> dict[str, Any]:
-    from textual import events
 
     from deploytui.config import load_config
     from deploytui.tui import log_buffer
@@ -225,16 +223,9 @@ async def console(config_path: str, paths: list[str], rate: int, seconds: float
         ui0 = time.thread_time()
         writer = start_writer([Path(p) for p in paths], rate, seconds)
         while writer.poll() is None:
-            before = len(ran)
-            done.clear()
-            t0 = time.perf_counter()
-            key = events.Key("f", "f")
-            key.set_sender(app)
-            app._driver.send_message(key)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(done.wait(), 30)
-            if len(ran) > before:
-                latencies.append((ran[before] - t0) * 1000)
+            latency = await timed_key(app, "f", ran, done)
+            if latency is not None:
+                latencies.append(latency * 1000)
             else:
                 unanswered += 1
             await asyncio.sleep(0.1)
