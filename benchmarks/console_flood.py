@@ -121,7 +121,7 @@ def flood(app: Any, hosts: list[str], lines: int, rate: float, marks: dict[str, 
 async def measure(n_hosts: int, lines: int, rate: float, config_path: str | None = None
                   ) -> dict[str, Any]:
     """The flood; with `config_path`, a REAL deploy of that config's app/prod (whose build
-    prints the lines) started as the console starts one (`runner.start(Deploy(...))`)."""
+    prints the lines) started as the console starts one (`runner.start(request)`)."""
 
     from deploytui.tui.app import DeployConsole
 
@@ -170,15 +170,14 @@ async def measure(n_hosts: int, lines: int, rate: float, config_path: str | None
             gc.freeze()
         ui_cpu0 = time.thread_time()  # run_test runs the App on this thread
         from deploytui.engine.operations.request import DeployRequest
-        from deploytui.tui.operations import Deploy
 
         project = config.projects["app"]
         request = DeployRequest(project, project.environments["prod"])
         if config_path:  # a real deploy whose build floods
             marks["produce_start"] = time.perf_counter()
-            app.runner.start(Deploy(request))
+            app.runner.start(request)
         else:  # the engine replaced by a generator of events at a set rate
-            app.runner.start(Deploy(request), call=flood(app, hosts, lines, rate, marks))
+            app.runner.start(request, call=flood(app, hosts, lines, rate, marks))
         latencies: list[float] = []
         when: list[float] = []
         unanswered: list[float] = []

@@ -345,8 +345,8 @@ def test_a_dead_bastion_is_reported_as_the_bastion_not_as_each_host(
 
 def test_the_console_status_refresh_and_the_plan_log_in_to_the_bastion_once_each(
         fleet40: Fleet, tmp_path: Path):
+    from deploytui.engine import load_status
     from deploytui.engine.operations.plan import build_plan
-    from deploytui.tui.operations import load_status
 
     config = _load(fleet40, tmp_path)
     count = Logins(fleet40)

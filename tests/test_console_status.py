@@ -11,10 +11,10 @@ from fleet import Fleet
 
 from deploytui.config import load_config_text
 from deploytui.config.model import Config
+from deploytui.engine import load_status
 from deploytui.engine.events import Recorder
 from deploytui.engine.operations.deploy import DeployRequest, run_deploy
 from deploytui.engine.remote.lock import LockInfo
-from deploytui.tui.operations import load_status
 
 RID = "20240101000001"
 APP = "/srv/app"

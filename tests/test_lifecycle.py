@@ -18,6 +18,7 @@ from deploytui.engine.events import (
 )
 from deploytui.engine.hosts.pool import HostPool, transport_factory
 from deploytui.engine.operations.lifecycle import Operation, Phase, Stop
+from deploytui.engine.operations.result import OperationResult
 
 
 class Checkup(Operation):
@@ -46,8 +47,8 @@ class Checkup(Operation):
     def on_stop(self, stop: Stop) -> None:
         self.undone = True
 
-    def result(self):
-        return self
+    def result(self) -> OperationResult:
+        return OperationResult()  # nothing of its own: the skeleton fills the rest
 
 
 def locked(fleet: Fleet, n: int) -> list[bool]:
@@ -75,9 +76,11 @@ def test_a_phase_that_stops_gets_its_events_the_undo_and_the_unlock_for_free(
     config = load(hosts, 2)
     recorder = Recorder()
     run = Checkup(config, "[ $(hostname) = host1 ] || { echo sick >&2; exit 1; }",
-                  recorder).execute()
-    assert run.outcome == "failed" and run.undone
-    assert str(run.stopped) == "host2: verify: sick"
+                  recorder)
+    result = run.execute()
+    assert result.outcome == "failed" and run.undone
+    assert result.error == "host2: verify: sick" == str(run.stopped)
+    assert result.failed_hosts == {"host2": "verify: sick"} and result.op_id
     phases = [(type(e).__name__, e.phase, getattr(e, "ok", None))
               for e in recorder.events if isinstance(e, (PhaseStarted, PhaseFinished))]
     assert phases == [("PhaseStarted", "preflight", None), ("PhaseFinished", "preflight", True),
@@ -92,17 +95,18 @@ def test_a_phase_that_stops_gets_its_events_the_undo_and_the_unlock_for_free(
 def test_a_bug_in_a_phase_is_one_line_and_the_locks_are_still_released(hosts: Fleet) -> None:
     config = load(hosts, 2)
     recorder = Recorder()
-    run = Checkup(config, "true", recorder, blow_up=True).execute()
-    assert run.outcome == "failed"
-    assert recorder.of(DeployFinished)[0].error == "internal error: RuntimeError: a bug"
+    result = Checkup(config, "true", recorder, blow_up=True).execute()
+    assert result.outcome == "failed" and result.error == "internal error: RuntimeError: a bug"
+    assert recorder.of(DeployFinished)[0].error == result.error
     assert locked(hosts, 2) == [False, False]
 
 
 def test_an_unreachable_host_stops_the_run_in_preflight_as_unreachable(hosts: Fleet) -> None:
     config = load(hosts, 2)
     hosts.hosts[1].kill()
-    run = Checkup(config, "true", Recorder()).execute()
-    assert run.stopped.failure.kind == "unreachable"
+    run = Checkup(config, "true", Recorder())
+    assert run.execute().outcome == "failed"
+    assert run.stopped is not None and run.stopped.failure.kind == "unreachable"
     assert run.stopped.failure.step == "connect" and run.stopped.failure.host == "host2"
     assert run.held == set()  # nothing was locked, so nothing to release
     assert locked(hosts, 1) == [False]

@@ -48,15 +48,15 @@ def current_of(config, env: str, host: int) -> str:
 async def test_while_the_plan_is_read_the_bar_says_so_and_clears_when_the_plan_opens(
         config, monkeypatch):
     # The real plan, held back until the test has looked (a real fleet takes seconds).
-    from deploytui.engine.operations import plan as plan_module
+    import deploytui.engine as engine  # the console's way in: its front door
 
-    go_on, real = threading.Event(), plan_module.build_plan
+    go_on, real = threading.Event(), engine.build_plan
 
     def held_back(*args, **kwargs):
         go_on.wait(10)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(plan_module, "build_plan", held_back)
+    monkeypatch.setattr(engine, "build_plan", held_back)
     app = DeployConsole(config)
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
@@ -314,3 +314,37 @@ def test_stop_it_and_quit_ends_only_once_every_host_is_unlocked(hosts, tmp_path,
     for host in hosts.hosts[:3]:  # read the moment run_console returned
         assert not host.path("/srv/app/.deploytui/lock").exists(), host.name
         assert list(host.path("/srv/app/releases").iterdir()) == [], host.name
+
+
+@pytest.mark.parametrize("verb", ["prune", "delete"])
+async def test_stop_ends_a_prune_or_delete_that_waits_for_a_lock(config, verb):
+    """The lock offer waits up to five minutes; Stop must end a prune or a delete too,
+    and the console learns the outcome from the result its message carries."""
+    import argparse
+
+    from deploytui.commands import lock
+    from deploytui.engine import DeleteRequest, PruneRequest
+    from deploytui.tui.messages import OperationEnded
+
+    def by_hand(command: str) -> int:
+        return lock.run(argparse.Namespace(project="demo", env="staging", command=command),
+                        config)
+
+    assert by_hand("lock") == 0
+    ended: list[OperationEnded] = []
+    app = DeployConsole(config, load_status=False)
+    async with app.run_test(size=SIZE, message_hook=lambda m: isinstance(
+            m, OperationEnded) and ended.append(m)) as pilot:
+        op = (PruneRequest("demo", "staging", keep=1, wait_lock=300) if verb == "prune"
+              else DeleteRequest("demo", "staging", "20240101000000", wait_lock=300))
+        app.main.start(op)
+        await wait_until(pilot, lambda: app.runner.running)
+        await pilot.pause(1.0)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("tab", "enter")  # "Stop the prune"
+        await wait_until(pilot, lambda: not app.runner.running and ended, timeout=20,
+                         what="the stopped operation")
+    assert ended[0].result is app.runner.result
+    assert app.runner.result.outcome == "cancelled"
+    assert by_hand("unlock") == 0

@@ -7,10 +7,10 @@ import pytest
 from test_tui_support import local_config, wait_until
 from textual.widget import Widget
 
+from deploytui.engine import DeleteRequest, PruneRequest, RollbackRequest
 from deploytui.engine.operations.plan import DeployPlan
 from deploytui.tui.app import DeployConsole
 from deploytui.tui.deploy_flow import confirm_operation, confirm_stop
-from deploytui.tui.operations import DeleteRelease, Prune, Rollback
 from deploytui.tui.screens.modals import (
     ConfirmModal,
     DialogBody,
@@ -63,11 +63,11 @@ DIALOGS = {
     "confirm by typing": lambda: PlanScreen(long_plan(), "demo", "production", confirm=True),
     "cancel": lambda: confirm_stop("deploy", quitting=False),
     "quit": lambda: confirm_stop("deploy", quitting=True),
-    "rollback": lambda: confirm_operation(Rollback("demo", "production", "20250101000000"),
+    "rollback": lambda: confirm_operation(RollbackRequest("demo", "production", "20250101000000"),
                                           production(), tall("switch")),
-    "prune preview": lambda: confirm_operation(Prune("demo", "production"), production(),
+    "prune preview": lambda: confirm_operation(PruneRequest("demo", "production"), production(),
                                                tall("production-1 → 20240101000000")),
-    "delete": lambda: confirm_operation(DeleteRelease("demo", "production", "20240101000000"),
+    "delete": lambda: confirm_operation(DeleteRequest("demo", "production", "20240101000000"),
                                         production(), tall("delete")),
     "host key": lambda: HostKeyModal("web-1", "[10.0.0.1]:22", "ssh-ed25519",
                                      "SHA256:" + "x" * 43, "/home/ana/.ssh/known_hosts"),

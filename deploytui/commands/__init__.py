@@ -12,12 +12,28 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from deploytui.config.model import Config, Environment, Project
+    from deploytui.engine import OperationResult
 
 EXIT_OK = 0  # done
 EXIT_FAILED = 1  # the operation ran and failed (a host failed, nothing was switched...)
 EXIT_USAGE = 2  # bad command line or config: nothing was attempted
 EXIT_LOCKED = 3  # someone else holds the deploy lock
 EXIT_CANCELLED = 130  # Ctrl-C or a refused confirmation (128 + SIGINT, as shells do)
+
+
+def exit_status(result: OperationResult) -> int:
+    """The one rule from any operation's result to the exit status (docs/ci.md): done
+    (or nothing to do) 0; stopped on request 130; another operation's lock 3; a request
+    wrong in itself (a bad release id, a host not in the environment) 2; else 1."""
+    if result.ok:
+        return EXIT_OK
+    if result.cancelled:
+        return EXIT_CANCELLED
+    if result.locked:
+        return EXIT_LOCKED
+    if result.usage_error:
+        return EXIT_USAGE
+    return EXIT_FAILED
 
 
 class UsageError(Exception):

@@ -12,20 +12,26 @@ import argparse
 import sys
 
 from deploytui.commands import (
-    EXIT_CANCELLED,
     EXIT_FAILED,
-    EXIT_LOCKED,
     EXIT_OK,
     UsageError,
+    exit_status,
     select,
 )
 from deploytui.commands.confirm import confirmed
 from deploytui.commands.interrupt import run_cancellable
 from deploytui.commands.printer import Printer, summary_table
 from deploytui.config.model import Config
-from deploytui.engine.operations.catch_up import CatchUpRefused, plan_catch_up, run_catch_up
-from deploytui.engine.operations.freeze import configured_freeze, refusal
-from deploytui.engine.operations.releases import list_releases
+from deploytui.engine import (
+    CatchUpRefused,
+    CatchUpRequest,
+    CatchUpResult,
+    configured_freeze,
+    list_releases,
+    plan_catch_up,
+    refusal,
+    run_operation,
+)
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
@@ -58,24 +64,28 @@ def run(args: argparse.Namespace, config: Config) -> int:
     resolver = resolver_for(config)
     sink, close = build_sinks(config, project=project.name, environment=env.name,
                               operation="catch-up", printer=printer, resolver=resolver)
+    request = CatchUpRequest(project.name, env.name, tuple(only or ()),
+                             force_freeze=force_freeze)
     try:
-        outcome = run_cancellable(
-            lambda cancel: run_catch_up(config, project, env, only, sink=sink, cancel=cancel,
-                                        resolver=resolver, force_freeze=force_freeze),
+        result = run_cancellable(
+            lambda cancel: run_operation(config, request, sink=sink, cancel=cancel,
+                                         resolver=resolver),
             printer, name="catch-up", cancelling="stopping remote commands, removing the"
             " unfinished release, releasing the lock")
-    except CatchUpRefused as exc:  # the fleet changed since it was read
-        raise UsageError(str(exc)) from None
     finally:
         close()
-    if outcome is None:
+    if result is None:
         print("deploytui: the catch-up stopped without a result", file=sys.stderr)
         return EXIT_FAILED
-    result = outcome
+    if not isinstance(result, CatchUpResult):  # refused: the fleet changed since it was read
+        if result.usage_error:
+            raise UsageError(result.error)
+        print(f"deploytui: catch-up refused: {result.error}", file=sys.stderr)
+        return exit_status(result)
     deploy = result.deploy
     if deploy is None:  # caught up by someone else in the meantime
         printer.write("\n".join(result.plan.lines()))
-        return EXIT_OK if result.ok else EXIT_FAILED
+        return exit_status(result)
     rows = [(h, r.outcome, r.duration, deploy.release_id if r.outcome == "deployed" else "-")
             for h, r in deploy.hosts.items() if r.outcome != "excluded"]
     printer.write("")
@@ -86,13 +96,10 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if deploy.outcome == "success":
         printer.write(f"caught up {', '.join(result.plan.targets)} to release "
                       f"{deploy.release_id} ({deploy.sha[:12]}) in {deploy.duration:.1f}s")
-    if not result.ok and deploy.outcome == "cancelled":
-        print(f"deploytui: catch-up cancelled: {result.error}", file=sys.stderr)
-        return EXIT_CANCELLED
     if not result.ok:
-        print(f"deploytui: catch-up failed: {result.error}", file=sys.stderr)
-        return EXIT_LOCKED if deploy.outcome == "locked" else EXIT_FAILED
-    return EXIT_OK
+        print(f"deploytui: catch-up {'cancelled' if result.cancelled else 'failed'}:"
+              f" {result.error}", file=sys.stderr)
+    return exit_status(result)
 
 
 def _unreachable(hosts: dict[str, str]) -> str:

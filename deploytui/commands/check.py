@@ -97,7 +97,7 @@ def _project_env(config: Config, project: Project) -> tuple[dict[str, str] | Non
     if not project.env and project.sudo_password is None:
         return None, ""
     from deploytui.config.secrets import resolver_for
-    from deploytui.engine.operations.request import resolve_env
+    from deploytui.engine import resolve_env
 
     try:
         return resolve_env(project, resolver_for(config)), ""
@@ -125,7 +125,7 @@ def _json_of(found, env_problem: str) -> dict:
 
 def _connect_problem(error: Exception) -> str:
     """One line per way a host can fail; a jump host's failure is told as the jump host's."""
-    from deploytui.engine.hosts.transport import (
+    from deploytui.engine import (
         AuthFailed,
         HostKeyChanged,
         HostKeyRevoked,

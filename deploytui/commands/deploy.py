@@ -14,27 +14,28 @@ import sys
 from collections.abc import Callable
 
 from deploytui.commands import (
-    EXIT_CANCELLED,
     EXIT_FAILED,
-    EXIT_LOCKED,
     EXIT_OK,
     UsageError,
+    exit_status,
     select,
 )
 from deploytui.commands.confirm import asks_confirmation, confirmed
 from deploytui.commands.interrupt import run_cancellable
 from deploytui.commands.printer import Printer, summary_table
 from deploytui.config.model import Config
+from deploytui.engine import (
+    DeployRequest,
+    DeployResult,
+    ExcludeRefused,
+    SourceError,
+    build_plan,
+    configured_freeze,
+    parse_hosts,
+    refusal,
+    run_operation,
+)
 from deploytui.engine.events import Sink
-from deploytui.engine.operations.deploy import DeployRequest, DeployResult, run_deploy
-from deploytui.engine.operations.exclusion import ExcludeRefused, parse_hosts
-from deploytui.engine.operations.freeze import configured_freeze, refusal
-from deploytui.engine.operations.plan import build_plan
-from deploytui.engine.operations.source import SourceError
-
-EXIT_BY_OUTCOME = {"success": EXIT_OK, "failed": EXIT_FAILED, "locked": EXIT_LOCKED,
-                   "cancelled": EXIT_CANCELLED, "rolled_back": EXIT_FAILED,
-                   "unchanged": EXIT_OK}
 
 
 def make_sinks(config: Config, project: str, env: str, printer: Sink, resolver
@@ -83,8 +84,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
     sink, close = make_sinks(config, project.name, env.name, printer, resolver)
     try:
         result = run_cancellable(
-            lambda cancel: run_deploy(config, request, sink=sink, cancel=cancel,
-                                      resolver=resolver),
+            lambda cancel: run_operation(config, request, sink=sink, cancel=cancel,
+                                         resolver=resolver),
             printer, name="deploy", cancelling="stopping remote commands, removing the"
             " unfinished release, releasing the lock")
     finally:
@@ -142,4 +143,4 @@ def report(result: DeployResult, printer: Printer) -> int:
     else:
         outcome = result.outcome.replace("_", " ")  # rolled_back -> rolled back
         print(f"deploytui: deploy {outcome}: {result.error}", file=sys.stderr)
-    return EXIT_BY_OUTCOME.get(result.outcome, EXIT_FAILED)
+    return exit_status(result)

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from deploytui.commands import EXIT_FAILED, EXIT_OK, UsageError, select
 from deploytui.config.model import Config
-from deploytui.engine.operations.fleet_history import read_fleet_history
+from deploytui.engine import read_fleet_history
 from deploytui.history import list_entries
 from deploytui.history.fleet import HistoryRow, describe, merged
 

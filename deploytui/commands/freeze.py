@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from deploytui.commands import EXIT_FAILED, EXIT_OK, UsageError, select
 from deploytui.config.model import Config
-from deploytui.engine.operations.freeze import Frozen, clear_freeze, set_freeze, when
+from deploytui.engine import Frozen, clear_freeze, set_freeze, when
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}

@@ -12,7 +12,7 @@ import sys
 
 from deploytui.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, select
 from deploytui.config.model import Config
-from deploytui.engine.operations.health import HealthResult, check_now
+from deploytui.engine import HealthResult, check_now
 
 
 def table(results: dict[str, list[HealthResult]]) -> list[str]:

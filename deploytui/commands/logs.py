@@ -20,7 +20,7 @@ import threading
 from deploytui.commands import EXIT_FAILED, EXIT_OK, UsageError, select
 from deploytui.commands.printer import Printer
 from deploytui.config.model import Config
-from deploytui.engine.operations.logs import (
+from deploytui.engine import (
     LogsRefused,
     LogsRequest,
     LogsResult,

@@ -6,14 +6,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from deploytui.commands import EXIT_CANCELLED, EXIT_FAILED, EXIT_LOCKED, EXIT_OK, select
+from deploytui.commands import (
+    EXIT_FAILED,
+    exit_status,
+    select,
+)
 from deploytui.commands.confirm import confirmed
 from deploytui.commands.interrupt import run_cancellable
 from deploytui.commands.printer import Printer
 from deploytui.commands.sinks import build_sinks
 from deploytui.config.model import Config
+from deploytui.engine import PruneRequest, PruneResult, human_bytes, run_operation
 from deploytui.engine.events import Event, HostFailed, Sink
-from deploytui.engine.operations.prune import PruneResult, human_bytes, run_prune
 
 
 def report(result: PruneResult) -> str:
@@ -39,7 +43,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
     project, env = select(config, args.project, args.env)
     keep = args.keep or project.keep_releases
     if not args.dry_run and env.confirm and not args.yes and sys.stdin.isatty():
-        plan = run_prune(config, project, env, keep=keep, dry_run=True)
+        plan = run_operation(config, PruneRequest(project.name, env.name, keep=keep,
+                                                  dry_run=True))
         print(report(plan))
     if not args.dry_run:
         refused = confirmed(env, args.yes, f"prune {project.name}/{env.name}")
@@ -59,9 +64,10 @@ def run(args: argparse.Namespace, config: Config) -> int:
                                   operation="prune", printer=show)
     try:
         outcome = run_cancellable(
-            lambda cancel: run_prune(config, project, env, keep=keep, dry_run=args.dry_run,
-                                     sink=sink, wait_lock=getattr(args, "wait_lock", 0.0),
-                                     cancel=cancel),
+            lambda cancel: run_operation(
+                config, PruneRequest(project.name, env.name, keep=keep, dry_run=args.dry_run,
+                                     wait_lock=getattr(args, "wait_lock", 0.0)),
+                sink=sink, cancel=cancel),
             printer, name="prune", cancelling="nothing is deleted if the deletions have not"
             " begun, else they finish; then the lock is released")
     finally:
@@ -75,9 +81,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
             print(report(result))
         print(f"deploytui: prune cancelled: {result.error or 'the deletions begun finished'}",
               file=sys.stderr)
-        return EXIT_CANCELLED
-    if result.error:
+        return exit_status(result)
+    if result.error and not result.hosts:  # it could not run: the lock, a connection
         print(f"deploytui: prune failed: {result.error}", file=sys.stderr)
-        return EXIT_LOCKED if result.locked else EXIT_FAILED
+        return exit_status(result)
     print(report(result))
-    return EXIT_OK if result.ok else EXIT_FAILED
+    return exit_status(result)

@@ -10,8 +10,7 @@ import json
 
 from deploytui.commands import EXIT_FAILED, EXIT_OK, select
 from deploytui.config.model import Config
-from deploytui.engine.operations.prune import human_bytes
-from deploytui.engine.operations.releases import FleetReleases, ReleaseRow, list_releases
+from deploytui.engine import FleetReleases, ReleaseRow, human_bytes, list_releases
 
 HEADER = ["RELEASE", "SHA", "SUBJECT", "WHEN", "BY", "STATE", "SIZE", "HOSTS"]
 SUBJECT_WIDTH = 40

@@ -9,11 +9,9 @@ import argparse
 import sys
 
 from deploytui.commands import (
-    EXIT_CANCELLED,
     EXIT_FAILED,
-    EXIT_LOCKED,
-    EXIT_OK,
     EXIT_USAGE,
+    exit_status,
     select,
 )
 from deploytui.commands.confirm import confirmed
@@ -22,14 +20,15 @@ from deploytui.commands.printer import Printer
 from deploytui.commands.sinks import build_sinks
 from deploytui.config.model import Config
 from deploytui.config.secrets import resolver_for
-from deploytui.engine.operations.migrations import migration_warnings
-from deploytui.engine.operations.release_env import rollback_env_lines
-from deploytui.engine.operations.releases import list_releases
-from deploytui.engine.operations.rollback import run_rollback
-from deploytui.engine.operations.rollback_target import (
+from deploytui.engine import (
     RollbackRefused,
+    RollbackRequest,
     check_release_id,
     choose_target,
+    list_releases,
+    migration_warnings,
+    rollback_env_lines,
+    run_operation,
 )
 
 
@@ -75,9 +74,10 @@ def run(args: argparse.Namespace, config: Config) -> int:
                               operation="rollback", printer=printer, resolver=resolver)
     try:
         result = run_cancellable(
-            lambda cancel: run_rollback(config, project, env, to=args.to, sink=sink,
-                                        cancel=cancel, resolver=resolver,
+            lambda cancel: run_operation(
+                config, RollbackRequest(project.name, env.name, to=args.to,
                                         wait_lock=getattr(args, "wait_lock", 0.0)),
+                sink=sink, cancel=cancel, resolver=resolver),
             printer, name="rollback", cancelling="no host is switched if the switch has not"
             " begun, else every host is; then the rollback is recorded and the lock released")
     finally:
@@ -90,14 +90,12 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if result.ok:
         print(f"rolled back {project.name}/{env.name} to {result.target} on "
               f"{len(result.hosts)} host(s) in {result.duration:.1f}s")
-        return EXIT_OK
-    if result.refused:
-        return _refused(result.error, usage=result.usage_error)
-    if result.outcome == "cancelled":
-        print(f"deploytui: rollback cancelled: {result.error}", file=sys.stderr)
-        return EXIT_CANCELLED
-    print(f"deploytui: rollback failed: {result.error}", file=sys.stderr)
-    return EXIT_LOCKED if result.locked else EXIT_FAILED
+    elif result.refused:
+        _refused(result.error, usage=result.usage_error)
+    else:
+        print(f"deploytui: rollback {'cancelled' if result.cancelled else 'failed'}:"
+              f" {result.error}", file=sys.stderr)
+    return exit_status(result)
 
 
 def _refused(reason: str, *, usage: bool) -> int:

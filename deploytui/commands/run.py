@@ -14,11 +14,21 @@ import sys
 import threading
 from collections import defaultdict
 
-from deploytui.commands import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, UsageError, select
+from deploytui.commands import EXIT_FAILED, UsageError, exit_status, select
 from deploytui.commands.confirm import ask
 from deploytui.commands.interrupt import run_cancellable
 from deploytui.commands.printer import Printer, format_event
 from deploytui.config.model import Config, NamedCommand
+from deploytui.engine import (
+    RunRefused,
+    RunRequest,
+    RunResult,
+    choose_hosts,
+    named_command,
+    named_hosts,
+    parse_hosts,
+    run_operation,
+)
 from deploytui.engine.events import (
     DeployStarted,
     Event,
@@ -26,16 +36,6 @@ from deploytui.engine.events import (
     HostLine,
     HostLines,
     Sink,
-)
-from deploytui.engine.operations.exclusion import parse_hosts
-from deploytui.engine.operations.run import (
-    RunRefused,
-    RunRequest,
-    RunResult,
-    choose_hosts,
-    named_command,
-    named_hosts,
-    run_command,
 )
 
 SHOWN = (DeployStarted, HostLines, HostLine, HostFailed)
@@ -80,8 +80,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
                               notify=False)
     try:
         result = run_cancellable(
-            lambda cancel: run_command(config, request, sink=sink, cancel=cancel,
-                                       resolver=resolver),
+            lambda cancel: run_operation(config, request, sink=sink, cancel=cancel,
+                                         resolver=resolver),
             printer, name="run", cancelling="stopping the command on every host",
             locks=False)
     finally:
@@ -93,9 +93,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         print(json.dumps(to_json(request, result, collected), indent=2))
     else:
         report(result, printer)
-    if result.outcome == "cancelled":
-        return EXIT_CANCELLED
-    return EXIT_OK if result.ok else EXIT_FAILED
+    return exit_status(result)
 
 
 def _shown(printer: Printer) -> Sink:

@@ -13,7 +13,7 @@ import sys
 
 from deploytui.commands import EXIT_FAILED, UsageError, select
 from deploytui.config.model import Config
-from deploytui.engine.operations.session import SessionRefused, prepare_session
+from deploytui.engine import SessionRefused, prepare_session
 
 
 def run(args: argparse.Namespace, config: Config) -> int:

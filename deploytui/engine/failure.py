@@ -50,3 +50,15 @@ class Stop(Exception):
     def of(cls, failure: Failure, text: str = "") -> Stop:
         return cls(failure.reason, host=failure.host, step=failure.step, kind=failure.kind,
                    text=text)
+
+
+class Refused(Exception):
+    """A request refused before anything changed; str() is one line naming why.
+
+    The one base of every refusal (a bad exclusion, a rollback with no target, a fleet
+    that disagrees, a run with no host), so a caller catches them all the same way and
+    a result says `refused`. `usage`: the request itself is wrong, whatever the hosts
+    hold (the CLI's exit 2); otherwise the fleet cannot do it as asked (exit 1).
+    """
+
+    usage = False

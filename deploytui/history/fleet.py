@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from deploytui.engine import FleetEntry
 from deploytui.engine.clock import utc_iso
-from deploytui.engine.operations.fleet_history import FleetEntry
 from deploytui.history.journal import JournalEntry
 
 

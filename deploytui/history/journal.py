@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from deploytui import paths
+from deploytui.engine import local_user as who  # user@machine, as locks record it
 from deploytui.engine.clock import utc_iso
 from deploytui.engine.events import DeployStarted
-from deploytui.engine.remote.lock import local_user as who  # user@machine, as locks record it
 from deploytui.history.logs import DEPLOY_LOG, safe_name
 
 BUSY_TIMEOUT_MS = 15000

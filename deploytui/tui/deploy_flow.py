@@ -13,22 +13,28 @@ Escape always backs out.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from deploytui.config.model import Environment
+from deploytui.engine import CatchUpRequest, DeleteRequest, PruneRequest, RollbackRequest
 from deploytui.engine.events import DeployFinished
 from deploytui.tui.log_buffer import HostState
-from deploytui.tui.operations import CatchUp, DeleteRelease, Operation, Prune, Rollback
 from deploytui.tui.screens.modals import ConfirmModal
 
+if TYPE_CHECKING:
+    from deploytui.engine import Request
 
-def confirm_operation(op: Rollback | Prune | DeleteRelease | CatchUp, env: Environment,
+
+def confirm_operation(op: RollbackRequest | PruneRequest | DeleteRequest | CatchUpRequest,
+                      env: Environment,
                       body: str) -> ConfirmModal:
     """The dialog that asks before `op` runs, by the rule above."""
     where = f"{op.project}/{op.environment}"
-    if isinstance(op, Rollback):
+    if isinstance(op, RollbackRequest):
         title, yes = f"Roll back {where}", "Roll back"
-    elif isinstance(op, Prune):
+    elif isinstance(op, PruneRequest):
         title, yes = f"Prune {where}", "Prune"
-    elif isinstance(op, CatchUp):
+    elif isinstance(op, CatchUpRequest):
         title, yes = f"Catch up {where}", "Catch up"
     else:
         title, yes = f"Delete release {op.release}", "Delete release"
@@ -45,7 +51,7 @@ def confirm_stop(verb: str, *, quitting: bool) -> ConfirmModal:
                         f"Keep {_ing(verb)}")
 
 
-def confirm_lock_wait(op: Operation, why: str, minutes: int) -> ConfirmModal:
+def confirm_lock_wait(op: Request, why: str, minutes: int) -> ConfirmModal:
     """Wait for another operation's lock, then run `op` again? Back is focused."""
     project, environment = op.target
     return ConfirmModal(
@@ -62,10 +68,10 @@ def _ing(verb: str) -> str:
         verb, "running")
 
 
-def title_of(op: Operation | None, finished: DeployFinished) -> str:
-    if isinstance(op, DeleteRelease):
+def title_of(op: Request | None, finished: DeployFinished) -> str:
+    if isinstance(op, DeleteRequest):
         return "Delete"
-    if isinstance(op, CatchUp):
+    if isinstance(op, CatchUpRequest):
         return "Catch-up"
     return (op.verb if op is not None else finished.operation).capitalize()
 

@@ -12,13 +12,16 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from deploytui.engine.operations.plan import DeployPlan
-    from deploytui.engine.operations.prune import PruneResult
-    from deploytui.engine.operations.releases import FleetReleases
-    from deploytui.engine.operations.request import DeployRequest
+    from deploytui.engine import (
+        DeployPlan,
+        DeployRequest,
+        EnvStatus,
+        FleetReleases,
+        PruneResult,
+        Request,
+    )
     from deploytui.history.fleet import HistoryRow
     from deploytui.history.journal import JournalEntry
-    from deploytui.tui.operations import EnvStatus, Operation
 
 
 class PlanReady(Message):
@@ -63,10 +66,11 @@ class StatusFailed(Message):
 class OperationEnded(Message):
     """Posted (never awaited) when the operation's thread ends: the app may be gone."""
 
-    def __init__(self, operation: Operation, error: str | None) -> None:
+    def __init__(self, operation: Request, result: object, error: str | None) -> None:
         super().__init__()
         self.operation = operation
-        self.error = error
+        self.result = result  # the engine's OperationResult (a benchmark's call: anything)
+        self.error = error  # the Runner's own trouble (journal, an exception), or None
 
 
 

@@ -19,10 +19,10 @@ from deploytui.config.model import Config
 from deploytui.engine.events import Sink
 from deploytui.tui.log_buffer import LogBuffer
 from deploytui.tui.messages import OperationEnded
-from deploytui.tui.operations import Operation, run_operation
 
 if TYPE_CHECKING:
     from deploytui.config.secrets import SecretResolver
+    from deploytui.engine import Request
 
 
 class Runner:
@@ -33,7 +33,7 @@ class Runner:
         self.thread: threading.Thread | None = None
         self.cancel_event = threading.Event()
         self.result: object = None
-        self.operation: Operation | None = None
+        self.operation: Request | None = None
         self._resolver: SecretResolver | None = None
 
     @property
@@ -75,7 +75,7 @@ class Runner:
     def cancel(self) -> None:
         self.cancel_event.set()
 
-    def start(self, op: Operation, *,
+    def start(self, op: Request, *,
               call: Callable[[Sink, threading.Event], object] | None = None) -> None:
         """Run `op` in the operation thread. `call(sink, cancel)` replaces the engine call
         (benchmarks drive the console's real pipeline with synthetic events)."""
@@ -91,7 +91,7 @@ class Runner:
                                        name=f"deploytui-{op.verb}", daemon=True)
         self.thread.start()
 
-    def _run(self, op: Operation,
+    def _run(self, op: Request,
              call: Callable[[Sink, threading.Event], object] | None) -> None:
         error: str | None = None
         close: Callable[[], None] = lambda: None  # noqa: E731
@@ -113,6 +113,8 @@ class Runner:
             if call is not None:
                 self.result = call(sink, self.cancel_event)
             else:
+                from deploytui.engine import run_operation
+
                 self.result = run_operation(self.config, op, sink=sink,
                                             cancel=self.cancel_event, resolver=self.resolver)
         except Exception as exc:
@@ -123,7 +125,7 @@ class Runner:
             except Exception as exc:
                 error = error or f"journal: {_one_line(exc)}"
         # post, not call_from_thread: that would wait forever on an app that has exited
-        self.app.post_message(OperationEnded(op, error))
+        self.app.post_message(OperationEnded(op, self.result, error))
 
     def join(self, timeout: float | None = None) -> None:
         if self.thread is not None:

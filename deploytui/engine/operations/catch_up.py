@@ -16,21 +16,28 @@ and exits 0.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from deploytui.config.model import Config, Environment, Project
 from deploytui.engine.events import Sink, discard
+from deploytui.engine.failure import Refused
 from deploytui.engine.hosts.pool import TransportFactory
 from deploytui.engine.operations.deploy import run_deploy
 from deploytui.engine.operations.freeze import configured_freeze, refusal
 from deploytui.engine.operations.releases import FleetReleases, list_releases, select_names
 from deploytui.engine.operations.request import DeployRequest, DeployResult
+from deploytui.engine.operations.result import OperationResult
 from deploytui.engine.remote.layout import ReleaseMeta
 from deploytui.engine.remote.lock import local_user
 
 
-class CatchUpRefused(Exception):
-    """Nothing was changed; str() is one line naming why (fleet disagreement, bad name)."""
+class CatchUpRefused(Refused):
+    """Nothing was changed: a host name not in the environment, a fleet that disagrees on
+    its release (both usage errors), a freeze."""
+
+    def __init__(self, reason: str, *, usage: bool = True) -> None:
+        super().__init__(reason)
+        self.usage = usage
 
 
 @dataclass
@@ -114,47 +121,49 @@ def _meta_of(fleet: FleetReleases, release_id: str) -> ReleaseMeta | None:
     return None
 
 
-@dataclass
-class CatchUpResult:
+@dataclass(kw_only=True)
+class CatchUpResult(OperationResult):
+    """A catch-up's result: the plan, and the deploy it ran (None: nothing was behind,
+    or only unreachable hosts were). The common part is the deploy's; hosts behind that
+    are still unreachable make it a failure."""
+
     plan: CatchUpPlan
-    deploy: DeployResult | None = None  # None: nothing was behind (or only unreachable)
+    deploy: DeployResult | None = None
 
-    @property
-    def ok(self) -> bool:
-        return not self.plan.unreachable and (self.deploy is None
-                                              or self.deploy.outcome == "success")
-
-    @property
-    def error(self) -> str:
-        """One line: the deploy's failure, else the hosts still unreachable."""
-        if self.deploy is not None and self.deploy.outcome != "success":
-            return self.deploy.error
-        if self.plan.unreachable:
-            return "still unreachable, not caught up: " + "; ".join(
-                f"{h}: {why}" for h, why in self.plan.unreachable.items())
-        return ""
+    @classmethod
+    def of(cls, plan: CatchUpPlan, deploy: DeployResult | None = None) -> CatchUpResult:
+        result = cls(plan=plan, deploy=deploy)
+        if deploy is not None:
+            common = {f.name: getattr(deploy, f.name) for f in fields(OperationResult)}
+            for name, value in common.items():
+                setattr(result, name, value)
+        if plan.unreachable and result.ok:
+            result.outcome = "failed"
+            result.error = "still unreachable, not caught up: " + "; ".join(
+                f"{h}: {why}" for h, why in plan.unreachable.items())
+            result.failed_hosts = {**result.failed_hosts, **{
+                h: f"connect: {why}" for h, why in plan.unreachable.items()}}
+        return result
 
 
 def run_catch_up(config: Config, project: str | Project, environment: str | Environment,
                  hosts: list[str] | None = None, *, sink: Sink = discard,
                  cancel: threading.Event | None = None, factory: TransportFactory | None = None,
-                 user: str | None = None, resolver=None, force_freeze: bool = False
-                 ) -> CatchUpResult:
+                 user: str | None = None, resolver=None, force_freeze: bool = False,
+                 wait_lock: float = 0.0) -> CatchUpResult:
     """List the fleet, then deploy its release again to the hosts behind (all, or `hosts`);
     raises CatchUpRefused (one line, nothing changed) when the fleet disagrees."""
     proj, env = select_names(config, project, environment)
     frozen = configured_freeze(env)
     if frozen is not None and not force_freeze:  # refused before any host is read
-        raise CatchUpRefused(refusal(proj.name, env.name, frozen))
+        raise CatchUpRefused(refusal(proj.name, env.name, frozen), usage=False)
     plan = plan_catch_up(list_releases(config, proj, env, factory=factory), hosts)
-    result = CatchUpResult(plan)
     if not plan.targets or plan.release is None:
-        return result
+        return CatchUpResult.of(plan)
     meta = plan.meta or ReleaseMeta(plan.release, "ok", sha=plan.sha)  # a Capistrano release
     request = DeployRequest(proj, env, user=user or local_user(), catch_up=meta,
-                            force_freeze=force_freeze,
+                            force_freeze=force_freeze, wait_lock=wait_lock,
                             exclude=tuple(h.name for h in env.hosts
                                           if h.name not in plan.targets))
-    result.deploy = run_deploy(config, request, sink=sink, cancel=cancel, resolver=resolver,
-                               factory=factory)
-    return result
+    return CatchUpResult.of(plan, run_deploy(config, request, sink=sink, cancel=cancel,
+                                             resolver=resolver, factory=factory))

@@ -44,6 +44,7 @@ from deploytui.engine.operations.request import (
     HostReport,
     resolve_env,
 )
+from deploytui.engine.operations.result import OperationResult, Outcome
 from deploytui.engine.operations.roles import once_hosts, run_once
 from deploytui.engine.operations.shipping import serving_sha, shipping
 from deploytui.engine.operations.source import (
@@ -77,9 +78,7 @@ def run_deploy(config: Config, request: DeployRequest, *, sink: Sink = discard,
     resolver = resolver or _default_resolver(config)
     deploy = _Deploy(config, request, sink=sink, cancel=cancel, resolver=resolver,
                      factory=factory or transport_factory(config, resolver=resolver))
-    result = deploy.execute()
-    deploy.after_hooks(result)
-    return result
+    return deploy.execute()
 
 
 class _Deploy(PullActivation, Verifying):
@@ -212,7 +211,7 @@ class _Deploy(PullActivation, Verifying):
         return next((r.error for r in self.reports.values() if r.error), "")
 
     @property
-    def outcome(self) -> str:
+    def outcome(self) -> Outcome:
         if self.unchanged:
             return "unchanged"
         if self.stopped is None and any(r.outcome == "failed" for r in self.reports.values()):
@@ -231,7 +230,7 @@ class _Deploy(PullActivation, Verifying):
     def _hook_dir(self):
         return self.config.path.parent if self.config.path is not None else None
 
-    def after_hooks(self, result: DeployResult) -> None:
+    def after(self, result: OperationResult) -> None:
         """after_deploy / after_failure (+ after_rollback); a failing one only warns."""
         if self.hook_refused or result.outcome == "locked":
             return
@@ -250,14 +249,9 @@ class _Deploy(PullActivation, Verifying):
         if self.request.catch_up is None:
             for name in self.excluded:
                 self.reports[name] = HostReport(name, "excluded")
-        return DeployResult(outcome=self.outcome, op_id=self.op_id,
-                            forced=list(dict.fromkeys(self.forced)),
-                            freeze=self.frozen.describe() if self.frozen else "",
-                            release_id=self.release_id,
+        return DeployResult(release_id=self.release_id,
                             sha=self.resolved.sha if self.resolved else "", hosts=self.reports,
-                            error=self.redact(self.error_line()), duration=self.duration,
-                            subject=self.resolved.subject if self.resolved else "",
-                            warnings=self.warnings)
+                            subject=self.resolved.subject if self.resolved else "")
 
     # -- phases --------------------------------------------------------------------
     def _meta_step(self, host: str, state: str) -> ScriptStep:

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from deploytui.config.model import Environment, Host, Project
+from deploytui.engine.failure import Refused
 
 
-class ExcludeRefused(ValueError):
+class ExcludeRefused(Refused, ValueError):
     """The exclusion cannot be honoured; str() is one line, nothing was attempted."""
 
 

@@ -51,11 +51,17 @@ Freezes (freeze.py)
     freeze is read in the lock command. `refuses_in_freeze` operations (deploy,
     catch-up) stop unless `force_freeze`; the others run and note the freeze.
 
+The result (result.py)
+    `result()` (required) builds the operation's own result object with its own facts
+    (the release, the target, the deletions); the skeleton fills the common part:
+    outcome, error line, failed hosts, warnings, duration, id, overrides, freeze,
+    refused. `after(result)` is the last step (a deploy's after_* hooks): it runs once
+    the locks are released and the finished event is sent, and may add warnings.
+
 Other hooks, all optional: `check()` before anything (a Stop there sends no event at
 all: the request was refused), `begin()` before the started event, `started_fields()`
-the DeployStarted extras, `release()` local resources, `error_line()` and
-`failed_hosts()` for the finished event, and `result()` (required): the operation's own
-result object, built from `outcome`, `failures`, `warnings`, `duration`.
+the DeployStarted extras, `release()` local resources, `error_line()`,
+`failed_hosts()` and `usage_error()` for the finished event and the result.
 """
 
 from __future__ import annotations
@@ -89,6 +95,7 @@ from deploytui.engine.operations.freeze import (
     configured_freeze,
     refusal,
 )
+from deploytui.engine.operations.result import OperationResult, Outcome
 from deploytui.engine.redact import redact, redacting_sink
 from deploytui.engine.remote import fleet_log
 from deploytui.engine.remote.fleet_log import FleetRecord, ci_actor, new_operation_id
@@ -199,8 +206,16 @@ class Operation:
         """host -> "step: reason" for the finished event."""
         return {n: f"{f.step}: {f.reason}" for n, f in self.failures.items()}
 
-    def result(self) -> Any:
+    def usage_error(self) -> bool:
+        """Was the request refused because it is wrong in itself (the CLI's exit 2)?"""
+        return False
+
+    def result(self) -> OperationResult:
+        """The operation's own result; the skeleton fills the common part."""
         raise NotImplementedError
+
+    def after(self, result: OperationResult) -> None:
+        """The last step, after the unlock and the finished event (after_* hooks)."""
 
     def record_fields(self) -> dict[str, Any]:
         """The fleet record's ref, sha, excluded (default: what the lock says)."""
@@ -275,8 +290,8 @@ class Operation:
         return redact(text, self.resolver.known_values())
 
     @property
-    def outcome(self) -> str:
-        """success | failed | cancelled | locked."""
+    def outcome(self) -> Outcome:
+        """success | failed | cancelled | locked (an operation may say more)."""
         if self.stopped is not None:
             kind = self.stopped.failure.kind
             if kind == "cancelled" or self.cancel.is_set():
@@ -291,7 +306,7 @@ class Operation:
             self._freeze(configured_freeze(self.environment))
         except Stop as stop:  # refused: nothing sent, nothing connected
             self.stopped = stop
-            return self.result()
+            return self._filled(self.result())
         try:
             self.begin()
         except Stop as stop:
@@ -320,11 +335,27 @@ class Operation:
         self.warnings = [self.redact(w) for w in self.warnings]
         self.sink(DeployFinished(
             operation=self.operation, duration=self.duration, release_id=self.release_id,
-            outcome="failed" if self.outcome == "locked" else self.outcome,  # type: ignore[arg-type]
+            outcome="failed" if self.outcome == "locked" else self.outcome,
             failed_hosts=self.failed_hosts(),
             error=self.redact(self.error_line()), forced=tuple(dict.fromkeys(self.forced)),
             freeze=self.frozen.describe() if self.frozen else ""))
-        return self.result()
+        result = self._filled(self.result())
+        self.after(result)
+        return result
+
+    def _filled(self, result: OperationResult) -> OperationResult:
+        """The common part of every result, worded once (and redacted) for all."""
+        result.outcome = self.outcome
+        result.error = self.redact(self.error_line())
+        result.duration = self.duration
+        result.failed_hosts = {h: self.redact(why) for h, why in self.failed_hosts().items()}
+        result.warnings = [self.redact(w) for w in self.warnings]
+        result.op_id = self.op_id
+        result.forced = list(dict.fromkeys(self.forced))
+        result.freeze = self.frozen.describe() if self.frozen else ""
+        result.refused = self.stopped is not None and self.stopped.failure.kind == "refused"
+        result.usage_error = result.refused and self.usage_error()
+        return result
 
     def _phase(self, phase: Phase) -> None:
         self.sink(PhaseStarted(phase=phase.name, hosts=phase.hosts or tuple(self.names)))

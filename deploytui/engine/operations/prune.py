@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from deploytui.config.model import Config, Environment, Host, Project
 from deploytui.engine.events import (
@@ -26,6 +27,7 @@ from deploytui.engine.hosts.pool import HostPool, TransportFactory, transport_fa
 from deploytui.engine.operations.behind import fleet_position
 from deploytui.engine.operations.lifecycle import Operation, Phase, Stop
 from deploytui.engine.operations.releases import select_names
+from deploytui.engine.operations.result import OperationResult, Outcome
 from deploytui.engine.remote.layout import Layout
 from deploytui.engine.remote.lock import local_user
 from deploytui.engine.remote.safety import delete_release_command, release_path
@@ -65,20 +67,16 @@ class HostPrune:
                 "bytes_freed": self.bytes_freed, "error": self.error or None}
 
 
-@dataclass
-class PruneResult:
+@dataclass(kw_only=True)
+class PruneResult(OperationResult):
     """Per-host plan and outcome; `dry_run` plans carry nothing deleted."""
 
     hosts: dict[str, HostPrune] = field(default_factory=dict)
     dry_run: bool = False
-    error: str = ""  # one line when the whole operation could not run (lock, connect)
-    locked: bool = False  # another operation holds the lock
-    cancelled: bool = False  # Ctrl-C (or the console's stop) before or during it
-    duration: float = 0.0
 
     @property
     def ok(self) -> bool:
-        return not self.error and not any(h.error for h in self.hosts.values())
+        return super().ok and not any(h.error for h in self.hosts.values())
 
     @property
     def errors(self) -> dict[str, str]:
@@ -304,30 +302,25 @@ class _Prune(Operation):
     def error_line(self) -> str:
         if self.stopped is not None:
             return str(self.stopped)
-        return self.pruned.error or next(iter(self.pruned.errors.values()), "")
+        return next(iter(self.pruned.errors.values()), "")
 
     @property
-    def outcome(self) -> str:
+    def outcome(self) -> Outcome:
         outcome = super().outcome
         return "failed" if outcome == "success" and not self.pruned.ok else outcome
 
     def result(self) -> PruneResult:
-        result = self.pruned
-        if self.stopped is not None:
-            result.error = str(self.stopped)
-            result.locked = self.stopped.failure.kind == "locked"
-        result.cancelled = self.outcome == "cancelled"
-        result.duration = self.duration
-        return result
+        return self.pruned
 
 
 def _run(config: Config, project: str | Project, environment: str | Environment, *,
-         sink: Sink, factory: TransportFactory | None, user: str | None,
+         sink: Sink, factory: TransportFactory | None, user: str | None, resolver: Any,
          record_name: str = "prune", **kwargs) -> PruneResult:
     proj, env = select_names(config, project, environment)
-    from deploytui.config.secrets import resolver_for
+    if resolver is None:
+        from deploytui.config.secrets import resolver_for
 
-    resolver = resolver_for(config)
+        resolver = resolver_for(config)
     prune = _Prune(config, proj, env, sink=sink,
                    factory=factory or transport_factory(config, resolver=resolver),
                    user=user or local_user(), resolver=resolver, **kwargs)
@@ -338,24 +331,28 @@ def _run(config: Config, project: str | Project, environment: str | Environment,
 def run_prune(config: Config, project: str | Project, environment: str | Environment, *,
               keep: int | None = None, dry_run: bool = False, sink: Sink = discard,
               factory: TransportFactory | None = None, user: str | None = None,
-              wait_lock: float = 0.0, cancel: threading.Event | None = None) -> PruneResult:
+              wait_lock: float = 0.0, cancel: threading.Event | None = None,
+              resolver: Any = None) -> PruneResult:
     """`deploytui prune`: keep `keep` (default keep_releases) good releases per host."""
     proj, _ = select_names(config, project, environment)
     count = keep if keep is not None else proj.keep_releases
     return _run(config, project, environment, sink=sink, factory=factory, user=user,
-                dry_run=dry_run, ref=f"keep {count}", wait_lock=wait_lock, cancel=cancel,
-                body=lambda pool, p, hosts: prune_hosts(
+                resolver=resolver, dry_run=dry_run, ref=f"keep {count}", wait_lock=wait_lock,
+                cancel=cancel, body=lambda pool, p, hosts: prune_hosts(
                     pool, p, hosts, keep=count, sink=sink, dry_run=dry_run))
 
 
 def delete_release(config: Config, project: str | Project, environment: str | Environment,
                    release_id: str, *, sink: Sink = discard,
                    factory: TransportFactory | None = None, user: str | None = None,
-                   dry_run: bool = False, wait_lock: float = 0.0) -> PruneResult:
+                   dry_run: bool = False, wait_lock: float = 0.0,
+                   cancel: threading.Event | None = None, resolver: Any = None
+                   ) -> PruneResult:
     """The console's "delete one": this release on every host that has it, never current."""
     release_path("/x", release_id)  # validates the id before anything connects
     return _run(config, project, environment, sink=sink, factory=factory, user=user,
-                dry_run=dry_run, ref=release_id, wait_lock=wait_lock, record_name="delete",
+                resolver=resolver, dry_run=dry_run, ref=release_id, wait_lock=wait_lock,
+                cancel=cancel, record_name="delete",
                 body=lambda pool, p, hosts: _per_host(
                     pool, p, hosts, sink, dry_run,
                     lambda scan, fleet: plan_single(scan, release_id, fleet)))

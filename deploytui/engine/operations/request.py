@@ -8,6 +8,7 @@ from typing import Literal
 
 from deploytui.config.model import Environment, Host, Project
 from deploytui.engine.operations.exclusion import remaining_hosts
+from deploytui.engine.operations.result import OperationResult
 from deploytui.engine.operations.strategies import HostContext
 from deploytui.engine.remote.layout import ReleaseMeta
 from deploytui.engine.remote.lock import local_user
@@ -43,6 +44,16 @@ class DeployRequest:
     def operation(self) -> Literal["deploy", "catch-up"]:
         return "deploy" if self.catch_up is None else "catch-up"
 
+    @property
+    def verb(self) -> str:
+        """What the journal and the console call it."""
+        return "deploy"
+
+    @property
+    def target(self) -> tuple[str, str]:
+        """(project, environment): the lock it takes, the journal's row."""
+        return self.project.name, self.environment.name
+
 
 @dataclass
 class HostReport:
@@ -55,20 +66,15 @@ class HostReport:
     error: str = ""
 
 
-@dataclass
-class DeployResult:
-    outcome: str  # success | failed | cancelled | locked | unchanged
-    #               | rolled_back (switched, found unhealthy, every host sent back)
-    release_id: str
-    sha: str
-    hosts: dict[str, HostReport]
-    error: str = ""
-    duration: float = 0.0
+@dataclass(kw_only=True)
+class DeployResult(OperationResult):
+    """A deploy's (or catch-up's) result: the common part, and what it deployed where.
+    Its outcome may also be `unchanged` or `rolled_back` (result.Outcome)."""
+
+    release_id: str = ""
+    sha: str = ""
+    hosts: dict[str, HostReport] = field(default_factory=dict)
     subject: str = ""
-    warnings: list[str] = field(default_factory=list)  # cleanup/prune problems, broken locks
-    op_id: str = ""  # the fleet record's and the journal's id of this operation
-    forced: list[str] = field(default_factory=list)  # overrides used (force-freeze, ...)
-    freeze: str = ""  # the freeze in force while it ran
 
 
 def resolve_env(project: Project, resolver) -> dict[str, str]:

@@ -42,6 +42,7 @@ from deploytui.engine.operations.release_env import (
 )
 from deploytui.engine.operations.releases import FleetReleases, build_fleet, id_to_iso, select_names
 from deploytui.engine.operations.request import host_env, resolve_env
+from deploytui.engine.operations.result import OperationResult, Outcome
 from deploytui.engine.operations.roles import run_restarts
 from deploytui.engine.operations.rollback_target import (
     RollbackRefused,
@@ -61,24 +62,14 @@ META_TIMEOUT = 30.0
 _META, _REV = "Z-META", "Z-REV"
 
 
-@dataclass
-class RollbackResult:
-    outcome: str  # success | failed | cancelled
+@dataclass(kw_only=True)
+class RollbackResult(OperationResult):
+    """A rollback's result: the common part, and where every host went."""
+
     target: str | None = None  # release id (pull: the release id or sha gone back to)
     previous: dict[str, str | None] = field(default_factory=dict)  # host -> left release
     hosts: list[str] = field(default_factory=list)
-    error: str = ""  # one line when it failed
-    duration: float = 0.0
-    locked: bool = False  # failed because another operation holds the lock
-    failed_hosts: dict[str, str] = field(default_factory=dict)
-    refused: bool = False  # nothing was attempted: the request cannot be done as asked
-    usage_error: bool = False  # refused as asked: not a release id, already current
-    warnings: list[str] = field(default_factory=list)  # migrations gone past, hooks
     health: dict[str, list[HealthResult]] = field(default_factory=dict)  # after the restart
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome == "success"
 
 
 def meta_for(scan: HostScan, release_id: str, state: ReleaseState, user: str) -> ReleaseMeta:
@@ -120,15 +111,7 @@ def run_rollback(config: Config, project: str | Project, environment: str | Envi
                          factory=factory or transport_factory(config, resolver=resolver),
                          user=user or local_user(), resolver=resolver,
                          wait_lock=wait_lock)
-    result = rollback.execute()
-    if not result.refused and not result.locked:
-        context = HookContext(proj.name, env.name, result.target or "", user=rollback.user)
-        error = run_hooks(proj, "after_rollback", context, sink=rollback.sink,
-                          cwd=config.path.parent if config.path else None,
-                          outcome=result.outcome)
-        if error is not None:
-            result.warnings.append(rollback.redact(f"hook {error}"))
-    return result
+    return rollback.execute()
 
 
 def read_scans(layouts: dict[str, Layout], probed: dict[str, str]) -> dict[str, HostScan]:
@@ -363,21 +346,27 @@ class _Rollback(Operation):
         return super().error_line()
 
     @property
-    def outcome(self) -> str:
+    def outcome(self) -> Outcome:
         """A cancel that stopped the restart after the switch is a cancelled rollback
         (switched and recorded), not a failed one."""
         outcome = super().outcome
         return "cancelled" if outcome == "failed" and self.cancel.is_set() else outcome
 
+    def usage_error(self) -> bool:
+        return isinstance(self.stopped, RollbackRefused) and self.stopped.usage
+
+    def after(self, result: OperationResult) -> None:
+        """after_rollback, unless nothing was attempted; a failing hook only warns."""
+        if result.refused or result.locked:
+            return
+        context = HookContext(self.project.name, self.environment.name, self.target or "",
+                              user=self.user)
+        error = run_hooks(self.project, "after_rollback", context, sink=self.sink,
+                          cwd=self.config.path.parent if self.config.path else None,
+                          outcome=result.outcome)
+        if error is not None:
+            result.warnings.append(self.redact(f"hook {error}"))
+
     def result(self) -> RollbackResult:
-        outcome = self.outcome
-        kind = self.stopped.failure.kind if self.stopped else ""
-        return RollbackResult(
-            outcome="failed" if outcome == "locked" else outcome, target=self.target,
-            previous=self.previous,
-            hosts=list(self.names), error=self.redact(self.error_line()),
-            duration=self.duration, locked=kind == "locked", refused=kind == "refused",
-            usage_error=isinstance(self.stopped, RollbackRefused) and self.stopped.usage,
-            failed_hosts={h: self.redact(f"{f.step}: {f.reason}")
-                          for h, f in self.failures.items()},
-            warnings=[self.redact(w) for w in self.warnings], health=self.health)
+        return RollbackResult(target=self.target, previous=self.previous,
+                              hosts=list(self.names), health=self.health)

@@ -7,16 +7,15 @@ project, from revisions.log). A refusal is one line and changes nothing.
 
 from __future__ import annotations
 
+from deploytui.engine.failure import Refused
 from deploytui.engine.operations.lifecycle import Stop
 from deploytui.engine.operations.releases import FleetReleases
 from deploytui.engine.remote.safety import is_release_id
 from deploytui.engine.remote.scan import HostScan
 
 
-class RollbackRefused(Stop):
+class RollbackRefused(Stop, Refused):
     """Nothing was changed: no target, a target missing on some hosts, ..."""
-
-    usage = False  # the request itself is wrong, whatever the hosts hold (CLI exit 2)
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason, step="choose target", kind="refused", text=reason)

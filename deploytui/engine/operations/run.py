@@ -18,14 +18,17 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 from deploytui.config.model import Config, Environment, Host, NamedCommand, Project
 from deploytui.engine.events import Sink, discard
+from deploytui.engine.failure import Refused
 from deploytui.engine.hosts.pool import TransportFactory, transport_factory
 from deploytui.engine.hosts.transport import Transport
 from deploytui.engine.operations.health import serving_dir
 from deploytui.engine.operations.lifecycle import Failure, Operation, Phase, Stop
 from deploytui.engine.operations.request import resolve_env
+from deploytui.engine.operations.result import OperationResult, Outcome
 from deploytui.engine.operations.roles import once_host, role_hosts
 from deploytui.engine.remote.layout import Layout
 from deploytui.engine.remote.lock import local_user
@@ -37,7 +40,7 @@ PHASE = "run"
 STEP = "command"  # the step's name in events: "FAILED in run at command: ..."
 
 
-class RunRefused(Exception):
+class RunRefused(Refused):
     """The hosts asked for do not exist or do not fit together; str() is one line."""
 
 
@@ -49,6 +52,13 @@ class RunRequest:
     hosts: tuple[str, ...] = ()  # the hosts chosen (in the environment's order)
     name: str = ""  # the named command it came from, if any
     user: str = field(default_factory=local_user)
+
+    verb: ClassVar[str] = "run"
+    notifies: ClassVar[bool] = False  # takes no lock, changes no release: no webhook
+
+    @property
+    def target(self) -> tuple[str, str]:
+        return self.project.name, self.environment.name
 
     @property
     def label(self) -> str:
@@ -72,18 +82,14 @@ class HostRun:
         return f"exit {self.exit_code}" if self.exit_code is not None else self.error
 
 
-@dataclass
-class RunResult:
-    outcome: str  # success | failed | cancelled
-    command: str
-    hosts: dict[str, HostRun]  # the chosen hosts, in the environment's order
-    error: str = ""  # one line when the run as a whole stopped (nothing deployed yet)
-    duration: float = 0.0
-    refused: bool = False  # nothing ran anywhere, by design (nothing deployed, empty)
+@dataclass(kw_only=True)
+class RunResult(OperationResult):
+    """A run's result: the common part, and each host's exit code. `error` is the one
+    line when the run as a whole stopped (nothing deployed yet); `refused`: nothing ran
+    anywhere, by design (nothing deployed, no host chosen)."""
 
-    @property
-    def ok(self) -> bool:
-        return self.outcome == "success"
+    command: str = ""
+    hosts: dict[str, HostRun] = field(default_factory=dict)  # the chosen ones, in order
 
     @property
     def failed(self) -> dict[str, HostRun]:
@@ -259,13 +265,16 @@ class _Run(Operation):
         if self.stopped is not None and not self.failures:
             for run in self.runs.values():
                 run.error = run.error or self.redact(self.stopped.failure.reason)
-        outcome = self.outcome
+        return RunResult(command=self.request.command, hosts=self.runs)
+
+    def error_line(self) -> str:
+        """Only a stop of the whole run: a host's own failure is its exit code."""
+        return str(self.stopped) if self.stopped is not None else ""
+
+    @property
+    def outcome(self) -> Outcome:
+        """No lock is taken: a run is done, failed or cancelled."""
         if self.cancel.is_set():
-            outcome = "cancelled"
-        elif outcome == "locked":
-            outcome = "failed"
-        return RunResult(outcome=outcome, command=self.request.command, hosts=self.runs,
-                         error=self.redact(str(self.stopped)) if self.stopped else "",
-                         duration=self.duration,
-                         refused=self.stopped is not None
-                         and self.stopped.failure.kind == "refused")
+            return "cancelled"
+        outcome = super().outcome
+        return "failed" if outcome == "locked" else outcome

@@ -20,6 +20,7 @@ import shlex
 from dataclasses import dataclass
 
 from deploytui.config.model import Config, Environment, Host, Project
+from deploytui.engine.failure import Refused
 from deploytui.engine.hosts.openssh import NoSSHClient, OpenSSHCommand
 from deploytui.engine.hosts.pool import HostPool, TransportFactory, transport_factory
 from deploytui.engine.hosts.transport import TransportError
@@ -35,7 +36,7 @@ _UPLOAD = ("umask 077 && f=$(mktemp \"${TMPDIR:-/tmp}/deploytui-env.XXXXXXXX\") 
 NOT_EXPORTED = ("DEPLOYTUI_SUDO_PASSWORD",)
 
 
-class SessionRefused(Exception):
+class SessionRefused(Refused):
     """The session cannot start; str() is one line naming the host."""
 
 

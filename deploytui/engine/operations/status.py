@@ -1,4 +1,5 @@
-"""An environment's state as the console refreshes it: each host's lock and releases.
+"""An environment's state as the console refreshes it: reachability, each host's lock,
+releases and health (`load_status`, the console's host table).
 
 The ad-hoc freeze is read in the same command, so the console shows it at no cost.
 The refresh runs periodically, so it must stay cheap on the hosts: the lock read carries
@@ -11,13 +12,14 @@ pull project, whose history is its releases).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from deploytui.config.model import Environment, Host, Project
+from deploytui.config.model import Config, Environment, Host, Project
 from deploytui.engine.errors import failure_line
-from deploytui.engine.hosts.pool import HostPool
-from deploytui.engine.hosts.transport import Transport, TransportError
+from deploytui.engine.hosts.pool import HostPool, transport_factory
+from deploytui.engine.hosts.transport import HostKeyUnknown, Transport, TransportError
 from deploytui.engine.operations.freeze import Frozen, adhoc_frozen, configured_freeze
+from deploytui.engine.operations.health import check_hosts, has_checks, serving_dir
 from deploytui.engine.operations.releases import FleetReleases, build_fleet
 from deploytui.engine.remote.freeze import AdHocFreeze, split_output
 from deploytui.engine.remote.freeze import read_text as freeze_text
@@ -72,3 +74,59 @@ def read_status(pool: HostPool, project: Project, environment: Environment,
     fleet = build_fleet(project.name, environment.name, [h.name for h in environment.hosts],
                         scans, errors)
     return FleetStatus(locks, fleet, frozen)
+
+
+@dataclass
+class EnvStatus:
+    """Reachability, current release and lock holder of an environment's hosts."""
+
+    reachable: dict[str, bool] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)  # one line per failed host
+    unknown_keys: dict[str, TransportError] = field(default_factory=dict)  # HostKeyUnknown
+    current: dict[str, str] = field(default_factory=dict)
+    locks: dict[str, str] = field(default_factory=dict)
+    behind: set[str] = field(default_factory=set)  # left out of a deploy: catch-up needed
+    health: dict[str, str] = field(default_factory=dict)  # "healthy" | "unhealthy: saw"
+    frozen: str = ""  # a freeze in force, described (deploys are refused)
+
+
+def load_status(config: Config, project: str, environment: str) -> EnvStatus:
+    """One HostPool: connect (host keys surface here), then one command per host reads
+    its lock and lists its releases; health checks only where the project has them."""
+    proj = config.projects[project]
+    env = proj.environments[environment]
+    status = EnvStatus()
+    pool = HostPool(env.hosts, transport_factory(config), max_parallel=config.ssh.max_parallel)
+    try:
+        failed = pool.connect()
+        for host in env.hosts:
+            err = failed.get(host.name)
+            status.reachable[host.name] = err is None
+            if isinstance(err, HostKeyUnknown):
+                status.unknown_keys[host.name] = err
+            if err is not None:
+                status.errors[host.name] = str(err)
+        ok = [h for h in env.hosts if h.name not in failed]
+        read = read_status(pool, proj, env, status.errors)
+        status.locks = {name: holder.describe() for name, holder in read.locks.items()}
+        status.frozen = read.frozen.describe() if read.frozen else ""
+        for name, info in read.fleet.hosts.items():
+            if info.current:
+                status.current[name] = info.current
+        status.behind = set(read.fleet.behind_hosts())
+        status.health = _health(pool, proj, ok)
+    finally:
+        pool.close()
+    return status
+
+
+def _health(pool: HostPool, project: Project, hosts: list[Host]) -> dict[str, str]:
+    """Each reachable host's health checks, on the status pool (ms when they pass)."""
+    if not has_checks(project, hosts):
+        return {}
+    results = check_hosts(pool, project, hosts, cwd_for=lambda h: serving_dir(project, h))
+    health = {}
+    for name, checks in results.items():
+        bad = [r for r in checks if not r.healthy]
+        health[name] = f"unhealthy: {bad[0].role}: {bad[0].saw}" if bad else "healthy"
+    return health

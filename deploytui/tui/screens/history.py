@@ -91,7 +91,7 @@ class HistoryScreen(Screen[None]):
                                      else "loading…"))
         try:
             if self.fleet:
-                from deploytui.engine.operations.fleet_history import read_fleet_history
+                from deploytui.engine import read_fleet_history
                 from deploytui.history.fleet import merged
 
                 fleet = read_fleet_history(self.config, str(self.project),

@@ -20,11 +20,10 @@ from deploytui.config.model import Config, Environment
 from deploytui.engine.events import HostLine
 from deploytui.tui.log_buffer import LogBuffer
 from deploytui.tui.messages import StatusFailed, StatusLoaded
-from deploytui.tui.operations import EnvStatus
 from deploytui.tui.widgets.hosts_table import HostInfo, HostsTable
 
 if TYPE_CHECKING:
-    from deploytui.engine.hosts.transport import HostKeyUnknown
+    from deploytui.engine import EnvStatus, HostKeyUnknown
     from deploytui.tui.runner import Runner
 
 RESUME_REFRESH_AFTER = 5.0  # s: back on this screen, re-read if older than this
@@ -79,7 +78,7 @@ class HostStatusReading(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="status")
     def load_status(self, project: str, environment: str) -> None:
-        from deploytui.tui.operations import load_status
+        from deploytui.engine import load_status
         from deploytui.tui.screens.modals import error_line
 
         try:

@@ -26,8 +26,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from deploytui.config.model import Config
+from deploytui.engine import LogsRefused, LogsRequest, show_logs, sources
 from deploytui.engine.events import Sink
-from deploytui.engine.operations.logs import LogsRefused, LogsRequest, show_logs, sources
 from deploytui.tui.keymap import LOGS_BINDINGS, VIM_BINDINGS
 from deploytui.tui.log_buffer import Drained, LogBuffer
 from deploytui.tui.widgets.filter_box import FilterBox

@@ -26,12 +26,7 @@ from deploytui.tui.messages import (
     PlanFailed,
     PlanReady,
 )
-from deploytui.tui.operations import (
-    Deploy,
-    Operation,
-    stopped_by_lock,
-    waiting_for_the_lock,
-)
+from deploytui.tui.operations import stopped_by_lock, waiting_for_the_lock
 from deploytui.tui.runner import Runner
 from deploytui.tui.screens.host_status import HostStatusReading
 from deploytui.tui.screens.operate import OperateActions
@@ -42,6 +37,7 @@ from deploytui.tui.widgets.log_panel import LogPanel
 from deploytui.tui.widgets.project_tree import ProjectTree
 
 if TYPE_CHECKING:
+    from deploytui.engine import Request
     pass
 
 TICK = 1 / 15
@@ -234,8 +230,7 @@ class MainScreen(OperateActions, HostStatusReading):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan")
     def prepare_plan(self, project: str, environment: str) -> None:
-        from deploytui.engine.operations.plan import build_plan
-        from deploytui.engine.operations.request import DeployRequest
+        from deploytui.engine import DeployRequest, build_plan
 
         proj = self.config.projects[project]
         # the plan says when every host serves the commit already; confirming it there
@@ -268,12 +263,12 @@ class MainScreen(OperateActions, HostStatusReading):
             if ok:
                 # deploy exactly what was shown: the resolved sha and release id, without
                 # the hosts the confirmation named as left out
-                self.start(Deploy(replace(request, sha=plan.sha, release_id=plan.release_id,
-                                          exclude=tuple(screen.excluded))))
+                self.start(replace(request, sha=plan.sha, release_id=plan.release_id,
+                                   exclude=tuple(screen.excluded)))
 
         self.app.push_screen(screen, chosen)
 
-    def start(self, op: Operation | None) -> None:
+    def start(self, op: Request | None) -> None:
         """Run a confirmed operation (from the plan or a screen's dismiss result)."""
         if op is None:
             return
@@ -300,7 +295,7 @@ class MainScreen(OperateActions, HostStatusReading):
                 self.app.pop_screen()
             self.offer_lock_wait(message.operation, why)
 
-    def offer_lock_wait(self, op: Operation, why: str) -> None:
+    def offer_lock_wait(self, op: Request, why: str) -> None:
         """Another operation holds the lock: wait for it, as the CLI's --wait-lock."""
         from deploytui.tui import deploy_flow
 

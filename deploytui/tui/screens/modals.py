@@ -23,7 +23,7 @@ from textual.widgets import Button, Input, Label, Static
 if TYPE_CHECKING:
     from textual.app import App
 
-    from deploytui.engine.hosts.transport import HostKeyUnknown
+    from deploytui.engine import HostKeyUnknown
 
 T = TypeVar("T")
 
@@ -171,7 +171,7 @@ async def ask_host_keys(app: App[int], known_hosts: Path,
                         unknown: dict[str, HostKeyUnknown]) -> int:
     """One modal per unknown key; accepted keys are written to known_hosts (off the UI
     thread). Returns how many were accepted."""
-    from deploytui.engine.hosts.hostkeys import add_host_key
+    from deploytui.engine import add_host_key
 
     accepted = 0
     asked: set[tuple[str, str]] = set()

@@ -21,8 +21,7 @@ from deploytui.tui.widgets.hosts_table import HostsTable
 
 if TYPE_CHECKING:
     from deploytui.config.model import Config, Environment
-    from deploytui.engine.operations.session import Session
-    from deploytui.tui.operations import Operation
+    from deploytui.engine import Request, Session
     from deploytui.tui.runner import Runner
 
 
@@ -57,7 +56,7 @@ class OperateActions(Screen[None]):
         raise NotImplementedError
 
     if TYPE_CHECKING:  # the screen's own
-        def start(self, op: Operation | None) -> None: ...
+        def start(self, op: Request | None) -> None: ...
 
         def action_all_hosts(self) -> None: ...
 
@@ -84,8 +83,7 @@ class OperateActions(Screen[None]):
 
     def run_named(self, name: str) -> None:
         """Run the project's command `name` where it says (after asking, if it says so)."""
-        from deploytui.engine.operations.run import RunRefused, RunRequest, named_hosts
-        from deploytui.tui.operations import RunCommand
+        from deploytui.engine import RunRefused, RunRequest, named_hosts
 
         if self.env is None or self.project is None or self.runner.running:
             return
@@ -96,8 +94,7 @@ class OperateActions(Screen[None]):
         except RunRefused as exc:
             self.notify(str(exc), severity="error", timeout=10)
             return
-        op = RunCommand(RunRequest(project, self.env, command.run, hosts=tuple(hosts),
-                                   name=name))
+        op = RunRequest(project, self.env, command.run, hosts=tuple(hosts), name=name)
 
         def go() -> None:
             self.start(op)
@@ -130,7 +127,7 @@ class OperateActions(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="shell")
     def prepare_shell(self, project: str, environment: str, host: str | None) -> None:
-        from deploytui.engine.operations.session import prepare_session
+        from deploytui.engine import prepare_session
 
         proj = self.config.projects[project]
         try:

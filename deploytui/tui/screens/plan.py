@@ -13,11 +13,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Collapsible, Input, Static
 
-from deploytui.engine.operations.plan import DeployPlan
+from deploytui.engine import DeployPlan
 from deploytui.tui.screens.modals import ConfirmModal
 
 if TYPE_CHECKING:
-    from deploytui.engine.operations.request import DeployRequest
+    from deploytui.engine import DeployRequest
 
 
 def plan_summary(plan: DeployPlan) -> list[str]:
@@ -85,7 +85,7 @@ class PlanScreen(ConfirmModal):
 
     @on(Input.Changed, "#exclude-hosts")
     def _exclude_changed(self, event: Input.Changed) -> None:
-        from deploytui.engine.operations.exclusion import (
+        from deploytui.engine import (
             ExcludeRefused,
             parse_hosts,
             remaining_hosts,

@@ -17,20 +17,24 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from deploytui.config.model import Config, Environment
+from deploytui.engine import CatchUpRequest, DeleteRequest, PruneRequest, RollbackRequest
 from deploytui.tui.keymap import BROWSER_BINDINGS, VIM_BINDINGS
 from deploytui.tui.messages import PrunePreviewed, ReleasesListed, WorkerNote
-from deploytui.tui.operations import CatchUp, DeleteRelease, Operation, Prune, Rollback
 from deploytui.tui.screens.modals import error_line
 from deploytui.tui.widgets.fitted_table import fill_fitted
 
 if TYPE_CHECKING:
-    from deploytui.engine.operations.prune import PruneResult
-    from deploytui.engine.operations.releases import FleetReleases, ReleaseRow
+    from deploytui.engine import (
+        FleetReleases,
+        PruneResult,
+        ReleaseRow,
+        Request,  # noqa: F401 (the screen's result type, quoted)
+    )
 
 
 def human_bytes(n: int | None) -> str:
     """The engine's size format (as the CLI prints it); "-" for a host without the release."""
-    from deploytui.engine.operations.prune import human_bytes as engine_human_bytes
+    from deploytui.engine import human_bytes as engine_human_bytes
 
     return "-" if n is None else engine_human_bytes(int(n))
 
@@ -50,7 +54,7 @@ class ReleaseTable(DataTable):
     BINDINGS = VIM_BINDINGS
 
 
-class ReleaseBrowser(Screen[Operation | None]):
+class ReleaseBrowser(Screen["Request | None"]):
     """Dismisses the confirmed operation (rollback, prune, delete) for the main screen to
     run, or None. Listing and the prune preview only read hosts; they run here."""
 
@@ -87,7 +91,7 @@ class ReleaseBrowser(Screen[Operation | None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="releases")
     def load(self) -> None:
-        from deploytui.engine.operations.releases import list_releases
+        from deploytui.engine import list_releases
 
         try:
             fleet = list_releases(self.config, self.project, self.environment)
@@ -184,7 +188,8 @@ class ReleaseBrowser(Screen[Operation | None]):
     def action_close(self) -> None:
         self.dismiss(None)
 
-    def _ask(self, op: Rollback | Prune | DeleteRelease | CatchUp, body: str) -> None:
+    def _ask(self, op: RollbackRequest | PruneRequest | DeleteRequest | CatchUpRequest,
+             body: str) -> None:
         from deploytui.tui.deploy_flow import confirm_operation
 
         def chosen(ok: bool | None) -> None:
@@ -205,24 +210,24 @@ class ReleaseBrowser(Screen[Operation | None]):
         body = (f"Switch every host of {self.project}/{self.environment} to release\n"
                 f"{release} and restart?")
         if self.fleet.behind_hosts():  # say what each host will do, the behind ones too
-            from deploytui.engine.operations.behind import rollback_steps
+            from deploytui.engine import rollback_steps
 
             steps = rollback_steps({h: i.current for h, i in self.fleet.hosts.items()},
                                    release, self.fleet.position)
             body += "\n\n" + "\n".join(f"{h}: {step}" for h, step in steps.items())
-        from deploytui.engine.operations.migrations import migration_warnings
+        from deploytui.engine import migration_warnings
 
         pull = self.config.projects[self.project].strategy == "pull"  # as the CLI: none
         warnings = [] if pull else migration_warnings(self.fleet.scans.values(), release)
         if warnings:  # as the CLI says it: going back does not undo a migration
             body += "\n\n" + "\n".join(f"warning: {w}" for w in warnings)
-        from deploytui.engine.operations.release_env import rollback_env_lines
+        from deploytui.engine import rollback_env_lines
 
         current = next((i.current for i in self.fleet.hosts.values()
                         if i.current != release), None)  # as the CLI lists them
         body += "\n\nenv:\n" + "\n".join(
             f"  {line}" for line in rollback_env_lines(self.fleet.scans, current, release))
-        self._ask(Rollback(self.project, self.environment, release), body)
+        self._ask(RollbackRequest(self.project, self.environment, release), body)
 
     def action_catch_up(self) -> None:
         """Bring the hosts that are behind (left out of a deploy) to the fleet's release."""
@@ -236,7 +241,7 @@ class ReleaseBrowser(Screen[Operation | None]):
         if not behind or release is None:
             self.notify("Nothing behind: every host serves the fleet's release")
             return
-        self._ask(CatchUp(self.project, self.environment, tuple(behind)),
+        self._ask(CatchUpRequest(self.project, self.environment, tuple(behind)),
                   f"Build release {release} on {', '.join(behind)} (behind: left out of its\n"
                   "deploy), switch and restart there? Up-to-date hosts are not touched.")
 
@@ -248,7 +253,7 @@ class ReleaseBrowser(Screen[Operation | None]):
             self.notify(f"{release} is current on {', '.join(hosts)}: it cannot be deleted",
                         severity="error")
             return
-        self._ask(DeleteRelease(self.project, self.environment, release),
+        self._ask(DeleteRequest(self.project, self.environment, release),
                   f"Delete release {release} from every host that keeps it?\n"
                   "This cannot be undone.")
 
@@ -294,7 +299,7 @@ class ReleaseBrowser(Screen[Operation | None]):
             return
         self._status("prune preview ready")
         kept = keep or self.config.projects[self.project].keep_releases
-        self._ask(Prune(self.project, self.environment, keep),
+        self._ask(PruneRequest(self.project, self.environment, keep),
                   "\n".join([f"keeping {kept} release(s) per host:", *lines, "",
                              f"frees {human_bytes(total)}"]))
 
