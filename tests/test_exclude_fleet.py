@@ -17,8 +17,8 @@ from deploytui.cli import main
 from deploytui.config import load_config_text
 from deploytui.config.model import Config
 from deploytui.engine.events import DeployStarted, Recorder
-from deploytui.engine.operations.catch_up import CatchUpRefused, run_catch_up
 from deploytui.engine.operations.deploy import DeployRequest, DeployResult, run_deploy
+from deploytui.engine.operations.deploy.catch_up import CatchUpRefused, run_catch_up
 from deploytui.engine.operations.prune import run_prune
 from deploytui.engine.operations.releases import list_releases
 

@@ -16,8 +16,8 @@ from fleet import Fleet
 
 from deploytui.cli import main
 from deploytui.config import ConfigError, load_config_text
-from deploytui.engine.operations.catch_up import CatchUpRefused, run_catch_up
 from deploytui.engine.operations.deploy import DeployRequest, run_deploy
+from deploytui.engine.operations.deploy.catch_up import CatchUpRefused, run_catch_up
 from deploytui.engine.operations.rollback import run_rollback
 from deploytui.history import list_entries
 

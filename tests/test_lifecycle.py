@@ -17,11 +17,11 @@ from deploytui.engine.events import (
     Recorder,
 )
 from deploytui.engine.hosts.pool import HostPool, transport_factory
-from deploytui.engine.operations.lifecycle import Operation, Phase, Stop
+from deploytui.engine.operations.lifecycle import Lifecycle, Phase, Stop
 from deploytui.engine.operations.result import OperationResult
 
 
-class Checkup(Operation):
+class Checkup(Lifecycle):
     """A made-up operation: one phase that runs `command` on every host."""
 
     operation = "deploy"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from deploytui.engine.operations.release_identity import next_release_id
+from deploytui.engine.operations.deploy.release_identity import next_release_id
 from deploytui.engine.remote.layout import release_id_now
 from deploytui.engine.remote.scan import HostRelease, HostScan
 

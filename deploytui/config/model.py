@@ -203,7 +203,7 @@ class Project:
     commands: dict[str, NamedCommand] = field(default_factory=dict)  # `deploytui run NAME`
     max_commits: int = 8  # a deploy shipping more is warned about (Shipit's default)
     # artifact: `relay` uploads it once and the hosts pass it on among themselves
-    # (engine/operations/fanout.py); `direct` uploads it to every host from here
+    # (engine/operations/deploy/fanout.py); `direct` uploads it to every host from here
     ship: Ship = "relay"
     relay_port: int = 0  # the port hosts serve the artifact on; 0: any free port
 

@@ -49,11 +49,11 @@ _PUBLIC = {
     "delete_release": "deploytui.engine.operations.prune",
     "human_bytes": "deploytui.engine.operations.prune",
     "run_prune": "deploytui.engine.operations.prune",
-    "CatchUpPlan": "deploytui.engine.operations.catch_up",
-    "CatchUpRefused": "deploytui.engine.operations.catch_up",
-    "CatchUpResult": "deploytui.engine.operations.catch_up",
-    "plan_catch_up": "deploytui.engine.operations.catch_up",
-    "run_catch_up": "deploytui.engine.operations.catch_up",
+    "CatchUpPlan": "deploytui.engine.operations.deploy.catch_up",
+    "CatchUpRefused": "deploytui.engine.operations.deploy.catch_up",
+    "CatchUpResult": "deploytui.engine.operations.deploy.catch_up",
+    "plan_catch_up": "deploytui.engine.operations.deploy.catch_up",
+    "run_catch_up": "deploytui.engine.operations.deploy.catch_up",
     "FleetReleases": "deploytui.engine.operations.releases",
     "ReleaseRow": "deploytui.engine.operations.releases",
     "list_releases": "deploytui.engine.operations.releases",
@@ -155,23 +155,23 @@ if TYPE_CHECKING:  # what a type checker reads; at run time __getattr__ loads on
     from deploytui.engine.operations.behind import (
         rollback_steps as rollback_steps,
     )
-    from deploytui.engine.operations.catch_up import (
-        CatchUpPlan as CatchUpPlan,
-    )
-    from deploytui.engine.operations.catch_up import (
-        CatchUpRefused as CatchUpRefused,
-    )
-    from deploytui.engine.operations.catch_up import (
-        CatchUpResult as CatchUpResult,
-    )
-    from deploytui.engine.operations.catch_up import (
-        plan_catch_up as plan_catch_up,
-    )
-    from deploytui.engine.operations.catch_up import (
-        run_catch_up as run_catch_up,
-    )
     from deploytui.engine.operations.deploy import (
         run_deploy as run_deploy,
+    )
+    from deploytui.engine.operations.deploy.catch_up import (
+        CatchUpPlan as CatchUpPlan,
+    )
+    from deploytui.engine.operations.deploy.catch_up import (
+        CatchUpRefused as CatchUpRefused,
+    )
+    from deploytui.engine.operations.deploy.catch_up import (
+        CatchUpResult as CatchUpResult,
+    )
+    from deploytui.engine.operations.deploy.catch_up import (
+        plan_catch_up as plan_catch_up,
+    )
+    from deploytui.engine.operations.deploy.catch_up import (
+        run_catch_up as run_catch_up,
     )
     from deploytui.engine.operations.entry import (
         run_operation as run_operation,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-Operation = Literal["deploy", "rollback", "prune", "catch-up", "run"]
+OperationName = Literal["deploy", "rollback", "prune", "catch-up", "run"]
 Outcome = Literal["success", "failed", "cancelled", "rolled_back", "unchanged"]
 # rolled_back: unhealthy, undone; unchanged: every host already served that commit
 
@@ -25,7 +25,7 @@ class Event:
 
 @dataclass(frozen=True)
 class DeployStarted(Event):
-    operation: Operation
+    operation: OperationName
     project: str
     environment: str
     hosts: tuple[str, ...]
@@ -142,7 +142,7 @@ class Shipping(Event):
 
 @dataclass(frozen=True)
 class DeployFinished(Event):
-    operation: Operation
+    operation: OperationName
     outcome: Outcome
     duration: float
     release_id: str = ""

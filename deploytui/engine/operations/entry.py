@@ -24,7 +24,7 @@ from deploytui.engine.operations.result import OperationResult
 
 if TYPE_CHECKING:
     from deploytui.engine.hosts.pool import TransportFactory
-    from deploytui.engine.operations.catch_up import CatchUpResult
+    from deploytui.engine.operations.deploy.catch_up import CatchUpResult
     from deploytui.engine.operations.prune import PruneResult
     from deploytui.engine.operations.request import DeployRequest, DeployResult
     from deploytui.engine.operations.requests import Request
@@ -107,7 +107,7 @@ def _dispatch(config: Config, request: Request, sink: Sink, cancel: threading.Ev
                               request.release, wait_lock=request.wait_lock,
                               resolver=resolver, **common)
     if isinstance(request, CatchUpRequest):
-        from deploytui.engine.operations.catch_up import run_catch_up
+        from deploytui.engine.operations.deploy.catch_up import run_catch_up
 
         return run_catch_up(config, request.project, request.environment,
                             list(request.hosts) or None, resolver=resolver,

@@ -5,7 +5,7 @@
           → unlock (in every case) → finished event → result
 
 Capistrano's named-phase list (tasks/framework.rake) is the model. An operation is a
-subclass of `Operation`; the skeleton owns the events, the pool, the lock and the
+subclass of `Lifecycle`; the skeleton owns the events, the pool, the lock and the
 outcome, the subclass owns only its work:
 
 Declaring phases
@@ -79,12 +79,10 @@ from deploytui.engine.events import (
     DeployStarted,
     HostFailed,
     HostLine,
+    OperationName,
     PhaseFinished,
     PhaseStarted,
     Sink,
-)
-from deploytui.engine.events import (
-    Operation as OperationName,
 )
 from deploytui.engine.failure import Failure, Stop
 from deploytui.engine.hosts.pool import HostPool, PoolResult, TransportFactory, failure_of
@@ -114,7 +112,7 @@ from deploytui.engine.remote.lock import (
 )
 from deploytui.engine.remote.steps import StepFailed
 
-__all__ = ["Failure", "Operation", "Phase", "Stop"]
+__all__ = ["Failure", "Lifecycle", "Phase", "Stop"]
 
 
 @dataclass(frozen=True)
@@ -124,7 +122,7 @@ class Phase:
     hosts: tuple[str, ...] = ()  # the hosts it works on (a rollout stage); () = all
 
 
-class Operation:
+class Lifecycle:
     """One run of an operation; `execute()` once. See the module docstring."""
 
     operation: ClassVar[OperationName]

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from deploytui.config.model import Config
 from deploytui.engine.operations import strategies
+from deploytui.engine.operations.deploy.guards import too_many
 from deploytui.engine.operations.freeze import adhoc_frozen, configured_freeze
-from deploytui.engine.operations.guards import too_many
 from deploytui.engine.operations.roles import once_hosts, role_hosts
 from deploytui.engine.operations.rollout import describe_stages, plan_stages
 from deploytui.engine.operations.source import Changes, Resolved, changes_between, resolve
@@ -49,7 +49,7 @@ class DeployPlan:
     stages: list[str] = field(default_factory=list)  # the rollout, one line per stage
     verify: list[str] = field(default_factory=list)  # "role: GET url (timeout)" per check
     on_unhealthy: str = "rollback"
-    max_commits: int = 8  # more is warned about (guards.py)
+    max_commits: int = 8  # more is warned about (deploy/guards.py)
     frozen: str = ""  # the freeze in force (config or ad-hoc), described
     unchanged: bool = False  # every host already serves this commit
 

@@ -25,7 +25,7 @@ from deploytui.engine.events import (
 )
 from deploytui.engine.hosts.pool import HostPool, TransportFactory, transport_factory
 from deploytui.engine.operations.behind import fleet_position
-from deploytui.engine.operations.lifecycle import Operation, Phase, Stop
+from deploytui.engine.operations.lifecycle import Lifecycle, Phase, Stop
 from deploytui.engine.operations.releases import select_names
 from deploytui.engine.operations.result import OperationResult, Outcome
 from deploytui.engine.remote.layout import Layout
@@ -264,7 +264,7 @@ def plan_single(scan: HostScan, release_id: str, fleet: Iterable[str] = ()) -> H
     return plan
 
 
-class _Prune(Operation):
+class _Prune(Lifecycle):
     """Connect, take the lock (unless dry_run), run `body` as the "prune" phase."""
 
     operation = "prune"

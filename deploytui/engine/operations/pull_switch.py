@@ -3,7 +3,7 @@
 A pull project has no release directories to switch between: its "switch" is every
 host's working copy checked out at the exact commit (`git checkout -f --detach`, never a
 merge), and its way back is the same checkout of the commit each host had. A deploy
-moves forward and, on a failure, back (pull_activation.py); a rollback moves back to a
+moves forward and, on a failure, back (deploy/pull_activation.py); a rollback moves back to a
 recorded commit and, if some host cannot, puts the others where they were
 (rollback.py). Both go through `checkout_all`, so both report the same steps.
 """

@@ -25,7 +25,7 @@ class DeployRequest:
     sha: str | None = None  # the commit a confirmed plan showed: deployed even if `ref` moved
     wait_lock: float = 0.0  # seconds to wait for a live lock held by someone else
     exclude: tuple[str, ...] = ()  # hosts left out on purpose (exclusion.py); validated
-    # catch-up (catch_up.py): deploy THIS release again (same id, sha, metadata) to the
+    # catch-up (deploy/catch_up.py): deploy THIS release again (same id, sha, metadata) to the
     # hosts not excluded; the roles' `once` steps do not run again
     catch_up: ReleaseMeta | None = None
     force_freeze: bool = False  # deploy inside a freeze (recorded as an override)

@@ -3,7 +3,7 @@
 Deploy, catch-up, rollback, prune, delete and run each add their own facts (the release,
 the target, the deletions, the exit codes) to this one base; the outcome, the one-line
 error, the failed hosts, the warnings and the duration are the life cycle's to fill
-(lifecycle.Operation.execute), so no operation words them its own way and every caller
+(lifecycle.Lifecycle.execute), so no operation words them its own way and every caller
 (the CLI's one exit rule, the console, a library user) reads them the same way.
 """
 

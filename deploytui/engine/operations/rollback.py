@@ -4,7 +4,7 @@ The target must be present (and, by default, ok) on every host; the switch is th
 all-or-nothing `switch_all` a deploy uses; the release left behind is kept and marked
 `rolled_back`. A `pull` project moves its working copy back to the previous deployed
 commit recorded in revisions.log instead. The life cycle (events, pool, lock, unlock in
-every case) is lifecycle.Operation's; this module is the phases.
+every case) is lifecycle.Lifecycle's; this module is the phases.
 
 Per host it costs four remote commands (plus one per restart command beyond the
 first): the lock, whose probe reads the releases once the lock is ours (remote/scan.py,
@@ -24,6 +24,7 @@ from deploytui.engine.clock import utc_iso
 from deploytui.engine.events import HostLine, Sink, discard
 from deploytui.engine.hosts.pool import TransportFactory, transport_factory
 from deploytui.engine.operations.behind import rollback_steps
+from deploytui.engine.operations.deploy.shipping import rollback_shipping
 from deploytui.engine.operations.finish import Part, run_last_commands
 from deploytui.engine.operations.health import (
     HealthResult,
@@ -32,7 +33,7 @@ from deploytui.engine.operations.health import (
     unhealthy_failures,
 )
 from deploytui.engine.operations.hooks import HookContext, run_hooks
-from deploytui.engine.operations.lifecycle import Failure, Operation, Phase, Stop
+from deploytui.engine.operations.lifecycle import Failure, Lifecycle, Phase, Stop
 from deploytui.engine.operations.migrations import migration_warnings
 from deploytui.engine.operations.pull_switch import checkout_all
 from deploytui.engine.operations.release_env import (
@@ -50,7 +51,6 @@ from deploytui.engine.operations.rollback_target import (
     choose_target,
     pull_target,
 )
-from deploytui.engine.operations.shipping import rollback_shipping
 from deploytui.engine.operations.strategies import HostContext
 from deploytui.engine.remote.layout import Layout, ReleaseMeta, ReleaseState, write_meta_command
 from deploytui.engine.remote.lock import local_user, release_command
@@ -137,7 +137,7 @@ def _marks(layout: Layout, scan: HostScan, target: str, left: str | None, user: 
     return " && ".join(commands)
 
 
-class _Rollback(Operation):
+class _Rollback(Lifecycle):
     operation = "rollback"
 
     def __init__(self, config: Config, project: Project, environment: Environment, *,

@@ -26,7 +26,7 @@ from deploytui.engine.failure import Refused
 from deploytui.engine.hosts.pool import TransportFactory, transport_factory
 from deploytui.engine.hosts.transport import Transport
 from deploytui.engine.operations.health import serving_dir
-from deploytui.engine.operations.lifecycle import Failure, Operation, Phase, Stop
+from deploytui.engine.operations.lifecycle import Failure, Lifecycle, Phase, Stop
 from deploytui.engine.operations.request import resolve_env
 from deploytui.engine.operations.result import OperationResult, Outcome
 from deploytui.engine.operations.roles import once_host, role_hosts
@@ -174,7 +174,7 @@ def host_env(base: dict[str, str], project: Project, environment: Environment, h
             "DEPLOYTUI_RELEASE_PATH": serving_dir(project, host)}
 
 
-class _Run(Operation):
+class _Run(Lifecycle):
     operation = "run"
     every_host = False
 

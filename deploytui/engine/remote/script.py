@@ -54,7 +54,7 @@ from deploytui.engine.shell import q
 TAIL_LINES = 100  # per step and stream, for the one-line failure reason
 
 # how an upload step gets its file to the host (default: transport.upload; the artifact
-# relay passes its own, operations/fanout.py): (transport, local, remote, cancel)
+# relay passes its own, operations/deploy/fanout.py): (transport, local, remote, cancel)
 Uploader = Callable[[Transport, Path, str, "threading.Event | None"], None]
 
 

@@ -3,7 +3,7 @@
 The upload lands inside the new release directory (the only place the engine may
 delete from) and its sha256 is verified on the host before it is unpacked. With
 `ship: relay` (the default) the "upload" is mostly a fetch from a peer host
-(operations/fanout.py); what a killed deploy's transfer left in a release directory is
+(operations/deploy/fanout.py); what a killed deploy's transfer left in a release directory is
 removed when the next deploy creates its release, under the lock.
 """
 

@@ -1,6 +1,6 @@
 """What one deploy knows and how it reports, shared by its phase modules.
 
-A deploy is one Operation (lifecycle.py) whose phases live in three modules: deploy.py
+A deploy is one Lifecycle (lifecycle.py) whose phases live in three modules: deploy.py
 (preflight hooks, prepare, barrier, once, finish, cleanup), verify.py (the staged
 switch, restart and health checks, and the automatic rollback) and pull_activation.py
 (the pull strategy's checkout in place of the switch). Each of them builds on this
@@ -17,12 +17,12 @@ from deploytui.config.model import Config
 from deploytui.engine.events import Sink
 from deploytui.engine.hosts.pool import TransportFactory
 from deploytui.engine.hosts.transport import Transport
+from deploytui.engine.operations.deploy.fanout import Fanout
+from deploytui.engine.operations.deploy.staged import Revert, StagedSwitch
 from deploytui.engine.operations.exclusion import ExcludeRefused
-from deploytui.engine.operations.fanout import Fanout
-from deploytui.engine.operations.lifecycle import Failure, Operation
+from deploytui.engine.operations.lifecycle import Failure, Lifecycle
 from deploytui.engine.operations.request import DeployRequest, HostReport, host_env
 from deploytui.engine.operations.source import Artifact, Resolved
-from deploytui.engine.operations.staged import Revert, StagedSwitch
 from deploytui.engine.operations.strategies import HostContext
 from deploytui.engine.remote.layout import release_id_now
 from deploytui.engine.remote.release_meta import MetaWriter
@@ -31,7 +31,7 @@ from deploytui.engine.remote.script import ScriptStep, run_steps
 from deploytui.engine.remote.steps import Step
 
 
-class DeployState(Operation):
+class DeployState(Lifecycle):
     """The deploy's state and reporting; the phases are its subclasses'."""
 
     def __init__(self, config: Config, request: DeployRequest, *, sink: Sink,

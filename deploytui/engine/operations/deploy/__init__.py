@@ -5,9 +5,15 @@ failed switch puts the hosts already switched back; a failed or cancelled deploy
 removes its unfinished release directories, so nothing half-built is ever a rollback
 target. Its metadata file is KEPT with state `failed`, so `releases` can show failed
 deploys (the directory is gone, the record is not). The life cycle (events, pool,
-lock, unlock in every case) is lifecycle.Operation's; this module is the phases, with
-the staged switch in verify.py, the pull strategy's activation in pull_activation.py and
-the release id and metadata in release_identity.py.
+lock, unlock in every case) is lifecycle.Lifecycle's; this module is the phases.
+
+The package holds everything only a deploy does: its state (state.py), the preflight
+probe (preflight.py), the guards a plan also shows (guards.py), the release id and
+metadata (release_identity.py), shipping a built artifact (shipping.py) and its fan-out
+among hosts (fanout.py), the staged switch with health checks and the automatic
+rollback (verify.py, staged.py), the pull strategy's activation (pull_activation.py),
+cleaning up a failed deploy (cleanup.py), and the catch-up, which is this deploy run
+again for the hosts left behind (catch_up.py).
 """
 
 from __future__ import annotations
@@ -21,23 +27,25 @@ from deploytui.engine.events import HostLine, Sink, discard
 from deploytui.engine.hosts.pool import TransportFactory, transport_factory
 from deploytui.engine.hosts.transport import Transport
 from deploytui.engine.operations import strategies
-from deploytui.engine.operations.cleanup import cleanup_hosts
-from deploytui.engine.operations.exclusion import exclude_hint
-from deploytui.engine.operations.fanout import Fanout, relays
-from deploytui.engine.operations.finish import finish_hosts, plan_prunes
-from deploytui.engine.operations.guards import (
+from deploytui.engine.operations.deploy.cleanup import cleanup_hosts
+from deploytui.engine.operations.deploy.fanout import Fanout, relays
+from deploytui.engine.operations.deploy.guards import (
     already_served,
     commit_warning,
     serving_shas,
     unchanged_line,
 )
+from deploytui.engine.operations.deploy.preflight import probe_command, read_probes
+from deploytui.engine.operations.deploy.pull_activation import PullActivation
+from deploytui.engine.operations.deploy.release_identity import next_release_id, release_meta
+from deploytui.engine.operations.deploy.shipping import serving_sha, shipping
+from deploytui.engine.operations.deploy.verify import Verifying
+from deploytui.engine.operations.exclusion import exclude_hint
+from deploytui.engine.operations.finish import finish_hosts, plan_prunes
 from deploytui.engine.operations.hooks import HookContext, run_hooks
 from deploytui.engine.operations.lifecycle import Phase, Stop
-from deploytui.engine.operations.preflight import probe_command, read_probes
 from deploytui.engine.operations.prune import HostPrune
-from deploytui.engine.operations.pull_activation import PullActivation
 from deploytui.engine.operations.release_env import record_env
-from deploytui.engine.operations.release_identity import next_release_id, release_meta
 from deploytui.engine.operations.request import (
     DeployRequest,
     DeployResult,
@@ -46,14 +54,12 @@ from deploytui.engine.operations.request import (
 )
 from deploytui.engine.operations.result import OperationResult, Outcome
 from deploytui.engine.operations.roles import once_hosts, run_once
-from deploytui.engine.operations.shipping import serving_sha, shipping
 from deploytui.engine.operations.source import (
     SourceError,
     build_artifact,
     resolve,
 )
 from deploytui.engine.operations.strategies import HostContext
-from deploytui.engine.operations.verify import Verifying
 from deploytui.engine.remote.lock import release_command
 from deploytui.engine.remote.release_meta import MetaWriter
 from deploytui.engine.remote.revisions import deploy_line

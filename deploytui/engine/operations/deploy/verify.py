@@ -1,6 +1,6 @@
 """The deploy's phases after `once`: switch, restart and verify, stage by stage.
 
-Part of the deploy (deploy_state.py declares the state it shares: pool, reports,
+Part of the deploy (deploy/state.py declares the state it shares: pool, reports,
 contexts, environment), kept apart so deploy.py stays the preparation and this module
 the proof: with health checks or a `rollout:`, a failed restart or an
 unhealthy host stops the rollout and, with `on_unhealthy: rollback`, sends every host
@@ -14,12 +14,12 @@ from functools import partial
 
 from deploytui.engine.events import PhaseFinished, PhaseStarted
 from deploytui.engine.failure import Failure, Kind, Stop
-from deploytui.engine.operations.deploy_state import DeployState
+from deploytui.engine.operations.deploy.staged import StagedSwitch
+from deploytui.engine.operations.deploy.state import DeployState
 from deploytui.engine.operations.health import unhealthy_failures
 from deploytui.engine.operations.lifecycle import Phase
 from deploytui.engine.operations.request import host_env
 from deploytui.engine.operations.rollout import Stage
-from deploytui.engine.operations.staged import StagedSwitch
 from deploytui.engine.operations.strategies import HostContext
 from deploytui.engine.remote.switch import switch_all
 

@@ -1,6 +1,6 @@
 """The pull strategy's activation: move each working copy, restart, check, move back.
 
-Part of the deploy (deploy_state.py declares the state it shares: pool, contexts,
+Part of the deploy (deploy/state.py declares the state it shares: pool, contexts,
 reports, the commit each host had). A `pull` project has no release directories to
 switch between: every host checks the new commit out in place, `once` runs, every host
 restarts and, with health checks, is verified; a failure checks the previous commit out
@@ -17,12 +17,12 @@ from deploytui.config.model import Host
 from deploytui.engine.failure import Stop
 from deploytui.engine.hosts.transport import Transport
 from deploytui.engine.operations import strategies
-from deploytui.engine.operations.deploy_state import DeployState
+from deploytui.engine.operations.deploy.staged import Revert
+from deploytui.engine.operations.deploy.state import DeployState
 from deploytui.engine.operations.health import check_hosts, unhealthy_failures
 from deploytui.engine.operations.lifecycle import Phase
 from deploytui.engine.operations.pull_switch import checkout_all
 from deploytui.engine.operations.roles import run_restarts
-from deploytui.engine.operations.staged import Revert
 
 
 class PullActivation(DeployState):
