@@ -19,18 +19,18 @@ from deploytui.commands import (
     select,
 )
 from deploytui.commands.confirm import confirmed
-from deploytui.commands.interrupt import run_cancellable
 from deploytui.commands.printer import Printer, summary_table
+from deploytui.commands.running import run_request
 from deploytui.config.model import Config
 from deploytui.engine import (
     CatchUpRefused,
     CatchUpRequest,
     CatchUpResult,
+    OperationResult,
     configured_freeze,
     list_releases,
     plan_catch_up,
     refusal,
-    run_operation,
 )
 
 
@@ -58,24 +58,12 @@ def run(args: argparse.Namespace, config: Config) -> int:
     refused = confirmed(env, args.yes, f"catch up {project.name}/{env.name}")
     if refused is not None:
         return refused
-    from deploytui.commands.sinks import build_sinks
-    from deploytui.config.secrets import resolver_for
-
-    resolver = resolver_for(config)
-    sink, close = build_sinks(config, project=project.name, environment=env.name,
-                              operation="catch-up", printer=printer, resolver=resolver)
     request = CatchUpRequest(project.name, env.name, tuple(only or ()),
                              force_freeze=force_freeze)
-    try:
-        result = run_cancellable(
-            lambda cancel: run_operation(config, request, sink=sink, cancel=cancel,
-                                         resolver=resolver),
-            printer, name="catch-up", cancelling="stopping remote commands, removing the"
-            " unfinished release, releasing the lock")
-    finally:
-        close()
+    result: CatchUpResult | OperationResult | None = run_request(
+        config, request, printer, cancelling="stopping remote commands, removing the"
+        " unfinished release, releasing the lock")
     if result is None:
-        print("deploytui: the catch-up stopped without a result", file=sys.stderr)
         return EXIT_FAILED
     if not isinstance(result, CatchUpResult):  # refused: the fleet changed since it was read
         if result.usage_error:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 
 from deploytui.commands import (
     EXIT_FAILED,
@@ -21,8 +20,8 @@ from deploytui.commands import (
     select,
 )
 from deploytui.commands.confirm import asks_confirmation, confirmed
-from deploytui.commands.interrupt import run_cancellable
 from deploytui.commands.printer import Printer, summary_table
+from deploytui.commands.running import run_request
 from deploytui.config.model import Config
 from deploytui.engine import (
     DeployRequest,
@@ -33,17 +32,7 @@ from deploytui.engine import (
     configured_freeze,
     parse_hosts,
     refusal,
-    run_operation,
 )
-from deploytui.engine.events import Sink
-
-
-def make_sinks(config: Config, project: str, env: str, printer: Sink, resolver
-               ) -> tuple[Sink, Callable[[], None]]:
-    from deploytui.commands.sinks import build_sinks
-
-    return build_sinks(config, project=project, environment=env, operation="deploy",
-                       printer=printer, resolver=resolver)
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
@@ -76,22 +65,12 @@ def run(args: argparse.Namespace, config: Config) -> int:
     refused = confirmed(env, args.yes, f"deploy to {project.name}/{env.name}")
     if refused is not None:
         return refused
-    from deploytui.config.secrets import resolver_for
-
-    resolver = resolver_for(config)
     as_json = getattr(args, "json", False)
     printer = Printer(sys.stderr) if as_json else Printer()  # --json: stdout is the result
-    sink, close = make_sinks(config, project.name, env.name, printer, resolver)
-    try:
-        result = run_cancellable(
-            lambda cancel: run_operation(config, request, sink=sink, cancel=cancel,
-                                         resolver=resolver),
-            printer, name="deploy", cancelling="stopping remote commands, removing the"
-            " unfinished release, releasing the lock")
-    finally:
-        close()
+    result: DeployResult | None = run_request(
+        config, request, printer, cancelling="stopping remote commands, removing the"
+        " unfinished release, releasing the lock")
     if result is None:
-        print("deploytui: the deploy stopped without a result", file=sys.stderr)
         return EXIT_FAILED
     code = report(result, printer)
     if as_json:

@@ -12,12 +12,11 @@ from deploytui.commands import (
     select,
 )
 from deploytui.commands.confirm import confirmed
-from deploytui.commands.interrupt import run_cancellable
 from deploytui.commands.printer import Printer
-from deploytui.commands.sinks import build_sinks
+from deploytui.commands.running import run_request
 from deploytui.config.model import Config
 from deploytui.engine import PruneRequest, PruneResult, human_bytes, run_operation
-from deploytui.engine.events import Event, HostFailed, Sink
+from deploytui.engine.events import Event, HostFailed
 
 
 def report(result: PruneResult) -> str:
@@ -56,26 +55,14 @@ def run(args: argparse.Namespace, config: Config) -> int:
         if isinstance(event, HostFailed):
             printer(event)
 
-    sink: Sink
-    if args.dry_run:  # changes nothing: not journaled, not notified
-        sink, close = show, lambda: None
-    else:
-        sink, close = build_sinks(config, project=project.name, environment=env.name,
-                                  operation="prune", printer=show)
-    try:
-        outcome = run_cancellable(
-            lambda cancel: run_operation(
-                config, PruneRequest(project.name, env.name, keep=keep, dry_run=args.dry_run,
-                                     wait_lock=getattr(args, "wait_lock", 0.0)),
-                sink=sink, cancel=cancel),
-            printer, name="prune", cancelling="nothing is deleted if the deletions have not"
-            " begun, else they finish; then the lock is released")
-    finally:
-        close()
-    if outcome is None:
-        print("deploytui: the prune stopped without a result", file=sys.stderr)
+    request = PruneRequest(project.name, env.name, keep=keep, dry_run=args.dry_run,
+                           wait_lock=getattr(args, "wait_lock", 0.0))
+    result: PruneResult | None = run_request(
+        config, request, printer, shown=show, journal=not args.dry_run,  # a dry run
+        cancelling="nothing is deleted if the deletions have not begun, else they"  # changes
+        " finish; then the lock is released")  # nothing: not journaled, not notified
+    if result is None:
         return EXIT_FAILED
-    result = outcome
     if result.cancelled:
         if result.hosts:  # the deletions had begun: say what they did
             print(report(result))

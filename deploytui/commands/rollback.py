@@ -15,20 +15,18 @@ from deploytui.commands import (
     select,
 )
 from deploytui.commands.confirm import confirmed
-from deploytui.commands.interrupt import run_cancellable
 from deploytui.commands.printer import Printer
-from deploytui.commands.sinks import build_sinks
+from deploytui.commands.running import run_request
 from deploytui.config.model import Config
-from deploytui.config.secrets import resolver_for
 from deploytui.engine import (
     RollbackRefused,
     RollbackRequest,
+    RollbackResult,
     check_release_id,
     choose_target,
     list_releases,
     migration_warnings,
     rollback_env_lines,
-    run_operation,
 )
 
 
@@ -68,22 +66,12 @@ def run(args: argparse.Namespace, config: Config) -> int:
     refused = confirmed(env, args.yes, f"roll back {project.name}/{env.name}")
     if refused is not None:
         return refused
-    printer = Printer()
-    resolver = resolver_for(config)  # one per operation: the vault is asked once
-    sink, close = build_sinks(config, project=project.name, environment=env.name,
-                              operation="rollback", printer=printer, resolver=resolver)
-    try:
-        result = run_cancellable(
-            lambda cancel: run_operation(
-                config, RollbackRequest(project.name, env.name, to=args.to,
-                                        wait_lock=getattr(args, "wait_lock", 0.0)),
-                sink=sink, cancel=cancel, resolver=resolver),
-            printer, name="rollback", cancelling="no host is switched if the switch has not"
-            " begun, else every host is; then the rollback is recorded and the lock released")
-    finally:
-        close()
+    request = RollbackRequest(project.name, env.name, to=args.to,
+                              wait_lock=getattr(args, "wait_lock", 0.0))
+    result: RollbackResult | None = run_request(
+        config, request, Printer(), cancelling="no host is switched if the switch has not"
+        " begun, else every host is; then the rollback is recorded and the lock released")
     if result is None:
-        print("deploytui: the rollback stopped without a result", file=sys.stderr)
         return EXIT_FAILED
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)

@@ -16,8 +16,8 @@ from collections import defaultdict
 
 from deploytui.commands import EXIT_FAILED, UsageError, exit_status, select
 from deploytui.commands.confirm import ask
-from deploytui.commands.interrupt import run_cancellable
 from deploytui.commands.printer import Printer, format_event
+from deploytui.commands.running import run_request
 from deploytui.config.model import Config, NamedCommand
 from deploytui.engine import (
     RunRefused,
@@ -27,7 +27,6 @@ from deploytui.engine import (
     named_command,
     named_hosts,
     parse_hosts,
-    run_operation,
 )
 from deploytui.engine.events import (
     DeployStarted,
@@ -68,26 +67,12 @@ def run(args: argparse.Namespace, config: Config) -> int:
     request = RunRequest(project, env, named.run if named else " ".join(remote or []),
                          hosts=tuple(h.name for h in chosen),
                          name=named.name if named else "")
-    from deploytui.commands.sinks import build_sinks
-    from deploytui.config.secrets import resolver_for
-
-    resolver = resolver_for(config)
     printer = Printer()
     collected = _Collected()
-    shown: Sink = collected if args.json else _shown(printer)
-    sink, close = build_sinks(config, project=project.name, environment=env.name,
-                              operation="run", printer=shown, resolver=resolver,
-                              notify=False)
-    try:
-        result = run_cancellable(
-            lambda cancel: run_operation(config, request, sink=sink, cancel=cancel,
-                                         resolver=resolver),
-            printer, name="run", cancelling="stopping the command on every host",
-            locks=False)
-    finally:
-        close()
+    result: RunResult | None = run_request(
+        config, request, printer, shown=collected if args.json else _shown(printer),
+        notify=request.notifies, locks=False, cancelling="stopping the command on every host")
     if result is None:
-        print("deploytui: the run stopped without a result", file=sys.stderr)
         return EXIT_FAILED
     if args.json:
         print(json.dumps(to_json(request, result, collected), indent=2))

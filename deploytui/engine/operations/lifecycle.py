@@ -93,6 +93,7 @@ from deploytui.engine.operations.freeze import (
     configured_freeze,
     refusal,
 )
+from deploytui.engine.operations.health import HealthResult, unhealthy_failures
 from deploytui.engine.operations.result import OperationResult, Outcome
 from deploytui.engine.redact import redact, redacting_sink
 from deploytui.engine.remote import fleet_log
@@ -262,6 +263,15 @@ class Lifecycle:
         self.record(failure)
         self.sink(HostFailed(host=failure.host, phase=phase, step=failure.step,
                              reason=failure.reason))
+
+    def fail_unhealthy(self, bad: list[HealthResult]) -> str:
+        """Record every unhealthy host not failed already (phase verify); the one line
+        naming the first, for the operation's error."""
+        failures, error = unhealthy_failures(bad)
+        for failure in failures:
+            if failure.host not in self.failures:
+                self.fail(failure, "verify")
+        return error
 
     def fail_all(self, outcomes: PoolResult, phase: str) -> list[str]:
         """Record every failed host of a pool.map (announcing those no step announced)."""

@@ -30,7 +30,6 @@ from deploytui.engine.operations.health import (
     HealthResult,
     check_hosts,
     has_checks,
-    unhealthy_failures,
 )
 from deploytui.engine.operations.hooks import HookContext, run_hooks
 from deploytui.engine.operations.lifecycle import Failure, Lifecycle, Phase, Stop
@@ -306,9 +305,7 @@ class _Rollback(Lifecycle):
         bad = [r for h in restarted for r in self.health.get(h.name, []) if not r.healthy]
         if not bad:
             return True
-        for failure in unhealthy_failures(bad)[0]:
-            if failure.host not in self.failures:
-                self.fail(failure, "verify")
+        self.fail_unhealthy(bad)
         return False
 
     def _finish(self) -> None:

@@ -19,7 +19,7 @@ from deploytui.engine.hosts.transport import Transport
 from deploytui.engine.operations import strategies
 from deploytui.engine.operations.deploy.staged import Revert
 from deploytui.engine.operations.deploy.state import DeployState
-from deploytui.engine.operations.health import check_hosts, unhealthy_failures
+from deploytui.engine.operations.health import check_hosts
 from deploytui.engine.operations.lifecycle import Phase
 from deploytui.engine.operations.pull_switch import checkout_all
 from deploytui.engine.operations.roles import run_restarts
@@ -72,10 +72,7 @@ class PullActivation(DeployState):
         bad = [r for h in self.hosts for r in results.get(h.name, []) if not r.healthy]
         if not bad:
             return
-        failures, error = unhealthy_failures(bad)
-        for failure in failures:
-            if failure.host not in self.failures:
-                self.fail(failure, "verify")
+        error = self.fail_unhealthy(bad)
         if self.project.on_unhealthy_in(self.request.environment) == "keep":
             raise Stop(error, text=f"{error}; kept (on_unhealthy: keep)")
         self._move_back(exclude=[r.host for r in bad])

@@ -16,7 +16,6 @@ from deploytui.engine.events import PhaseFinished, PhaseStarted
 from deploytui.engine.failure import Failure, Kind, Stop
 from deploytui.engine.operations.deploy.staged import StagedSwitch
 from deploytui.engine.operations.deploy.state import DeployState
-from deploytui.engine.operations.health import unhealthy_failures
 from deploytui.engine.operations.lifecycle import Phase
 from deploytui.engine.operations.request import host_env
 from deploytui.engine.operations.rollout import Stage
@@ -90,11 +89,7 @@ class Verifying(DeployState):
         bad = self.staged.verify(stage)
         if not bad:
             return
-        failures, error = unhealthy_failures(bad)
-        for failure in failures:
-            if failure.host not in self.failures:
-                self.fail(failure, "verify")
-        self.undo(error)
+        self.undo(self.fail_unhealthy(bad))
 
     def undo(self, error: str, *, cancelled: bool = False) -> None:
         """Stop the rollout; with on_unhealthy: rollback, every switched host goes back."""
