@@ -239,16 +239,18 @@ def test_a_missing_shared_file_and_an_unreachable_host_are_reported_before_any_s
         assert current_of(host) is None and not locked(host)
 
 
-def test_with_the_first_host_down_no_host_is_ever_locked(hosts: Fleet):
-    """Each host is locked as soon as it is connected, but never before the first host's
-    lock is ours: of two deploys started together, the one that gets the first host gets
-    them all. With the first host unreachable, nothing is locked anywhere."""
-    hosts.hosts[0].kill()
+@pytest.mark.parametrize("down", [0, 2])
+def test_with_a_host_down_no_host_is_left_locked_and_nothing_is_written(hosts: Fleet,
+                                                                         down: int):
+    """Each host is locked as soon as it is connected; a host that cannot be connected
+    stops the deploy before anything is written, and the locks taken meanwhile go."""
+    hosts.hosts[down].kill()
     result = deploy(load(hosts))
     assert result.outcome == "failed"
-    assert result.error.startswith("host1: connect: ")
-    for host in hosts.hosts[1:3]:
-        assert not locked(host) and not host.path(f"{APP}/.deploytui").exists()
+    assert result.error.startswith(f"host{down + 1}: connect: ")
+    for host in hosts.hosts[:3]:
+        if host is not hosts.hosts[down]:
+            assert not locked(host) and not host.path(f"{APP}/releases").exists()
 
 
 def test_too_little_free_disk_is_refused_in_preflight(hosts: Fleet):

@@ -62,6 +62,73 @@ def test_a_lock_is_all_or_nothing_and_names_its_holder(hosts: Fleet):
         assert read_lock(pool.transports["host2"], layouts["host2"]) is None
 
 
+def test_with_nobody_else_holding_it_every_host_is_locked_in_the_same_round(hosts: Fleet):
+    """No host waits for another's lock command: the first host's is still running (its
+    probe sleeps) when the others' have taken theirs."""
+    pool, layouts = pool_of(hosts)
+    mine = LockInfo(user="ann@laptop", project="app", environment="prod", ref="main")
+
+    def probe(host: str) -> str:
+        stamp = "date +%s%N > /tmp/locked-at"
+        return f"sleep 1.5; {stamp}" if host == "host1" else stamp
+
+    with pool:
+        take_locks(pool, layouts, mine, probe=probe)
+        release_locks(pool, layouts, mine)
+    at = {h.name: int(h.path("/tmp/locked-at").read_text()) for h in hosts.hosts[:3]}
+    assert at["host2"] < at["host1"] and at["host3"] < at["host1"], at
+
+
+def race(pools: list[HostPool], layouts: dict[str, Layout], infos: list[LockInfo]
+         ) -> dict[str, str]:
+    """Two take_locks started together: user -> "won" or "locked at HOST"."""
+    import threading
+
+    start = threading.Barrier(len(pools))
+    outcome: dict[str, str] = {}
+
+    def lock(i: int) -> None:
+        start.wait()
+        try:
+            take_locks(pools[i], layouts, infos[i])
+            outcome[infos[i].user] = "won"
+        except Locked as exc:
+            outcome[infos[i].user] = f"locked at {exc.host}"
+
+    threads = [threading.Thread(target=lock, args=(i,)) for i in range(len(pools))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return outcome
+
+
+def test_of_two_operations_locking_at_once_one_gets_every_host_the_other_none(hosts: Fleet):
+    """Taking every host at once, each could win some; then both let go and take them
+    again in order, and the one that gets the first host gets them all."""
+    config = load_config_text(json.dumps(hosts.config(5)), "t.yml")
+    env = config.projects["app"].environments["prod"]
+    layouts = {h.name: Layout("/srv/app") for h in env.hosts}
+    for _ in range(4):
+        pools = [HostPool(env.hosts, transport_factory(config)) for _ in range(2)]
+        for pool in pools:
+            assert pool.connect() == {}
+        infos = [LockInfo(user=f"{who}@desk", project="app", environment="prod")
+                 for who in ("ann", "bob")]
+        outcome = race(pools, layouts, infos)
+        assert sorted(outcome.values())[-1] == "won" and sorted(outcome.values())[0] != "won", \
+            outcome
+        winner = next(i for i, info in enumerate(infos) if outcome[info.user] == "won")
+        holders = {name: read_lock(pools[0].transports[name], layout)
+                   for name, layout in layouts.items()}
+        assert {h.user for h in holders.values() if h} == {infos[winner].user}
+        assert all(holders.values()), holders
+        release_locks(pools[winner], layouts, infos[winner])
+        for pool in pools:
+            pool.close()
+    assert not any(h.path("/srv/app/.deploytui/lock").exists() for h in hosts.hosts[:5])
+
+
 @pytest.fixture
 def python_ctrl_c() -> Iterator[None]:
     """Python's own Ctrl-C handler, even in a suite started with SIGINT ignored (as a

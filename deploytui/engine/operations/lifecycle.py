@@ -1,7 +1,7 @@
 """The one life cycle of every operation that changes servers: deploy, rollback, prune.
 
     check → started event → pool → connect and lock (each host locked as soon as it is
-          connected, after the first) → phases → [on a Stop: on_stop]
+          connected, all in one round) → phases → [on a Stop: on_stop]
           → unlock (in every case) → finished event → result
 
 Capistrano's named-phase list (tasks/framework.rake) is the model. An operation is a
@@ -31,8 +31,9 @@ Aborting
     Any other exception becomes a Stop("internal error: ...") the same way.
 
 Locks
-    Taken in the preflight on every host or none (remote/lock.take_locks; a host that
-    cannot be connected stops the run, the locks taken meanwhile released), with
+    Taken in the preflight on every host or none, in one round (remote/lock.take_locks:
+    in order, the first host before the others, only when two operations meet; a host
+    that cannot be connected stops the run, the locks taken meanwhile released), with
     `probe(host)` run in the same command once the lock is ours (its output is in
     `self.probed` when `after_lock()` runs). `wait_lock` seconds: wait for a live lock
     to be released, telling who holds it; a stale lock (this machine, process gone) is

@@ -14,6 +14,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 
@@ -25,6 +26,9 @@ from deploytui.engine.shell import ensure_dir, q
 
 LOCK_TIMEOUT = 30.0
 LOCK_POLL = 1.0  # seconds between two tries while waiting for a lock (--wait-lock)
+# how long the winner of the first host waits for a contender to release the other hosts
+# it took in the same instant (take_locks); a lock still there after it is not a contender's
+CONTENDER_GRACE = 3.0
 _HELD = "DEPLOYTUI-LOCK-HELD"
 _TAKEN = "DEPLOYTUI-LOCK-TAKEN"
 _PROBE = "DEPLOYTUI-PROBE"
@@ -196,10 +200,31 @@ def take_locks(pool: HostPool, layouts: dict[str, Layout], info: LockInfo, *,
 
     The probe's exit status never matters (the lock is ours either way); its output is
     returned per host for the caller to parse. With `connect`, each host is connected
-    here and locked as soon as it is (after the first host, as always): the lock round
-    overlaps the slower handshakes instead of waiting for the last one. A host that
-    cannot be connected raises NotConnected, once every lock taken is released.
+    here and locked as soon as it is: the lock round overlaps the slower handshakes
+    instead of waiting for the last one. A host that cannot be connected raises
+    NotConnected, once every lock taken is released.
+
+    One round when nobody else holds a lock: every host is locked at once. Only when
+    another operation holds some host and we took others (two operations started
+    together, each winning some hosts) are ours released and the hosts taken again in
+    order, the first host alone before the others: of two operations started together,
+    the one that gets the first host gets them all, and the other is told whose lock it
+    met (taking all at once again, both could give up for good).
     """
+    if not break_lock and len(layouts) > 1:
+        taken = _take_locks(pool, layouts, info, break_lock, probe, connect, ordered=False)
+        if taken is not None:
+            return taken
+    taken = _take_locks(pool, layouts, info, break_lock, probe, connect, ordered=True)
+    assert taken is not None  # ordered: a host held by another is raised as Locked
+    return taken
+
+
+def _take_locks(pool: HostPool, layouts: dict[str, Layout], info: LockInfo,
+                break_lock: bool, probe: Probe | None, connect: bool, *,
+                ordered: bool) -> Taken | None:
+    """One try at every host's lock (see take_locks); None: not ordered, another
+    operation held some host while we took others, and ours are released again."""
     hosts = [pool.host(name) for name in layouts]
     connect_failed: dict[str, TransportError] = {}
 
@@ -218,10 +243,9 @@ def take_locks(pool: HostPool, layouts: dict[str, Layout], info: LockInfo, *,
             return True, None, broken, probed
         return False, LockInfo.from_json(out.split(_HELD, 1)[1].strip()), broken, ""
 
-    # The first host is taken alone, before the others: of two deploys started together,
-    # the one that gets it gets them all (taking all at once, each could win some hosts
-    # and both would give up). The others wait for it, then go as soon as they can.
-    first = hosts[0].name if hosts else ""
+    # Ordered, the first host is taken alone, before the others, which wait for it and
+    # then go as soon as they can; not ordered, every host goes as soon as it can.
+    first = hosts[0].name if hosts and ordered else ""
     first_done, first_taken = threading.Event(), threading.Event()
 
     def gated(host, _transport) -> tuple[bool, LockInfo | None, LockInfo | None, str] | None:
@@ -235,13 +259,21 @@ def take_locks(pool: HostPool, layouts: dict[str, Layout], info: LockInfo, *,
                     return None  # never tried: nothing to report but the connect
             if transport is None:
                 raise TransportError(host.name, "not connected")
-            if host.name != first:
+            if first and host.name != first:
                 first_done.wait()
                 if not first_taken.is_set():
                     return None
             value = take(host, transport)
             if host.name == first and value[0]:
                 first_taken.set()
+            # Ordered and holding the first host: a contender that took this one at once
+            # (and lost others) is releasing it now; a lock still there after the grace
+            # is another operation's.
+            grace = time.monotonic() + CONTENDER_GRACE
+            while (first and host.name != first and not value[0] and value[1] is not None
+                   and not value[1].stale() and time.monotonic() < grace):
+                time.sleep(LOCK_POLL / 10)
+                value = take(host, transport)
             return value
         finally:
             if host.name == first:
@@ -279,6 +311,9 @@ def take_locks(pool: HostPool, layouts: dict[str, Layout], info: LockInfo, *,
         # Every host tried, not only those known taken: a command that failed or timed
         # out may still have taken its lock. Our token keeps others' locks safe.
         release_locks(pool, {n: layouts[n] for n in outcomes if n in pool.transports}, info)
+        if (not ordered and isinstance(problem, Locked) and taken.probed
+                and not problem.holder.stale()):
+            return None  # we won some hosts, another operation others: try in order
         raise problem
     return taken
 
