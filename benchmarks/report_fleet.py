@@ -142,8 +142,14 @@ def flood(d: dict[str, Any]) -> list[str]:
 
 
 def latency(d: dict[str, Any]) -> list[str]:
+    """One table per host count (`by_hosts`; a result from before 2026-12-05: one)."""
+    sizes = d["by_hosts"].values() if "by_hosts" in d else [d]
+    return [line for one in sizes for line in _latency(one)]
+
+
+def _latency(d: dict[str, Any]) -> list[str]:
     t, f = d["deploytui"], d["fabric"]
-    return ["## D. Latency-bound deploy (relay, fixed delay each way)", "",
+    return [f"## D. Latency-bound deploy (relay, fixed delay each way), {d['hosts']} hosts", "",
             f"{d['hosts']} hosts, each reached through benchmarks/relay.py adding "
             f"{d['delay_ms_each_way']:.0f} ms each way (round trip {2 * d['delay_ms_each_way']:.0f}"
             f" ms), deploytui CLI vs the bare Fabric script, alternated, median of {t['runs']}.",
