@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from textual.app import App
 
 from deploytui.config.model import Config
+from deploytui.engine.errors import one_line
 from deploytui.engine.events import Sink
 from deploytui.tui.log_buffer import LogBuffer
 from deploytui.tui.messages import OperationEnded
@@ -109,7 +110,7 @@ class Runner:
                                           printer=self.buffer,
                                           notify=getattr(op, "notifies", True))
             except Exception as exc:  # journal/notify trouble must not stop a deploy
-                error = f"journal/notify unavailable: {_one_line(exc)}"
+                error = f"journal/notify unavailable: {one_line(exc)}"
             if call is not None:
                 self.result = call(sink, self.cancel_event)
             else:
@@ -118,20 +119,15 @@ class Runner:
                 self.result = run_operation(self.config, op, sink=sink,
                                             cancel=self.cancel_event, resolver=self.resolver)
         except Exception as exc:
-            error = f"{op.verb} failed: {_one_line(exc)}"
+            error = f"{op.verb} failed: {one_line(exc)}"
         finally:
             try:
                 close()
             except Exception as exc:
-                error = error or f"journal: {_one_line(exc)}"
+                error = error or f"journal: {one_line(exc)}"
         # post, not call_from_thread: that would wait forever on an app that has exited
         self.app.post_message(OperationEnded(op, self.result, error))
 
     def join(self, timeout: float | None = None) -> None:
         if self.thread is not None:
             self.thread.join(timeout)
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
