@@ -11,6 +11,8 @@ so a machine's own sshd on 0.0.0.0:22 never collides; known_hosts therefore uses
 `[addr]:2200` form). S is the pytest-xdist worker number (gw3 -> 3, no xdist -> 0), bumped
 to the next free slot when another fleet holds it: slots are `flock`ed files under
 /var/tmp/deploytui-fleet-slots, so concurrent test sessions on one machine never collide.
+A /24 holds 254 hosts: a bigger fleet (the 500-host benchmark) takes as many slots as it
+needs, `per_net` hosts in each (host i of per_net=250 is in the second slot from 251 on).
 
 Fleet state (client key, known_hosts, sample repo, each host's private dirs) lives in
 /var/tmp/deploytui-fleet-XXXX (hosts' /tmp is private, so it cannot live there) and is
@@ -52,6 +54,8 @@ PORT = 2200
 USER = "deployer"
 HOME = f"/home/{USER}"
 NET = "127.88"  # host i of slot S: 127.88.S.i
+PER_NET = 254  # hosts in one slot (a /24 of loopback addresses); more take more slots
+MAX_HOSTS = 4 * 250  # a fleet's limit: slots are shared with concurrent test sessions
 MAX_SLOTS = 200
 STATE_DIR = Path("/var/lib/deploytui-fleet")  # persistent, root-only: the sudo password
 SLOTS_DIR = Path("/var/tmp/deploytui-fleet-slots")
@@ -666,7 +670,9 @@ class Fleet:
     sudo_password: str
     uid: int  # the login user's, for files tests put into a host
     root: Path
-    slot: int
+    slot: int  # the first of `slots`
+    slots: list[int]  # one /24 each: 127.88.S.0
+    per_net: int
     start_seconds: float  # how long start() took, for the record
 
     def __init__(self) -> None:
@@ -674,31 +680,43 @@ class Fleet:
 
     @classmethod
     def start(cls, n: int = 10, *, slot: int | None = None,
-              stock_limits: Iterable[str] = ()) -> Fleet:
+              stock_limits: Iterable[str] = (), per_net: int = PER_NET) -> Fleet:
         """Start n hosts in parallel and return once every one answers with a banner.
 
         Hosts named in `stock_limits` (e.g. "host1", to act as a bastion) run with
         OpenSSH's default MaxStartups 10:30:100 and MaxSessions 10; the others with
         generous limits, so that only tests that ask for a stock server meet one.
 
+        More than `per_net` hosts spread over as many slots (/24s) as they need: hosts
+        1..per_net in the first, the next per_net in the second, and so on.
+
         Raises FleetUnavailable when the machine cannot run a fleet (tests skip).
         """
         began = time.monotonic()
-        if not 1 <= n <= 254:
-            raise ValueError("a fleet has 1 to 254 hosts")
+        if not 1 <= per_net <= PER_NET or not 1 <= n <= MAX_HOSTS:
+            raise ValueError(f"a fleet has 1 to {MAX_HOSTS} hosts, 1 to {PER_NET} per slot")
         _check_machine()
         self = cls.__new__(cls)
         self.user = USER
         self.sudo_password = _prepare_machine()
         self.uid = pwd.getpwnam(USER).pw_uid
         _reserve_fds(n)
-        self.slot, self._slot_lock = _acquire_slot(_worker_index() if slot is None else slot)
         self._stopped = False
+        self.per_net = per_net
+        self.slots, self._slot_locks = [], []
+        for _ in range(-(-n // per_net)):  # a slot for every per_net hosts, each its own
+            preferred = self.slots[-1] + 1 if self.slots else (
+                _worker_index() if slot is None else slot)
+            taken, lock = _acquire_slot(preferred)
+            self.slots.append(taken)
+            self._slot_locks.append(lock)
+        self.slot = self.slots[0]
         self.root = Path(tempfile.mkdtemp(prefix="deploytui-fleet-", dir="/var/tmp"))
-        self._slot_lock.seek(0)
-        self._slot_lock.truncate()
-        self._slot_lock.write(str(self.root))
-        self._slot_lock.flush()
+        for lock in self._slot_locks:  # a later session kills what a killed one left
+            lock.seek(0)
+            lock.truncate()
+            lock.write(str(self.root))
+            lock.flush()
         atexit.register(self.stop)
         try:
             self._build(n, set(stock_limits))
@@ -728,7 +746,7 @@ class Fleet:
         known = []
         for i in range(1, n + 1):
             name = f"host{i}"
-            address = f"{NET}.{self.slot}.{i}"
+            address = f"{NET}.{self.slots[(i - 1) // self.per_net]}.{(i - 1) % self.per_net + 1}"
             root = self.root / "hosts" / name
             host = FleetHost(self, name, address, PORT, root)
             for sub in ("srv", "tmp", "home"):
@@ -769,10 +787,11 @@ class Fleet:
         with contextlib.suppress(Exception):
             _kill_hosts(getattr(self, "hosts", []), keep_listener=False)
         shutil.rmtree(self.root, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            self._slot_lock.seek(0)
-            self._slot_lock.truncate()
-            self._slot_lock.close()  # releases the flock
+        for lock in self._slot_locks:
+            with contextlib.suppress(OSError):
+                lock.seek(0)
+                lock.truncate()
+                lock.close()  # releases the flock
         atexit.unregister(self.stop)
 
     def reset(self) -> None:
