@@ -74,3 +74,27 @@ def cli(fleet: Fleet, tmp_path: Path, *argv: str, config: dict | None = None,
     return subprocess.run([sys.executable, "-m", "deploytui", *argv, "--config", str(path)],
                           capture_output=True, text=True, env=env, input=stdin,
                           stdin=None if stdin is not None else subprocess.DEVNULL, timeout=60)
+
+
+RESTART = {"web": {"restart": ["pwd > $HOME/restarted-in"]}}
+
+
+def current_of(host) -> str:
+    return host.path("/srv/app/current").readlink().name
+
+
+def meta_state(host, rid: str) -> str:
+    return json.loads(host.path(f"/srv/app/.deploytui/releases/{rid}.json").read_text())["state"]
+
+
+def three_releases(fleet: Fleet, n: int = 3) -> None:
+    """R1, R2, R3 on the first n hosts, R3 current: a rollback has somewhere to go."""
+    for host in fleet.hosts[:n]:
+        for rid in (R1, R2, R3):
+            make_release(host, rid)
+        set_current(host, R3)
+
+
+def _git(cwd, *args: str) -> str:
+    return subprocess.run(["git", "-c", "safe.directory=*", "-C", str(cwd), *args],
+                          capture_output=True, text=True, check=True).stdout.strip()

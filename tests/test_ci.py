@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 from fleet import Fleet
-from test_notify import Webhook
+from webhook_server import Webhook
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = (ROOT / "docs" / "ci.md").read_text()

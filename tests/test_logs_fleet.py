@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 import pytest
-from fleet import Fleet, FleetHost
+from fleet import Fleet
+from log_hosts import LOG, eventually, tails_on, write_log
 
 from deploytui.cli import main
 from deploytui.config import load_config_text
@@ -27,16 +28,6 @@ from deploytui.engine.events import LogFollow, Recorder
 from deploytui.engine.operations.logs import LogsRequest, show_logs
 
 ROOT = Path(__file__).resolve().parents[1]
-LOG = "/srv/app/shared/log/app.log"
-
-
-def write_log(host: FleetHost, lines: list[str], remote: str = LOG, mode: str = "a") -> None:
-    path = host.path(remote)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, mode) as fh:
-        fh.write("".join(f"{ln}\n" for ln in lines))
-
-
 def config_with(hosts: Fleet, tmp_path: Path, n: int = 2, **role: object) -> Path:
     roles = {"web": {"restart": ["true"], **(role or {"logs": [LOG]})}}
     return hosts.write_config(tmp_path / "deploytui.yml", hosts.config(n, roles=roles))
@@ -98,21 +89,6 @@ def follow():
     yield start
     for f in started:
         f.kill()
-
-
-def eventually(check, timeout: float = 10.0) -> bool:
-    """Whether `check()` became true within `timeout` (processes start and end a little
-    after what they print says)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
-def tails_on(host: FleetHost) -> list[str]:
-    return [p for p in host.processes() if p.startswith("tail ")]
 
 
 def test_the_last_n_lines_of_two_hosts_each_prefixed_by_its_host(

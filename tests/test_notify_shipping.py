@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fleet import Fleet
-from test_notify import Webhook
+from webhook_server import Webhook
 
 from deploytui.commands.sinks import build_sinks
 from deploytui.config import load_config_text

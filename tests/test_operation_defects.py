@@ -13,8 +13,7 @@ import time
 from collections.abc import Callable
 
 from fleet import Fleet
-from release_fleet import R1, R2, R3, load, own
-from test_rollback import _git, current_of, three_releases
+from release_fleet import R1, R2, R3, _git, current_of, load, own, three_releases
 
 from deploytui.engine.hosts.local import LocalTransport
 from deploytui.engine.hosts.pool import HostPool, transport_factory

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from fleet import Fleet, FleetHost
 from release_fleet import make_release, set_current
-from test_tui_releases import IDS, host_dir, open_browser, wait_until
+from test_tui_support import IDS, host_dir, open_browser, wait_until
 
 from deploytui.config import load_config_text
 from deploytui.config.model import Config

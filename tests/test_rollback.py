@@ -7,28 +7,26 @@ import shutil
 import subprocess
 
 from fleet import Fleet
-from release_fleet import R1, R2, R3, R4, cli, load, make_release, own, set_current
+from release_fleet import (
+    R1,
+    R2,
+    R3,
+    R4,
+    RESTART,
+    _git,
+    cli,
+    current_of,
+    load,
+    make_release,
+    meta_state,
+    own,
+    set_current,
+    three_releases,
+)
 
 from deploytui.engine.events import DeployFinished, DeployStarted, Recorder, Switched
 from deploytui.engine.operations.releases import list_releases
 from deploytui.engine.operations.rollback import run_rollback
-
-RESTART = {"web": {"restart": ["pwd > $HOME/restarted-in"]}}
-
-
-def current_of(host) -> str:
-    return host.path("/srv/app/current").readlink().name
-
-
-def meta_state(host, rid: str) -> str:
-    return json.loads(host.path(f"/srv/app/.deploytui/releases/{rid}.json").read_text())["state"]
-
-
-def three_releases(fleet: Fleet, n: int = 3) -> None:
-    for host in fleet.hosts[:n]:
-        for rid in (R1, R2, R3):
-            make_release(host, rid)
-        set_current(host, R3)
 
 
 def test_rollback_goes_to_the_previous_ok_release_everywhere_restarts_and_keeps_the_bad_one(
@@ -161,11 +159,6 @@ def test_with_no_earlier_good_release_rollback_refuses_and_changes_nothing(
     result = run_rollback(config, "app", "prod")
     assert not result.ok and "nothing to roll back to" in result.error
     assert current_of(host) == R2
-
-
-def _git(cwd, *args: str) -> str:
-    return subprocess.run(["git", "-c", "safe.directory=*", "-C", str(cwd), *args],
-                          capture_output=True, text=True, check=True).stdout.strip()
 
 
 def test_a_pull_project_moves_its_working_copy_back_to_the_previous_deployed_commit(

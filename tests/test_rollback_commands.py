@@ -10,8 +10,18 @@ from __future__ import annotations
 import subprocess
 
 from fleet import Fleet
-from release_fleet import R1, R2, R3, load, own
-from test_rollback import RESTART, _git, current_of, meta_state, three_releases
+from release_fleet import (
+    R1,
+    R2,
+    R3,
+    RESTART,
+    _git,
+    current_of,
+    load,
+    meta_state,
+    own,
+    three_releases,
+)
 
 from deploytui.engine.events import Recorder
 from deploytui.engine.operations.rollback import run_rollback

@@ -155,6 +155,8 @@ def test_jump_hosts_are_crossed_with_the_same_strict_host_keys(
                           f"  User {hosts.user}\n  IdentityFile {hosts.client_key}\n"
                           f"Host {hosts.host('host3').address}\n  ProxyJump jump\n")
     data["ssh"]["config"] = str(ssh_config)
+    # two handshakes in a row through OpenSSH: the fleet's 5 s is short on a busy machine
+    data["ssh"]["connect_timeout"] = 20
     path = deployed(hosts, tmp_path, data)
     before = bastion.connections()
     proc = subprocess.run([sys.executable, "-m", "deploytui", "--config", str(path), "ssh",

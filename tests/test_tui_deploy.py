@@ -133,7 +133,8 @@ async def test_production_needs_its_name_typed_before_deploy_is_enabled(config):
 
 
 async def test_cancel_asks_first_then_stops_the_deploy_before_the_switch(config, tmp_path):
-    (tmp_path / "home" / ".deploytui-slow-build").write_text("20\n")
+    # long enough to outlast the test's keys on a busy machine; the Stop ends it anyway
+    (tmp_path / "home" / ".deploytui-slow-build").write_text("120\n")
     app = DeployConsole(config, load_status=False)
     async with app.run_test(size=SIZE) as pilot:
         await open_plan(app, pilot)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fleet import Fleet
-from test_logs_fleet import LOG, eventually, tails_on, write_log
+from log_hosts import LOG, eventually, tails_on, write_log
 from test_tui_support import local_config
 
 from deploytui.config import load_config_text

@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 from fleet import Fleet
-from test_logs_fleet import LOG, eventually, tails_on, write_log
-from test_tui_terminal import pytestmark, start_console, tmux, wait_for
+from log_hosts import LOG, eventually, tails_on, write_log
+from terminal import pytestmark, start_console, tmux, wait_for
 
 __all__ = ["pytestmark"]  # needs tmux
 

@@ -3,42 +3,25 @@
 from __future__ import annotations
 
 import os
-import time
-from pathlib import Path
 
 import pytest
-from test_tui_support import seed_releases, two_hosts_with_releases
+from test_tui_support import (
+    IDS,
+    host_dir,
+    open_browser,
+    seed_releases,
+    two_hosts_with_releases,
+    wait_until,
+)
 
 from deploytui.tui.app import DeployConsole
 from deploytui.tui.screens.modals import ConfirmModal, SummaryModal
 from deploytui.tui.screens.release_browser import ReleaseBrowser
 
 SIZE = (160, 48)
-IDS = ["20240101000000", "20240102000000", "20240103000000", "20240104000000"]
-
-
 @pytest.fixture
 def config(tmp_path, monkeypatch):
     return two_hosts_with_releases(tmp_path, monkeypatch, IDS)
-
-
-def host_dir(config, i: int) -> Path:
-    return Path(config.projects["demo"].environments["staging"].hosts[i].deploy_to)
-
-
-async def wait_until(pilot, predicate, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    # A screen is on the stack before it has composed and mounted its widgets.
-    while not (predicate() and pilot.app.screen.is_mounted):
-        assert time.monotonic() < deadline, "timed out waiting for the console"
-        await pilot.pause(0.1)
-
-
-async def open_browser(app, pilot) -> ReleaseBrowser:
-    await pilot.press("r")
-    await wait_until(pilot, lambda: isinstance(app.screen, ReleaseBrowser)
-                     and app.screen.fleet is not None)
-    return app.screen
 
 
 async def test_r_lists_releases_by_host_with_current_and_previous_marked(config):

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from deploytui.config.model import Config, Environment, Host, Project, Role, UISettings
+from deploytui.tui.screens.release_browser import ReleaseBrowser
 
 
 def local_config(tmp_path: Path, repo: str = "builtin:demo", *, hosts: int = 3,
@@ -111,3 +112,20 @@ def screen_text(app) -> list[str]:
             if col + i < width and int(line) < height:
                 lines[int(line)][col + i] = char
     return ["".join(chars).rstrip() for chars in lines]
+
+
+IDS = ["20240101000000", "20240102000000", "20240103000000", "20240104000000"]
+
+
+def host_dir(config, i: int) -> Path:
+    """The deploy_to of staging's host i (a local directory)."""
+    return Path(config.projects["demo"].environments["staging"].hosts[i].deploy_to)
+
+
+async def open_browser(app, pilot) -> ReleaseBrowser:
+    """`r` on the main screen, once the browser has listed its releases."""
+
+    await pilot.press("r")
+    await wait_until(pilot, lambda: isinstance(app.screen, ReleaseBrowser)
+                     and app.screen.fleet is not None)
+    return app.screen

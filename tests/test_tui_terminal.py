@@ -2,37 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
-
-
-def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True,
-                          check=False).stdout
-
-
-def start_console(tmp_path: Path, config: str | Path, name: str, size: tuple[int, int]
-                  ) -> tuple[str, Path]:
-    """The console on `config` in a detached tmux session of `size`, with a data dir and
-    HOME of its own; returns the session and the file its exit status is written to."""
-    session = f"deploytui-test-{name}-{os.getpid()}"
-    done = tmp_path / "exit-code"
-    env = (f"PYTHONPATH={ROOT} DEPLOYTUI_DATA_DIR={tmp_path / 'data'}"
-           f" DEPLOYTUI_CONFIG_DIR={tmp_path / 'config'} HOME={tmp_path} TERM=xterm-256color")
-    command = (f"cd {ROOT} && env {env} {sys.executable} -m deploytui --config {config};"
-               f" echo $? > {done}; sleep 30")
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", str(size[0]),
-                    "-y", str(size[1]), command], check=True)
-    return session, done
+from terminal import ROOT, pytestmark, start_console, tmux, wait_for  # noqa: F401
 
 
 def test_the_demo_console_draws_in_a_real_terminal_and_q_quits(tmp_path):
@@ -55,17 +27,6 @@ def test_the_demo_console_draws_in_a_real_terminal_and_q_quits(tmp_path):
         assert done.read_text().strip() == "0"
     finally:
         tmux("kill-session", "-t", session)
-
-
-def wait_for(session: str, *needles: str, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    screen = ""
-    while time.monotonic() < deadline:
-        screen = tmux("capture-pane", "-p", "-t", session)
-        if all(n in screen for n in needles):
-            return screen
-        time.sleep(0.2)
-    raise AssertionError(f"never saw {needles!r} on:\n{screen}")
 
 
 def test_at_80x24_production_is_deployed_by_typing_its_name(tmp_path):
