@@ -73,6 +73,9 @@ def scale(d: dict[str, Any]) -> list[str]:
                            f"{_f(s['median_machine_cpu'], '{:.1f}')} | — |")
     for n, why in d.get("failed_sizes", {}).items():
         out += ["", f"**{n} hosts: not measured: {why}**"]
+    for n, ssh in d.get("ssh_by_hosts", {}).items():
+        out += ["", f"At {n} hosts deploytui ran with `ssh: {ssh}` (the fleet's "
+                "connect_timeout is 5 s; Fabric waits for a key exchange without limit)."]
     out += ["", "Peak threads and peak RSS (VmHWM) of the deploying process during a deploy:",
             "", "| hosts | deploytui threads | deploytui RSS MB | Fabric threads | "
             "Fabric RSS MB |", "|---:|---:|---:|---:|---:|"]

@@ -1,4 +1,4 @@
-"""Deploy, rollback and releases listing at 1 / 10 / 30 / 100 / 200 hosts vs bare Fabric.
+"""Deploy, rollback and releases listing at 1 / 10 / 30 / 100 / 200 (/ 500) hosts vs bare Fabric.
 
 Each tool is its own process (benchmarks/meter.py), as a user runs it:
 
@@ -35,13 +35,17 @@ OPS = ("deploy", "rollback", "listing")
 TOOLS = ("deploytui", "fabric")
 DT = "/srv/app/bench-scale-deploytui"
 FAB = "/srv/app/bench-scale-fabric"
+LARGE = 254  # more hosts than one /24 of the fleet's addresses (500: two)
+CONNECT_TIMEOUT_LARGE = 30.0
 
 
 def run(fleet: Any, sizes: list[int], runs: int, warm_up: bool = True) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="deploytui-bench-scale-"))
     try:
         out: dict[str, Any] = {"runs": runs, "build": tools.BUILD, "by_hosts": {},
-                               "failed_sizes": {}}
+                               "failed_sizes": {},
+                               "ssh_by_hosts": {str(n): _ssh_settings(n) for n in sizes
+                                                if _ssh_settings(n)}}
         for n in sizes:  # a size that breaks must not lose the sizes measured before it
             try:
                 out["by_hosts"][str(n)] = _size(fleet, n, runs, workdir, warm_up)
@@ -60,7 +64,7 @@ def _size(fleet: Any, n: int, runs: int, workdir: Path, warm_up: bool) -> dict[s
     hosts = fleet.hosts[:n]
     # keep_releases high: the rollback target (an older release) must never be pruned
     config = tools.write_config(fleet, workdir / f"scale-{n}.yml", n, deploy_to=DT,
-                                keep_releases=50)
+                                keep_releases=50, ssh=_ssh_settings(n))
     env = tools.env(workdir / f"data-{n}")
     sha = tools.head_sha(fleet)
     used: set[str] = set()
@@ -144,6 +148,16 @@ def _size(fleet: Any, n: int, runs: int, workdir: Path, warm_up: bool) -> dict[s
         "samples": [s.record() for s in safe],
     }
     return out
+
+
+def _ssh_settings(n: int) -> dict[str, Any] | None:
+    """The fleet's ssh settings, but for more hosts than a /24 holds a longer
+    connect_timeout. The fleet's 5 s (tests fail fast) bounds each key exchange: 500
+    at once on 2 cores, every sshd on them too, take longer (deploytui then stops with
+    a connect error), while Fabric waits for a key exchange without limit (paramiko's
+    start_client with no timeout; its banner 15 s and auth 30 s, paramiko's defaults).
+    30 s, as paramiko's own auth_timeout."""
+    return {"connect_timeout": CONNECT_TIMEOUT_LARGE} if n > LARGE else None
 
 
 def _next_release_second(used: set[str]) -> None:

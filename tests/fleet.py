@@ -11,8 +11,9 @@ so a machine's own sshd on 0.0.0.0:22 never collides; known_hosts therefore uses
 `[addr]:2200` form). S is the pytest-xdist worker number (gw3 -> 3, no xdist -> 0), bumped
 to the next free slot when another fleet holds it: slots are `flock`ed files under
 /var/tmp/deploytui-fleet-slots, so concurrent test sessions on one machine never collide.
-A /24 holds 254 hosts: a bigger fleet (the 500-host benchmark) takes as many slots as it
-needs, `per_net` hosts in each (host i of per_net=250 is in the second slot from 251 on).
+A fleet of more than 254 hosts (one /24's addresses) takes as many consecutive slots as
+it needs, every one locked, the hosts spread evenly over them: 500 hosts are host1..host250
+at 127.88.S.1-250 and host251..host500 at 127.88.S+1.1-250.
 
 Fleet state (client key, known_hosts, sample repo, each host's private dirs) lives in
 /var/tmp/deploytui-fleet-XXXX (hosts' /tmp is private, so it cannot live there) and is
@@ -54,9 +55,9 @@ PORT = 2200
 USER = "deployer"
 HOME = f"/home/{USER}"
 NET = "127.88"  # host i of slot S: 127.88.S.i
-PER_NET = 254  # hosts in one slot (a /24 of loopback addresses); more take more slots
-MAX_HOSTS = 4 * 250  # a fleet's limit: slots are shared with concurrent test sessions
 MAX_SLOTS = 200
+PER_SLOT = 254  # a /24's host addresses, .1 to .254
+MAX_HOSTS = 4 * PER_SLOT  # four slots; 500 hosts (two) are what the scale benchmark runs
 STATE_DIR = Path("/var/lib/deploytui-fleet")  # persistent, root-only: the sudo password
 SLOTS_DIR = Path("/var/tmp/deploytui-fleet-slots")
 SUDOERS = Path("/etc/sudoers.d/deploytui-fleet")
@@ -278,6 +279,45 @@ def _acquire_slot(preferred: int) -> tuple[int, IO[str]]:
     raise RuntimeError(f"all {MAX_SLOTS} fleet slots are taken")
 
 
+def _acquire_slots(preferred: int, count: int) -> tuple[list[int], list[IO[str]]]:
+    """Lock `count` consecutive free slots, the first at or after `preferred`; one slot
+    is exactly _acquire_slot. A run with a taken slot in it is let go and the search
+    goes on after that slot: never wait on a lock, never hold a partial run."""
+    if count == 1:
+        slot, handle = _acquire_slot(preferred)
+        return [slot], [handle]
+    SLOTS_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    first = preferred % MAX_SLOTS
+    if first + count > MAX_SLOTS:
+        first = 0
+    tried = 0
+    while tried < MAX_SLOTS:
+        handles: list[IO[str]] = []
+        for slot in range(first, first + count):
+            handle = open(SLOTS_DIR / f"slot-{slot}.lock", "a+")  # noqa: SIM115 (held open)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                break
+            handles.append(handle)
+        if len(handles) == count:
+            for handle in handles:
+                handle.seek(0)
+                previous = handle.read().strip()
+                if previous.startswith("/var/tmp/deploytui-fleet-") and Path(previous).exists():
+                    _kill_stale_fleet(previous)
+            return list(range(first, first + count)), handles
+        for handle in handles:
+            handle.close()  # releases its flock
+        tried += len(handles) + 1
+        first += len(handles) + 1
+        if first + count > MAX_SLOTS:
+            tried += MAX_SLOTS - first
+            first = 0
+    raise RuntimeError(f"no {count} consecutive free fleet slots among {MAX_SLOTS}")
+
+
 def _reserve_fds(n: int) -> None:
     """Raise this process's open-file limit by what n hosts hold (one pinned namespace
     each), so the fleet does not eat into the budget of the code under test."""
@@ -285,6 +325,26 @@ def _reserve_fds(n: int) -> None:
     if soft != resource.RLIM_INFINITY:
         wanted = soft + n if hard == resource.RLIM_INFINITY else min(hard, soft + n)
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def _raise_limits(n: int) -> None:
+    """For a fleet over several /24s (hundreds of hosts): this process's open-file limit
+    high enough for what a client it starts holds towards n hosts at once too (a socket
+    and a few pipes per host, inherited by the tools a benchmark spawns), and a check
+    that the machine's process table has room for n sshds, each with its login's
+    processes. This process only, nothing machine-wide: the limit dies with it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 8 * n + 1024
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        if hard != resource.RLIM_INFINITY and hard < wanted:
+            hard = wanted  # root may raise its hard limit up to fs.nr_open
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
+    threads_max = int(Path("/proc/sys/kernel/threads-max").read_text())
+    need = 16 * n  # sshd + its session's processes per host, the client's threads, margin
+    if min(pid_max, threads_max) < need:
+        raise FleetUnavailable(f"{n} hosts need kernel.pid_max and kernel.threads-max of at"
+                               f" least {need} (they are {pid_max} and {threads_max})")
 
 
 def _worker_index() -> int:
@@ -670,9 +730,8 @@ class Fleet:
     sudo_password: str
     uid: int  # the login user's, for files tests put into a host
     root: Path
-    slot: int  # the first of `slots`
-    slots: list[int]  # one /24 each: 127.88.S.0
-    per_net: int
+    slot: int  # the first (with up to 254 hosts the only) slot
+    slots: list[int]  # every slot the fleet holds, consecutive
     start_seconds: float  # how long start() took, for the record
 
     def __init__(self) -> None:
@@ -680,39 +739,39 @@ class Fleet:
 
     @classmethod
     def start(cls, n: int = 10, *, slot: int | None = None,
-              stock_limits: Iterable[str] = (), per_net: int = PER_NET) -> Fleet:
+              stock_limits: Iterable[str] = (), per_slot: int = PER_SLOT) -> Fleet:
         """Start n hosts in parallel and return once every one answers with a banner.
 
         Hosts named in `stock_limits` (e.g. "host1", to act as a bastion) run with
         OpenSSH's default MaxStartups 10:30:100 and MaxSessions 10; the others with
         generous limits, so that only tests that ask for a stock server meet one.
 
-        More than `per_net` hosts spread over as many slots (/24s) as they need: hosts
-        1..per_net in the first, the next per_net in the second, and so on.
+        More than `per_slot` hosts (254: a /24) take ceil(n / per_slot) consecutive slots,
+        the hosts spread evenly over them in order; a lower `per_slot` lets a test spread
+        a small fleet over two /24s cheaply.
 
         Raises FleetUnavailable when the machine cannot run a fleet (tests skip).
         """
         began = time.monotonic()
-        if not 1 <= per_net <= PER_NET or not 1 <= n <= MAX_HOSTS:
-            raise ValueError(f"a fleet has 1 to {MAX_HOSTS} hosts, 1 to {PER_NET} per slot")
+        if not 1 <= per_slot <= PER_SLOT:
+            raise ValueError(f"per_slot is 1 to {PER_SLOT} hosts")
+        if not 1 <= n <= MAX_HOSTS:
+            raise ValueError(f"a fleet has 1 to {MAX_HOSTS} hosts")
+        count = -(-n // per_slot)
         _check_machine()
         self = cls.__new__(cls)
         self.user = USER
         self.sudo_password = _prepare_machine()
         self.uid = pwd.getpwnam(USER).pw_uid
         _reserve_fds(n)
-        self._stopped = False
-        self.per_net = per_net
-        self.slots, self._slot_locks = [], []
-        for _ in range(-(-n // per_net)):  # a slot for every per_net hosts, each its own
-            preferred = self.slots[-1] + 1 if self.slots else (
-                _worker_index() if slot is None else slot)
-            taken, lock = _acquire_slot(preferred)
-            self.slots.append(taken)
-            self._slot_locks.append(lock)
+        if count > 1:
+            _raise_limits(n)
+        self.slots, self._slot_locks = _acquire_slots(
+            _worker_index() if slot is None else slot, count)
         self.slot = self.slots[0]
+        self._stopped = False
         self.root = Path(tempfile.mkdtemp(prefix="deploytui-fleet-", dir="/var/tmp"))
-        for lock in self._slot_locks:  # a later session kills what a killed one left
+        for lock in self._slot_locks:
             lock.seek(0)
             lock.truncate()
             lock.write(str(self.root))
@@ -722,7 +781,7 @@ class Fleet:
             self._build(n, set(stock_limits))
             for host in self.hosts:
                 host._spawn()
-            _await_listening(self.hosts)
+            _await_listening(self.hosts, max(START_TIMEOUT, 0.15 * n))
         except BaseException:
             self.stop()
             raise
@@ -744,9 +803,10 @@ class Fleet:
         self.repo_url = str(self.repo_dir)
         self.hosts = []
         known = []
+        per = -(-n // len(self.slots))  # evenly: 500 hosts on two slots are 250 + 250
         for i in range(1, n + 1):
             name = f"host{i}"
-            address = f"{NET}.{self.slots[(i - 1) // self.per_net]}.{(i - 1) % self.per_net + 1}"
+            address = f"{NET}.{self.slots[(i - 1) // per]}.{(i - 1) % per + 1}"
             root = self.root / "hosts" / name
             host = FleetHost(self, name, address, PORT, root)
             for sub in ("srv", "tmp", "home"):
@@ -787,7 +847,7 @@ class Fleet:
         with contextlib.suppress(Exception):
             _kill_hosts(getattr(self, "hosts", []), keep_listener=False)
         shutil.rmtree(self.root, ignore_errors=True)
-        for lock in self._slot_locks:
+        for lock in getattr(self, "_slot_locks", []):
             with contextlib.suppress(OSError):
                 lock.seek(0)
                 lock.truncate()
