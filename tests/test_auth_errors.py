@@ -190,3 +190,40 @@ def test_failure_line_prefers_ssh_words_to_git_words():
                         " failures\nDisconnected from 10.0.0.1 port 22\nfatal: Could not read"
                         " from remote repository.") == (
         "Received disconnect from 10.0.0.1 port 22:2: Too many authentication failures")
+
+
+def test_a_key_exchange_that_never_ends_is_said_so_not_taken_for_too_many_keys(
+        tmp_path: Path):
+    """A server that sends its banner and then stalls (an overloaded host, 500 key
+    exchanges at once): paramiko stops waiting silently and then says "No existing
+    session", the words of a server that hung up after too many keys."""
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    held: list[socket.socket] = []
+
+    def stall() -> None:
+        conn, _ = server.accept()
+        held.append(conn)
+        conn.sendall(b"SSH-2.0-OpenSSH_9.2p1 stalled\r\n")  # then never a KEXINIT
+
+    threading.Thread(target=stall, daemon=True).start()
+    (tmp_path / "known_hosts").write_text("")
+    config = load_config_text(json.dumps({
+        "ssh": {"connect_timeout": 1, "known_hosts": str(tmp_path / "known_hosts")},
+        "projects": {"app": {"repo": "git@example.invalid:app.git", "deploy_to": "/srv/app",
+                             "environments": {"prod": {"hosts": {
+                                 "web1": {"address": "127.0.0.1", "port": port}}}}}}}),
+        "test.yml")
+    transport = transport_factory(config)(config.projects["app"].environments["prod"].hosts[0])
+    try:
+        with pytest.raises(Unreachable) as caught:
+            transport.connect()
+    finally:
+        transport.close()
+        for conn in held:
+            conn.close()
+        server.close()
+    assert "the key exchange did not finish within 1s" in str(caught.value)
+    assert "keys were offered" not in str(caught.value)

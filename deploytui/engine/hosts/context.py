@@ -32,6 +32,7 @@ from deploytui.engine.hosts.ssh_config import SSHConfigResolver, parse_destinati
 from deploytui.engine.hosts.ssh_errors import (
     HandshakeDropped,
     HopError,
+    KexTimedOut,
     NoKeyOffered,
     TooManyKeys,
     is_retriable,
@@ -221,7 +222,7 @@ class SSHContext:
         try:
             conn.open()
         except BaseException as exc:
-            auth = _auth_failure(conn, exc)
+            auth = _auth_failure(conn, exc, timeout)
             with contextlib.suppress(Exception):
                 conn.close()
             with contextlib.suppress(Exception):
@@ -239,10 +240,12 @@ class SSHContext:
         self.jumps.close()
 
 
-def _auth_failure(conn: fabric.Connection, exc: BaseException) -> Exception | None:
+def _auth_failure(conn: fabric.Connection, exc: BaseException,
+                  timeout: float) -> Exception | None:
     """paramiko's vaguer words for two authentication failures, made specific: no key
     at all to offer, and a server that hung up after too many keys (read before the
-    connection is closed: it still knows what was offered)."""
+    connection is closed: it still knows what was offered); and the same words for a
+    key exchange that never ended, which is no authentication failure at all."""
     if not isinstance(exc, paramiko.SSHException) or isinstance(
             exc, paramiko.AuthenticationException):
         return None
@@ -254,6 +257,8 @@ def _auth_failure(conn: fabric.Connection, exc: BaseException) -> Exception | No
         return NoKeyOffered()
     transport = conn.client.get_transport()
     if text == "No existing session" and transport is not None and transport.remote_version:
+        if transport.session_id is None:  # keys are offered only after the exchange
+            return KexTimedOut(timeout)
         agent = conn.client._agent
         offered = len(agent.get_keys()) if agent is not None else 0
         offered += 1 if conn.connect_kwargs.get("pkey") is not None else 0

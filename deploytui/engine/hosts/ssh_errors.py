@@ -61,6 +61,18 @@ class TooManyKeys(paramiko.AuthenticationException):
         self.offered = offered
 
 
+class KexTimedOut(paramiko.SSHException):
+    """The server sent its banner but the key exchange did not end within the connect
+    timeout. paramiko's start_client stops waiting without a word and its next step says
+    "No existing session", the words of a server that hung up (TooManyKeys)."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(f"the key exchange did not finish within {timeout:g}s"
+                         " (the host or this machine is overloaded, or a middlebox stalls"
+                         " it); raise ssh.connect_timeout if the host is only slow")
+        self.timeout = timeout
+
+
 AUTH_ADVICE = ("check ssh.identity_file (or ssh_config's IdentityFile), IdentitiesOnly,"
                " and the keys in your agent (ssh-add -l)")
 
@@ -123,6 +135,8 @@ def _auth_reason(exc: paramiko.AuthenticationException, user: str, where: str) -
 def _network_reason(exc: BaseException) -> str:
     if isinstance(exc, HandshakeDropped | ConnectionResetError):
         return DROPPED
+    if isinstance(exc, KexTimedOut):
+        return str(exc)
     if isinstance(exc, TimeoutError | socket.timeout):
         return "connection timed out (the host is down, or a firewall drops the packets)"
     if isinstance(exc, socket.gaierror):
