@@ -106,31 +106,34 @@ def test_every_operation_through_a_stock_bastion_succeeds_with_one_bastion_login
     targets = fleet40.hosts[1:]
     deployed = []
     for _ in range(3):
-        assert cli(fleet40, tmp_path, "deploy", "app", "prod", "--force") == 0, \
-            capsys.readouterr().err
+        # 40 key exchanges through one bastion: the product's 10 s bound on each is short
+        # on a CI runner whose 2 cores are busy with other work (seen with two CPU hogs)
+        assert cli(fleet40, tmp_path, "deploy", "app", "prod", "--force",
+                   connect_timeout=30) == 0, capsys.readouterr().err
         assert count.since() == (1, {1})
         deployed.append(current_of(targets[0]))
         time.sleep(1.05)  # release ids are per second
     assert len(set(deployed)) == 3
 
     capsys.readouterr()
-    assert cli(fleet40, tmp_path, "releases", "app", "prod", "--json") == 0
+    assert cli(fleet40, tmp_path, "releases", "app", "prod", "--json", connect_timeout=30) == 0
     assert count.since() == (1, {1})
     listing = json.loads(capsys.readouterr().out)
     assert {r["id"] for r in listing["releases"]} == set(deployed)
 
-    assert cli(fleet40, tmp_path, "rollback", "app", "prod") == 0, capsys.readouterr().err
+    assert cli(fleet40, tmp_path, "rollback", "app", "prod", connect_timeout=30) == 0, \
+        capsys.readouterr().err
     assert count.since() == (1, {1})
     assert {current_of(h) for h in targets} == {deployed[1]}
 
-    assert cli(fleet40, tmp_path, "prune", "app", "prod", "--keep", "1") == 0
+    assert cli(fleet40, tmp_path, "prune", "app", "prod", "--keep", "1", connect_timeout=30) == 0
     assert count.since() == (1, {1})
     kept = {tuple(releases_of(h)) for h in targets}
     assert len(kept) == 1 and deployed[1] in next(iter(kept))
     assert {current_of(h) for h in targets} == {deployed[1]}
 
     capsys.readouterr()
-    assert cli(fleet40, tmp_path, "check", "app", "prod", "--connect") == 0
+    assert cli(fleet40, tmp_path, "check", "app", "prod", "--connect", connect_timeout=30) == 0
     assert count.since() == (1, {1})
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("app ")]
     assert len(lines) == TARGETS and all(ln.rstrip().endswith(" ok") for ln in lines)

@@ -244,6 +244,15 @@ class SSHTransport:
             self._drop_runner()
             if self._dead.is_set():
                 raise ConnectionLost(self.name, self._dead_reason) from None
+            # the runner's shell closed under the command as it began (a login shell that
+            # found no bash closes its channel; on a busy host that can land while the
+            # request is still being read): its own words, or a channel of its own
+            missing = no_bash_reason(err_cut.begin.preamble)
+            if missing is not None:
+                raise TransportError(self.name, missing) from None
+            if err.pgid is None and not self._transport_dying():
+                self._runner_works = False
+                raise _RunnerUnusable from None
             raise ConnectionLost(self.name, f"connection lost: {exc}") from None
         except BaseException:
             self._drop_runner()  # stopped mid-command: its markers would confuse the next
