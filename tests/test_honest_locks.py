@@ -113,8 +113,16 @@ def test_ctrl_c_while_prune_waits_for_a_lock_cancels_it_and_leaves_the_lock_alon
         hosts: Fleet, tmp_path: Path) -> None:
     config = write(hosts, tmp_path)
     assert run(config, tmp_path, "lock", "app", "prod").returncode == 0
+    logins = hosts.hosts[0].connections()
     proc = start(config, tmp_path, "prune", "app", "prod", "--yes", "--wait-lock", "40")
-    time.sleep(2)  # connected, found the lock, waiting (prune prints only failures)
+    # logged in: the operation runs and Ctrl-C is the engine's cancel (on a busy machine
+    # the interpreter alone can take more than the 2 s once slept here); the lock round
+    # itself is one command (prune prints only failures, not its wait)
+    deadline = time.monotonic() + 20
+    while hosts.hosts[0].connections() == logins:
+        assert time.monotonic() < deadline, "the prune never logged in"
+        time.sleep(0.1)
+    time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=20)
     assert proc.returncode == 130, err
