@@ -163,7 +163,11 @@ def test_a_failed_deploy_is_recorded_with_its_error_and_excluded_hosts_are_noted
     assert len(records(hosts.hosts[2])) == 1  # left out: not reached, not written
 
 
-def test_a_record_that_cannot_be_appended_is_a_warning_never_a_failed_deploy(hosts: Fleet):
+@pytest.mark.parametrize("checks_size", [False, True], ids=["plain", "checking-size"])
+def test_a_record_that_cannot_be_appended_is_a_warning_never_a_failed_deploy(
+        hosts: Fleet, checks_size: bool, monkeypatch: pytest.MonkeyPatch):
+    # one append in sixteen checks the size first: a directory is never rotated away
+    monkeypatch.setattr(fleet_log, "size_check_due", lambda _id: checks_size)
     config = load(hosts, 2)
     hosts.hosts[0].path(LOG).mkdir(parents=True)  # a directory where the log should be
     subprocess.run(["chmod", "-R", "a+rwX", str(hosts.hosts[0].path(f"{APP}/.deploytui"))],
@@ -172,6 +176,8 @@ def test_a_record_that_cannot_be_appended_is_a_warning_never_a_failed_deploy(hos
     assert result.outcome == "success", result.error
     assert any(w.startswith("host1: fleet record:") for w in result.warnings)
     assert records(hosts.hosts[1])[0]["outcome"] == "success"
+    assert hosts.hosts[0].path(LOG).is_dir()
+    assert not hosts.hosts[0].path(LOG).with_name("fleet.log.1").exists()
 
 
 def test_the_log_is_bounded_rotating_to_dot_1_and_both_are_read_back(hosts: Fleet):

@@ -147,8 +147,11 @@ def append_command(layout: Layout, record: FleetRecord, *, check_size: bool | No
     if not (size_check_due(record.id) if check_size is None else check_size):
         return f"{ensure_dir(layout.state_dir)} && {line}"
     # a log that is missing counts as small: between another writer's rotation and its
-    # next append there is none, and a rotation then would move that append onto .1
-    size = f"[ \"$(wc -c < {log} 2>/dev/null || echo 0)\" -lt {LOG_MAX} ]"
+    # next append there is none, and a rotation then would move that append onto .1;
+    # anything but a regular file counts as small too: it is never moved, and the append
+    # to it fails as a warning
+    size = (f"{{ [ ! -f {log} ] || [ \"$(wc -c < {log} 2>/dev/null || echo 0)\""
+            f" -lt {LOG_MAX} ]; }}")
     rotate = (f"{{ if command -v flock >/dev/null 2>&1; then flock -w 5 9; fi;"
               f" {size} || mv -f {log} {log}.1; }} 9>> {q(layout.state_dir)}/.fleet.lock")
     return (f"{ensure_dir(layout.state_dir)} && {{ {{ {size} || {rotate};"
