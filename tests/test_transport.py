@@ -191,6 +191,20 @@ def test_the_remote_command_never_waits_for_input(hosts, tmp_path):
     assert result.stdout.strip() == "done"
 
 
+def test_a_command_that_ends_without_reading_its_input_reports_its_status_not_a_lost_link(
+        hosts, tmp_path):
+    # the host closes the channel while input is still being sent: the command's own
+    # status and words are the answer (a login shell without bash ends the same way)
+    transport = _connected(_config(hosts, tmp_path))
+    try:
+        result = transport.run("echo unread >&2; exit 3", stdin=b"x" * (8 << 20),
+                               timeout=20, capture=True)
+        assert transport.run("echo still", capture=True, timeout=10).stdout == "still"
+    finally:
+        transport.close()
+    assert result.exit_code == 3 and result.stderr.strip() == "unread"
+
+
 def test_environment_values_reach_the_command_but_never_its_command_line(hosts, tmp_path):
     transport = _connected(_config(hosts, tmp_path))
     secret = "s3cr3t-value-in-env"

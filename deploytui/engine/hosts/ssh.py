@@ -314,10 +314,7 @@ class SSHTransport:
             if self._forward is not None:
                 self._forward.request(chan)
             chan.exec_command(wrapper_command(command, bool(env), token))
-            payload = env_block(env) + (stdin or b"")
-            if payload:
-                chan.sendall(payload)
-            chan.shutdown_write()
+            self._send_input(chan, env_block(env) + (stdin or b""))
             self._reader.pump(chan, wake, lambda data: out.feed(out_cut.feed(data)),
                               lambda data: err.feed(err_cut.feed(data)), err, started,
                               timeout, cancel,
@@ -340,6 +337,18 @@ class SSHTransport:
         err.close()
         # sshd sends exit-signal (not a status) for a killed command: paramiko says -1
         return CommandResult(code, out.text(), err.text(), time.monotonic() - started)
+
+    def _send_input(self, chan: paramiko.Channel, payload: bytes) -> None:
+        """A command that ends before reading all its input (or a login shell that found
+        no bash) closes the channel under the send: what it said and its exit status
+        are still to read, so that is not a lost connection."""
+        try:
+            if payload:
+                chan.sendall(payload)
+            chan.shutdown_write()
+        except OSError:
+            if self._dead.is_set() or not chan.closed or self._transport_dying():
+                raise
 
     def _transport_active(self) -> bool:
         transport = self._conn.transport if self._conn else None
