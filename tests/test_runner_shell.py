@@ -143,6 +143,23 @@ def test_a_process_left_running_is_named_by_its_program_even_before_it_has_execd
     assert f": {left.stdout} (sleep)." in left.stderr
 
 
+def test_a_fork_that_redirects_its_output_as_it_execs_is_not_named(hosts, tmp_path):
+    """`cmd >/dev/null 2>&1 &` is caught, on a busy host, as a fork still holding the
+    step's output: once it has exec'd it holds /dev/null, and saying it leaks is wrong."""
+    transport = _transport(hosts, tmp_path)
+    slow_redirect = ("( end=$(( ${EPOCHREALTIME/./} + 400000 ));"  # the fork, busy 0.4 s
+                     " while (( ${EPOCHREALTIME/./} < end )); do :; done;"
+                     " exec sleep 310 >/dev/null 2>&1 ) & echo $!")
+    try:
+        redirected = transport.run(slow_redirect, capture=True)
+        running = transport.run(f"kill -0 {redirected.stdout} && echo yes", capture=True)
+    finally:
+        transport.run("pkill -f 'sleep 310' || true")
+        transport.close()
+    assert redirected.ok and redirected.stderr == ""
+    assert running.stdout == "yes"  # it was left running: only its output is not ours
+
+
 def test_a_command_killed_on_the_host_reports_it_and_the_next_one_runs(hosts, tmp_path):
     transport = _transport(hosts, tmp_path)
     try:

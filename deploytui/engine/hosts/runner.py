@@ -65,6 +65,9 @@ __dt_left() {
         sleep 0.05
         IFS= read -r name 2>/dev/null < "$d/comm" || break
       done
+      # a fork caught before its own redirections (`cmd >/dev/null 2>&1 &`) has let go
+      # of our output once it has exec'd: only one still holding it is news
+      [ "$d/fd/1" -ef /proc/$$/fd/1 ] || [ "$d/fd/2" -ef /proc/$$/fd/2 ] || continue
       left+=" ${d#/proc/} ($name)"
     fi
   done
