@@ -5,11 +5,14 @@ each host sees exactly one SSH connection per operation (measured in benchmarks/
 `map` answers with a PoolResult (as Fabric's GroupResult): `.succeeded` and `.failed`,
 where a raised error AND a command that exited non-zero are failures, each a
 failure.Failure naming host, step, reason and kind, so no caller re-checks exit codes.
+`connect_ahead` starts the connections before they are needed, so an operation's local
+work (fetching the repository to resolve the commit) overlaps the SSH handshakes.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -112,6 +115,16 @@ class PoolResult(dict[str, HostOutcome[T]]):
         return not self.failed
 
 
+class _Ahead:
+    """One connection started before it was asked for (HostPool.connect_ahead)."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.transport: Transport | None = None
+        self.error: TransportError | None = None
+        self.abandoned = False  # the pool closed first: whoever finishes closes it
+
+
 class HostPool:
     def __init__(self, hosts: Iterable[Host], factory: TransportFactory, *,
                  max_parallel: int = 20) -> None:
@@ -119,13 +132,30 @@ class HostPool:
         self._factory = factory
         self.max_parallel = max(1, max_parallel)
         self.transports: dict[str, Transport] = {}
+        self._ahead: dict[str, _Ahead] = {}
         self._lock = threading.Lock()
 
     def host(self, name: str) -> Host:
         return next(h for h in self.hosts if h.name == name)
 
     def open(self, host: Host) -> Transport:
-        """Connect one host and keep its transport; raises TransportError."""
+        """Connect one host (or take its connection made ahead) and keep its transport;
+        raises TransportError."""
+        with self._lock:
+            ahead = self._ahead.pop(host.name, None)
+        if ahead is None:
+            transport = self._connected(host)
+        else:
+            ahead.done.wait()
+            if ahead.error is not None:
+                raise ahead.error
+            assert ahead.transport is not None
+            transport = ahead.transport
+        with self._lock:
+            self.transports[host.name] = transport
+        return transport
+
+    def _connected(self, host: Host) -> Transport:
         transport = self._factory(host)
         try:
             transport.connect()
@@ -133,9 +163,41 @@ class HostPool:
             raise
         except Exception as exc:
             raise TransportError(host.name, f"{type(exc).__name__}: {exc}") from None
-        with self._lock:
-            self.transports[host.name] = transport
         return transport
+
+    def connect_ahead(self, hosts: Iterable[Host] | None = None) -> None:
+        """Start connecting these hosts (all by default) in the background, and return
+        at once: nothing is run on them, so the operation's local work before its first
+        command overlaps the handshakes instead of preceding them. `open()` takes the
+        connection (or its error); one never taken is closed by `close()`. Daemon
+        threads: a run that stops early never waits for a handshake to end."""
+        with self._lock:
+            pending = [(h, _Ahead()) for h in (self.hosts if hosts is None else hosts)
+                       if h.name not in self.transports and h.name not in self._ahead]
+            self._ahead.update((h.name, ahead) for h, ahead in pending)
+        queue = deque(pending)
+
+        def work() -> None:
+            while True:
+                try:
+                    host, ahead = queue.popleft()
+                except IndexError:
+                    return
+                try:
+                    transport = self._connected(host)
+                except TransportError as exc:
+                    ahead.error = exc
+                except Exception as exc:  # the factory itself: still the host's error
+                    ahead.error = TransportError(host.name, f"{type(exc).__name__}: {exc}")
+                else:
+                    with self._lock:
+                        ahead.transport, orphaned = transport, ahead.abandoned
+                    if orphaned:
+                        transport.close()
+                ahead.done.set()
+
+        for _ in range(min(len(pending), self.max_parallel)):
+            threading.Thread(target=work, name="host-ahead", daemon=True).start()
 
     def connect(self, hosts: Iterable[Host] | None = None) -> dict[str, TransportError]:
         """Open every host's connection in parallel; returns the hosts that failed."""
@@ -187,7 +249,12 @@ class HostPool:
         return results
 
     def close(self) -> None:
-        for transport in list(self.transports.values()):
+        with self._lock:
+            ahead, self._ahead = list(self._ahead.values()), {}
+            for one in ahead:
+                one.abandoned = True
+            made = [one.transport for one in ahead if one.transport is not None]
+        for transport in [*self.transports.values(), *made]:
             transport.close()
         self.transports.clear()
 

@@ -1,7 +1,8 @@
 """The one life cycle of every operation that changes servers: deploy, rollback, prune.
 
-    check → started event → pool → connect and lock (each host locked as soon as it is
-          connected, all in one round) → phases → [on a Stop: on_stop]
+    check → begin (local work, e.g. resolving the commit, while every host's
+          connection is already being made) → started event → lock (each host locked
+          as soon as it is connected, all in one round) → phases → [on a Stop: on_stop]
           → unlock (in every case) → finished event → result
 
 Capistrano's named-phase list (tasks/framework.rake) is the model. An operation is a
@@ -176,6 +177,11 @@ class Lifecycle:
     def begin(self) -> None:
         """Local work before the started event (resolve a ref); a Stop ends the run."""
 
+    def connects_ahead(self) -> bool:
+        """Whether the hosts' connections start before `begin()` (connecting changes
+        nothing on a host; a Stop in begin closes them unused)."""
+        return True
+
     def started_fields(self) -> dict[str, Any]:
         """Extra DeployStarted fields: ref, sha, release_id."""
         return {}
@@ -317,6 +323,8 @@ class Lifecycle:
             self.stopped = stop
             return self._filled(self.result())
         try:
+            if self.connects_ahead():
+                self.pool.connect_ahead()
             self.begin()
         except Stop as stop:
             self.stopped = stop

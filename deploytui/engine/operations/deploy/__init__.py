@@ -134,6 +134,11 @@ class _Deploy(PullActivation, Verifying):
             raise Stop(refused, host="local", step="before_deploy", text=refused,
                        kind="cancelled" if self.cancel.is_set() else "failed")
 
+    def connects_ahead(self) -> bool:
+        # a before_deploy hook may be a whole test run, or refuse: no host is
+        # contacted for a deploy it refuses (the hooks' contract, docs)
+        return not self.project.hooks.of("before_deploy")
+
     def started_fields(self) -> dict:
         r = self.resolved
         return {"ref": r.ref if r else self.request.ref or "", "sha": r.sha if r else "",
