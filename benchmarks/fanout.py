@@ -41,9 +41,10 @@ _ACKED = re.compile(r"bytes_acked:(\d+)")
 class SentBytes:
     """Bytes acknowledged on every TCP connection to the fleet's sshd port while it runs."""
 
-    def __init__(self, slot_net: str, port: int) -> None:
-        self.argv = ["ss", "-tinH", "state", "established", "dst", slot_net, "dport", "=",
-                     f":{port}"]
+    def __init__(self, nets: list[str], port: int) -> None:
+        where = [w for i, net in enumerate(nets) for w in (["or"] if i else []) + ["dst", net]]
+        self.argv = ["ss", "-tinH", "state", "established", "(", *where, ")", "and",
+                     "dport", "=", f":{port}"]
         self.seen: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -129,7 +130,7 @@ def _size(fleet: Any, n: int, runs: int, workdir: Path, repo: Path, sha: str, si
     env = tools.env(workdir / f"data-{n}")
     used: set[str] = set()
     timeout = 300 + 3 * n
-    net = hosts[0].address.rsplit(".", 1)[0] + ".0/24"
+    nets = sorted({h.address.rsplit(".", 1)[0] + ".0/24" for h in hosts})  # >254: two
 
     def deploy(tool: str) -> Measured:
         argv = (tools.deploytui(config, "deploy", "app", "prod", "--yes")
@@ -138,7 +139,7 @@ def _size(fleet: Any, n: int, runs: int, workdir: Path, repo: Path, sha: str, si
                              "--sha", sha, "--release-id", release_id_unique(used)))
         if tool == "deploytui":
             _next_release_second(used)
-        with SentBytes(net, hosts[0].port) as sent:
+        with SentBytes(nets, hosts[0].port) as sent:
             measured = run_measured(argv, env=env, timeout=timeout)
         measured.extra["bytes_sent"] = sent.total
         return measured
