@@ -85,6 +85,15 @@ def test_every_host_is_connected_while_the_repository_is_fetched(
     assert seen.read_text().split() == ["3"]
 
 
+def test_a_host_left_out_is_never_contacted_ahead(
+        hosts: Fleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    chosen = hosts.hosts[:3]
+    seen = counting_git(tmp_path, chosen, monkeypatch, wait=1.0)
+    result = deploy(load(hosts, 3), exclude=("host3",))
+    assert result.outcome == "success", result.error
+    assert seen.read_text().split() == ["2"]  # host3 answers, and is left alone
+
+
 def test_a_before_deploy_hook_runs_before_any_host_is_contacted(
         hosts: Fleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     chosen = hosts.hosts[:3]
