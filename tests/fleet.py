@@ -265,18 +265,31 @@ def _acquire_slot(preferred: int) -> tuple[int, IO[str]]:
     SLOTS_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
     for i in range(MAX_SLOTS):
         slot = (preferred + i) % MAX_SLOTS
-        handle = open(SLOTS_DIR / f"slot-{slot}.lock", "a+")  # noqa: SIM115 (held open)
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
+        handle = _try_slot(slot)
+        if handle is None:
             continue
-        handle.seek(0)
-        previous = handle.read().strip()
-        if previous.startswith("/var/tmp/deploytui-fleet-") and Path(previous).exists():
-            _kill_stale_fleet(previous)
+        _clear_previous(handle)
         return slot, handle
     raise RuntimeError(f"all {MAX_SLOTS} fleet slots are taken")
+
+
+def _try_slot(slot: int) -> IO[str] | None:
+    """The slot's lock file, flock'ed, or None when another fleet holds it."""
+    handle = open(SLOTS_DIR / f"slot-{slot}.lock", "a+")  # noqa: SIM115 (held open)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def _clear_previous(handle: IO[str]) -> None:
+    """Kill what the slot's previous (crashed) session left running, if anything."""
+    handle.seek(0)
+    previous = handle.read().strip()
+    if previous.startswith("/var/tmp/deploytui-fleet-") and Path(previous).exists():
+        _kill_stale_fleet(previous)
 
 
 def _acquire_slots(preferred: int, count: int) -> tuple[list[int], list[IO[str]]]:
@@ -294,19 +307,13 @@ def _acquire_slots(preferred: int, count: int) -> tuple[list[int], list[IO[str]]
     while tried < MAX_SLOTS:
         handles: list[IO[str]] = []
         for slot in range(first, first + count):
-            handle = open(SLOTS_DIR / f"slot-{slot}.lock", "a+")  # noqa: SIM115 (held open)
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.close()
+            handle = _try_slot(slot)
+            if handle is None:
                 break
             handles.append(handle)
         if len(handles) == count:
             for handle in handles:
-                handle.seek(0)
-                previous = handle.read().strip()
-                if previous.startswith("/var/tmp/deploytui-fleet-") and Path(previous).exists():
-                    _kill_stale_fleet(previous)
+                _clear_previous(handle)
             return list(range(first, first + count)), handles
         for handle in handles:
             handle.close()  # releases its flock

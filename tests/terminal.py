@@ -21,15 +21,19 @@ def tmux(*args: str) -> str:
                           check=False).stdout
 
 
-def start_console(tmp_path: Path, config: str | Path, name: str, size: tuple[int, int]
-                  ) -> tuple[str, Path]:
-    """The console on `config` in a detached tmux session of `size`, with a data dir and
-    HOME of its own; returns the session and the file its exit status is written to."""
+def start_console(tmp_path: Path, config: str | Path | None, name: str,
+                  size: tuple[int, int], *, args: str = "", cwd: Path = ROOT,
+                  env: str = "") -> tuple[str, Path]:
+    """`deploytui --config CONFIG` (or `deploytui ARGS`) in a detached tmux session of
+    `size`, in `cwd`, with a data dir and HOME of its own (plus `env`, `K=V ...`);
+    returns the session and the file its exit status is written to."""
     session = f"deploytui-test-{name}-{os.getpid()}"
     done = tmp_path / "exit-code"
     env = (f"PYTHONPATH={ROOT} DEPLOYTUI_DATA_DIR={tmp_path / 'data'}"
-           f" DEPLOYTUI_CONFIG_DIR={tmp_path / 'config'} HOME={tmp_path} TERM=xterm-256color")
-    command = (f"cd {ROOT} && env {env} {sys.executable} -m deploytui --config {config};"
+           f" DEPLOYTUI_CONFIG_DIR={tmp_path / 'config'} HOME={tmp_path} TERM=xterm-256color"
+           f" {env}")
+    what = args or f"--config {config}"
+    command = (f"cd {cwd} && env {env} {sys.executable} -m deploytui {what};"
                f" echo $? > {done}; sleep 30")
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", str(size[0]),
                     "-y", str(size[1]), command], check=True)

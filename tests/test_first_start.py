@@ -7,12 +7,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from fleet import Fleet
+from terminal import start_console, tmux, wait_for
 
 from deploytui.cli import main
 from deploytui.config import load_config
@@ -135,29 +135,16 @@ def test_the_built_in_demo_needs_no_file() -> None:
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 def test_deploytui_demo_opens_the_console_in_an_empty_directory_at_80x24(
         workdir: Path, tmp_path: Path) -> None:
-    session = f"deploytui-demo-{os.getpid()}"
-    done = tmp_path / "exit-code"
-    env = (f"PYTHONPATH={ROOT} DEPLOYTUI_DATA_DIR={tmp_path / 'data'} HOME={tmp_path}"
-           f" XDG_CONFIG_HOME={tmp_path / 'xdg'} TERM=xterm-256color")
-    command = (f"cd {workdir} && env {env} {sys.executable} -m deploytui demo;"
-               f" echo $? > {done}; sleep 30")
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
-                    command], check=True)
+    session, done = start_console(tmp_path, None, "demo", (80, 24), args="demo",
+                                  cwd=workdir, env=f"XDG_CONFIG_HOME={tmp_path / 'xdg'}")
     try:
-        screen = ""
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
-                                    capture_output=True, text=True).stdout
-            if "staging" in screen and "local1" in screen:
-                break
-            time.sleep(0.2)
-        assert "demo" in screen and "staging" in screen and "local1" in screen, screen
-        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
+        screen = wait_for(session, "staging", "local1")
+        assert "demo" in screen, screen
+        tmux("send-keys", "-t", session, "q")
         deadline = time.monotonic() + 10
         while not done.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert done.exists() and done.read_text().strip() == "0"
         assert list(workdir.iterdir()) == []  # no config file was needed, none was written
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        tmux("kill-session", "-t", session)
