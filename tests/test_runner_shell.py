@@ -229,9 +229,9 @@ def test_a_host_whose_shell_cannot_run_the_runner_runs_each_command_on_a_channel
     runner here is run by the host's dash, which has no `read -N` either."""
     import shlex
 
-    from deploytui.engine.hosts import runner, ssh
+    from deploytui.engine.hosts import runner, runner_session
 
-    monkeypatch.setattr(ssh, "runner_command",
+    monkeypatch.setattr(runner_session, "runner_command",
                         lambda: "exec sh -c " + shlex.quote(runner._RUNNER) + " deploytui")
     transport = _transport(hosts, tmp_path)
     try:

@@ -12,6 +12,8 @@ import re
 from collections import deque
 from collections.abc import Callable, Mapping
 
+from deploytui.engine.hosts.transport import LinesCallback
+
 PGID_MARKER = "\x1edeploytui-pgid "
 MAX_LINE = 1 << 20  # characters: a longer line (or output with no newline) is cut here
 # What a step that left a process writing to its output is told (both transports)
@@ -198,3 +200,11 @@ class LineSplitter:
     def text(self) -> str:
         lines = self._capture if self._capture is not None else self.tail
         return "\n".join(lines)
+
+
+def splitters(on_lines: LinesCallback | None, capture: bool) -> tuple[LineSplitter, LineSplitter]:
+    """A command's stdout and stderr splitters, both feeding `on_lines` (stdout's text
+    kept whole when `capture`)."""
+    return (LineSplitter((lambda lines: on_lines(lines, "out")) if on_lines else None,
+                         capture=capture),
+            LineSplitter((lambda lines: on_lines(lines, "err")) if on_lines else None))

@@ -6,9 +6,9 @@ connection; jump hosts, host keys and handshake caps are the operation's SSHCont
 then run on raw paramiko channels of that one connection, which avoids invoke's
 per-command threads and its quadratic output handling, lets us stream lines, terminate
 the remote process group, and notice a frozen host. One channel, the runner
-(runner.py), serves every command in turn: a command costs one round trip, not a
-channel open, an exec and a new shell. Reading a command off its channel, and killing
-it on the host, is channel_reader.py's. The facts behind each choice: Fabric accepts
+(runner.py, runner_session.py), serves every command in turn: a command costs one round
+trip, not a channel open, an exec and a new shell. Reading a command off its channel,
+and killing it on the host, is channel_reader.py's. The facts behind each choice: Fabric accepts
 any host key by default, invoke's output handling is quadratic, a frozen host hangs its
 run() forever, and a stream through `cat` beats SFTP for uploads.
 """
@@ -24,7 +24,6 @@ from pathlib import Path
 
 import fabric
 import paramiko
-from paramiko.common import cMSG_CHANNEL_REQUEST
 
 from deploytui.config.model import Host, SSHSettings
 from deploytui.engine.hosts.agent import AgentForwarder
@@ -33,14 +32,9 @@ from deploytui.engine.hosts.channel_reader import ChannelWakeup, CommandReader
 from deploytui.engine.hosts.context import SSHContext
 from deploytui.engine.hosts.jumps import JumpHost
 from deploytui.engine.hosts.liveness import Watch, watchdog
-from deploytui.engine.hosts.output import LineSplitter, env_block, wrapper_command
-from deploytui.engine.hosts.runner import (
-    Frame,
-    new_token,
-    no_bash_reason,
-    request,
-    runner_command,
-)
+from deploytui.engine.hosts.output import env_block, splitters, wrapper_command
+from deploytui.engine.hosts.runner import Frame, new_token, no_bash_reason
+from deploytui.engine.hosts.runner_session import RunnerSession
 from deploytui.engine.hosts.ssh_errors import translate
 from deploytui.engine.hosts.transport import (
     Cancelled,
@@ -72,11 +66,6 @@ def uploaded_bytes() -> int:
     return _uploaded[0]
 
 
-class _RunnerUnusable(Exception):
-    """The runner ended before it began the command: this host runs commands one
-    channel each."""
-
-
 class SSHTransport:
     """One host, one SSH connection, reused for every command of an operation.
 
@@ -96,14 +85,11 @@ class SSHTransport:
         self._watch: Watch | None = None
         self._dead = threading.Event()
         self._dead_reason = "host stopped answering"
-        self._runner: paramiko.Channel | None = None  # the host's runner shell (runner.py)
         self._forward: AgentForwarder | None = None
-        self._runner_wake: ChannelWakeup | None = None
-        self._runner_busy = threading.Lock()
-        self._runner_works = True  # until a runner ends before running its command
         self._probe_interval = probe_interval or min(5.0, settings.connect_timeout / 2)
         self._reader = CommandReader(self.name, self._dead, lambda: self._dead_reason,
-                                     self._session)
+                                     self.open_session)
+        self._runner = RunnerSession(self, self._reader)  # the host's runner shell
         self.address = host.address
         self.port = host.port or 22
 
@@ -124,8 +110,7 @@ class SSHTransport:
             raise translate(exc, self.name, f"{self.address}:{self.port}", user) from None
         self._conn, self._via = conn, via
         self._forward = context.forwarder(conn)  # the agent, on every command's channel
-        self._runner = None
-        self._runner_works = True
+        self._runner.reset()
         self._dead.clear()
         if via is not None:
             via.depend(self._lost)
@@ -133,10 +118,7 @@ class SSHTransport:
                                        timeout=self._settings.connect_timeout,
                                        on_dead=self._lost,
                                        undecided_upstream=via.undecided if via else None)
-        # The runner's shell starts while this host waits for its turn to lock (the
-        # first host locks first); run() starts it then if this failed.
-        with contextlib.suppress(Exception):
-            self._runner = self._start_runner()
+        self._runner.start()
 
     def _lost(self, reason: str) -> None:
         """Liveness said the connection (or a jump host in front of it) is gone."""
@@ -158,7 +140,7 @@ class SSHTransport:
                 self._conn.close()
 
     # ---------------------------------------------------------------- commands
-    def _session(self) -> paramiko.Channel:
+    def open_session(self) -> paramiko.Channel:
         if self._conn is None:
             raise TransportError(self.name, "not connected")
         if self._dead.is_set():
@@ -184,135 +166,24 @@ class SSHTransport:
     ) -> CommandResult:
         """Through the host's runner shell (runner.py) when it is free; on a channel of its
         own when the command needs stdin or another command holds the runner."""
-        if stdin is None and self._runner_works and self._runner_busy.acquire(blocking=False):
-            try:
-                return self._run_in_runner(command, on_lines, timeout, cancel, env, capture)
-            except _RunnerUnusable:
-                pass  # nothing of the command ran: it runs on a channel of its own below
-            finally:
-                self._runner_busy.release()
+        if stdin is None:
+            result = self._runner.run(command, on_lines, timeout, cancel, env, capture)
+            if result is not None:
+                return result
         return self._run_on_channel(command, on_lines, timeout, cancel, env, stdin, capture)
-
-    def _splitters(self, on_lines: LinesCallback | None, capture: bool
-                   ) -> tuple[LineSplitter, LineSplitter]:
-        return (LineSplitter((lambda lines: on_lines(lines, "out")) if on_lines else None,
-                             capture=capture),
-                LineSplitter((lambda lines: on_lines(lines, "err")) if on_lines else None))
-
-    def _run_in_runner(self, command: str, on_lines: LinesCallback | None,
-                       timeout: float | None, cancel: threading.Event | None,
-                       env: Mapping[str, str] | None, capture: bool) -> CommandResult:
-        started = time.monotonic()
-        chan = self._runner_channel()
-        wake = self._runner_wake
-        assert wake is not None
-        out, err = self._splitters(on_lines, capture)
-        token = new_token()
-        out_cut, err_cut = Frame(token), Frame(token)
-        try:
-            try:
-                chan.sendall(request(command, env, token))
-            except OSError:
-                if self._dead.is_set() or not chan.closed or self._transport_dying():
-                    raise
-                # the runner's shell ended before it read a byte (a login shell that
-                # found no bash): a channel of its own runs the command and says why
-                self._drop_runner()
-                self._runner_works = False
-                raise _RunnerUnusable from None
-            self._reader.pump(chan, wake, lambda data: out.feed(out_cut.feed(data)),
-                              lambda data: err.feed(err_cut.feed(data)), err, started,
-                              timeout, cancel, finished=lambda: out_cut.done and err_cut.done)
-            if out_cut.done and err_cut.done:
-                code = out_cut.end.exit_code() if out_cut.end else -1
-            else:  # the runner itself ended: killed on the host, or the connection went
-                self._drop_runner()
-                # the login shell's own words first: a host without bash also closes
-                # the connection, and that must not read as a lost link
-                missing = no_bash_reason(err_cut.begin.preamble)
-                if missing is not None:
-                    raise TransportError(self.name, missing)
-                if self._dead.is_set():
-                    raise ConnectionLost(self.name, self._dead_reason)
-                if err.pgid is None:  # it ended before the command began (its first word):
-                    self._runner_works = False  # a shell without bash 4's `read -N`, ...
-                    raise _RunnerUnusable  # (a channel of its own also finds a lost link)
-                if self._transport_dying():
-                    raise ConnectionLost(self.name, "connection lost while the command ran")
-                code = -1
-        except (OSError, EOFError, paramiko.SSHException) as exc:
-            self._drop_runner()
-            if self._dead.is_set():
-                raise ConnectionLost(self.name, self._dead_reason) from None
-            # the runner's shell closed under the command as it began (a login shell that
-            # found no bash closes its channel; on a busy host that can land while the
-            # request is still being read): its own words, or a channel of its own
-            missing = no_bash_reason(err_cut.begin.preamble)
-            if missing is not None:
-                raise TransportError(self.name, missing) from None
-            if err.pgid is None and not self._transport_dying():
-                self._runner_works = False
-                raise _RunnerUnusable from None
-            raise ConnectionLost(self.name, f"connection lost: {exc}") from None
-        except BaseException:
-            self._drop_runner()  # stopped mid-command: its markers would confuse the next
-            raise
-        out.close()
-        err.close()
-        return CommandResult(code, out.text(), err.text(), time.monotonic() - started)
-
-    def _runner_channel(self) -> paramiko.Channel:
-        chan = self._runner
-        if chan is not None and not chan.closed and not chan.eof_received:
-            return chan
-        self._drop_runner()
-        self._runner = self._start_runner()
-        return self._runner
-
-    def _start_runner(self) -> paramiko.Channel:
-        """A channel running the runner. Its exec request is sent without waiting for
-        the reply, so the first command follows in the same round trip (sshd handles
-        the exec before the data behind it); a refused exec closes the channel, which
-        the command's run reports."""
-        chan = self._session()
-        self._runner_wake = ChannelWakeup(chan)
-        try:
-            if self._forward is not None:
-                self._forward.request(chan)
-            request = paramiko.Message()
-            request.add_byte(cMSG_CHANNEL_REQUEST)
-            request.add_int(chan.remote_chanid)
-            request.add_string("exec")
-            request.add_boolean(True)
-            request.add_string(runner_command())
-            # what exec_command does, less its _wait_for_event() (paramiko's own privates)
-            chan._event_pending()  # type: ignore[attr-defined]
-            chan.transport._send_user_message(request)  # type: ignore[union-attr]
-        except Exception as exc:
-            with contextlib.suppress(Exception):
-                chan.close()
-            raise ConnectionLost(self.name, f"could not start a shell: {exc}") from None
-        return chan
-
-    def _drop_runner(self) -> None:
-        chan, self._runner = self._runner, None
-        if chan is not None:
-            with contextlib.suppress(Exception):
-                chan.close()
 
     def _run_on_channel(self, command: str, on_lines: LinesCallback | None,
                         timeout: float | None, cancel: threading.Event | None,
                         env: Mapping[str, str] | None, stdin: bytes | None, capture: bool
                         ) -> CommandResult:
         started = time.monotonic()
-        chan = self._session()
+        chan = self.open_session()
         wake = ChannelWakeup(chan)
-        out, err = self._splitters(on_lines, capture)
+        out, err = splitters(on_lines, capture)
         token = new_token()
         out_cut, err_cut = Frame(token, end=False), Frame(token, end=False)
         try:
-            if self._forward is not None:
-                self._forward.request(chan)
+            self.request_agent(chan)
             chan.exec_command(wrapper_command(command, bool(env), token))
             self._send_input(chan, env_block(env) + (stdin or b""))
             self._reader.pump(chan, wake, lambda data: out.feed(out_cut.feed(data)),
@@ -337,6 +208,18 @@ class SSHTransport:
         err.close()
         # sshd sends exit-signal (not a status) for a killed command: paramiko says -1
         return CommandResult(code, out.text(), err.text(), time.monotonic() - started)
+
+    def request_agent(self, chan: paramiko.Channel) -> None:
+        """Ask for agent forwarding on this channel, when configured (no round trip)."""
+        if self._forward is not None:
+            self._forward.request(chan)
+
+    def lost(self) -> ConnectionLost | None:
+        """Liveness's verdict, once it found the connection gone."""
+        return ConnectionLost(self.name, self._dead_reason) if self._dead.is_set() else None
+
+    def dying(self) -> bool:
+        return self._transport_dying()
 
     def _send_input(self, chan: paramiko.Channel, payload: bytes) -> None:
         """A command that ends before reading all its input (or a login shell that found
@@ -372,7 +255,7 @@ class SSHTransport:
                ) -> None:
         """Stream through `cat` on one channel: faster than paramiko's SFTP, which waits
         on small acknowledged writes."""
-        chan = self._session()
+        chan = self.open_session()
         try:
             chan.exec_command(f"cat > {q(remote)}")
             with open(local, "rb") as src:
@@ -400,7 +283,7 @@ class SSHTransport:
     def start(self, command: str, stdin: bytes = b"") -> ChannelBackground:
         """`command` on a channel of its own, left running: `stdin` is written and the
         channel's input stays open until the handle is closed (background.py)."""
-        chan = self._session()
+        chan = self.open_session()
         try:
             chan.exec_command(command)
             if stdin:
@@ -441,7 +324,7 @@ class SSHTransport:
             raise TcpRefused(self.name, f"{address}:{port}: {exc or 'timed out'}") from None
 
     def close(self) -> None:
-        self._runner = None  # closed with the connection; its shell reads EOF and ends
+        self._runner.forget()  # closed with the connection; its shell reads EOF and ends
         if self._watch is not None:
             watchdog().unwatch(self._watch)
             self._watch = None
