@@ -133,15 +133,19 @@ def _size(fleet: Any, n: int, runs: int, workdir: Path, repo: Path, sha: str, si
     nets = sorted({h.address.rsplit(".", 1)[0] + ".0/24" for h in hosts})  # >254: two
 
     def deploy(tool: str) -> Measured:
-        argv = (tools.deploytui(config, "deploy", "app", "prod", "--yes")
+        argv = (tools.deploytui(config, *tools.DEPLOY)
                 if tool == "deploytui" else
                 tools.fabric(fleet, hosts, "ship", "--deploy-to", FAB, "--repo", str(repo),
                              "--sha", sha, "--release-id", release_id_unique(used)))
         if tool == "deploytui":
             _next_release_second(used)
+        before = tools.current_release(hosts[0], DT if tool == "deploytui" else FAB)
         with SentBytes(nets, hosts[0].port) as sent:
             measured = run_measured(argv, env=env, timeout=timeout)
         measured.extra["bytes_sent"] = sent.total
+        if measured.ok:
+            tools.require_switch(hosts[0], DT if tool == "deploytui" else FAB, before,
+                                 f"{tool} at {n} hosts")
         return measured
 
     log(f"fanout: {n} host(s)" + (", warm-up" if warm_up else ""))

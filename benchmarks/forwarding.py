@@ -40,31 +40,34 @@ from benchmarks.common import log, machine, median, ratio  # noqa: E402
 from benchmarks.meter import run_measured, summary  # noqa: E402
 
 MODES = ("off", "on", "via-agent")
+DEPLOY_TO = {"off": "/srv/app/fw-off", "on": "/srv/app/fw-on", "via-agent": "/srv/app/fw-via"}
 
 
 def deploys(fleet: Any, server: Any, n: int, runs: int, workdir: Path, env: dict[str, str]
             ) -> dict[str, Any]:
     configs = {
-        "off": tools.write_config(fleet, workdir / "off.yml", n, deploy_to="/srv/app/fw-off",
+        "off": tools.write_config(fleet, workdir / "off.yml", n, deploy_to=DEPLOY_TO["off"],
                                   ssh={"forward_agent": False}),
-        "on": tools.write_config(fleet, workdir / "on.yml", n, deploy_to="/srv/app/fw-on",
+        "on": tools.write_config(fleet, workdir / "on.yml", n, deploy_to=DEPLOY_TO["on"],
                                  ssh={"forward_agent": True}),
         "via-agent": tools.write_config(fleet, workdir / "via.yml", n,
-                                        deploy_to="/srv/app/fw-via", repo=server.url,
+                                        deploy_to=DEPLOY_TO["via-agent"], repo=server.url,
                                         ssh={"forward_agent": True}),
     }
     samples: dict[str, list[Any]] = {m: [] for m in MODES}
     for mode in MODES:  # warm-up: each clones its mirror once
-        warm = run_measured(tools.deploytui(configs[mode], "deploy", "app", "prod", "--yes"),
-                            env=env)
+        warm = run_measured(tools.deploytui(configs[mode], *tools.DEPLOY), env=env)
         if not warm.ok:
             raise RuntimeError(f"{mode} warm-up deploy failed: {warm.record()}")
     for r in range(runs):
         order = MODES if r % 2 == 0 else tuple(reversed(MODES))
         for mode in order:
             time.sleep(1.02 - time.time() % 1)  # release ids are per second
-            samples[mode].append(run_measured(
-                tools.deploytui(configs[mode], "deploy", "app", "prod", "--yes"), env=env))
+            before = tools.current_release(fleet.hosts[0], DEPLOY_TO[mode])
+            samples[mode].append(run_measured(tools.deploytui(configs[mode], *tools.DEPLOY),
+                                              env=env))
+            if samples[mode][-1].ok:
+                tools.require_switch(fleet.hosts[0], DEPLOY_TO[mode], before, mode)
         log("forwarding round " + ", ".join(f"{m} {samples[m][-1].wall:.2f}s" for m in MODES))
     by = {m: summary(s) for m, s in samples.items()}
     return {"hosts": n, **{m: by[m] for m in MODES},

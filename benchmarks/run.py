@@ -189,7 +189,7 @@ def _one(name: str, args: argparse.Namespace, fleet: Any) -> dict[str, Any]:
         from benchmarks import fanout
 
         return fanout.run(fleet, args.fanout_sizes, args.runs,
-                          blob=1_000_000 if q else fanout.BLOB, warm_up=not q)
+                          blob=1_000_000 if q else fanout.BLOB)
     if name == "deploy":
         from benchmarks import deploy_speed
 

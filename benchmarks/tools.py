@@ -66,6 +66,14 @@ def head_sha(fleet: Any) -> str:
     return out.split()[0]
 
 
+def require_switch(host: Any, deploy_to: str, before: str | None, what: str) -> None:
+    """A deploy that exited 0 but switched nothing measured nothing (a refused,
+    "unchanged" deploy exits 0): that must fail the benchmark, not read as fast."""
+    if current_release(host, deploy_to) == before:
+        raise RuntimeError(f"{what}: the deploy switched no release on {host.name} "
+                           f"(still {before}): it measured nothing")
+
+
 def current_release(host: Any, deploy_to: str) -> str | None:
     """The release `current` points at on a host, read from outside (no SSH, untimed)."""
     try:

@@ -77,6 +77,7 @@ def test_quick_benchmark_run_writes_markdown_and_json_with_every_figure(tmp_path
         assert all(r["ratio"] is not None for r in bench["latency"]["by_hosts"].values())
         assert bench["bastion"]["bastion"]["failed"] == 0 and bench["bastion"]["ratio"]
         assert "supported" in bench["health"]
+        assert not bench["fanout"]["failed_sizes"]  # e.g. a deploy that switched nothing
         for row in bench["fanout"]["by_hosts"].values():
             for tool in ("deploytui", "fabric"):
                 s = row["tools"][tool]
