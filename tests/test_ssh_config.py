@@ -5,11 +5,13 @@ Included file deploys on the fleet."""
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import secrets
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -243,6 +245,83 @@ def test_a_match_exec_config_is_asked_again_every_operation(tmp_path: Path):
     (tmp_path / "flag").write_text("")
     later = SSHConfigResolver(config)
     assert later.lookup("h")["port"] == "2222" and later.processes == 2
+
+
+ASK = """
+import json, sys
+from pathlib import Path
+from deploytui.engine.hosts.ssh_config import SSHConfigResolver
+resolver = SSHConfigResolver(Path(sys.argv[1]))
+answers = [resolver.lookup("web1"), resolver.lookup("web2", 2200, "deploy")]
+print(json.dumps([resolver.processes, answers]))
+"""
+
+
+def ask_in_a_new_process(config: Path, data: Path, **env: str) -> tuple[int, list[dict]]:
+    """What a new deploytui process resolves for web1 and web2: (ssh -G runs, answers)."""
+    out = subprocess.run([sys.executable, "-c", ASK, str(config)], capture_output=True,
+                         text=True, check=True, timeout=30,
+                         env={**os.environ, "DEPLOYTUI_DATA_DIR": str(data), **env}).stdout
+    processes, answers = json.loads(out)
+    return processes, answers
+
+
+def test_a_new_process_asks_no_ssh_g_when_nothing_changed(tmp_path: Path):
+    """Every CLI operation is a new process: with an unchanged config it reuses what
+    an earlier one asked OpenSSH, and the answers are the very same."""
+    config = tmp_path / "config"
+    config.write_text("Host web*\n  User deploy\n  ProxyJump bastion\n"
+                      "Host web1\n  HostName 10.0.0.1\n")
+    data = tmp_path / "data"
+    first = ask_in_a_new_process(config, data)
+    again = ask_in_a_new_process(config, data)
+    assert first[0] == 3  # web1, web2:2200, and OpenSSH's defaults
+    assert again == (0, first[1])
+    assert again[1][0]["hostname"] == "10.0.0.1" and again[1][0]["proxyjump"] == "bastion"
+
+
+def test_a_new_process_asks_again_after_the_config_or_the_environment_changed(
+        tmp_path: Path):
+    included = tmp_path / "conf.d"
+    included.mkdir()
+    (included / "web.conf").write_text("Host web1\n  HostName 10.0.0.1\n")
+    config = tmp_path / "config"
+    config.write_text(f"Include {included}/*.conf\n")
+    data = tmp_path / "data"
+    ask_in_a_new_process(config, data)
+    (included / "web.conf").write_text("Host web1\n  HostName 10.0.0.22\n")
+    processes, answers = ask_in_a_new_process(config, data)
+    assert processes == 3 and answers[0]["hostname"] == "10.0.0.22"
+    (included / "web2.conf").write_text("Host web2\n  HostName 10.0.0.2\n")  # a new match
+    processes, answers = ask_in_a_new_process(config, data)
+    assert processes == 3 and answers[1]["hostname"] == "10.0.0.2"
+    assert ask_in_a_new_process(config, data)[0] == 0
+    # ssh_config may say ${VAR}: another environment is another answer
+    assert ask_in_a_new_process(config, data, DEPLOYTUI_TEST_VAR="1")[0] == 3
+
+
+def test_a_match_exec_config_is_never_written_down(tmp_path: Path):
+    config = tmp_path / "config"
+    config.write_text(f"Match exec \"test -e {tmp_path}/flag\"\n  Port 2222\n")
+    data = tmp_path / "data"
+    assert ask_in_a_new_process(config, data)[0] == 3
+    assert ask_in_a_new_process(config, data)[0] == 3
+    assert not list(data.glob("ssh-config/*"))
+
+
+def test_a_torn_store_line_or_no_data_directory_only_costs_the_ssh_g(tmp_path: Path):
+    config = tmp_path / "config"
+    config.write_text("Host web1\n  HostName 10.0.0.1\n")
+    data = tmp_path / "data"
+    first = ask_in_a_new_process(config, data)
+    [store] = data.glob("ssh-config/*.jsonl")
+    store.write_text(store.read_text() + '{"key": ["web9", nul')  # a writer killed mid-line
+    assert ask_in_a_new_process(config, data) == (0, first[1])
+    store.write_text("not json at all\n")
+    assert ask_in_a_new_process(config, data) == first
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    assert ask_in_a_new_process(config, not_a_dir) == first
 
 
 def test_an_empty_or_missing_file_costs_no_process(tmp_path: Path):

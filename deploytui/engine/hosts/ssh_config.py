@@ -17,11 +17,12 @@ Cost (benchmarks/ssh_config_cost.py): one `ssh -G` is a few milliseconds of CPU;
 operation resolves each distinct (alias, port, user) once, in the host threads that
 connect (so in parallel, at most PARALLEL processes at once). A missing or empty config
 file costs no process at all. Answers are also remembered for the process (the console
-reads its hosts every 30 s) while every file the config reads (the file and what its
-Includes match) and the environment are unchanged, unless it has a `Match exec`, whose
-answer may change at any time. Where no `ssh` client is installed, paramiko reads the
-file instead, with `Include` inlined (fallback: Match and Include inside a Host block
-are then only as good as paramiko's).
+reads its hosts every 30 s), and in the data directory for the processes after it
+(ssh_config_store.py: a CLI deploy asks no `ssh -G` when nothing changed), while every
+file the config reads (the file and what its Includes match) and the environment are
+unchanged, unless it has a `Match exec`, whose answer may change at any time. Where no
+`ssh` client is installed, paramiko reads the file instead, with `Include` inlined
+(fallback: Match and Include inside a Host block are then only as good as paramiko's).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from pathlib import Path
 
 import paramiko
 
+from deploytui.engine.hosts.ssh_config_store import Remembered, remembered
 from deploytui.engine.hosts.transport import TransportError
 
 PARALLEL = 8  # ssh -G processes at once, per operation
@@ -179,28 +181,17 @@ def parse_destination(spec: str) -> tuple[str | None, str, int | None]:
     return (user if at and user else None), (host or spec), number
 
 
-_MEMORY: dict[tuple, dict] = {}  # fingerprint -> (alias, port, user) -> Lookup
-_MEMORY_LOCK = threading.Lock()
-_MEMORY_KEEP = 4  # fingerprints kept: a config being edited leaves old ones behind
-
-
-def _remembered(path: Path | None) -> dict | None:
-    """The process-wide answers for this config as it is now (None: not to be kept)."""
+def _remembered(path: Path | None, ssh: str | None) -> Remembered | None:
+    """The answers for this config as it is now (None: not to be kept)."""
     try:
         files, has_exec = _files_read(path) if path is not None else ([], False)
-        stats = tuple((str(f), st.st_mtime_ns, st.st_size, st.st_ino)
-                      for f in files for st in [f.stat()])
+        stats = [(str(f), st.st_mtime_ns, st.st_size, st.st_ino)
+                 for f in files for st in [f.stat()]]
     except (OSError, SSHConfigError):
         return None
     if has_exec:
         return None
-    fingerprint = (stats, os.getuid(), hash(frozenset(os.environ.items())))
-    with _MEMORY_LOCK:
-        if fingerprint not in _MEMORY:
-            while len(_MEMORY) >= _MEMORY_KEEP:
-                _MEMORY.pop(next(iter(_MEMORY)))
-            _MEMORY[fingerprint] = {}
-        return _MEMORY[fingerprint]
+    return remembered(stats, ssh)
 
 
 _EXEC = re.compile(r"^\s*match\b.*\b(exec|localnetwork)\b", re.IGNORECASE | re.MULTILINE)
@@ -260,7 +251,7 @@ class SSHConfigResolver:
         self._defaults_lock = threading.Lock()
         self._fallback: paramiko.SSHConfig | None = None
         self.processes = 0  # ssh -G runs, for the benchmark and the tests
-        self._remembered = _remembered(path) if self._active and self.ssh else None
+        self._remembered = _remembered(path, self.ssh) if self._active and self.ssh else None
 
     @property
     def via_openssh(self) -> bool:
@@ -283,8 +274,8 @@ class SSHConfigResolver:
             except BaseException as exc:
                 future.set_exception(exc)
             else:
-                if self._remembered is not None:
-                    self._remembered[key] = answer
+                if self._remembered is not None and known is None:
+                    self._remembered.put(key, answer)
         return dict(future.result())  # a copy: Fabric and callers may write into it
 
     # ------------------------------------------------------------ how
