@@ -139,13 +139,13 @@ def _size(fleet: Any, n: int, runs: int, workdir: Path, repo: Path, sha: str, si
                              "--sha", sha, "--release-id", release_id_unique(used)))
         if tool == "deploytui":
             _next_release_second(used)
-        before = tools.current_release(hosts[0], DT if tool == "deploytui" else FAB)
+        deploy_to = DT if tool == "deploytui" else FAB
+        before = tools.current_release(hosts[0], deploy_to)
         with SentBytes(nets, hosts[0].port) as sent:
             measured = run_measured(argv, env=env, timeout=timeout)
         measured.extra["bytes_sent"] = sent.total
         if measured.ok:
-            tools.require_switch(hosts[0], DT if tool == "deploytui" else FAB, before,
-                                 f"{tool} at {n} hosts")
+            tools.require_switch(hosts[0], deploy_to, before, f"{tool} at {n} hosts")
         return measured
 
     log(f"fanout: {n} host(s)" + (", warm-up" if warm_up else ""))

@@ -14,7 +14,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Mapping
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 import paramiko
 from paramiko.common import cMSG_CHANNEL_REQUEST
@@ -123,9 +123,9 @@ class RunnerSession:
                 lost = link.lost()
                 if lost is not None:
                     raise lost
-                if err.pgid is None:  # it ended before the command began (its first word):
-                    self._unusable()  # a shell without bash 4's `read -N`, ...
-                    # (a channel of its own also finds a lost link)
+                if err.pgid is None:  # it ended before the command began (its first word:
+                    self._unusable()  # a shell without bash 4's `read -N`, ...); a channel
+                    # of its own runs it, and would also find a lost link
                 if link.dying():
                     raise ConnectionLost(link.name, "connection lost while the command ran")
                 code = -1
@@ -150,7 +150,7 @@ class RunnerSession:
         err.close()
         return CommandResult(code, out.text(), err.text(), time.monotonic() - started)
 
-    def _unusable(self) -> None:
+    def _unusable(self) -> NoReturn:
         self._drop()
         self._works = False
         raise RunnerUnusable

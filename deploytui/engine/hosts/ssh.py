@@ -191,7 +191,7 @@ class SSHTransport:
                               timeout, cancel,
                               finished=lambda: chan.exit_status_ready() and bool(chan.eof_received))
             code = chan.recv_exit_status()
-            if self._dead.is_set() or (code == -1 and self._transport_dying()):
+            if self._dead.is_set() or (code == -1 and self.dying()):
                 raise ConnectionLost(self.name, "connection lost while the command ran")
             if not err_cut.begin.begun:  # the login shell failed before our wrapper ran
                 missing = no_bash_reason(err_cut.begin.preamble)
@@ -218,9 +218,6 @@ class SSHTransport:
         """Liveness's verdict, once it found the connection gone."""
         return ConnectionLost(self.name, self._dead_reason) if self._dead.is_set() else None
 
-    def dying(self) -> bool:
-        return self._transport_dying()
-
     def _send_input(self, chan: paramiko.Channel, payload: bytes) -> None:
         """A command that ends before reading all its input (or a login shell that found
         no bash) closes the channel under the send: what it said and its exit status
@@ -230,14 +227,14 @@ class SSHTransport:
                 chan.sendall(payload)
             chan.shutdown_write()
         except OSError:
-            if self._dead.is_set() or not chan.closed or self._transport_dying():
+            if self._dead.is_set() or not chan.closed or self.dying():
                 raise
 
     def _transport_active(self) -> bool:
         transport = self._conn.transport if self._conn else None
         return bool(transport is not None and transport.is_active())
 
-    def _transport_dying(self, grace: float = 1.0) -> bool:
+    def dying(self, grace: float = 1.0) -> bool:
         """Whether a channel that closed with no exit status went down with its connection.
 
         paramiko closes every channel of a dropped connection BEFORE it marks the transport
@@ -289,7 +286,7 @@ class SSHTransport:
             if stdin:
                 chan.sendall(stdin)
         except (OSError, EOFError, paramiko.SSHException) as exc:
-            if chan.closed and not self._dead.is_set() and not self._transport_dying():
+            if chan.closed and not self._dead.is_set() and not self.dying():
                 # it ended before it read its stdin (`python3: not found`): the handle
                 # reports that end and its stderr, the connection is fine
                 return ChannelBackground(self.name, chan, self._dead)
