@@ -224,11 +224,11 @@ def test_a_peer_frozen_while_serving_makes_its_fetchers_fall_back_within_bounds(
         watcher.join(5)
         for host in frozen:
             host.thaw()
-    assert frozen
+    assert frozen, f"no host was frozen mid-transfer (the deploy: {result.outcome}, {took:.1f}s)"
     seed = frozen[0].name
     # the frozen seed itself is lost (its connection stops answering): nothing switches
-    assert result.outcome == "failed"
-    assert result.hosts[seed].outcome == "failed"
+    assert result.outcome == "failed", (result.outcome, result.error)
+    assert result.hosts[seed].outcome == "failed", (seed, result.hosts[seed], result.error)
     assert all(not h.path(f"{APP}/current").is_symlink() for h in fleet)
     lines = [ln for h in fleet for ln in info(recorder, h.name)
              if ln.startswith(f"artifact: could not get it from {seed}")]
